@@ -1,0 +1,184 @@
+// Batched f32 matmul: C[b] = alpha · op(A[b]) · op(B[b])  (+ C[b] when accumulate != 0).
+// Layout (row-major): A is [M,K], or [K,M] when TRANS_A; B is [K,N], or [N,K] when TRANS_B; C is [M,N].
+//   Batch b starts at b·strideA / b·strideB / b·strideC elements.
+// Tiling: a 16×16 workgroup computes a BM×BN = (16·TM)×(16·TN) tile of C. Each invocation keeps a
+//   TM×TN register tile (rows ty·TM.., columns tx·TN..). K advances BK = 16 at a time through
+//   workgroup memory, As[k][m] and Bs[k][n] (both k-major so the inner loop reads vec4s); the next
+//   K tile is fetched into registers while the current one is multiplied (register double buffering).
+// Template: TM, TN ∈ {4, 8}; TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
+//   vec4 and needs M, N, K (and the batch strides) to be multiples of 4; VEC4 = 0 is the general path.
+
+struct Params {
+  M: u32, N: u32, K: u32, alpha: f32,
+  accumulate: u32, strideA: u32, strideB: u32, strideC: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+//#if VEC4
+@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> C: array<vec4<f32>>;
+//#else
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+//#endif
+
+const TM = {{TM}}u;
+const TN = {{TN}}u;
+const BM = 16u * TM;
+const BN = 16u * TN;
+const BK = 16u;
+const LA = BM * BK / 4u / 256u; // vec4s of A each invocation moves per K tile
+const LB = BN * BK / 4u / 256u;
+
+var<workgroup> As: array<vec4<f32>, BK * BM / 4u>;
+var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>;
+
+// Four consecutive elements (r, c..c+3) of a row-major [rows, cols] matrix starting at `base`;
+// out-of-range elements read as 0.
+//#if VEC4
+fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
+  if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
+  return A[(base + r * cols + c) / 4u];
+}
+fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
+  if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
+  return B[(base + r * cols + c) / 4u];
+}
+//#else
+fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (r < rows) {
+    for (var i = 0u; i < 4u; i++) { if (c + i < cols) { v[i] = A[base + r * cols + c + i]; } }
+  }
+  return v;
+}
+fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (r < rows) {
+    for (var i = 0u; i < 4u; i++) { if (c + i < cols) { v[i] = B[base + r * cols + c + i]; } }
+  }
+  return v;
+}
+//#endif
+
+// Slot s of the A tile: which (k, m) its vec4 starts at, along A's contiguous dimension.
+fn fetchA(s: u32, m0: u32, k0: u32, base: u32) -> vec4<f32> {
+//#if TRANS_A
+  let k = s / (BM / 4u);
+  let m = (s % (BM / 4u)) * 4u;
+  return loadA4(base, k0 + k, m0 + m, p.K, p.M);
+//#else
+  let m = s / (BK / 4u);
+  let k = (s % (BK / 4u)) * 4u;
+  return loadA4(base, m0 + m, k0 + k, p.M, p.K);
+//#endif
+}
+
+fn storeA(s: u32, v: vec4<f32>) {
+//#if TRANS_A
+  As[s] = v; // s = k·BM/4 + m/4 already
+//#else
+  let m = s / (BK / 4u);
+  let k = (s % (BK / 4u)) * 4u;
+  for (var i = 0u; i < 4u; i++) { As[(k + i) * (BM / 4u) + m / 4u][m % 4u] = v[i]; }
+//#endif
+}
+
+fn fetchB(s: u32, n0: u32, k0: u32, base: u32) -> vec4<f32> {
+//#if TRANS_B
+  let n = s / (BK / 4u);
+  let k = (s % (BK / 4u)) * 4u;
+  return loadB4(base, n0 + n, k0 + k, p.N, p.K);
+//#else
+  let k = s / (BN / 4u);
+  let n = (s % (BN / 4u)) * 4u;
+  return loadB4(base, k0 + k, n0 + n, p.K, p.N);
+//#endif
+}
+
+fn storeB(s: u32, v: vec4<f32>) {
+//#if TRANS_B
+  let n = s / (BK / 4u);
+  let k = (s % (BK / 4u)) * 4u;
+  for (var i = 0u; i < 4u; i++) { Bs[(k + i) * (BN / 4u) + n / 4u][n % 4u] = v[i]; }
+//#else
+  Bs[s] = v;
+//#endif
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let flat = ty * 16u + tx;
+  let m0 = wg.y * BM;
+  let n0 = wg.x * BN;
+  let baseA = wg.z * p.strideA;
+  let baseB = wg.z * p.strideB;
+  let baseC = wg.z * p.strideC;
+
+  var acc: array<vec4<f32>, TM * TN / 4u>;
+  var ra: array<vec4<f32>, LA>;
+  var rb: array<vec4<f32>, LB>;
+
+  let tiles = (p.K + BK - 1u) / BK;
+  for (var j = 0u; j < LA; j++) { ra[j] = fetchA(flat + 256u * j, m0, 0u, baseA); }
+  for (var j = 0u; j < LB; j++) { rb[j] = fetchB(flat + 256u * j, n0, 0u, baseB); }
+  for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
+  for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, rb[j]); }
+  workgroupBarrier();
+
+  for (var t = 0u; t < tiles; t++) {
+    let next = t + 1u < tiles;
+    if (next) {
+      let k0 = (t + 1u) * BK;
+      for (var j = 0u; j < LA; j++) { ra[j] = fetchA(flat + 256u * j, m0, k0, baseA); }
+      for (var j = 0u; j < LB; j++) { rb[j] = fetchB(flat + 256u * j, n0, k0, baseB); }
+    }
+    for (var k = 0u; k < BK; k++) {
+      var a: array<vec4<f32>, TM / 4u>;
+      var b: array<vec4<f32>, TN / 4u>;
+      for (var i = 0u; i < TM / 4u; i++) { a[i] = As[k * (BM / 4u) + ty * (TM / 4u) + i]; }
+      for (var i = 0u; i < TN / 4u; i++) { b[i] = Bs[k * (BN / 4u) + tx * (TN / 4u) + i]; }
+      for (var i = 0u; i < TM; i++) {
+        let ai = a[i / 4u][i % 4u];
+        for (var q = 0u; q < TN / 4u; q++) {
+          acc[i * (TN / 4u) + q] = fma(vec4<f32>(ai), b[q], acc[i * (TN / 4u) + q]);
+        }
+      }
+    }
+    workgroupBarrier();
+    if (next) {
+      for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
+      for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, rb[j]); }
+    }
+    workgroupBarrier();
+  }
+
+  for (var i = 0u; i < TM; i++) {
+    let m = m0 + ty * TM + i;
+    if (m >= p.M) { break; }
+    for (var q = 0u; q < TN / 4u; q++) {
+      let n = n0 + tx * TN + q * 4u;
+      var v = p.alpha * acc[i * (TN / 4u) + q];
+//#if VEC4
+      if (n < p.N) {
+        let idx = (baseC + m * p.N + n) / 4u;
+        if (p.accumulate != 0u) { v += C[idx]; }
+        C[idx] = v;
+      }
+//#else
+      for (var c = 0u; c < 4u; c++) {
+        if (n + c < p.N) {
+          let idx = baseC + m * p.N + n + c;
+          var x = v[c];
+          if (p.accumulate != 0u) { x += C[idx]; }
+          C[idx] = x;
+        }
+      }
+//#endif
+    }
+  }
+}

@@ -1,0 +1,12 @@
+// src/gpu: the WebGPU runtime. Device acquisition, buffer pool, tensors, pipeline cache,
+// one-encoder-per-step launches, readback, timestamps, device-loss detection.
+export { acquireDevice, setNodeDawnFlags, type AcquiredDevice, type DeviceOptions } from './device';
+export { BufferPool, sizeClass, type PoolStats } from './buffer-pool';
+export { DeviceLostError, LimitError, MissingFeatureError, ShaderError, ShapeError, WebGPUUnavailableError } from './errors';
+export type { Kernel, KernelSpec } from './kernel-cache';
+export { Runtime, type RuntimeOptions } from './runtime';
+export { Step, type DispatchTiming } from './step';
+export { byteLength, checkShape, expectShape, numel, type DType, type Tensor } from './tensor';
+export { Uniforms, u32Params } from './uniforms';
+export { BufferUsage, MapMode } from './flags';
+export { renderWgsl, variantName, type TemplateValues } from './wgsl-template';

@@ -1,0 +1,159 @@
+// The Runtime ties a device to its buffer pool, pipeline cache and error/loss tracking.
+// Ops take a Runtime and Tensors; nothing above src/ops touches GPUDevice directly.
+import { BufferPool } from './buffer-pool';
+import { BufferUsage, MapMode } from './flags';
+import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device';
+import { DeviceLostError, ShaderError } from './errors';
+import { KernelCache, type Kernel, type KernelSpec } from './kernel-cache';
+import { Step } from './step';
+import { BYTES_PER_ELEMENT, byteLength, checkShape, numel, type DType, type Tensor } from './tensor';
+
+const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+const TIMESTAMP: GPUFeatureName = 'timestamp-query';
+
+type TypedArray = Float32Array | Uint32Array | Int32Array;
+const ARRAY_OF: Record<DType, new (b: ArrayBuffer) => TypedArray> = {
+  f32: Float32Array,
+  u32: Uint32Array,
+  i32: Int32Array,
+};
+
+export interface RuntimeOptions extends DeviceOptions {
+  /** Called once if the device is lost; every later call on the runtime throws DeviceLostError. */
+  onDeviceLost?: (error: DeviceLostError) => void;
+}
+
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly pool: BufferPool;
+  readonly features: ReadonlySet<string>;
+  readonly adapterInfo: AcquiredDevice['adapterInfo'];
+  /** Resolves when the device is lost (also after dispose()). */
+  readonly lost: Promise<DeviceLostError>;
+  private readonly kernels: KernelCache;
+  private lostError: DeviceLostError | null = null;
+  private pendingChecks: Promise<GPUError | null>[] = [];
+  private disposed = false;
+
+  private constructor(acquired: AcquiredDevice, options: RuntimeOptions) {
+    this.device = acquired.device;
+    this.features = acquired.features;
+    this.adapterInfo = acquired.adapterInfo;
+    this.pool = new BufferPool(this.device);
+    this.kernels = new KernelCache(this.device);
+    this.lost = acquired.lost.then((error) => {
+      this.lostError = error;
+      if (!this.disposed) options.onDeviceLost?.(error);
+      return error;
+    });
+  }
+
+  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    const optionalFeatures = options.optionalFeatures ?? [TIMESTAMP, 'subgroups' as GPUFeatureName];
+    return new Runtime(await acquireDevice({ ...options, optionalFeatures }), options);
+  }
+
+  get canProfile(): boolean {
+    return this.features.has(TIMESTAMP);
+  }
+
+  kernel(spec: KernelSpec): Promise<Kernel> {
+    this.assertAlive();
+    return this.kernels.get(spec);
+  }
+
+  /** A new tensor from the pool; its contents are undefined until written. */
+  tensor(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
+    this.assertAlive();
+    checkShape(shape, label);
+    const buffer = this.pool.acquire(Math.max(4, numel(shape) * BYTES_PER_ELEMENT[dtype]), STORAGE_USAGE, label);
+    return { buffer, shape: [...shape], dtype, byteOffset: 0, label };
+  }
+
+  /** A new tensor holding `data` (its length must equal the shape's element count). */
+  upload(data: TypedArray, shape: readonly number[], label = 'tensor'): Tensor {
+    const dtype: DType = data instanceof Float32Array ? 'f32' : data instanceof Uint32Array ? 'u32' : 'i32';
+    if (data.length !== numel(shape)) {
+      throw new RangeError(`upload '${label}': ${data.length} values do not fill shape [${shape.join(', ')}]`);
+    }
+    const t = this.tensor(shape, dtype, label);
+    this.write(t, data);
+    return t;
+  }
+
+  write(t: Tensor, data: TypedArray): void {
+    this.assertAlive();
+    if (data.byteLength !== byteLength(t)) {
+      throw new RangeError(`write '${t.label}': ${data.byteLength} bytes for a tensor of ${byteLength(t)}`);
+    }
+    this.device.queue.writeBuffer(t.buffer, t.byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Returns the tensor's buffer to the pool. The tensor must not be used afterwards. */
+  free(...tensors: Tensor[]): void {
+    for (const t of tensors) this.pool.release(t.buffer);
+  }
+
+  step(options: { profile?: boolean } = {}): Step {
+    this.assertAlive();
+    if (options.profile && !this.canProfile) {
+      throw new Error("profiling needs the 'timestamp-query' feature, which this adapter does not offer");
+    }
+    return new Step(this, options.profile ?? false);
+  }
+
+  /** Copies a tensor back to the CPU. Throws any validation error from earlier steps. */
+  async read(t: Tensor): Promise<TypedArray> {
+    this.assertAlive();
+    const bytes = byteLength(t);
+    const staging = this.pool.acquire(bytes, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback');
+    const encoder = this.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, Math.ceil(bytes / 4) * 4);
+    this.submitChecked(encoder.finish());
+    try {
+      await Promise.race([staging.mapAsync(MapMode.READ, 0, Math.ceil(bytes / 4) * 4), this.lost.then((e) => Promise.reject(e))]);
+      const out = new ARRAY_OF[t.dtype](staging.getMappedRange(0, bytes).slice(0));
+      staging.unmap();
+      await this.throwPendingErrors();
+      return out;
+    } catch (e) {
+      throw this.lostError ?? e;
+    } finally {
+      if (!this.lostError) this.pool.release(staging);
+    }
+  }
+
+  /** Waits for all submitted work and throws the first validation error it caused. */
+  async sync(): Promise<void> {
+    this.assertAlive();
+    await Promise.race([this.device.queue.onSubmittedWorkDone(), this.lost.then((e) => Promise.reject(e))]);
+    await this.throwPendingErrors();
+  }
+
+  /** Submits a command buffer inside a validation error scope; the scope's result is checked at sync(). */
+  submitChecked(commands: GPUCommandBuffer): void {
+    this.device.pushErrorScope('validation');
+    this.device.queue.submit([commands]);
+    this.pendingChecks.push(this.device.popErrorScope());
+  }
+
+  assertAlive(): void {
+    if (this.lostError) throw this.lostError;
+    if (this.disposed) throw new DeviceLostError('destroyed', 'the runtime was disposed');
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pool.destroy();
+    this.device.destroy();
+  }
+
+  private async throwPendingErrors(): Promise<void> {
+    const checks = this.pendingChecks;
+    this.pendingChecks = [];
+    for (const error of await Promise.all(checks)) {
+      if (error) throw new ShaderError('submit', error.message);
+    }
+  }
+}

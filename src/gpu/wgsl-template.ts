@@ -1,0 +1,48 @@
+// The tiny template step for WGSL variants that `override` constants cannot express (register-array
+// sizes, binding element types). Two forms only:
+//   {{NAME}}                         replaced by the value of NAME
+//   //#if NAME ... //#else ... //#endif   kept or dropped by NAME being non-zero (may nest)
+import { ShaderError } from './errors';
+
+export type TemplateValues = Record<string, number>;
+
+export function renderWgsl(shader: string, code: string, values: TemplateValues): string {
+  const out: string[] = [];
+  const stack: { active: boolean; parentActive: boolean; name: string }[] = [];
+  let active = true;
+  code.split('\n').forEach((line, i) => {
+    const directive = line.trim().match(/^\/\/#(if|else|endif)\b\s*(\w*)/);
+    if (directive) {
+      const [, kind, name] = directive;
+      if (kind === 'if') {
+        if (!(name in values)) throw new ShaderError(shader, `line ${i + 1}: template value '${name}' not given`);
+        stack.push({ active, parentActive: active, name });
+        active = active && values[name] !== 0;
+      } else if (kind === 'else') {
+        const top = stack[stack.length - 1];
+        if (!top) throw new ShaderError(shader, `line ${i + 1}: //#else without //#if`);
+        active = top.parentActive && values[top.name] === 0;
+      } else {
+        const top = stack.pop();
+        if (!top) throw new ShaderError(shader, `line ${i + 1}: //#endif without //#if`);
+        active = top.parentActive;
+      }
+      return;
+    }
+    if (!active) return;
+    out.push(
+      line.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+        if (!(name in values)) throw new ShaderError(shader, `line ${i + 1}: template value '${name}' not given`);
+        return String(values[name]);
+      }),
+    );
+  });
+  if (stack.length) throw new ShaderError(shader, `//#if ${stack[stack.length - 1].name} is never closed`);
+  return out.join('\n');
+}
+
+/** A cache-key-friendly shader name for a rendered variant, e.g. 'matmul[TM=8,TN=8]'. */
+export function variantName(shader: string, values: TemplateValues): string {
+  const keys = Object.keys(values).sort();
+  return `${shader}[${keys.map((k) => `${k}=${values[k]}`).join(',')}]`;
+}

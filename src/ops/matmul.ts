@@ -1,0 +1,60 @@
+// Batched f32 matmul: C = alpha · op(A) · op(B) (+ C), with op = transpose or not.
+// The model needs A·Bᵀ (activations times an [out, in] weight), A·B, and Aᵀ·B (weight gradients).
+import type { Runtime, Step, Tensor } from '../gpu';
+import { renderWgsl, ShapeError, Uniforms, variantName } from '../gpu';
+import code from '../../shaders/matmul.wgsl?raw';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  alpha?: number;
+  /** C += alpha · op(A)·op(B) instead of C = ... */
+  accumulate?: boolean;
+  /** Register tile per invocation: 8 (128×128 workgroup tiles, big shapes) or 4 (64×64). Default: by size. */
+  tile?: 4 | 8;
+}
+
+/** Shape of op(A) [M, K] and op(B) [K, N], with a leading batch dimension or none. */
+function dims(a: Tensor, b: Tensor, transA: boolean, transB: boolean) {
+  if (a.shape.length !== b.shape.length || a.shape.length < 2 || a.shape.length > 3) {
+    throw new ShapeError(`matmul: A '${a.label}' [${a.shape}] and B '${b.label}' [${b.shape}] must both be 2-D or both 3-D (batched)`);
+  }
+  const batched = a.shape.length === 3;
+  const batch = batched ? a.shape[0] : 1;
+  if (batched && b.shape[0] !== batch) throw new ShapeError(`matmul: batch sizes differ: A ${a.shape[0]}, B ${b.shape[0]}`);
+  const [ra, ca] = a.shape.slice(-2);
+  const [rb, cb] = b.shape.slice(-2);
+  const [M, K] = transA ? [ca, ra] : [ra, ca];
+  const [Kb, N] = transB ? [cb, rb] : [rb, cb];
+  if (K !== Kb) {
+    throw new ShapeError(
+      `matmul: inner dimensions differ: op(A '${a.label}') is [${M}, ${K}], op(B '${b.label}') is [${Kb}, ${N}]`,
+    );
+  }
+  for (const t of [a, b]) if (t.dtype !== 'f32') throw new ShapeError(`matmul: tensor '${t.label}' is ${t.dtype}, expected f32`);
+  return { batched, batch, M, N, K };
+}
+
+export function matmulOutputShape(a: Tensor, b: Tensor, options: MatmulOptions = {}): number[] {
+  const { batched, batch, M, N } = dims(a, b, !!options.transA, !!options.transB);
+  return batched ? [batch, M, N] : [M, N];
+}
+
+/** Records C = alpha · op(A)·op(B) (+ C) into `step`. C must already have the output shape. */
+export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: Tensor, options: MatmulOptions = {}) {
+  const transA = !!options.transA;
+  const transB = !!options.transB;
+  const { batched, batch, M, N, K } = dims(a, b, transA, transB);
+  const expected = batched ? [batch, M, N] : [M, N];
+  if (c.shape.length !== expected.length || c.shape.some((d, i) => d !== expected[i]) || c.dtype !== 'f32') {
+    throw new ShapeError(`matmul: output '${c.label}' is ${c.dtype} [${c.shape}], expected f32 [${expected}]`);
+  }
+  const tile = options.tile ?? (M * N >= 1024 * 1024 ? 8 : 4);
+  const values = { TM: tile, TN: tile, TRANS_A: +transA, TRANS_B: +transB, VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0) };
+  const kernel = await rt.kernel({ shader: variantName('matmul', values), code: renderWgsl('matmul', code, values), entryPoint: 'main' });
+  const params = new Uniforms(8)
+    .u32(M).u32(N).u32(K).f32(options.alpha ?? 1)
+    .u32(options.accumulate ? 1 : 0).u32(M * K).u32(K * N).u32(M * N);
+  const block = 16 * tile;
+  step.dispatch(kernel, params.bytes, [a, b, c], [Math.ceil(N / block), Math.ceil(M / block), batch], `matmul ${M}x${N}x${K}`);
+}

@@ -1,0 +1,28 @@
+// Row-wise reductions over the last dimension: [..., cols] → [...].
+import type { Runtime, Step, Tensor } from '../gpu';
+import { numel, ShapeError, u32Params } from '../gpu';
+import code from '../../shaders/reduce.wgsl?raw';
+import { grid1d } from './grid';
+
+async function reduceRows(rt: Runtime, step: Step, entryPoint: 'row_sum' | 'row_max', x: Tensor, out: Tensor) {
+  const cols = x.shape[x.shape.length - 1];
+  const rows = numel(x.shape) / cols;
+  const expected = x.shape.length === 1 ? [1] : x.shape.slice(0, -1);
+  if (out.shape.length !== expected.length || out.shape.some((d, i) => d !== expected[i])) {
+    throw new ShapeError(`${entryPoint}: output '${out.label}' is [${out.shape}], expected [${expected}]`);
+  }
+  if (x.dtype !== 'f32' || out.dtype !== 'f32') throw new ShapeError(`${entryPoint}: tensors must be f32`);
+  const kernel = await rt.kernel({ shader: 'reduce', code, entryPoint });
+  const groups = grid1d(rows, rt.device.limits.maxComputeWorkgroupsPerDimension);
+  step.dispatch(kernel, u32Params(rows, cols), [x, out], groups, `${entryPoint} ${rows}x${cols}`);
+}
+
+/** out[r] = Σ_c x[r, c] */
+export async function rowSum(rt: Runtime, step: Step, x: Tensor, out: Tensor) {
+  return reduceRows(rt, step, 'row_sum', x, out);
+}
+
+/** out[r] = max_c x[r, c] */
+export async function rowMax(rt: Runtime, step: Step, x: Tensor, out: Tensor) {
+  return reduceRows(rt, step, 'row_max', x, out);
+}

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { BufferPool, DeviceLostError, LimitError, Runtime, ShaderError, ShapeError, sizeClass, u32Params } from '../src/gpu';
+import { scale } from '../src/ops';
+import { testRuntime } from './helpers/gpu';
+import { Rng } from './helpers/rng';
+
+describe('runtime', () => {
+  it('gets a real adapter', async () => {
+    const rt = await testRuntime();
+    expect(rt.device).toBeTruthy();
+    expect(rt.device.limits.maxComputeInvocationsPerWorkgroup).toBeGreaterThanOrEqual(256);
+  });
+
+  it('round-trips f32, u32 and i32 tensors through upload and read', async () => {
+    const rt = await testRuntime();
+    const f = new Rng(1).normals(37);
+    const u = Uint32Array.from({ length: 19 }, (_, i) => 0xfffffff0 - i);
+    const s = Int32Array.from({ length: 5 }, (_, i) => -1000 * i - 1);
+    for (const [data, shape] of [[f, [37]], [u, [19]], [s, [5, 1]]] as const) {
+      const t = rt.upload(data, shape);
+      expect(await rt.read(t)).toEqual(data);
+      rt.free(t);
+    }
+  });
+
+  it('rejects shapes that are not positive integers, and data that does not fill the shape', async () => {
+    const rt = await testRuntime();
+    expect(() => rt.tensor([3, 0], 'f32', 'w')).toThrow(ShapeError);
+    expect(() => rt.tensor([2.5], 'f32', 'w')).toThrow(/'?w'?.*positive integers/);
+    expect(() => rt.upload(new Float32Array(5), [2, 3], 'x')).toThrow(/5 values do not fill shape \[2, 3\]/);
+  });
+
+  it('reuses released buffers of the same size class', async () => {
+    const rt = await testRuntime();
+    const pool = new BufferPool(rt.device);
+    const usage = 0x80 | 0x8; // STORAGE | COPY_DST
+    const a = pool.acquire(1000, usage);
+    pool.release(a);
+    const b = pool.acquire(900, usage);
+    expect(b).toBe(a);
+    expect(pool.stats).toMatchObject({ created: 1, reused: 1 });
+    expect(() => pool.release(a)).not.toThrow();
+    expect(() => pool.release(a)).toThrow(/released twice/);
+    expect(() => pool.acquire(rt.device.limits.maxBufferSize + 1, usage, 'huge')).toThrow(LimitError);
+    pool.destroy();
+  });
+
+  it('size classes waste at most a quarter', () => {
+    for (const bytes of [1, 256, 257, 1000, 4096, 5000, 123457, 1 << 30]) {
+      const c = sizeClass(bytes);
+      expect(c).toBeGreaterThanOrEqual(bytes);
+      expect(c).toBeLessThanOrEqual(Math.max(256, bytes * 1.25));
+    }
+  });
+
+  it('reports WGSL compile errors as ShaderError with the line', async () => {
+    const rt = await testRuntime();
+    const code = '@compute @workgroup_size(1)\nfn main() {\n  let x: u32 = undefined_thing;\n}';
+    await expect(rt.kernel({ shader: 'broken', code, entryPoint: 'main' })).rejects.toThrow(ShaderError);
+    await expect(rt.kernel({ shader: 'broken', code, entryPoint: 'main' })).rejects.toThrow(/broken.*line 3/s);
+  });
+
+  it('surfaces validation errors of a submitted step at sync()', async () => {
+    const rt = await testRuntime();
+    const code = `@group(0) @binding(0) var<uniform> p: vec4<u32>;
+      @group(0) @binding(1) var<storage, read_write> x: array<f32>;
+      @compute @workgroup_size(1) fn main() { x[0] = f32(p.x); }`;
+    const kernel = await rt.kernel({ shader: 'validation-probe', code, entryPoint: 'main' });
+    const x = rt.tensor([1], 'f32', 'x');
+    const step = rt.step();
+    rt.device.pushErrorScope('validation');
+    // A binding missing from the bind group makes the encoder invalid.
+    try {
+      step.dispatch(kernel, null, [x], [1]);
+    } catch {
+      // createBindGroup may throw synchronously on some implementations
+    }
+    await rt.device.popErrorScope();
+    step.submit();
+    await expect(rt.sync()).rejects.toThrow(ShaderError);
+    rt.free(x);
+  });
+
+  it('times dispatches with timestamps when the adapter offers them', async () => {
+    const rt = await testRuntime();
+    expect(rt.canProfile).toBe(true);
+    const x = rt.upload(new Rng(2).normals(4096), [4096], 'x');
+    const y = rt.tensor([4096], 'f32', 'y');
+    const step = rt.step({ profile: true });
+    await scale(rt, step, x, 2, y);
+    await scale(rt, step, y, 3, x);
+    step.submit();
+    const timings = await step.timings();
+    expect(timings.map((t) => t.label)).toEqual(['scale 4096', 'scale 4096']);
+    for (const t of timings) expect(t.ns).toBeGreaterThanOrEqual(0);
+    rt.free(x, y);
+  });
+
+  it('builds uniform bytes for u32 params', () => {
+    expect(Array.from(new Uint32Array(u32Params(1, 2, 3).buffer))).toEqual([1, 2, 3, 0]);
+  });
+
+  it('turns device loss into DeviceLostError on every later call', async () => {
+    const lost: DeviceLostError[] = [];
+    const rt = await Runtime.create({ onDeviceLost: (e) => lost.push(e) });
+    const t = rt.tensor([4], 'f32', 't');
+    rt.device.destroy();
+    const error = await rt.lost;
+    expect(error).toBeInstanceOf(DeviceLostError);
+    expect(lost).toHaveLength(1);
+    expect(() => rt.step()).toThrow(DeviceLostError);
+    await expect(rt.read(t)).rejects.toThrow(DeviceLostError);
+  });
+
+  it('refuses work after dispose()', async () => {
+    const rt = await Runtime.create();
+    rt.dispose();
+    expect(() => rt.tensor([1])).toThrow(DeviceLostError);
+  });
+});
