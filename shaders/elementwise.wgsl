@@ -40,10 +40,15 @@ fn scale(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: 
   if (i < p.n) { scaled[i] = p.alpha * a[i]; }
 }
 
-// p.n counts vec4s here.
+// p.n counts vec4s here. Each invocation moves COPY_PER_THREAD vec4s, 256 apart, so a workgroup
+// covers one contiguous run and every load instruction stays coalesced.
+const COPY_PER_THREAD = 4u;
 @compute @workgroup_size(256)
 fn copy4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
-  let i = flatIndex(wg, groups, lid);
-  if (i < p.n) { dst4[i] = src4[i]; }
+  let base = (wg.y * groups.x + wg.x) * 256u * COPY_PER_THREAD + lid;
+  for (var j = 0u; j < COPY_PER_THREAD; j++) {
+    let i = base + j * 256u;
+    if (i < p.n) { dst4[i] = src4[i]; }
+  }
 }

@@ -2,10 +2,10 @@
 // Layout (row-major): A is [M,K], or [K,M] when TRANS_A; B is [K,N], or [N,K] when TRANS_B; C is [M,N].
 //   Batch b starts at b·strideA / b·strideB / b·strideC elements.
 // Tiling: a 16×16 workgroup computes a BM×BN = (16·TM)×(16·TN) tile of C. Each invocation keeps a
-//   TM×TN register tile (rows ty·TM.., columns tx·TN..). K advances BK = 16 at a time through
+//   TM×TN register tile (rows ty·TM.., columns tx·TN..). K advances BK at a time through
 //   workgroup memory, As[k][m] and Bs[k][n] (both k-major so the inner loop reads vec4s); the next
 //   K tile is fetched into registers while the current one is multiplied (register double buffering).
-// Template: TM, TN ∈ {4, 8}; TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
+// Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
 //   vec4 and needs M, N, K (and the batch strides) to be multiples of 4; VEC4 = 0 is the general path.
 
 struct Params {
@@ -28,7 +28,7 @@ const TM = {{TM}}u;
 const TN = {{TN}}u;
 const BM = 16u * TM;
 const BN = 16u * TN;
-const BK = 16u;
+const BK = {{BK}}u;
 const LA = BM * BK / 4u / 256u; // vec4s of A each invocation moves per K tile
 const LB = BN * BK / 4u / 256u;
 

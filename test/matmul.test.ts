@@ -13,6 +13,7 @@ interface Case {
   transA: boolean;
   transB: boolean;
   tile?: 4 | 8;
+  depth?: 8 | 16 | 32;
   alpha?: number;
   accumulate?: boolean;
 }
@@ -54,9 +55,13 @@ describe('matmul matches the float64 reference', () => {
     { batch: 1, M: 20, N: 12, K: 200, transA: true, transB: false, tile: 4 },
     { batch: 3, M: 19, N: 23, K: 31, transA: false, transB: true },
     { batch: 2, M: 40, N: 36, K: 28, transA: true, transB: false, tile: 8 },
+    { batch: 1, M: 132, N: 68, K: 72, transA: false, transB: false, tile: 8, depth: 8 },
+    { batch: 1, M: 45, N: 70, K: 81, transA: true, transB: true, tile: 8, depth: 8 },
+    { batch: 1, M: 68, N: 72, K: 100, transA: false, transB: true, tile: 4, depth: 32 },
+    { batch: 1, M: 31, N: 29, K: 77, transA: true, transB: false, tile: 8, depth: 32 },
   ];
   cases.forEach((c, i) => {
-    const name = `${c.batch}×${c.M}×${c.N}×${c.K} transA=${c.transA} transB=${c.transB} tile=${c.tile ?? 'auto'}`;
+    const name = `${c.batch}×${c.M}×${c.N}×${c.K} transA=${c.transA} transB=${c.transB} tile=${c.tile ?? 'auto'} depth=${c.depth ?? 16}`;
     it(name, () => check(c, 100 + i));
   });
 

@@ -48,13 +48,18 @@ export interface AcquiredDevice {
  */
 let nodeGpu: GPU | null = null;
 
+/** True under Node.js (checked without Node's types, so browser builds need none). */
+function runningInNode(): boolean {
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return !!proc?.versions?.node;
+}
+
 /** Finds a GPU object: the one given, the platform's navigator.gpu, or Dawn through the `webgpu` package in Node. */
 async function findGpu(given?: GPU): Promise<GPU> {
   if (given) return given;
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-  if (isNode) {
+  if (runningInNode()) {
     if (nodeGpu) return nodeGpu;
     const moduleName = 'webgpu';
     try {
@@ -90,8 +95,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
   const gpu = await findGpu(options.gpu);
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) {
-    const hint =
-      typeof process !== 'undefined' && process.versions?.node
+    const hint = runningInNode()
         ? ' (in Node on a machine without a GPU, set VK_DRIVER_FILES to a Vulkan ICD such as SwiftShader; see README)'
         : '';
     throw new WebGPUUnavailableError(`requestAdapter() returned null: no usable GPU adapter${hint}`);

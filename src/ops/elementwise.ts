@@ -15,9 +15,12 @@ function sameShape(op: string, ...ts: Tensor[]): number {
   return numel(first.shape);
 }
 
+/** Elements (vec4s for copy4) one workgroup covers; copy4 moves 4 per invocation. */
+const PER_WORKGROUP: Record<string, number> = { add: 256, mul: 256, scale: 256, copy4: 1024 };
+
 async function launch(rt: Runtime, step: Step, entryPoint: string, n: number, alpha: number, tensors: Tensor[]) {
   const kernel = await rt.kernel({ shader: 'elementwise', code, entryPoint });
-  const groups = grid1d(Math.ceil(n / 256), rt.device.limits.maxComputeWorkgroupsPerDimension);
+  const groups = grid1d(Math.ceil(n / PER_WORKGROUP[entryPoint]), rt.device.limits.maxComputeWorkgroupsPerDimension);
   step.dispatch(kernel, new Uniforms(4).u32(n).f32(alpha).bytes, tensors, groups, `${entryPoint} ${n}`);
 }
 

@@ -10,8 +10,12 @@ export interface MatmulOptions {
   alpha?: number;
   /** C += alpha · op(A)·op(B) instead of C = ... */
   accumulate?: boolean;
-  /** Register tile per invocation: 8 (128×128 workgroup tiles, big shapes) or 4 (64×64). Default: by size. */
+  /** Register tile per invocation: 8 (128×128 workgroup tiles) or 4 (64×64). Default: 8 when that still
+   *  gives at least 256 workgroups (two waves on a 132-SM H100), else 4. */
   tile?: 4 | 8;
+  /** K-depth of a workgroup tile: 8, 16 or 32. Default: 8 for tile 8, 16 for tile 4 (fastest on the H100,
+   *  see BENCHMARKS.md). */
+  depth?: 8 | 16 | 32;
 }
 
 /** Shape of op(A) [M, K] and op(B) [K, N], with a leading batch dimension or none. */
@@ -49,8 +53,10 @@ export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: T
   if (c.shape.length !== expected.length || c.shape.some((d, i) => d !== expected[i]) || c.dtype !== 'f32') {
     throw new ShapeError(`matmul: output '${c.label}' is ${c.dtype} [${c.shape}], expected f32 [${expected}]`);
   }
-  const tile = options.tile ?? (M * N >= 1024 * 1024 ? 8 : 4);
-  const values = { TM: tile, TN: tile, TRANS_A: +transA, TRANS_B: +transB, VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0) };
+  const tile = options.tile ?? (batch * Math.ceil(M / 128) * Math.ceil(N / 128) >= 256 ? 8 : 4);
+  const depth = options.depth ?? (tile === 8 ? 8 : 16);
+  if (tile === 4 && depth === 8) throw new RangeError('matmul: tile 4 needs depth 16 or 32');
+  const values = { TM: tile, TN: tile, BK: depth, TRANS_A: +transA, TRANS_B: +transB, VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0) };
   const kernel = await rt.kernel({ shader: variantName('matmul', values), code: renderWgsl('matmul', code, values), entryPoint: 'main' });
   const params = new Uniforms(8)
     .u32(M).u32(N).u32(K).f32(options.alpha ?? 1)

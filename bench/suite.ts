@@ -1,0 +1,112 @@
+// The benchmark suite of the GPU runtime: copy bandwidth, f32 matmul throughput, launch overhead.
+// `scale` picks shapes: 'gpu' for a real GPU, 'cpu' for SwiftShader (CPU timings of WGSL mean little).
+import type { Runtime } from '../src/gpu';
+import { copy4, matmul, scale } from '../src/ops';
+import { ceilingsFor } from './ceilings';
+import { result, timeLaunch, type BenchResult } from './harness';
+
+export type SuiteScale = 'gpu' | 'cpu';
+
+function seededFill(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 4294967296 - 0.5;
+  }
+  return out;
+}
+
+async function copyBench(rt: Runtime, scaleName: SuiteScale): Promise<BenchResult> {
+  const floats = scaleName === 'gpu' ? 64 * 1024 * 1024 : 4 * 1024 * 1024;
+  const src = rt.upload(seededFill(floats, 1), [floats], 'copy-src');
+  const dst = rt.tensor([floats], 'f32', 'copy-dst');
+  const t = await timeLaunch(rt, (step) => copy4(rt, step, src, dst), { iters: 20, reps: 5 });
+  rt.free(src, dst);
+  const bytes = 2 * 4 * floats;
+  const ceil = ceilingsFor(rt.adapterInfo.device + ' ' + rt.adapterInfo.description);
+  return result('copy (vec4)', `${(4 * floats) / 2 ** 20} MiB`, bytes / t.seconds / 1e9, 'GB/s', ceil ? ceil.copyBytesPerSecond / 1e9 : null, t.seconds, t.timing);
+}
+
+async function matmulBench(rt: Runtime, n: number, transB: boolean, tile?: 4 | 8, depth?: 8 | 16 | 32): Promise<BenchResult> {
+  const A = rt.upload(seededFill(n * n, 2), [n, n], 'A');
+  const B = rt.upload(seededFill(n * n, 3), [n, n], 'B');
+  const C = rt.tensor([n, n], 'f32', 'C');
+  const iters = n >= 4096 ? 10 : 20;
+  const t = await timeLaunch(rt, (step) => matmul(rt, step, A, B, C, { transB, tile, depth }), { iters, reps: 3 });
+  rt.free(A, B, C);
+  const ceil = ceilingsFor(rt.adapterInfo.device + ' ' + rt.adapterInfo.description);
+  const config = tile ? ` tile ${16 * tile}×${16 * tile}×${depth ?? (tile === 8 ? 8 : 16)}` : ' (default tiling)';
+  const name = `matmul f32 ${transB ? 'A·Bᵀ' : 'A·B'}${config}`;
+  return result(name, `${n}³`, (2 * n ** 3) / t.seconds / 1e12, 'TFLOP/s', ceil ? ceil.f32FlopsPerSecond / 1e12 : null, t.seconds, t.timing);
+}
+
+/** Keeps the GPU busy for about a second so clocks settle before anything is timed. */
+async function warmUp(rt: Runtime, scaleName: SuiteScale): Promise<void> {
+  const n = scaleName === 'gpu' ? 4096 : 64;
+  const A = rt.upload(seededFill(n * n, 5), [n, n], 'warm-A');
+  const C = rt.tensor([n, n], 'f32', 'warm-C');
+  const t0 = performance.now();
+  while (performance.now() - t0 < 1000) {
+    const step = rt.step();
+    for (let i = 0; i < 20; i++) await matmul(rt, step, A, A, C, { transB: true });
+    step.submit();
+    await rt.sync();
+  }
+  rt.free(A, C);
+}
+
+/** Launch overhead: trivial dispatches recorded into one step, and one-dispatch steps each submitted. */
+async function overheadBench(rt: Runtime): Promise<BenchResult[]> {
+  const x = rt.upload(seededFill(64, 4), [64], 'x');
+  const y = rt.tensor([64], 'f32', 'y');
+  await rt.sync();
+  const dispatches = 5000;
+  let t0 = performance.now();
+  const step = rt.step();
+  for (let i = 0; i < dispatches; i++) await scale(rt, step, x, 1.0001, y);
+  step.submit();
+  await rt.sync();
+  const inStep = (performance.now() - t0) / 1000;
+  const steps = 1000;
+  t0 = performance.now();
+  for (let i = 0; i < steps; i++) {
+    const s = rt.step();
+    await scale(rt, s, x, 1.0001, y);
+    s.submit();
+  }
+  await rt.sync();
+  const perSubmit = (performance.now() - t0) / 1000;
+  rt.free(x, y);
+  return [
+    result('trivial dispatches in one step', `${dispatches} × 64 floats`, dispatches / inStep, 'dispatches/s', null, inStep / dispatches, 'wall'),
+    result('one-dispatch steps, each submitted', `${steps} × 64 floats`, steps / perSubmit, 'steps/s', null, perSubmit / steps, 'wall'),
+  ];
+}
+
+export async function runSuite(rt: Runtime, scaleName: SuiteScale, log: (r: BenchResult) => void = () => {}): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const add = (r: BenchResult) => {
+    results.push(r);
+    log(r);
+  };
+  await warmUp(rt, scaleName);
+  add(await copyBench(rt, scaleName));
+  const sizes = scaleName === 'gpu' ? [1024, 2048, 4096] : [128, 256];
+  for (const n of sizes) add(await matmulBench(rt, n, false));
+  for (const n of sizes) add(await matmulBench(rt, n, true));
+  // The tilings the default chooses between, on the shapes where the choice matters.
+  for (const n of sizes.slice(0, 2)) {
+    add(await matmulBench(rt, n, false, 4, 16));
+    add(await matmulBench(rt, n, false, 8, 8));
+  }
+  const big = sizes[sizes.length - 1];
+  for (const depth of [16, 32] as const) add(await matmulBench(rt, big, false, 8, depth));
+  for (const r of await overheadBench(rt)) add(r);
+  return results;
+}
+
+export function formatRow(r: BenchResult): string {
+  const ratio = r.ratio === null ? '' : ` (${(100 * r.ratio).toFixed(1)} % of ${r.ceiling} ${r.unit})`;
+  return `${r.name.padEnd(40)} ${r.shape.padEnd(20)} ${r.value.toPrecision(4).padStart(10)} ${r.unit}${ratio}  [${(r.seconds * 1e6).toFixed(1)} µs, ${r.timing}]`;
+}

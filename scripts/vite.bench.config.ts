@@ -1,0 +1,28 @@
+// Bundles the Node benchmark entries into .device/ for the GPU machine; `webgpu` stays external
+// (it resolves to .device/node_modules/webgpu there), WGSL is inlined.
+import { execSync } from 'node:child_process';
+import { defineConfig } from 'vite';
+
+const commit = (() => {
+  try {
+    return execSync('git rev-parse --short HEAD').toString().trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+
+export default defineConfig({
+  define: { __COMMIT__: JSON.stringify(commit) },
+  build: {
+    ssr: true,
+    outDir: '.device',
+    emptyOutDir: false,
+    target: 'node20',
+    minify: false,
+    rollupOptions: {
+      input: { bench: 'bench/node.ts' },
+      external: ['webgpu'],
+      output: { format: 'es', entryFileNames: '[name].mjs' },
+    },
+  },
+});
