@@ -2,3 +2,4 @@
 // The public surface grows with each layer; today it is the GPU runtime and its first ops.
 export * from './gpu';
 export * from './ops';
+export * from './quant';

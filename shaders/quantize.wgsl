@@ -1,0 +1,196 @@
+// Groupwise quantization of an f32 weight W [out, in] into packed codes and per-group (s, o) stats,
+// with optional ICQ (IR-QLoRA) calibration. Layout of codes and stats: src/quant/format.ts.
+// One 128-invocation workgroup per group (G ≤ 128; groups beyond 65535 fold into wg.y):
+//   1. the group's G weights go to workgroup memory; a non-finite weight records its group in `bad`;
+//   2. nf + ICQ: τ0 = lower median (invocation i counts the weights below w_i, ties by index) and
+//      m = max|w − τ0|;  int: xmin = min(w, 0), xmax = max(w, 0);
+//   3. invocation c < p.candidates scores candidate c: its thresholds, the codes' histogram, and
+//      S = Σ T[count] (fixed-point Σ n·log2 n; smaller S = larger entropy);
+//   4. a tree picks the first candidate with the smallest S; invocation j codes weight j with it;
+//   5. invocations < G·BITS/32 assemble one packed word each; invocation 0 writes (s, o).
+// Every decision uses only f32 products, differences and comparisons (no division, no fused
+// multiply-add) so test/ref/quantize.ts reproduces the codes exactly.
+// Template: BITS ∈ {2, 3, 4}, G ∈ {32, 64, 128}, NF ∈ {0, 1}.
+
+struct Params {
+  rows: u32, inFeatures: u32, groups: u32, candidates: u32,
+  useMedian: u32, invLevels: f32, _pad0: u32, _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> W: array<f32>;
+@group(0) @binding(2) var<storage, read> factors: array<f32>;     // τ factors f (nf) or range factors p (int)
+@group(0) @binding(3) var<storage, read> mids: array<f32>;        // nf level midpoints (unused for int)
+@group(0) @binding(4) var<storage, read> costTable: array<u32>;   // T[n] = round(2^16·n·log2 n), n = 0..G
+@group(0) @binding(5) var<storage, read_write> codesOut: array<u32>;
+@group(0) @binding(6) var<storage, read_write> statsOut: array<f32>;
+@group(0) @binding(7) var<storage, read_write> bad: array<atomic<u32>>; // [0]: smallest group with a non-finite weight
+
+const BITS = {{BITS}}u;
+const G = {{G}}u;
+const LEVELS = 1u << BITS;
+const WG = 128u;
+
+var<workgroup> ws: array<f32, G>;
+var<workgroup> red: array<f32, WG>;
+var<workgroup> red2: array<f32, WG>;
+var<workgroup> cost: array<u32, WG>;
+var<workgroup> who: array<u32, WG>;
+var<workgroup> products: array<f32, WG>;
+var<workgroup> codes: array<u32, G>;
+var<workgroup> center: f32;
+var<workgroup> nonFinite: atomic<u32>;
+
+fn isFinite(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+struct Candidate { shift: f32, s: f32, o: f32, thresholds: array<f32, 15> }
+
+// Candidate c's thresholds and stats; `lo`, `hi` are xmin, xmax (int) or τ0, m (nf).
+fn candidate(c: u32, lo: f32, hi: f32) -> Candidate {
+  var k: Candidate;
+//#if NF
+  let tau = lo + products[c]; // products[c] = f·m, computed before a barrier so it is never fused
+  var a = 0.0;
+  for (var j = 0u; j < G; j++) { a = max(a, abs(ws[j] - tau)); }
+  for (var i = 0u; i < LEVELS - 1u; i++) { k.thresholds[i] = a * mids[i]; }
+  k.shift = tau;
+  k.s = a;
+  k.o = tau;
+//#else
+  _ = mids[0]; // bound for both codebooks; only nf reads it
+  let factor = factors[c];
+  let scale = (factor * (hi - lo)) * p.invLevels;
+  let negMin = factor * -lo;
+  var zero = 0u;
+  for (var j = 0u; j < LEVELS - 1u; j++) { zero += select(0u, 1u, negMin > scale * (f32(j) + 0.5)); }
+  for (var j = 0u; j < LEVELS - 1u; j++) { k.thresholds[j] = scale * (f32(j) + 0.5 - f32(zero)); }
+  k.shift = 0.0;
+  k.s = scale;
+  k.o = scale * -f32(zero);
+//#endif
+  return k;
+}
+
+fn codeOf(w: f32, k: Candidate) -> u32 {
+  let x = w - k.shift;
+  var q = 0u;
+  for (var i = 0u; i < LEVELS - 1u; i++) { q += select(0u, 1u, x > k.thresholds[i]); }
+  return q;
+}
+
+@compute @workgroup_size(128)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let g = wg.y * grid.x + wg.x;
+  if (g >= p.groups) { return; }
+  let groupsPerRow = p.inFeatures / G;
+  let row = g / groupsPerRow;
+  let gi = g % groupsPerRow;
+  let base = row * p.inFeatures + gi * G;
+
+  if (lid == 0u) { atomicStore(&nonFinite, 0u); }
+  workgroupBarrier();
+  if (lid < G) {
+    let w = W[base + lid];
+    ws[lid] = w;
+    if (!isFinite(w)) { atomicOr(&nonFinite, 1u); }
+  }
+  workgroupBarrier();
+  if (lid == 0u && atomicLoad(&nonFinite) != 0u) { atomicMin(&bad[0], g); }
+
+  // Step 2: the group's centre and spread.
+  var lo: f32;
+  var hi: f32;
+//#if NF
+  if (lid == 0u) { center = 0.0; }
+  workgroupBarrier();
+  if (p.useMedian != 0u && lid < G) {
+    let w = ws[lid];
+    var rank = 0u;
+    for (var j = 0u; j < G; j++) {
+      let v = ws[j];
+      rank += select(0u, 1u, v < w || (v == w && j < lid));
+    }
+    if (rank == (G - 1u) / 2u) { center = w; }
+  }
+  workgroupBarrier();
+  let tau0 = center;
+  red[lid] = select(0.0, abs(ws[min(lid, G - 1u)] - tau0), lid < G && p.useMedian != 0u);
+  workgroupBarrier();
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    if (lid < width) { red[lid] = max(red[lid], red[lid + width]); }
+    workgroupBarrier();
+  }
+  lo = tau0;
+  hi = red[0];
+  if (lid < p.candidates) { products[lid] = factors[lid] * hi; }
+  workgroupBarrier();
+//#else
+  red[lid] = select(0.0, ws[min(lid, G - 1u)], lid < G);
+  red2[lid] = red[lid];
+  workgroupBarrier();
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    if (lid < width) {
+      red[lid] = min(red[lid], red[lid + width]);
+      red2[lid] = max(red2[lid], red2[lid + width]);
+    }
+    workgroupBarrier();
+  }
+  lo = min(red[0], 0.0);
+  hi = max(red2[0], 0.0);
+  if (lo == 0.0 && hi == 0.0) {
+    lo = -1.0;
+    hi = 1.0;
+  }
+//#endif
+
+  // Step 3: score candidate `lid`.
+  var score = 0xffffffffu;
+  if (lid < p.candidates) {
+    let k = candidate(lid, lo, hi);
+    var counts: array<u32, 16>;
+    for (var j = 0u; j < G; j++) { counts[codeOf(ws[j], k)] += 1u; }
+    score = 0u;
+    for (var q = 0u; q < LEVELS; q++) { score += costTable[counts[q]]; }
+  }
+  cost[lid] = score;
+  who[lid] = lid;
+  workgroupBarrier();
+
+  // Step 4: first candidate with the smallest cost.
+  for (var width = WG / 2u; width > 0u; width /= 2u) {
+    if (lid < width) {
+      let other = lid + width;
+      if (cost[other] < cost[lid] || (cost[other] == cost[lid] && who[other] < who[lid])) {
+        cost[lid] = cost[other];
+        who[lid] = who[other];
+      }
+    }
+    workgroupBarrier();
+  }
+  let best = candidate(who[0], lo, hi);
+  if (lid < G) { codes[lid] = codeOf(ws[lid], best); }
+  workgroupBarrier();
+
+  // Step 5: pack. Word t of the group belongs to block t / BITS, word t % BITS of that block.
+  let wordsPerGroup = G * BITS / 32u;
+  if (lid < wordsPerGroup) {
+    let block = lid / BITS;
+    let part = lid % BITS;
+    var word = 0u;
+    if (BITS == 4u) {
+      for (var j = 0u; j < 8u; j++) { word |= codes[block * 32u + part * 8u + j] << (4u * j); }
+    } else if (BITS == 2u || part < 2u) {
+      for (var j = 0u; j < 16u; j++) { word |= (codes[block * 32u + part * 16u + j] & 3u) << (2u * j); }
+    } else {
+      for (var j = 0u; j < 32u; j++) { word |= (codes[block * 32u + j] >> 2u) << j; }
+    }
+    codesOut[row * (p.inFeatures / 32u) * BITS + gi * wordsPerGroup + lid] = word;
+  }
+  if (lid == 0u) {
+    statsOut[2u * g] = best.s;
+    statsOut[2u * g + 1u] = best.o;
+  }
+}

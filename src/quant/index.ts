@@ -1,0 +1,9 @@
+// src/quant: quantized weight formats, packing, ICQ calibration, and GPU quantization.
+export { QuantFormatError } from './errors';
+export {
+  bitsPerWeight, codeLevels, dequantize, levelMidpoints, nfLevels, NF_OFFSET, packCodes, unpackCodes,
+  validateShape, validateSpec, wordsPerRow, type Bits, type Calibration, type Codebook, type GroupSize, type QuantSpec,
+} from './format';
+export { entropyBits, entropyTable, ICQ_SIGMA, icqIntFactors, icqNfFactors } from './icq';
+export { normalCdf, normalQuantile } from './normal';
+export { freeQuantized, quantize, type QuantizedWeight } from './quantize';

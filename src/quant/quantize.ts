@@ -1,0 +1,66 @@
+// GPU quantization of an f32 weight [out, in] into a QuantizedWeight (codes + stats), with optional ICQ.
+// The raw weight stays the caller's; non-finite weights fail with a QuantFormatError naming the tensor.
+import type { Runtime, Tensor } from '../gpu';
+import { renderWgsl, Uniforms, variantName } from '../gpu';
+import { grid1d } from '../ops/grid';
+import code from '../../shaders/quantize.wgsl?raw';
+import { QuantFormatError } from './errors';
+import { codeLevels, levelMidpoints, validateShape, validateSpec, wordsPerRow, type QuantSpec } from './format';
+import { entropyTable, icqIntFactors, icqNfFactors } from './icq';
+
+export interface QuantizedWeight {
+  readonly name: string;
+  readonly spec: QuantSpec;
+  readonly out: number;
+  readonly inFeatures: number;
+  /** u32 [out, in·bits/32], the packed codes. */
+  readonly codes: Tensor;
+  /** f32 [out, in/groupSize, 2], (s, o) per group. */
+  readonly stats: Tensor;
+}
+
+export function freeQuantized(rt: Runtime, q: QuantizedWeight): void {
+  rt.free(q.codes, q.stats);
+}
+
+/** Quantizes `weight` (f32 [out, in] on the GPU) and waits for the result's validity check. */
+export async function quantize(rt: Runtime, weight: Tensor, spec: QuantSpec, name = weight.label): Promise<QuantizedWeight> {
+  validateSpec(spec, name);
+  if (weight.shape.length !== 2 || weight.dtype !== 'f32') {
+    throw new QuantFormatError(`${name}: expected an f32 [out, in] weight, got ${weight.dtype} [${weight.shape}]`);
+  }
+  const [out, inFeatures] = weight.shape;
+  validateShape(out, inFeatures, spec, name);
+  const G = spec.groupSize;
+  const groups = (out * inFeatures) / G;
+  const icq = spec.calibrate === 'icq';
+  const nf = spec.codebook === 'nf';
+  const factors = icq ? (nf ? icqNfFactors() : icqIntFactors()) : Float32Array.of(nf ? 0 : 1);
+
+  const values = { BITS: spec.bits, G, NF: +nf };
+  const kernel = await rt.kernel({ shader: variantName('quantize', values), code: renderWgsl('quantize', code, values), entryPoint: 'main' });
+  const tables = [
+    rt.upload(factors, [factors.length], 'icq-factors'),
+    rt.upload(levelMidpoints(codeLevels(spec)), [2 ** spec.bits - 1], 'level-midpoints'),
+    rt.upload(entropyTable(G), [G + 1], 'entropy-table'),
+  ];
+  const codes = rt.tensor([out, wordsPerRow(inFeatures, spec.bits)], 'u32', `${name}.codes`);
+  const stats = rt.tensor([out, inFeatures / G, 2], 'f32', `${name}.stats`);
+  const bad = rt.upload(Uint32Array.of(0xffffffff), [1], 'non-finite-group');
+  const params = new Uniforms(8)
+    .u32(out).u32(inFeatures).u32(groups).u32(factors.length)
+    .u32(icq && nf ? 1 : 0).f32(Math.fround(1 / (2 ** spec.bits - 1))).u32(0).u32(0);
+  const step = rt.step();
+  step.dispatch(kernel, params.bytes, [weight, ...tables, codes, stats, bad], grid1d(groups, rt.device.limits.maxComputeWorkgroupsPerDimension), `quantize ${name}`);
+  step.submit();
+  const [firstBad] = await rt.read(bad);
+  rt.free(bad, ...tables);
+  if (firstBad !== 0xffffffff) {
+    rt.free(codes, stats);
+    const groupsPerRow = inFeatures / G;
+    throw new QuantFormatError(
+      `${name}: non-finite weight (NaN or ±Inf) in row ${Math.floor(firstBad / groupsPerRow)}, columns ${(firstBad % groupsPerRow) * G}..${(firstBad % groupsPerRow) * G + G - 1}`,
+    );
+  }
+  return { name, spec: { ...spec }, out, inFeatures, codes, stats };
+}

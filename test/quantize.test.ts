@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { codeLevels, entropyBits, quantize, QuantFormatError, unpackCodes, type Bits, type QuantSpec } from '../src/quant';
+import { testRuntime } from './helpers/gpu';
+import { Rng } from './helpers/rng';
+import { quantizeRef } from './ref/quantize';
+
+const SHAPE = { out: 6, inFeatures: 256 };
+
+function weights(seed: number, n: number): Float32Array {
+  // Normal weights with a per-row shift and a few outliers, as real layers have.
+  const rng = new Rng(seed);
+  const w = rng.normals(n, 0.02);
+  for (let i = 0; i < n; i += 97) w[i] *= 8;
+  for (let i = 0; i < n; i++) w[i] += 0.004 * Math.floor(i / SHAPE.inFeatures);
+  return w;
+}
+
+function groupEntropies(codes: Uint8Array, spec: QuantSpec): number[] {
+  const out: number[] = [];
+  for (let start = 0; start < codes.length; start += spec.groupSize) {
+    const counts = new Array(2 ** spec.bits).fill(0);
+    for (let j = 0; j < spec.groupSize; j++) counts[codes[start + j]]++;
+    out.push(entropyBits(counts));
+  }
+  return out;
+}
+
+async function gpuQuantize(w: Float32Array, spec: QuantSpec) {
+  const rt = await testRuntime();
+  const W = rt.upload(w, [SHAPE.out, SHAPE.inFeatures], 'w');
+  const q = await quantize(rt, W, spec, 'w');
+  const words = (await rt.read(q.codes)) as Uint32Array;
+  const stats = (await rt.read(q.stats)) as Float32Array;
+  rt.free(W, q.codes, q.stats);
+  return { codes: unpackCodes(words, SHAPE.out, SHAPE.inFeatures, spec.bits), stats };
+}
+
+describe('GPU quantization equals the CPU reference', () => {
+  let seed = 1;
+  for (const codebook of ['int', 'nf'] as const) {
+    for (const bits of [2, 3, 4] as Bits[]) {
+      for (const groupSize of [32, 64, 128] as const) {
+        for (const calibrate of ['none', 'icq'] as const) {
+          const spec: QuantSpec = { codebook, bits, groupSize, calibrate };
+          const s = seed++;
+          it(`${codebook}${bits} G=${groupSize} ${calibrate}: identical codes and stats`, async () => {
+            const w = weights(s, SHAPE.out * SHAPE.inFeatures);
+            const got = await gpuQuantize(w, spec);
+            const want = quantizeRef(w, SHAPE.out, SHAPE.inFeatures, spec);
+            expect(got.codes).toEqual(want.codes);
+            expect(got.stats).toEqual(want.stats);
+          });
+        }
+      }
+    }
+  }
+});
+
+describe('quantization quality', () => {
+  it('round-to-nearest picks the nearest level', () => {
+    const spec: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64 };
+    const w = weights(99, SHAPE.out * SHAPE.inFeatures);
+    const { codes, stats } = quantizeRef(w, SHAPE.out, SHAPE.inFeatures, spec);
+    const levels = codeLevels(spec);
+    for (let i = 0; i < w.length; i++) {
+      const g = Math.floor(i / 64);
+      const x = w[i] / stats[2 * g];
+      const dist = (q: number) => Math.abs(x - levels[q]);
+      for (let q = 0; q < 16; q++) expect(dist(codes[i])).toBeLessThanOrEqual(dist(q) + 1e-6);
+    }
+  });
+
+  it('int ICQ never lowers a group\'s code entropy (p = 1 is its first candidate)', () => {
+    for (const bits of [2, 3, 4] as Bits[]) {
+      const w = weights(7 + bits, SHAPE.out * SHAPE.inFeatures);
+      const plain = quantizeRef(w, SHAPE.out, SHAPE.inFeatures, { codebook: 'int', bits, groupSize: 64 });
+      const icq = quantizeRef(w, SHAPE.out, SHAPE.inFeatures, { codebook: 'int', bits, groupSize: 64, calibrate: 'icq' });
+      const hp = groupEntropies(plain.codes, { codebook: 'int', bits, groupSize: 64 });
+      const hi = groupEntropies(icq.codes, { codebook: 'int', bits, groupSize: 64 });
+      hi.forEach((h, g) => expect(h).toBeGreaterThanOrEqual(hp[g] - 1e-9));
+    }
+  });
+});
+
+describe('quantize rejects bad input', () => {
+  it('names the tensor and the row of a non-finite weight', async () => {
+    const rt = await testRuntime();
+    const w = weights(3, SHAPE.out * SHAPE.inFeatures);
+    w[2 * SHAPE.inFeatures + 70] = Number.NaN;
+    const W = rt.upload(w, [SHAPE.out, SHAPE.inFeatures], 'layers.3.self_attn.q_proj');
+    await expect(quantize(rt, W, { codebook: 'nf', bits: 4, groupSize: 64 })).rejects.toThrow(
+      /layers\.3\.self_attn\.q_proj: non-finite weight.*row 2, columns 64\.\.127/,
+    );
+    w[2 * SHAPE.inFeatures + 70] = Number.POSITIVE_INFINITY;
+    rt.write(W, w);
+    await expect(quantize(rt, W, { codebook: 'int', bits: 3, groupSize: 32 })).rejects.toThrow(QuantFormatError);
+    rt.free(W);
+  });
+
+  it('rejects in features the group size does not divide', async () => {
+    const rt = await testRuntime();
+    const W = rt.tensor([4, 96], 'f32', 'w');
+    await expect(quantize(rt, W, { codebook: 'int', bits: 4, groupSize: 64 })).rejects.toThrow(/not divisible by the group size 64/);
+    rt.free(W);
+  });
+});
