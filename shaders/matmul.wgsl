@@ -5,6 +5,9 @@
 //   TM×TN register tile (rows ty·TM.., columns tx·TN..). K advances BK at a time through
 //   workgroup memory, As[k][m] and Bs[k][n] (both k-major so the inner loop reads vec4s); the next
 //   K tile is fetched into registers while the current one is multiplied (register double buffering).
+// QUANT = 1: B is a quantized weight Ŵ [out, in], dequantized as its tiles are fetched (never as a
+//   whole matrix): TRANS_B = 1 gives Y = X·Ŵᵀ (forward), TRANS_B = 0 gives dX = dY·Ŵ (backward-input);
+//   BITS, GROUP, NF describe its format.
 // Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
 //   vec4 and needs M, N, K (and the batch strides) to be multiples of 4; VEC4 = 0 is the general path.
 
@@ -16,12 +19,24 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 //#if VEC4
 @group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> C: array<vec4<f32>>;
 //#else
 @group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
+//#endif
+//#if QUANT
+// B is a quantized weight Ŵ [out, in] (src/quant/format.ts): packed codes and (s, o) per group.
+@group(0) @binding(2) var<storage, read> codes: array<u32>;
+@group(0) @binding(4) var<storage, read> stats: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read> levelTable: array<f32>;
+const BITS = {{BITS}}u;
+const GROUP = {{GROUP}}u;
+//#else
+//#if VEC4
+@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
+//#else
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+//#endif
 //#endif
 
 const TM = {{TM}}u;
@@ -42,10 +57,6 @@ fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
   if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
   return A[(base + r * cols + c) / 4u];
 }
-fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
-  if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
-  return B[(base + r * cols + c) / 4u];
-}
 //#else
 fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
@@ -54,6 +65,46 @@ fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
   }
   return v;
 }
+//#endif
+
+//#if QUANT
+fn level(q: u32) -> f32 {
+//#if NF
+  return levelTable[q];
+//#else
+  _ = levelTable[0]; // bound for both codebooks; only nf reads it
+  return f32(q);
+//#endif
+}
+
+// Ŵ[r, c..c+3] (c a multiple of 4, so the four codes share a word and a group); `cols` is `in`.
+fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
+  if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
+  let j = c % 32u;
+  let word0 = (r * (cols / 32u) + c / 32u) * BITS;
+  var q: vec4<u32>;
+  if (BITS == 4u) {
+    let w = codes[word0 + j / 8u] >> (4u * (j % 8u));
+    q = (vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
+  } else if (BITS == 2u) {
+    let w = codes[word0 + j / 16u] >> (2u * (j % 16u));
+    q = (vec4<u32>(w) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
+  } else {
+    let lo = codes[word0 + j / 16u] >> (2u * (j % 16u));
+    let hi = codes[word0 + 2u] >> j;
+    q = ((vec4<u32>(lo) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u))
+      | (((vec4<u32>(hi) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u));
+  }
+  let so = stats[r * (cols / GROUP) + c / GROUP];
+  return so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + so.y;
+}
+//#else
+//#if VEC4
+fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
+  if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
+  return B[(base + r * cols + c) / 4u];
+}
+//#else
 fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
   if (r < rows) {
@@ -61,6 +112,7 @@ fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
   }
   return v;
 }
+//#endif
 //#endif
 
 // Slot s of the A tile: which (k, m) its vec4 starts at, along A's contiguous dimension.

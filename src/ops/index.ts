@@ -2,5 +2,5 @@
 // Each op checks shapes at its boundary and records into a Step; none submits.
 export { add, copy4, mul, scale } from './elementwise';
 export { grid1d } from './grid';
-export { matmul, matmulOutputShape, type MatmulOptions } from './matmul';
+export { matmul, matmulOutputShape, recordGemm, type GemmDims, type MatmulOptions } from './matmul';
 export { rowMax, rowSum } from './reduce';

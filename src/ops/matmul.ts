@@ -53,14 +53,42 @@ export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: T
   if (c.shape.length !== expected.length || c.shape.some((d, i) => d !== expected[i]) || c.dtype !== 'f32') {
     throw new ShapeError(`matmul: output '${c.label}' is ${c.dtype} [${c.shape}], expected f32 [${expected}]`);
   }
+  await recordGemm(rt, step, { M, N, K, batch, strideB: K * N }, [a, b, c], { TRANS_B: +transB, QUANT: 0 }, { ...options, transA });
+}
+
+export interface GemmDims {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  /** Elements between batches of B (0: one B shared by every batch). */
+  strideB: number;
+}
+
+/**
+ * Records one launch of shaders/matmul.wgsl. `bindings` follow the shader: A, B (or the codes of a
+ * quantized B), C, then any extra bindings of the variant; `variant` holds its template values
+ * beyond the tiling (TRANS_B, QUANT and the quantized format's).
+ */
+export async function recordGemm(
+  rt: Runtime,
+  step: Step,
+  { M, N, K, batch, strideB }: GemmDims,
+  bindings: Tensor[],
+  variant: Record<string, number>,
+  options: MatmulOptions = {},
+) {
   const tile = options.tile ?? (batch * Math.ceil(M / 128) * Math.ceil(N / 128) >= 256 ? 8 : 4);
   const depth = options.depth ?? (tile === 8 ? 8 : 16);
   if (tile === 4 && depth === 8) throw new RangeError('matmul: tile 4 needs depth 16 or 32');
-  const values = { TM: tile, TN: tile, BK: depth, TRANS_A: +transA, TRANS_B: +transB, VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0) };
+  const values = {
+    TM: tile, TN: tile, BK: depth, TRANS_A: +!!options.transA,
+    VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), ...variant,
+  };
   const kernel = await rt.kernel({ shader: variantName('matmul', values), code: renderWgsl('matmul', code, values), entryPoint: 'main' });
   const params = new Uniforms(8)
     .u32(M).u32(N).u32(K).f32(options.alpha ?? 1)
-    .u32(options.accumulate ? 1 : 0).u32(M * K).u32(K * N).u32(M * N);
+    .u32(options.accumulate ? 1 : 0).u32(M * K).u32(strideB).u32(M * N);
   const block = 16 * tile;
-  step.dispatch(kernel, params.bytes, [a, b, c], [Math.ceil(N / block), Math.ceil(M / block), batch], `matmul ${M}x${N}x${K}`);
+  step.dispatch(kernel, params.bytes, bindings, [Math.ceil(N / block), Math.ceil(M / block), batch], `matmul ${M}x${N}x${K}`);
 }

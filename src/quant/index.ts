@@ -7,3 +7,4 @@ export {
 export { entropyBits, entropyTable, ICQ_SIGMA, icqIntFactors, icqNfFactors } from './icq';
 export { normalCdf, normalQuantile } from './normal';
 export { freeQuantized, quantize, type QuantizedWeight } from './quantize';
+export { GEMV_MAX_ROWS, quantMatmul, quantMatmulBackward, type QuantMatmulOptions } from './matmul';

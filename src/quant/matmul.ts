@@ -1,0 +1,79 @@
+// Matmuls with a quantized weight Ŵ [out, in], dequantized inside the kernels, never as a full matrix:
+//   forward         Y[M, out] = X[M, in]·Ŵᵀ  — M ≤ 8: dequant_gemv.wgsl (bound by the packed bytes);
+//                                              larger M: matmul.wgsl with dequantizing B tiles
+//   backward-input  dX[M, in] = dY[M, out]·Ŵ — matmul.wgsl, B untransposed
+import type { Runtime, Step, Tensor } from '../gpu';
+import { renderWgsl, ShapeError, variantName } from '../gpu';
+import { recordGemm, type MatmulOptions } from '../ops/matmul';
+import gemvCode from '../../shaders/dequant_gemv.wgsl?raw';
+import { codeLevels } from './format';
+import type { QuantizedWeight } from './quantize';
+import { u32Params } from '../gpu';
+
+export interface QuantMatmulOptions {
+  /** Add into the output instead of overwriting it. */
+  accumulate?: boolean;
+  /** Tiling of the GEMM path (see MatmulOptions). */
+  tile?: MatmulOptions['tile'];
+  depth?: MatmulOptions['depth'];
+}
+
+/** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
+export const GEMV_MAX_ROWS = 8;
+
+const levelTables = new WeakMap<Runtime, Map<string, Tensor>>();
+
+/** The level table of a format, uploaded once per runtime. */
+function levelTable(rt: Runtime, w: QuantizedWeight): Tensor {
+  let tables = levelTables.get(rt);
+  if (!tables) levelTables.set(rt, (tables = new Map()));
+  const key = `${w.spec.codebook}${w.spec.bits}`;
+  let t = tables.get(key);
+  if (!t) {
+    const levels = codeLevels(w.spec);
+    t = rt.upload(levels, [levels.length], `levels-${key}`);
+    tables.set(key, t);
+  }
+  return t;
+}
+
+function rowsOf(t: Tensor, cols: number, what: string, op: string): number {
+  const rows = t.shape.length === 2 ? t.shape[0] : -1;
+  if (rows < 1 || t.shape[1] !== cols || t.dtype !== 'f32') {
+    throw new ShapeError(`${op}: ${what} '${t.label}' is ${t.dtype} [${t.shape}], expected f32 [M, ${cols}]`);
+  }
+  return rows;
+}
+
+function formatValues(w: QuantizedWeight) {
+  return { BITS: w.spec.bits, GROUP: w.spec.groupSize, NF: +(w.spec.codebook === 'nf') };
+}
+
+/** Y[M, out] = X[M, in]·Ŵᵀ (+ Y). */
+export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: QuantizedWeight, y: Tensor, options: QuantMatmulOptions = {}) {
+  const op = `quantMatmul(${w.name})`;
+  const M = rowsOf(x, w.inFeatures, 'input', op);
+  if (rowsOf(y, w.out, 'output', op) !== M) throw new ShapeError(`${op}: output '${y.label}' has ${y.shape[0]} rows, input has ${M}`);
+  if (M <= GEMV_MAX_ROWS) {
+    const values = { ...formatValues(w), RPT: 2, MR: M, VEC_CODES: +(w.spec.bits === 4) };
+    const kernel = await rt.kernel({ shader: variantName('dequant_gemv', values), code: renderWgsl('dequant_gemv', gemvCode, values), entryPoint: 'main' });
+    const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0);
+    step.dispatch(kernel, params, [x, w.codes, y, w.stats, levelTable(rt, w)], [Math.ceil(w.out / 16)], `gemv ${w.name} M=${M}`);
+    return;
+  }
+  await recordGemm(
+    rt, step, { M, N: w.out, K: w.inFeatures, batch: 1, strideB: 0 },
+    [x, w.codes, y, w.stats, levelTable(rt, w)], { TRANS_B: 1, QUANT: 1, ...formatValues(w) }, options,
+  );
+}
+
+/** dX[M, in] = dY[M, out]·Ŵ (+ dX). */
+export async function quantMatmulBackward(rt: Runtime, step: Step, dy: Tensor, w: QuantizedWeight, dx: Tensor, options: QuantMatmulOptions = {}) {
+  const op = `quantMatmulBackward(${w.name})`;
+  const M = rowsOf(dy, w.out, 'output gradient', op);
+  if (rowsOf(dx, w.inFeatures, 'input gradient', op) !== M) throw new ShapeError(`${op}: '${dx.label}' has ${dx.shape[0]} rows, '${dy.label}' has ${M}`);
+  await recordGemm(
+    rt, step, { M, N: w.inFeatures, K: w.out, batch: 1, strideB: 0 },
+    [dy, w.codes, dx, w.stats, levelTable(rt, w)], { TRANS_B: 0, QUANT: 1, ...formatValues(w) }, options,
+  );
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import type { Runtime } from '../src/gpu';
+import { ShapeError } from '../src/gpu';
+import { dequantize, packCodes, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantSpec } from '../src/quant';
+import { poison, relativeError, testRuntime } from './helpers/gpu';
+import { Rng } from './helpers/rng';
+import { matmulRef } from './ref/matmul';
+import { quantizeRef } from './ref/quantize';
+
+/** A quantized weight built by the CPU reference, so these tests do not depend on the GPU quantizer. */
+function makeWeight(rt: Runtime, out: number, inFeatures: number, spec: QuantSpec, seed: number) {
+  const w = new Rng(seed).normals(out * inFeatures, 0.05);
+  const { codes, stats } = quantizeRef(w, out, inFeatures, spec);
+  const qw: QuantizedWeight = {
+    name: 'w',
+    spec,
+    out,
+    inFeatures,
+    codes: rt.upload(packCodes(codes, out, inFeatures, spec.bits), [out, (inFeatures / 32) * spec.bits], 'w.codes'),
+    stats: rt.upload(stats, [out, inFeatures / spec.groupSize, 2], 'w.stats'),
+  };
+  return { qw, dense: dequantize(codes, stats, out, inFeatures, spec) };
+}
+
+async function forward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false) {
+  const rt = await testRuntime();
+  const { qw, dense } = makeWeight(rt, out, inFeatures, spec, seed);
+  const rng = new Rng(seed + 1000);
+  const x = rng.normals(M * inFeatures);
+  const y0 = accumulate ? rng.normals(M * out) : undefined;
+  const X = rt.upload(x, [M, inFeatures], 'x');
+  const Y = rt.upload(y0 ?? poison(M * out), [M, out], 'y');
+  const step = rt.step();
+  await quantMatmul(rt, step, X, qw, Y, { accumulate });
+  step.submit();
+  const got = await rt.read(Y);
+  rt.free(X, Y, qw.codes, qw.stats);
+  const want = matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inFeatures, transB: true, c0: y0 });
+  expect(relativeError(got, want)).toBeLessThan(1e-5);
+}
+
+async function backward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number) {
+  const rt = await testRuntime();
+  const { qw, dense } = makeWeight(rt, out, inFeatures, spec, seed);
+  const dy = new Rng(seed + 2000).normals(M * out);
+  const DY = rt.upload(dy, [M, out], 'dy');
+  const DX = rt.upload(poison(M * inFeatures), [M, inFeatures], 'dx');
+  const step = rt.step();
+  await quantMatmulBackward(rt, step, DY, qw, DX);
+  step.submit();
+  const got = await rt.read(DX);
+  rt.free(DY, DX, qw.codes, qw.stats);
+  const want = matmulRef({ a: dy, b: dense, batch: 1, M, N: inFeatures, K: out });
+  expect(relativeError(got, want)).toBeLessThan(1e-5);
+}
+
+const ALL_BITS: Bits[] = [2, 3, 4];
+
+describe('quantized forward, decode path (M ≤ 8), every format', () => {
+  let seed = 10;
+  for (const codebook of ['int', 'nf'] as const) {
+    for (const bits of ALL_BITS) {
+      for (const groupSize of [32, 64, 128] as const) {
+        const spec: QuantSpec = { codebook, bits, groupSize, calibrate: codebook === 'nf' ? 'icq' : 'none' };
+        const s = seed++;
+        it(`${codebook}${bits} G=${groupSize}, M = 1 and 5`, async () => {
+          await forward(spec, 1, 37, 256, s);
+          await forward(spec, 5, 21, 384, s + 500);
+        });
+      }
+    }
+  }
+  it('M = 8 accumulates into the output', () => forward({ codebook: 'int', bits: 4, groupSize: 64 }, 8, 19, 128, 3, true));
+});
+
+describe('quantized forward and backward-input, tiled path (M > 8)', () => {
+  let seed = 50;
+  for (const codebook of ['int', 'nf'] as const) {
+    for (const bits of ALL_BITS) {
+      const spec: QuantSpec = { codebook, bits, groupSize: bits === 3 ? 32 : 64, calibrate: 'icq' };
+      const s = seed++;
+      it(`${codebook}${bits} G=${spec.groupSize}: forward M=70 and backward M=13`, async () => {
+        await forward(spec, 70, 45, 192, s);
+        await backward(spec, 13, 45, 192, s + 1);
+      });
+    }
+  }
+  it('forward on the vec4 path with 128×128 tiles accumulates', () => forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 132, 136, 256, 77, true));
+  it('backward on 128×128 tiles', () => backward({ codebook: 'int', bits: 2, groupSize: 32 }, 64, 132, 160, 78));
+});
+
+describe('quantized matmul rejects bad shapes', () => {
+  it('names the weight and the tensor', async () => {
+    const rt = await testRuntime();
+    const { qw } = makeWeight(rt, 8, 64, { codebook: 'int', bits: 4, groupSize: 32 }, 1);
+    const X = rt.tensor([2, 48], 'f32', 'hidden');
+    const Y = rt.tensor([2, 8], 'f32', 'y');
+    await expect(quantMatmul(rt, rt.step(), X, qw, Y)).rejects.toThrow(ShapeError);
+    await expect(quantMatmul(rt, rt.step(), X, qw, Y)).rejects.toThrow(/quantMatmul\(w\): input 'hidden'.*expected f32 \[M, 64\]/);
+    rt.free(X, Y, qw.codes, qw.stats);
+  });
+});
