@@ -23,6 +23,7 @@ export interface BenchReport {
   commit: string;
   results: BenchResult[];
   checks?: { name: string; relativeError: number; pass: boolean }[];
+  fidelity?: unknown[];
 }
 
 export type Record = (step: Step) => Promise<void>;

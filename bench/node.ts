@@ -4,6 +4,10 @@ import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
 import type { BenchReport } from './harness';
 import { selfCheck } from './selfcheck';
+import { existsSync } from 'node:fs';
+import { fidelity, formatFidelity, type FidelityRow } from './fidelity';
+import { runQuantSuite } from './quant-suite';
+import { readSafetensors } from './safetensors-read';
 import { formatRow, runSuite } from './suite';
 
 declare const __COMMIT__: string;
@@ -21,7 +25,32 @@ const checks = await selfCheck(rt);
 const failed = checks.filter((c) => !c.pass);
 console.log(`self-check: ${checks.length - failed.length}/${checks.length} kernel variants match the reference`);
 for (const c of failed) console.log(`  FAIL ${c.name}: relative error ${c.relativeError}`);
-const results = await runSuite(rt, isCpu ? 'cpu' : 'gpu', (r) => console.log(formatRow(r)));
+const scale = isCpu ? 'cpu' : 'gpu';
+const results = await runSuite(rt, scale, (r) => console.log(formatRow(r)));
+const copy = results.find((r) => r.name.startsWith('copy'));
+results.push(...(await runQuantSuite(rt, scale, copy ? copy.value : null, (r) => console.log(formatRow(r)))));
+
+// Fidelity: a seeded normal matrix, and the real model's linear weights when its file is at hand.
+const normal = { shape: [isCpu ? 64 : 1024, 1024], data: new Float32Array(isCpu ? 64 * 1024 : 1024 * 1024) };
+{
+  let s = 2024;
+  for (let i = 0; i < normal.data.length; i += 2) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const u = (s + 1) / 4294967297;
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const r = Math.sqrt(-2 * Math.log(u));
+    normal.data[i] = 0.02 * r * Math.cos((2 * Math.PI * s) / 4294967296);
+    normal.data[i + 1] = 0.02 * r * Math.sin((2 * Math.PI * s) / 4294967296);
+  }
+}
+const sources: { name: string; tensors: { shape: number[]; data: Float32Array }[] }[] = [{ name: `normal(0, 0.02) ${normal.shape.join("×")}`, tensors: [normal] }];
+const modelPath = process.env.MODEL_SAFETENSORS;
+if (modelPath && existsSync(modelPath)) {
+  const linear = /\.(q|k|v|o|gate|up|down)_proj\.weight$/;
+  const tensors = [...readSafetensors(modelPath)].filter(([name]) => linear.test(name)).map(([, t]) => t);
+  sources.push({ name: `micro-llama-6m (${tensors.length} linears)`, tensors });
+}
+const fidelityRows: FidelityRow[] = await fidelity(rt, sources, (r) => console.log(formatFidelity(r)));
 const report: BenchReport = {
   device: `node ${process.version} + dawn (webgpu npm)`,
   adapter: info,
@@ -29,6 +58,7 @@ const report: BenchReport = {
   commit: typeof __COMMIT__ === 'string' ? __COMMIT__ : 'unknown',
   results,
   checks,
+  fidelity: fidelityRows,
 };
 if (out) writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
 rt.dispose();

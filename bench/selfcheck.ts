@@ -2,7 +2,9 @@
 // against the float64 reference, on shapes that are and are not multiples of the tile.
 import type { Runtime } from '../src/gpu';
 import { matmul } from '../src/ops';
+import { dequantize, quantize, quantMatmul, quantMatmulBackward, unpackCodes, type QuantSpec } from '../src/quant';
 import { matmulRef } from '../test/ref/matmul';
+import { quantizeRef } from '../test/ref/quantize';
 
 export interface Check {
   name: string;
@@ -46,6 +48,46 @@ export async function selfCheck(rt: Runtime): Promise<Check[]> {
         checks.push({ name: `matmul ${M}x${N}x${K} tA=${+transA} tB=${+transB} tile=${tile} depth=${depth}`, relativeError: e, pass: e < 1e-5 });
       }
     }
+  }
+  const specs: QuantSpec[] = [
+    { codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'icq' },
+    { codebook: 'nf', bits: 2, groupSize: 128 },
+    { codebook: 'int', bits: 3, groupSize: 32, calibrate: 'icq' },
+    { codebook: 'int', bits: 4, groupSize: 128, calibrate: 'icq' },
+    { codebook: 'nf', bits: 3, groupSize: 32, calibrate: 'icq' },
+  ];
+  for (const spec of specs) {
+    const [out, inF] = [72, 256];
+    const w = rand(out * inF).map((v, i) => 0.05 * v + (i % 97 === 0 ? 0.3 : 0));
+    const W = rt.upload(w, [out, inF], 'W');
+    const q = await quantize(rt, W, spec, 'W');
+    const codes = unpackCodes((await rt.read(q.codes)) as Uint32Array, out, inF, spec.bits);
+    const stats = (await rt.read(q.stats)) as Float32Array;
+    const ref = quantizeRef(w, out, inF, spec);
+    let mismatches = 0;
+    for (let i = 0; i < codes.length; i++) if (codes[i] !== ref.codes[i]) mismatches++;
+    for (let i = 0; i < stats.length; i++) if (stats[i] !== ref.stats[i]) mismatches++;
+    const name = `${spec.codebook}${spec.bits} G=${spec.groupSize} ${spec.calibrate ?? 'none'}`;
+    checks.push({ name: `quantize ${name}: codes+stats differing from the CPU reference = ${mismatches}`, relativeError: mismatches, pass: mismatches === 0 });
+    const dense = dequantize(codes, stats, out, inF, spec);
+    for (const M of [1, 7, 100]) {
+      const x = rand(M * inF);
+      const X = rt.upload(x, [M, inF], 'x');
+      const Y = rt.upload(new Float32Array(M * out).fill(NaN), [M, out], 'y');
+      const DX = rt.upload(new Float32Array(M * inF).fill(NaN), [M, inF], 'dx');
+      const step = rt.step();
+      await quantMatmul(rt, step, X, q, Y);
+      await quantMatmulBackward(rt, step, Y, q, DX);
+      step.submit();
+      const y = (await rt.read(Y)) as Float32Array;
+      const dx = await rt.read(DX);
+      rt.free(X, Y, DX);
+      const ey = rel(y, matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inF, transB: true }));
+      const ex = rel(dx, matmulRef({ a: y, b: dense, batch: 1, M, N: inF, K: out }));
+      checks.push({ name: `quantMatmul ${name} M=${M}`, relativeError: ey, pass: ey < 1e-5 });
+      checks.push({ name: `quantMatmulBackward ${name} M=${M}`, relativeError: ex, pass: ex < 1e-5 });
+    }
+    rt.free(W, q.codes, q.stats);
   }
   return checks;
 }

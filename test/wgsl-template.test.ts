@@ -9,6 +9,10 @@ describe('WGSL template step', () => {
     expect(renderWgsl('s', src, { T: 4, V: 0, W: 1 })).toBe('const T = 4u;\nd\ne');
   });
 
+  it('needs no value for a directive inside a dropped region', () => {
+    expect(renderWgsl('s', '//#if A\n//#if B\nx\n//#endif\n//#else\ny\n//#endif', { A: 0 })).toBe('y');
+  });
+
   it('names a missing value and unbalanced directives', () => {
     expect(() => renderWgsl('s', src, { T: 1, W: 1 })).toThrow(/template value 'V'/);
     expect(() => renderWgsl('s', '//#if X\na', { X: 1 })).toThrow(ShaderError);

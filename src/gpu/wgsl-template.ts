@@ -15,13 +15,14 @@ export function renderWgsl(shader: string, code: string, values: TemplateValues)
     if (directive) {
       const [, kind, name] = directive;
       if (kind === 'if') {
-        if (!(name in values)) throw new ShaderError(shader, `line ${i + 1}: template value '${name}' not given`);
+        // Inside a dropped region nested names need no value.
+        if (active && !(name in values)) throw new ShaderError(shader, `line ${i + 1}: template value '${name}' not given`);
         stack.push({ active, parentActive: active, name });
         active = active && values[name] !== 0;
       } else if (kind === 'else') {
         const top = stack[stack.length - 1];
         if (!top) throw new ShaderError(shader, `line ${i + 1}: //#else without //#if`);
-        active = top.parentActive && values[top.name] === 0;
+        active = top.parentActive && !values[top.name];
       } else {
         const top = stack.pop();
         if (!top) throw new ShaderError(shader, `line ${i + 1}: //#endif without //#if`);

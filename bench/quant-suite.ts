@@ -1,0 +1,122 @@
+// Benchmarks of the quantized kernels: decode GEMV bandwidth, GEMM forward and backward-input
+// throughput against the f32 matmul on the same shapes, and quantization throughput with and without ICQ.
+import type { Runtime, Tensor } from '../src/gpu';
+import { matmul } from '../src/ops';
+import { quantize, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantSpec } from '../src/quant';
+import { result, timeLaunch, type BenchResult } from './harness';
+import type { SuiteScale } from './suite';
+
+function fill(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + ((hi - lo) * s) / 4294967296;
+  }
+  return out;
+}
+
+/** A weight of random codes and stats (speed does not depend on the values). */
+function randomWeight(rt: Runtime, out: number, inF: number, spec: QuantSpec, seed: number): QuantizedWeight {
+  const words = out * (inF / 32) * spec.bits;
+  const codes = new Uint32Array(fill(words, seed, 0, 1).map((v) => v * 4294967295));
+  const stats = fill(out * (inF / spec.groupSize) * 2, seed + 1, 0.001, 0.01);
+  return {
+    name: `w${seed}`, spec, out, inFeatures: inF,
+    codes: rt.upload(codes, [out, words / out], 'codes'),
+    stats: rt.upload(stats, [out, inF / spec.groupSize, 2], 'stats'),
+  };
+}
+
+const freeWeight = (rt: Runtime, w: QuantizedWeight) => rt.free(w.codes, w.stats);
+const packedBytes = (w: QuantizedWeight) => (w.out * w.inFeatures * w.spec.bits) / 8 + w.out * (w.inFeatures / w.spec.groupSize) * 8;
+
+/** GEMV at M = 1, cycling through enough weight copies that they do not fit in L2 (50 MB on the H100). */
+async function gemvBench(rt: Runtime, out: number, inF: number, spec: QuantSpec, copyBandwidth: number | null): Promise<BenchResult> {
+  const probe = randomWeight(rt, out, inF, spec, 1);
+  const copies = Math.max(1, Math.ceil((256 * 2 ** 20) / packedBytes(probe)));
+  const weights = [probe, ...Array.from({ length: copies - 1 }, (_, i) => randomWeight(rt, out, inF, spec, 2 + i))];
+  const x = rt.upload(fill(inF, 9), [1, inF], 'x');
+  const y = rt.tensor([1, out], 'f32', 'y');
+  let next = 0;
+  const t = await timeLaunch(rt, (step) => quantMatmul(rt, step, x, weights[next++ % copies], y), { iters: 4 * copies, reps: 5 });
+  const bytes = packedBytes(probe);
+  weights.forEach((w) => freeWeight(rt, w));
+  rt.free(x, y);
+  const gbps = bytes / t.seconds / 1e9;
+  const name = `gemv ${spec.codebook}${spec.bits} G=${spec.groupSize} M=1 (codes+stats)`;
+  return result(name, `${out}×${inF}`, gbps, 'GB/s', copyBandwidth, t.seconds, t.timing);
+}
+
+async function gemmBench(rt: Runtime, M: number, out: number, inF: number, bits: Bits, direction: 'forward' | 'backward', baseline: number): Promise<BenchResult> {
+  const spec: QuantSpec = { codebook: 'int', bits, groupSize: 64 };
+  const w = randomWeight(rt, out, inF, spec, 3);
+  const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
+  const a = rt.upload(fill(M * rows, 4), [M, rows], 'a');
+  const c = rt.tensor([M, cols], 'f32', 'c');
+  const record = direction === 'forward'
+    ? (step: Parameters<typeof quantMatmul>[1]) => quantMatmul(rt, step, a, w, c)
+    : (step: Parameters<typeof quantMatmul>[1]) => quantMatmulBackward(rt, step, a, w, c);
+  const t = await timeLaunch(rt, record, { iters: 10, reps: 3 });
+  freeWeight(rt, w);
+  rt.free(a, c);
+  const tflops = (2 * M * out * inF) / t.seconds / 1e12;
+  return result(`${direction === 'forward' ? 'X·Ŵᵀ' : 'dY·Ŵ'} int${bits} G=64 (ratio: vs f32 matmul)`, `M=${M} ${out}×${inF}`, tflops, 'TFLOP/s', baseline, t.seconds, t.timing);
+}
+
+async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward'): Promise<BenchResult> {
+  const W: Tensor = rt.upload(fill(out * inF, 5), [out, inF], 'W');
+  const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
+  const a = rt.upload(fill(M * rows, 6), [M, rows], 'a');
+  const c = rt.tensor([M, cols], 'f32', 'c');
+  const t = await timeLaunch(rt, (step) => matmul(rt, step, a, W, c, { transB: direction === 'forward' }), { iters: 10, reps: 3 });
+  rt.free(W, a, c);
+  return result(`f32 matmul ${direction === 'forward' ? 'X·Wᵀ' : 'dY·W'}`, `M=${M} ${out}×${inF}`, (2 * M * out * inF) / t.seconds / 1e12, 'TFLOP/s', null, t.seconds, t.timing);
+}
+
+async function quantizeBench(rt: Runtime, n: number, spec: QuantSpec): Promise<BenchResult> {
+  const W = rt.upload(fill(n * n, 7, -0.05, 0.05), [n, n], 'W');
+  const samples: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const t0 = performance.now();
+    const q = await quantize(rt, W, spec, 'W');
+    const dt = (performance.now() - t0) / 1000;
+    if (i > 0) samples.push(dt);
+    rt.free(q.codes, q.stats);
+  }
+  rt.free(W);
+  samples.sort((a, b) => a - b);
+  const s = samples[samples.length >> 1];
+  const name = `quantize ${spec.codebook}${spec.bits} G=${spec.groupSize} ${spec.calibrate ?? 'none'} (wall, incl. validity readback)`;
+  return result(name, `${n}×${n}`, (n * n) / s / 1e9, 'Gweights/s', null, s, 'wall');
+}
+
+export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const add = (r: BenchResult) => {
+    results.push(r);
+    log(r);
+    return r;
+  };
+  const shapes: [number, number][] = scale === 'gpu' ? [[4096, 4096], [11008, 4096], [4096, 11008]] : [[256, 256]];
+  for (const [out, inF] of shapes) {
+    for (const bits of [2, 3, 4] as Bits[]) add(await gemvBench(rt, out, inF, { codebook: 'int', bits, groupSize: 64 }, copyBandwidthGBs));
+    add(await gemvBench(rt, out, inF, { codebook: 'nf', bits: 4, groupSize: 64 }, copyBandwidthGBs));
+  }
+  const ms = scale === 'gpu' ? [512, 2048] : [64];
+  for (const direction of ['forward', 'backward'] as const) {
+    for (const M of ms) {
+      for (const [out, inF] of shapes) {
+        const base = add(await f32Baseline(rt, M, out, inF, direction));
+        for (const bits of [2, 3, 4] as Bits[]) add(await gemmBench(rt, M, out, inF, bits, direction, base.value));
+      }
+    }
+  }
+  const n = scale === 'gpu' ? 4096 : 256;
+  for (const codebook of ['nf', 'int'] as const) {
+    const plain = add(await quantizeBench(rt, n, { codebook, bits: 4, groupSize: 64 }));
+    const icq = add(await quantizeBench(rt, n, { codebook, bits: 4, groupSize: 64, calibrate: 'icq' }));
+    add(result(`ICQ time overhead ${codebook}4 G=64 (t_icq / t_plain − 1)`, `${n}×${n}`, icq.seconds / plain.seconds - 1, 'fraction', null, icq.seconds - plain.seconds, 'wall'));
+  }
+  return results;
+}
