@@ -4,7 +4,7 @@ import type { Runtime, Tensor } from '../src/gpu';
 import { matmul } from '../src/ops';
 import { quantize, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantSpec } from '../src/quant';
 import { result, timeLaunch, type BenchResult } from './harness';
-import type { SuiteScale } from './suite';
+import { warmUp, type SuiteScale } from './suite';
 
 function fill(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
   const out = new Float32Array(n);
@@ -106,6 +106,7 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
   const ms = scale === 'gpu' ? [512, 2048] : [64];
   for (const direction of ['forward', 'backward'] as const) {
     for (const M of ms) {
+      await warmUp(rt, scale); // the GEMV section leaves clocks low; re-settle before timing GEMMs
       for (const [out, inF] of shapes) {
         const base = add(await f32Baseline(rt, M, out, inF, direction));
         for (const bits of [2, 3, 4] as Bits[]) add(await gemmBench(rt, M, out, inF, bits, direction, base.value));

@@ -42,7 +42,7 @@ async function matmulBench(rt: Runtime, n: number, transB: boolean, tile?: 4 | 8
 }
 
 /** Keeps the GPU busy for about a second so clocks settle before anything is timed. */
-async function warmUp(rt: Runtime, scaleName: SuiteScale): Promise<void> {
+export async function warmUp(rt: Runtime, scaleName: SuiteScale): Promise<void> {
   const n = scaleName === 'gpu' ? 4096 : 64;
   const A = rt.upload(seededFill(n * n, 5), [n, n], 'warm-A');
   const C = rt.tensor([n, n], 'f32', 'warm-C');

@@ -2,8 +2,8 @@
 // bound by reading the packed weight once. Ŵ's layout: src/quant/format.ts (blocks of 32 codes in BITS
 // words; (s, o) per group of GROUP codes).
 // A 256-invocation workgroup = 8 warps of 32 lanes; warp w owns RPT consecutive output rows. Lane l walks
-// the blocks l, l+32, ... of its rows: it reads the block's X values once for all RPT rows, decodes
-// each row's 32 codes, and accumulates s·Σ level[q]·x + o·Σ x (one (s, o) per block, since GROUP ≥ 32).
+// the blocks l, l+32, ... of its rows, 8 codes at a time, and accumulates s·Σ level[q]·x + o·Σ x (one
+// (s, o) per block, since GROUP ≥ 32); X is re-read per row from L1.
 // Partials go to workgroup memory and invocation t < 8·RPT·M sums the 32 lanes of output t.
 // Template: BITS ∈ {2, 3, 4}, GROUP ∈ {32, 64, 128}, NF ∈ {0, 1}, RPT (rows per warp), MR = M ∈ 1..8,
 //   VEC_CODES = 1 (4-bit only) loads a block's 4 words as one vec4.
@@ -38,36 +38,47 @@ fn level(q: u32) -> f32 {
 //#endif
 }
 
-// The 32 codes of block b of row r, as 4 words of 8 nibbles each (any BITS is widened to this form).
-fn blockCodes(r: u32, b: u32) -> array<u32, 32> {
-  var q: array<u32, 32>;
-  let word0 = (r * (p.K / 32u) + b) * BITS;
+// Levels of codes 8k..8k+7 of block b of row r, as two vec4s (word loads repeat for 2- and 3-bit
+// and hit L1). Nothing here is an array, so everything stays in registers.
+struct Eight { lo: vec4<f32>, hi: vec4<f32> }
+
+fn levels8(word0: u32, k: u32) -> Eight {
+  var q: vec4<u32>;
+  var e: Eight;
+  let nib = vec4<u32>(0u, 4u, 8u, 12u);
+  let two = vec4<u32>(0u, 2u, 4u, 6u);
+  let one = vec4<u32>(0u, 1u, 2u, 3u);
 //#if VEC_CODES
-  let w = codes[word0 / 4u];
-  for (var j = 0u; j < 8u; j++) {
-    q[j] = (w.x >> (4u * j)) & 15u;
-    q[8u + j] = (w.y >> (4u * j)) & 15u;
-    q[16u + j] = (w.z >> (4u * j)) & 15u;
-    q[24u + j] = (w.w >> (4u * j)) & 15u;
-  }
+  let w = codes[word0 / 4u][k];
+  let a = (vec4<u32>(w) >> nib) & vec4<u32>(15u);
+  let b = (vec4<u32>(w >> 16u) >> nib) & vec4<u32>(15u);
 //#else
+  var a: vec4<u32>;
+  var b: vec4<u32>;
   if (BITS == 4u) {
-    for (var k = 0u; k < 4u; k++) {
-      let w = codes[word0 + k];
-      for (var j = 0u; j < 8u; j++) { q[8u * k + j] = (w >> (4u * j)) & 15u; }
-    }
+    let w = codes[word0 + k];
+    a = (vec4<u32>(w) >> nib) & vec4<u32>(15u);
+    b = (vec4<u32>(w >> 16u) >> nib) & vec4<u32>(15u);
   } else {
-    let lo0 = codes[word0];
-    let lo1 = codes[word0 + 1u];
-    var hi = 0u;
-    if (BITS == 3u) { hi = codes[word0 + 2u]; }
-    for (var j = 0u; j < 16u; j++) {
-      q[j] = ((lo0 >> (2u * j)) & 3u) | (((hi >> j) & 1u) << 2u);
-      q[16u + j] = ((lo1 >> (2u * j)) & 3u) | (((hi >> (16u + j)) & 1u) << 2u);
+    let w = codes[word0 + k / 2u] >> (16u * (k % 2u));
+    a = (vec4<u32>(w) >> two) & vec4<u32>(3u);
+    b = (vec4<u32>(w >> 8u) >> two) & vec4<u32>(3u);
+    if (BITS == 3u) {
+      let h = codes[word0 + 2u] >> (8u * k);
+      a |= ((vec4<u32>(h) >> one) & vec4<u32>(1u)) << vec4<u32>(2u);
+      b |= ((vec4<u32>(h >> 4u) >> one) & vec4<u32>(1u)) << vec4<u32>(2u);
     }
   }
 //#endif
-  return q;
+//#if NF
+  e.lo = vec4<f32>(levelTable[a.x], levelTable[a.y], levelTable[a.z], levelTable[a.w]);
+  e.hi = vec4<f32>(levelTable[b.x], levelTable[b.y], levelTable[b.z], levelTable[b.w]);
+//#else
+  _ = levelTable[0];
+  e.lo = vec4<f32>(a);
+  e.hi = vec4<f32>(b);
+//#endif
+  return e;
 }
 
 @compute @workgroup_size(256)
@@ -79,35 +90,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var acc: array<f32, RPT * MMAX>;
 
   for (var b = lane; b < blocks; b += 32u) {
-    // X[m, 32b .. 32b+31] for every m: its level-weighted sums need the codes, its plain sum does not.
-    var xs: array<vec4<f32>, 8u * MMAX>;
-    var xsum: array<f32, MMAX>;
-    for (var m = 0u; m < MMAX; m++) {
-      var s = vec4<f32>(0.0);
-      for (var i = 0u; i < 8u; i++) {
-        let v = X[(m * p.K + 32u * b) / 4u + i];
-        xs[8u * m + i] = v;
-        s += v;
-      }
-      xsum[m] = s.x + s.y + s.z + s.w;
-    }
     for (var r = 0u; r < RPT; r++) {
-      let row = row0 + r;
-      if (row >= p.N) { break; }
-      let q = blockCodes(row, b);
-      var lv: array<vec4<f32>, 8>;
-      for (var i = 0u; i < 8u; i++) {
-        lv[i] = vec4<f32>(level(q[4u * i]), level(q[4u * i + 1u]), level(q[4u * i + 2u]), level(q[4u * i + 3u]));
-      }
+      let row = min(row0 + r, p.N - 1u); // rows past N compute a duplicate that is never stored
+      let word0 = (row * blocks + b) * BITS;
       let so = stats[row * (p.K / GROUP) + (32u * b) / GROUP];
-      for (var m = 0u; m < MMAX; m++) {
-        var d = vec4<f32>(0.0);
-        for (var i = 0u; i < 8u; i++) { d = fma(lv[i], xs[8u * m + i], d); }
-        acc[r * MMAX + m] += so.x * (d.x + d.y + d.z + d.w) + so.y * xsum[m];
+      for (var k = 0u; k < 4u; k++) {
+        let lv = levels8(word0, k);
+        for (var m = 0u; m < MMAX; m++) {
+          let x0 = X[(m * p.K + 32u * b) / 4u + 2u * k];
+          let x1 = X[(m * p.K + 32u * b) / 4u + 2u * k + 1u];
+          let d = dot(lv.lo, x0) + dot(lv.hi, x1);
+          let sx = dot(x0 + x1, vec4<f32>(1.0));
+          acc[r * MMAX + m] += so.x * d + so.y * sx;
+        }
       }
     }
   }
-
   // partial[(warp·RPT + r)·MMAX + m][lane]
   for (var r = 0u; r < RPT; r++) {
     for (var m = 0u; m < MMAX; m++) { partial[((warp * RPT + r) * MMAX + m) * 32u + lane] = acc[r * MMAX + m]; }
