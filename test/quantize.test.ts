@@ -80,6 +80,17 @@ describe('quantization quality', () => {
       hi.forEach((h, g) => expect(h).toBeGreaterThanOrEqual(hp[g] - 1e-9));
     }
   });
+
+  it('nf ICQ raises the mean code entropy (per group it can fall: plain τ = 0 is not among its candidates)', () => {
+    for (const bits of [2, 3, 4] as Bits[]) {
+      const spec: QuantSpec = { codebook: 'nf', bits, groupSize: 64 };
+      const w = weights(20 + bits, SHAPE.out * SHAPE.inFeatures);
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const plain = mean(groupEntropies(quantizeRef(w, SHAPE.out, SHAPE.inFeatures, spec).codes, spec));
+      const icq = mean(groupEntropies(quantizeRef(w, SHAPE.out, SHAPE.inFeatures, { ...spec, calibrate: 'icq' }).codes, spec));
+      expect(icq).toBeGreaterThan(plain);
+    }
+  });
 });
 
 describe('quantize rejects bad input', () => {
