@@ -3,12 +3,11 @@
 //                                              larger M: matmul.wgsl with dequantizing B tiles
 //   backward-input  dX[M, in] = dY[M, out]·Ŵ — matmul.wgsl, B untransposed
 import type { Runtime, Step, Tensor } from '../gpu';
-import { renderWgsl, ShapeError, variantName } from '../gpu';
+import { renderWgsl, ShapeError, u32Params, variantName } from '../gpu';
 import { recordGemm, type MatmulOptions } from '../ops/matmul';
 import gemvCode from '../../shaders/dequant_gemv.wgsl?raw';
 import { codeLevels } from './format';
 import type { QuantizedWeight } from './quantize';
-import { u32Params } from '../gpu';
 
 export interface QuantMatmulOptions {
   /** Add into the output instead of overwriting it. */
