@@ -118,3 +118,16 @@ describe('runtime', () => {
     expect(() => rt.tensor([1])).toThrow(DeviceLostError);
   });
 });
+
+describe('constant tensors', () => {
+  it('are uploaded once per key and hold the data', async () => {
+    const rt = await testRuntime();
+    let made = 0;
+    const make = () => (made++, Float32Array.of(1, 2, 3));
+    const a = rt.constant('test-table', make);
+    const b = rt.constant('test-table', make);
+    expect(b).toBe(a);
+    expect(made).toBe(1);
+    expect(Array.from(await rt.read(a))).toEqual([1, 2, 3]);
+  });
+});

@@ -31,6 +31,7 @@ export class Runtime {
   /** Resolves when the device is lost (also after dispose()). */
   readonly lost: Promise<DeviceLostError>;
   private readonly kernels: KernelCache;
+  private readonly constants = new Map<string, Tensor>();
   private lostError: DeviceLostError | null = null;
   private pendingChecks: Promise<GPUError | null>[] = [];
   private disposed = false;
@@ -78,6 +79,20 @@ export class Runtime {
     }
     const t = this.tensor(shape, dtype, label);
     this.write(t, data);
+    return t;
+  }
+
+  /**
+   * A read-only tensor of constants (level tables, candidate lists), uploaded once per runtime under
+   * `key` and kept until dispose(). `make` runs only on the first request for the key.
+   */
+  constant(key: string, make: () => TypedArray): Tensor {
+    let t = this.constants.get(key);
+    if (!t) {
+      const data = make();
+      t = this.upload(data, [data.length], key);
+      this.constants.set(key, t);
+    }
     return t;
   }
 
@@ -145,6 +160,7 @@ export class Runtime {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.constants.clear();
     this.pool.destroy();
     this.device.destroy();
   }

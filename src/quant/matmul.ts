@@ -20,20 +20,9 @@ export interface QuantMatmulOptions {
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
 export const GEMV_MAX_ROWS = 8;
 
-const levelTables = new WeakMap<Runtime, Map<string, Tensor>>();
-
 /** The level table of a format, uploaded once per runtime. */
 function levelTable(rt: Runtime, w: QuantizedWeight): Tensor {
-  let tables = levelTables.get(rt);
-  if (!tables) levelTables.set(rt, (tables = new Map()));
-  const key = `${w.spec.codebook}${w.spec.bits}`;
-  let t = tables.get(key);
-  if (!t) {
-    const levels = codeLevels(w.spec);
-    t = rt.upload(levels, [levels.length], `levels-${key}`);
-    tables.set(key, t);
-  }
-  return t;
+  return rt.constant(`levels-${w.spec.codebook}${w.spec.bits}`, () => codeLevels(w.spec));
 }
 
 function rowsOf(t: Tensor, cols: number, what: string, op: string): number {

@@ -40,9 +40,9 @@ export async function quantize(rt: Runtime, weight: Tensor, spec: QuantSpec, nam
   const values = { BITS: spec.bits, G, NF: +nf };
   const kernel = await rt.kernel({ shader: variantName('quantize', values), code: renderWgsl('quantize', code, values), entryPoint: 'main' });
   const tables = [
-    rt.upload(factors, [factors.length], 'icq-factors'),
-    rt.upload(levelMidpoints(codeLevels(spec)), [2 ** spec.bits - 1], 'level-midpoints'),
-    rt.upload(entropyTable(G), [G + 1], 'entropy-table'),
+    rt.constant(`quantize-factors-${spec.codebook}-${icq ? 'icq' : 'none'}`, () => factors),
+    rt.constant(`level-midpoints-${spec.codebook}${spec.bits}`, () => levelMidpoints(codeLevels(spec))),
+    rt.constant(`entropy-table-${G}`, () => entropyTable(G)),
   ];
   const codes = rt.tensor([out, wordsPerRow(inFeatures, spec.bits)], 'u32', `${name}.codes`);
   const stats = rt.tensor([out, inFeatures / G, 2], 'f32', `${name}.stats`);
@@ -54,7 +54,7 @@ export async function quantize(rt: Runtime, weight: Tensor, spec: QuantSpec, nam
   step.dispatch(kernel, params.bytes, [weight, ...tables, codes, stats, bad], grid1d(groups, rt.device.limits.maxComputeWorkgroupsPerDimension), `quantize ${name}`);
   step.submit();
   const [firstBad] = await rt.read(bad);
-  rt.free(bad, ...tables);
+  rt.free(bad);
   if (firstBad !== 0xffffffff) {
     rt.free(codes, stats);
     const groupsPerRow = inFeatures / G;
