@@ -14,6 +14,8 @@ export interface BenchResult {
   /** Median seconds per iteration the value was computed from, and how they were measured. */
   seconds: number;
   timing: 'timestamp' | 'wall';
+  /** Median wall seconds per launch over a whole submitted step of launches (the cross-check). */
+  wallSeconds?: number;
 }
 
 export interface BenchReport {

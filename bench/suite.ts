@@ -108,5 +108,6 @@ export async function runSuite(rt: Runtime, scaleName: SuiteScale, log: (r: Benc
 
 export function formatRow(r: BenchResult): string {
   const ratio = r.ratio === null ? '' : ` (${(100 * r.ratio).toFixed(1)} % of ${r.ceiling} ${r.unit})`;
-  return `${r.name.padEnd(40)} ${r.shape.padEnd(20)} ${r.value.toPrecision(4).padStart(10)} ${r.unit}${ratio}  [${(r.seconds * 1e6).toFixed(1)} µs, ${r.timing}]`;
+  const wall = r.wallSeconds === undefined ? '' : `, wall ${(r.wallSeconds * 1e6).toFixed(1)} µs`;
+  return `${r.name.padEnd(40)} ${r.shape.padEnd(20)} ${r.value.toPrecision(4).padStart(10)} ${r.unit}${ratio}  [${(r.seconds * 1e6).toFixed(1)} µs, ${r.timing}${wall}]`;
 }

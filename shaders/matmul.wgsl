@@ -25,12 +25,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 //#endif
 //#if QUANT
-// B is a quantized weight Ŵ [out, in] (src/quant/format.ts): packed codes and (s, o) per group.
+// B is a quantized weight Ŵ [out, in] (src/quant/format.ts), read through shaders/dequant.wgsl.
 @group(0) @binding(2) var<storage, read> codes: array<u32>;
 @group(0) @binding(4) var<storage, read> stats: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read> levelTable: array<f32>;
-const BITS = {{BITS}}u;
-const GROUP = {{GROUP}}u;
 //#else
 //#if VEC4
 @group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
@@ -68,35 +66,10 @@ fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
 //#endif
 
 //#if QUANT
-fn level(q: u32) -> f32 {
-//#if NF
-  return levelTable[q];
-//#else
-  _ = levelTable[0]; // bound for both codebooks; only nf reads it
-  return f32(q);
-//#endif
-}
-
-// Ŵ[r, c..c+3] (c a multiple of 4, so the four codes share a word and a group); `cols` is `in`.
+// Ŵ[r, c..c+3]; dequant4 comes from shaders/dequant.wgsl, appended to QUANT variants.
 fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
   if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
-  let j = c % 32u;
-  let word0 = (r * (cols / 32u) + c / 32u) * BITS;
-  var q: vec4<u32>;
-  if (BITS == 4u) {
-    let w = codes[word0 + j / 8u] >> (4u * (j % 8u));
-    q = (vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
-  } else if (BITS == 2u) {
-    let w = codes[word0 + j / 16u] >> (2u * (j % 16u));
-    q = (vec4<u32>(w) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
-  } else {
-    let lo = codes[word0 + j / 16u] >> (2u * (j % 16u));
-    let hi = codes[word0 + 2u] >> j;
-    q = ((vec4<u32>(lo) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u))
-      | (((vec4<u32>(hi) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u));
-  }
-  let so = stats[r * (cols / GROUP) + c / GROUP];
-  return so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + so.y;
+  return dequant4(r, c, cols);
 }
 //#else
 //#if VEC4

@@ -68,7 +68,8 @@ export interface GemmDims {
 /**
  * Records one launch of shaders/matmul.wgsl. `bindings` follow the shader: A, B (or the codes of a
  * quantized B), C, then any extra bindings of the variant; `variant` holds its template values
- * beyond the tiling (TRANS_B, QUANT and the quantized format's).
+ * beyond the tiling (TRANS_B, QUANT and the quantized format's); `appendCode` is WGSL the variant
+ * needs besides matmul.wgsl (the quantized B reader).
  */
 export async function recordGemm(
   rt: Runtime,
@@ -77,6 +78,7 @@ export async function recordGemm(
   bindings: Tensor[],
   variant: Record<string, number>,
   options: MatmulOptions = {},
+  appendCode = '',
 ) {
   const tile = options.tile ?? (batch * Math.ceil(M / 128) * Math.ceil(N / 128) >= 256 ? 8 : 4);
   const depth = options.depth ?? (tile === 8 ? 8 : 16);
@@ -85,7 +87,7 @@ export async function recordGemm(
     TM: tile, TN: tile, BK: depth, TRANS_A: +!!options.transA,
     VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), ...variant,
   };
-  const kernel = await rt.kernel({ shader: variantName('matmul', values), code: renderWgsl('matmul', code, values), entryPoint: 'main' });
+  const kernel = await rt.kernel({ shader: variantName('matmul', values), code: renderWgsl('matmul', code + appendCode, values), entryPoint: 'main' });
   const params = new Uniforms(8)
     .u32(M).u32(N).u32(K).f32(options.alpha ?? 1)
     .u32(options.accumulate ? 1 : 0).u32(M * K).u32(strideB).u32(M * N);

@@ -1,10 +1,11 @@
 // Matmuls with a quantized weight Ŵ [out, in], dequantized inside the kernels, never as a full matrix:
-//   forward         Y[M, out] = X[M, in]·Ŵᵀ  — M ≤ 8: dequant_gemv.wgsl (bound by the packed bytes);
+//   forward         Y[M, out] = X[M, in]·Ŵᵀ  — M ≤ 8: dequant_gemv.wgsl (its floor: the packed bytes);
 //                                              larger M: matmul.wgsl with dequantizing B tiles
 //   backward-input  dX[M, in] = dY[M, out]·Ŵ — matmul.wgsl, B untransposed
 import type { Runtime, Step, Tensor } from '../gpu';
 import { renderWgsl, ShapeError, u32Params, variantName } from '../gpu';
 import { recordGemm, type MatmulOptions } from '../ops/matmul';
+import dequantCode from '../../shaders/dequant.wgsl?raw';
 import gemvCode from '../../shaders/dequant_gemv.wgsl?raw';
 import { codeLevels } from './format';
 import type { QuantizedWeight } from './quantize';
@@ -15,6 +16,8 @@ export interface QuantMatmulOptions {
   /** Tiling of the GEMM path (see MatmulOptions). */
   tile?: MatmulOptions['tile'];
   depth?: MatmulOptions['depth'];
+  /** Output rows each 32-lane warp of the decode GEMV owns: 1, 2 (default) or 4. */
+  rowsPerWarp?: 1 | 2 | 4;
 }
 
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
@@ -43,15 +46,16 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   const M = rowsOf(x, w.inFeatures, 'input', op);
   if (rowsOf(y, w.out, 'output', op) !== M) throw new ShapeError(`${op}: output '${y.label}' has ${y.shape[0]} rows, input has ${M}`);
   if (M <= GEMV_MAX_ROWS) {
-    const values = { ...formatValues(w), RPT: 2, MR: M, VEC_CODES: +(w.spec.bits === 4) };
-    const kernel = await rt.kernel({ shader: variantName('dequant_gemv', values), code: renderWgsl('dequant_gemv', gemvCode, values), entryPoint: 'main' });
+    const rpt = options.rowsPerWarp ?? 2;
+    const values = { ...formatValues(w), RPT: rpt, MR: M };
+    const kernel = await rt.kernel({ shader: variantName('dequant_gemv', values), code: renderWgsl('dequant_gemv', gemvCode + dequantCode, values), entryPoint: 'main' });
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0);
-    step.dispatch(kernel, params, [x, w.codes, y, w.stats, levelTable(rt, w)], [Math.ceil(w.out / 16)], `gemv ${w.name} M=${M}`);
+    step.dispatch(kernel, params, [x, w.codes, y, w.stats, levelTable(rt, w)], [Math.ceil(w.out / (8 * rpt))], `gemv ${w.name} M=${M}`);
     return;
   }
   await recordGemm(
     rt, step, { M, N: w.out, K: w.inFeatures, batch: 1, strideB: 0 },
-    [x, w.codes, y, w.stats, levelTable(rt, w)], { TRANS_B: 1, QUANT: 1, ...formatValues(w) }, options,
+    [x, w.codes, y, w.stats, levelTable(rt, w)], { TRANS_B: 1, QUANT: 1, ...formatValues(w) }, options, dequantCode,
   );
 }
 
@@ -62,6 +66,6 @@ export async function quantMatmulBackward(rt: Runtime, step: Step, dy: Tensor, w
   if (rowsOf(dx, w.inFeatures, 'input gradient', op) !== M) throw new ShapeError(`${op}: '${dx.label}' has ${dx.shape[0]} rows, '${dy.label}' has ${M}`);
   await recordGemm(
     rt, step, { M, N: w.inFeatures, K: w.out, batch: 1, strideB: 0 },
-    [dy, w.codes, dx, w.stats, levelTable(rt, w)], { TRANS_B: 0, QUANT: 1, ...formatValues(w) }, options,
+    [dy, w.codes, dx, w.stats, levelTable(rt, w)], { TRANS_B: 0, QUANT: 1, ...formatValues(w) }, options, dequantCode,
   );
 }
