@@ -34,7 +34,7 @@ const packedBytes = (w: QuantizedWeight) => (w.out * w.inFeatures * w.spec.bits)
 /** GEMV at M = 1, cycling through enough weight copies that they do not fit in L2 (50 MB on the H100). */
 async function gemvBench(
   rt: Runtime, out: number, inF: number, spec: QuantSpec, copyBandwidth: number | null,
-  { rowsPerWarp, l2Resident = false }: { rowsPerWarp?: 1 | 2 | 4; l2Resident?: boolean } = {},
+  { lanesPerRow, l2Resident = false }: { lanesPerRow?: 32 | 64 | 128 | 256; l2Resident?: boolean } = {},
 ): Promise<BenchResult> {
   const probe = randomWeight(rt, out, inF, spec, 1);
   const copies = l2Resident ? 1 : Math.max(1, Math.ceil((256 * 2 ** 20) / packedBytes(probe)));
@@ -42,12 +42,12 @@ async function gemvBench(
   const x = rt.upload(fill(inF, 9), [1, inF], 'x');
   const y = rt.tensor([1, out], 'f32', 'y');
   let next = 0;
-  const t = await timeLaunch(rt, (step) => quantMatmul(rt, step, x, weights[next++ % copies], y, { rowsPerWarp }), { iters: Math.max(32, 4 * copies), reps: 5 });
+  const t = await timeLaunch(rt, (step) => quantMatmul(rt, step, x, weights[next++ % copies], y, { lanesPerRow }), { iters: Math.max(32, 4 * copies), reps: 5 });
   const bytes = packedBytes(probe);
   weights.forEach((w) => freeWeight(rt, w));
   rt.free(x, y);
   const gbps = bytes / t.seconds / 1e9;
-  const variant = `${rowsPerWarp ? ` rows/warp ${rowsPerWarp}` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}`;
+  const variant = `${lanesPerRow ? ` ${lanesPerRow} lanes/row` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}`;
   const name = `gemv ${spec.codebook}${spec.bits} G=${spec.groupSize} M=1${variant} (codes+stats)`;
   return { ...result(name, `${out}×${inF}`, gbps, 'GB/s', copyBandwidth, t.seconds, t.timing), wallSeconds: t.wall };
 }
@@ -107,10 +107,10 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
     for (const bits of [2, 3, 4] as Bits[]) add(await gemvBench(rt, out, inF, { codebook: 'int', bits, groupSize: 64 }, copyBandwidthGBs));
     add(await gemvBench(rt, out, inF, { codebook: 'nf', bits: 4, groupSize: 64 }, copyBandwidthGBs));
   }
-  // Where the GEMV time goes: rows per warp, and a weight that stays in L2.
+  // Where the GEMV time goes: invocations per row, and a weight that stays in L2.
   const [o0, i0] = shapes[0];
   const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
-  for (const rowsPerWarp of [1, 4] as const) add(await gemvBench(rt, o0, i0, int4, copyBandwidthGBs, { rowsPerWarp }));
+  for (const lanesPerRow of [32, 64, 256] as const) add(await gemvBench(rt, o0, i0, int4, copyBandwidthGBs, { lanesPerRow }));
   add(await gemvBench(rt, o0, i0, int4, copyBandwidthGBs, { l2Resident: true }));
   const ms = scale === 'gpu' ? [512, 2048] : [64];
   for (const direction of ['forward', 'backward'] as const) {

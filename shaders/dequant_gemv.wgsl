@@ -1,11 +1,11 @@
 // Decode-time forward of a quantized linear layer: Y[m, n] = Σ_k X[m, k]·Ŵ[n, k] for M ≤ 8 rows of X.
 // Its floor is reading the packed weight once (codes + stats).
-// A 256-invocation workgroup = 8 warps of 32 lanes; warp w owns RPT consecutive output rows. Lane l takes
-// columns 4l..4l+3 of every run of 128, so a warp reads 512 contiguous bytes of X and one contiguous run
-// of code words per step (all coalesced); X is loaded once per step for all RPT rows. Partials go to
-// workgroup memory and invocation t < 8·RPT·M sums the 32 lanes of output t.
-// Ŵ is read through shaders/dequant.wgsl (appended).
-// Template: RPT (rows per warp), MR = M ∈ 1..8, and dequant.wgsl's BITS, GROUP, NF.
+// A 256-invocation workgroup owns ROWS = 256 / LANES output rows; LANES invocations share a row and
+// split its K: invocation l takes columns 4l..4l+3 of every run of 4·LANES, so neighbours read
+// contiguous X and code words (coalesced) and many short, independent load chains are in flight
+// (the GPU hides latency with parallelism, not with long loops). The LANES partials of each output are
+// summed by a tree in workgroup memory. Ŵ is read through shaders/dequant.wgsl (appended).
+// Template: LANES ∈ {32, 64, 128, 256}, MR = M ∈ 1..8, and dequant.wgsl's BITS, GROUP, NF.
 
 struct Params { M: u32, N: u32, K: u32, accumulate: u32 } // M equals the template's MR
 
@@ -16,42 +16,39 @@ struct Params { M: u32, N: u32, K: u32, accumulate: u32 } // M equals the templa
 @group(0) @binding(4) var<storage, read> stats: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read> levelTable: array<f32>;
 
-const RPT = {{RPT}}u;
+const LANES = {{LANES}}u;
 const MMAX = {{MR}}u; // rows of X: a template value so every per-row array stays in registers
-const ROWS = 8u * RPT;
+const ROWS = 256u / LANES;
 
-var<workgroup> partial: array<f32, 256u * RPT * MMAX>;
+var<workgroup> partial: array<f32, 256u * MMAX>; // partial[(rowInGroup·MMAX + m)·LANES + lane]
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let warp = lid / 32u;
-  let lane = lid % 32u;
-  let row0 = wg.x * ROWS + warp * RPT;
-  var acc: array<f32, RPT * MMAX>;
-
-  for (var c = 4u * lane; c < p.K; c += 128u) {
-    var xv: array<vec4<f32>, MMAX>;
-    for (var m = 0u; m < MMAX; m++) { xv[m] = X[(m * p.K + c) / 4u]; }
-    for (var r = 0u; r < RPT; r++) {
-      let w = dequant4(min(row0 + r, p.N - 1u), c, p.K); // rows past N are computed, never stored
-      for (var m = 0u; m < MMAX; m++) { acc[r * MMAX + m] += dot(w, xv[m]); }
-    }
+  let rowInGroup = lid / LANES;
+  let lane = lid % LANES;
+  let row = min(wg.x * ROWS + rowInGroup, p.N - 1u); // rows past N are computed, never stored
+  var acc: array<f32, MMAX>;
+  for (var c = 4u * lane; c < p.K; c += 4u * LANES) {
+    let w = dequant4(row, c, p.K);
+    for (var m = 0u; m < MMAX; m++) { acc[m] += dot(w, X[(m * p.K + c) / 4u]); }
   }
-
-  // partial[(warp·RPT + r)·MMAX + m][lane]
-  for (var r = 0u; r < RPT; r++) {
-    for (var m = 0u; m < MMAX; m++) { partial[((warp * RPT + r) * MMAX + m) * 32u + lane] = acc[r * MMAX + m]; }
-  }
+  for (var m = 0u; m < MMAX; m++) { partial[(rowInGroup * MMAX + m) * LANES + lane] = acc[m]; }
   workgroupBarrier();
   let outputs = ROWS * MMAX;
-  for (var t = lid; t < outputs; t += 256u) {
-    let rowInGroup = t / MMAX;
-    let m = t % MMAX;
-    let row = wg.x * ROWS + rowInGroup;
-    if (row < p.N) {
-      var s = 0.0;
-      for (var l = 0u; l < 32u; l++) { s += partial[t * 32u + l]; }
-      let idx = m * p.N + row;
+  for (var width = LANES / 2u; width > 0u; width /= 2u) {
+    for (var i = lid; i < outputs * width; i += 256u) {
+      let o = i / width;
+      let l = i % width;
+      partial[o * LANES + l] += partial[o * LANES + l + width];
+    }
+    workgroupBarrier();
+  }
+  if (lid < outputs) {
+    let r = wg.x * ROWS + lid / MMAX;
+    let m = lid % MMAX;
+    if (r < p.N) {
+      var s = partial[lid * LANES];
+      let idx = m * p.N + r;
       if (p.accumulate != 0u) { s += Y[idx]; }
       Y[idx] = s;
     }

@@ -22,7 +22,7 @@ function makeWeight(rt: Runtime, out: number, inFeatures: number, spec: QuantSpe
   return { qw, dense: dequantize(codes, stats, out, inFeatures, spec) };
 }
 
-async function forward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, rowsPerWarp?: 1 | 2 | 4) {
+async function forward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, lanesPerRow?: 32 | 64 | 128 | 256) {
   const rt = await testRuntime();
   const { qw, dense } = makeWeight(rt, out, inFeatures, spec, seed);
   const rng = new Rng(seed + 1000);
@@ -31,7 +31,7 @@ async function forward(spec: QuantSpec, M: number, out: number, inFeatures: numb
   const X = rt.upload(x, [M, inFeatures], 'x');
   const Y = rt.upload(y0 ?? poison(M * out), [M, out], 'y');
   const step = rt.step();
-  await quantMatmul(rt, step, X, qw, Y, { accumulate, rowsPerWarp });
+  await quantMatmul(rt, step, X, qw, Y, { accumulate, lanesPerRow });
   step.submit();
   const got = await rt.read(Y);
   rt.free(X, Y, qw.codes, qw.stats);
@@ -70,9 +70,10 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
       }
     }
   }
-  it('takes 1 or 4 rows per warp, with a partial last workgroup', async () => {
-    await forward({ codebook: 'nf', bits: 3, groupSize: 32 }, 2, 37, 160, 4, false, 1);
-    await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 37, 192, 5, false, 4);
+  it('splits a row over 32, 64 or 256 invocations, with a partial last workgroup', async () => {
+    await forward({ codebook: 'nf', bits: 3, groupSize: 32 }, 2, 37, 160, 4, false, 32);
+    await forward({ codebook: 'int', bits: 2, groupSize: 64 }, 3, 19, 320, 6, false, 64);
+    await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 37, 1216, 5, false, 256);
   });
   it('M = 8 accumulates into the output', () => forward({ codebook: 'int', bits: 4, groupSize: 64 }, 8, 19, 128, 3, true));
 });

@@ -16,8 +16,8 @@ export interface QuantMatmulOptions {
   /** Tiling of the GEMM path (see MatmulOptions). */
   tile?: MatmulOptions['tile'];
   depth?: MatmulOptions['depth'];
-  /** Output rows each 32-lane warp of the decode GEMV owns: 1, 2 (default) or 4. */
-  rowsPerWarp?: 1 | 2 | 4;
+  /** Invocations of the decode GEMV that share one output row: 32, 64, 128 (default) or 256. */
+  lanesPerRow?: 32 | 64 | 128 | 256;
 }
 
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
@@ -46,11 +46,11 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   const M = rowsOf(x, w.inFeatures, 'input', op);
   if (rowsOf(y, w.out, 'output', op) !== M) throw new ShapeError(`${op}: output '${y.label}' has ${y.shape[0]} rows, input has ${M}`);
   if (M <= GEMV_MAX_ROWS) {
-    const rpt = options.rowsPerWarp ?? 2;
-    const values = { ...formatValues(w), RPT: rpt, MR: M };
+    const lanes = options.lanesPerRow ?? 128;
+    const values = { ...formatValues(w), LANES: lanes, MR: M };
     const kernel = await rt.kernel({ shader: variantName('dequant_gemv', values), code: renderWgsl('dequant_gemv', gemvCode + dequantCode, values), entryPoint: 'main' });
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0);
-    step.dispatch(kernel, params, [x, w.codes, y, w.stats, levelTable(rt, w)], [Math.ceil(w.out / (8 * rpt))], `gemv ${w.name} M=${M}`);
+    step.dispatch(kernel, params, [x, w.codes, y, w.stats, levelTable(rt, w)], [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
   }
   await recordGemm(
