@@ -62,13 +62,19 @@ export async function timestampSeconds(rt: Runtime, record: Record, iters: numbe
   return median(timings.map((t) => t.ns / 1e9));
 }
 
-/** Times `record` (one launch per call): warm-up, then the median per launch. */
+/** Minimum wall time of back-to-back launches before a measurement. An idle or CPU-bound GPU drops its
+ *  clocks, and a µs-scale kernel then measures 2–4× slower (seen on the H100: 21 µs vs 51–82 µs). */
+const WARM_MS = 200;
+
+/** Times `record` (one launch per call): ~200 ms of the same launches, then the median per launch. */
 export async function timeLaunch(
   rt: Runtime,
   record: Record,
   { iters = 20, reps = 5 }: { iters?: number; reps?: number } = {},
 ): Promise<{ seconds: number; wall: number; timing: 'timestamp' | 'wall' }> {
-  await wallSeconds(rt, record, 2, 1);
+  const t0 = now();
+  do await wallSeconds(rt, record, iters, 1);
+  while (now() - t0 < WARM_MS);
   const wall = await wallSeconds(rt, record, iters, reps);
   if (!rt.canProfile) return { seconds: wall, wall, timing: 'wall' };
   const ts = await timestampSeconds(rt, record, iters * reps);

@@ -110,8 +110,11 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
   // Where the GEMV time goes: invocations per row, and a weight that stays in L2.
   const [o0, i0] = shapes[0];
   const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
-  for (const lanesPerRow of [32, 64, 256] as const) add(await gemvBench(rt, o0, i0, int4, copyBandwidthGBs, { lanesPerRow }));
+  for (const lanesPerRow of [64, 128, 256] as const) add(await gemvBench(rt, o0, i0, int4, copyBandwidthGBs, { lanesPerRow }));
   add(await gemvBench(rt, o0, i0, int4, copyBandwidthGBs, { l2Resident: true }));
+  if (scale === 'gpu') {
+    for (const [o, i] of [[1024, 1024], [256, 4096], [4096, 256]]) add(await gemvBench(rt, o, i, int4, copyBandwidthGBs, { l2Resident: true }));
+  }
   const ms = scale === 'gpu' ? [512, 2048] : [64];
   for (const direction of ['forward', 'backward'] as const) {
     for (const M of ms) {

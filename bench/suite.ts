@@ -77,8 +77,11 @@ async function overheadBench(rt: Runtime): Promise<BenchResult[]> {
   }
   await rt.sync();
   const perSubmit = (performance.now() - t0) / 1000;
+  // The GPU side alone: the same trivial kernel, timed like every other kernel.
+  const gpu = await timeLaunch(rt, (s) => scale(rt, s, x, 1.0001, y), { iters: 200, reps: 5 });
   rt.free(x, y);
   return [
+    { ...result('trivial dispatch, GPU time', '64 floats', gpu.seconds * 1e6, 'µs', null, gpu.seconds, gpu.timing), wallSeconds: gpu.wall },
     result('trivial dispatches in one step', `${dispatches} × 64 floats`, dispatches / inStep, 'dispatches/s', null, inStep / dispatches, 'wall'),
     result('one-dispatch steps, each submitted', `${steps} × 64 floats`, steps / perSubmit, 'steps/s', null, perSubmit / steps, 'wall'),
   ];

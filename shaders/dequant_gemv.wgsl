@@ -5,7 +5,7 @@
 // contiguous X and code words (coalesced) and many short, independent load chains are in flight
 // (the GPU hides latency with parallelism, not with long loops). The LANES partials of each output are
 // summed by a tree in workgroup memory. Ŵ is read through shaders/dequant.wgsl (appended).
-// Template: LANES ∈ {32, 64, 128, 256}, MR = M ∈ 1..8, and dequant.wgsl's BITS, GROUP, NF.
+// Template: LANES ∈ {32, 64, 128, 256} (32 by default), MR = M ∈ 1..8, and dequant.wgsl's BITS, GROUP, NF.
 
 struct Params { M: u32, N: u32, K: u32, accumulate: u32 } // M equals the template's MR
 
