@@ -21,6 +21,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     projects: [
       {
+        // extends: the root's timeouts apply inside each project (without it a project gets vitest's 5 s default).
+        extends: true,
         test: {
           name: 'node',
           environment: 'node',
@@ -30,6 +32,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'chromium',
           include: ['test/**/*.test.ts'],
