@@ -1,6 +1,12 @@
 // src/ops: one file per op, forward (and, where the model needs it, backward) launches side by side.
 // Each op checks shapes at its boundary and records into a Step; none submits.
+export { attentionForward, writeKv, type AttentionWindow } from './attention';
+export { crossEntropyForward, IGNORE_TARGET } from './cross-entropy';
 export { add, copy4, mul, scale } from './elementwise';
+export { embeddingForward } from './embedding';
 export { grid1d } from './grid';
 export { matmul, matmulOutputShape, recordGemm, type GemmDims, type MatmulOptions } from './matmul';
 export { rowMax, rowSum } from './reduce';
+export { rmsnormForward } from './rmsnorm';
+export { ropeForward, ropeTable } from './rope';
+export { swigluForward } from './swiglu';

@@ -1,0 +1,121 @@
+// Causal multi-head attention with grouped KV heads over a KV cache, without a [heads, T, T] matrix.
+// q, out: [B·T, Hq, D] (the T new tokens of each sequence); kc, vc: [B, Hkv, cap, D] (the cache; the new
+// tokens sit at cache rows past … past+T−1); mask: [B, cap] (1 = a real token, 0 = padding).
+// Query (b, t, h) attends cache rows j ≤ past + t with mask[b, j] = 1, through KV head h / (Hq / Hkv).
+// One 64-invocation workgroup per (token, head): q lives in workgroup memory; keys go in chunks of 64,
+// one key per invocation (score = q·k), with an online softmax (running max m, sum l); each invocation
+// then owns output dims lid, lid+64, … (D ≤ 256) and accumulates p_j·v_j over the chunk.
+// A query with no visible key (a padding row) writes zeros.
+
+struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, past: u32, cap: u32, scale: f32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> kc: array<f32>;
+@group(0) @binding(3) var<storage, read> vc: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<u32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+const WG = 64u;
+const NONE = -1.0e30;
+var<workgroup> qs: array<f32, 256>;
+var<workgroup> probs: array<f32, WG>;
+var<workgroup> red: array<f32, WG>;
+
+fn reduceMax(lid: u32, v: f32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn reduceSum(lid: u32, v: f32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(64)
+fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let flat = wg.y * groups.x + wg.x;
+  if (flat >= p.B * p.T * p.Hq) { return; }
+  let h = flat % p.Hq;
+  let row = flat / p.Hq;
+  let b = row / p.T;
+  let last = p.past + row % p.T;
+  let kvBase = (b * p.Hkv + h / (p.Hq / p.Hkv)) * p.cap * p.D;
+  let qBase = (row * p.Hq + h) * p.D;
+  for (var d = lid; d < p.D; d += WG) { qs[d] = q[qBase + d] * p.scale; }
+  workgroupBarrier();
+
+  var m = NONE;
+  var l = 0.0;
+  var acc = vec4<f32>(0.0);
+  for (var j0 = 0u; j0 <= last; j0 += WG) {
+    let j = j0 + lid;
+    var s = NONE;
+    if (j <= last && mask[b * p.cap + j] != 0u) {
+      s = 0.0;
+      let k = kvBase + j * p.D;
+      for (var d = 0u; d < p.D; d++) { s += qs[d] * kc[k + d]; }
+    }
+    let mNew = max(m, reduceMax(lid, s));
+    let pj = select(0.0, exp(s - mNew), s > NONE);
+    probs[lid] = pj;
+    let chunkSum = reduceSum(lid, pj);
+    let corr = exp(m - mNew);
+    l = l * corr + chunkSum;
+    acc *= corr;
+    let n = min(WG, last + 1u - j0);
+    for (var jj = 0u; jj < n; jj++) {
+      let pv = probs[jj];
+      if (pv != 0.0) {
+        let v = kvBase + (j0 + jj) * p.D;
+        for (var c = 0u; c < 4u; c++) {
+          let d = lid + c * WG;
+          if (d < p.D) { acc[c] += pv * vc[v + d]; }
+        }
+      }
+    }
+    m = mNew;
+    workgroupBarrier();
+  }
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var c = 0u; c < 4u; c++) {
+    let d = lid + c * WG;
+    if (d < p.D) { out[qBase + d] = acc[c] * inv; }
+  }
+}
+
+// Writes the T new tokens' keys and values ([B·T, Hkv, D], RoPE already applied to k) into cache rows
+// past … past+T−1. One invocation per element of k.
+@group(0) @binding(1) var<storage, read> kNew: array<f32>;
+@group(0) @binding(2) var<storage, read> vNew: array<f32>;
+@group(0) @binding(3) var<storage, read_write> kcOut: array<f32>;
+@group(0) @binding(4) var<storage, read_write> vcOut: array<f32>;
+
+@compute @workgroup_size(256)
+fn write_kv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = (wg.y * groups.x + wg.x) * 256u + lid;
+  if (i >= p.B * p.T * p.Hkv * p.D) { return; }
+  let d = i % p.D;
+  let h = (i / p.D) % p.Hkv;
+  let row = i / (p.D * p.Hkv);
+  let b = row / p.T;
+  let dst = ((b * p.Hkv + h) * p.cap + p.past + row % p.T) * p.D + d;
+  kcOut[dst] = kNew[i];
+  vcOut[dst] = vNew[i];
+}

@@ -1,0 +1,42 @@
+// Per-row cross-entropy from logits: loss[r] = logsumexp(logits[r, :]) − logits[r, target[r]].
+// logits: [rows, vocab]; target: [rows] (0xFFFFFFFF = ignored row, loss 0). One 256-invocation
+// workgroup per row: a max pass and a Σexp pass, each a strided loop plus a tree reduction.
+
+struct Params { rows: u32, vocab: u32, _pad0: u32, _pad1: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> targets: array<u32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let row = wg.y * groups.x + wg.x;
+  if (row >= p.rows) { return; }
+  let base = row * p.vocab;
+  var m = -3.4e38;
+  for (var c = lid; c < p.vocab; c += 256u) { m = max(m, logits[base + c]); }
+  partial[lid] = m;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (lid < s) { partial[lid] = max(partial[lid], partial[lid + s]); }
+    workgroupBarrier();
+  }
+  let rowMax = partial[0];
+  workgroupBarrier();
+  var sum = 0.0;
+  for (var c = lid; c < p.vocab; c += 256u) { sum += exp(logits[base + c] - rowMax); }
+  partial[lid] = sum;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (lid < s) { partial[lid] += partial[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let t = targets[row];
+    loss[row] = select(log(partial[0]) + rowMax - logits[base + min(t, p.vocab - 1u)], 0.0, t == 0xFFFFFFFFu);
+  }
+}

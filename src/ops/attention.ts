@@ -1,0 +1,58 @@
+// Causal grouped-query attention over a KV cache, and the write of new keys/values into that cache.
+import type { Runtime, Step, Tensor } from '../gpu';
+import { expectShape, ShapeError, Uniforms } from '../gpu';
+import code from '../../shaders/attention.wgsl?raw';
+import { grid1d } from './grid';
+
+/** Where the T new tokens of each of B sequences sit in a cache of `capacity` rows. */
+export interface AttentionWindow {
+  batch: number;
+  /** New tokens per sequence. */
+  tokens: number;
+  /** Cache rows already filled before these tokens. */
+  past: number;
+}
+
+function params(w: AttentionWindow, hq: number, hkv: number, headDim: number, capacity: number) {
+  return new Uniforms(8).u32(w.batch).u32(w.tokens).u32(hq).u32(hkv).u32(headDim).u32(w.past).u32(capacity).f32(1 / Math.sqrt(headDim)).bytes;
+}
+
+function cacheShape(cache: Tensor, w: AttentionWindow, op: string): [number, number, number] {
+  expectShape(cache, [w.batch, -1, -1, -1], op);
+  const [, hkv, capacity, headDim] = cache.shape;
+  if (w.past + w.tokens > capacity) {
+    throw new ShapeError(`${op}: ${w.past} cached + ${w.tokens} new tokens exceed the cache '${cache.label}' of ${capacity} rows`);
+  }
+  return [hkv, capacity, headDim];
+}
+
+/** Copies k, v [B·T, Hkv, D] into cache rows past … past+T−1 of kCache, vCache [B, Hkv, capacity, D]. */
+export async function writeKv(rt: Runtime, step: Step, k: Tensor, v: Tensor, kCache: Tensor, vCache: Tensor, w: AttentionWindow) {
+  const [hkv, capacity, headDim] = cacheShape(kCache, w, 'writeKv');
+  expectShape(vCache, kCache.shape, 'writeKv');
+  expectShape(k, [w.batch * w.tokens, hkv, headDim], 'writeKv');
+  expectShape(v, k.shape, 'writeKv');
+  const kernel = await rt.kernel({ shader: 'attention', code, entryPoint: 'write_kv' });
+  const groups = grid1d(Math.ceil((w.batch * w.tokens * hkv * headDim) / 256), rt.device.limits.maxComputeWorkgroupsPerDimension);
+  step.dispatch(kernel, params(w, hkv, hkv, headDim, capacity), [k, v, kCache, vCache], groups, `writeKv ${w.batch}x${w.tokens}`);
+}
+
+/**
+ * out [B·T, Hq, D] = softmax(q·Kᵀ/√D + causal and padding mask)·V, per head, with KV head h / (Hq/Hkv).
+ * mask: u32 [B, capacity], 1 for real tokens. Queries that see no key produce zeros.
+ */
+export async function attentionForward(
+  rt: Runtime, step: Step, q: Tensor, kCache: Tensor, vCache: Tensor, mask: Tensor, out: Tensor, w: AttentionWindow,
+) {
+  const [hkv, capacity, headDim] = cacheShape(kCache, w, 'attention');
+  expectShape(vCache, kCache.shape, 'attention');
+  expectShape(q, [w.batch * w.tokens, -1, headDim], 'attention');
+  const hq = q.shape[1];
+  if (hq % hkv !== 0) throw new ShapeError(`attention: ${hq} query heads are not a multiple of ${hkv} KV heads`);
+  if (headDim > 256) throw new ShapeError(`attention: head dimension ${headDim} exceeds the kernel's 256`);
+  expectShape(mask, [w.batch, capacity], 'attention', 'u32');
+  expectShape(out, q.shape, 'attention');
+  const kernel = await rt.kernel({ shader: 'attention', code, entryPoint: 'forward' });
+  const groups = grid1d(w.batch * w.tokens * hq, rt.device.limits.maxComputeWorkgroupsPerDimension);
+  step.dispatch(kernel, params(w, hq, hkv, headDim, capacity), [q, kCache, vCache, mask, out], groups, `attention ${w.batch}x${w.tokens}x${hq}`);
+}

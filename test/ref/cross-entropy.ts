@@ -1,0 +1,12 @@
+export function crossEntropyRef(logits: Float32Array, target: ArrayLike<number>, vocab: number): Float32Array {
+  const loss = new Float32Array(target.length);
+  for (let r = 0; r < target.length; r++) {
+    if (target[r] === 0xffffffff) continue;
+    const row = logits.subarray(r * vocab, (r + 1) * vocab);
+    const m = Math.max(...row);
+    let s = 0;
+    for (const v of row) s += Math.exp(v - m);
+    loss[r] = Math.log(s) + m - row[target[r]];
+  }
+  return loss;
+}
