@@ -3,3 +3,4 @@
 export * from './gpu';
 export * from './ops';
 export * from './quant';
+export * from './model';

@@ -22,7 +22,7 @@ function makeWeight(rt: Runtime, out: number, inFeatures: number, spec: QuantSpe
   return { qw, dense: dequantize(codes, stats, out, inFeatures, spec) };
 }
 
-async function forward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, lanesPerRow?: 32 | 64 | 128 | 256) {
+async function forward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, lanesPerRow?: 1 | 32 | 64 | 128 | 256) {
   const rt = await testRuntime();
   const { qw, dense } = makeWeight(rt, out, inFeatures, spec, seed);
   const rng = new Rng(seed + 1000);
@@ -70,8 +70,9 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
       }
     }
   }
-  it('splits a row over 32, 64 or 256 invocations, with a partial last workgroup', async () => {
+  it('splits a row over 1, 32, 64 or 256 invocations, with a partial last workgroup', async () => {
     await forward({ codebook: 'nf', bits: 3, groupSize: 32 }, 2, 37, 160, 4, false, 32);
+    await forward({ codebook: 'nf', bits: 4, groupSize: 64 }, 7, 300, 128, 7, false, 1);
     await forward({ codebook: 'int', bits: 2, groupSize: 64 }, 3, 19, 320, 6, false, 64);
     await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 37, 1216, 5, false, 256);
   });

@@ -6,7 +6,7 @@ export { DeviceLostError, LimitError, MissingFeatureError, ShaderError, ShapeErr
 export type { Kernel, KernelSpec } from './kernel-cache';
 export { Runtime, type RuntimeOptions } from './runtime';
 export { Step, type DispatchTiming } from './step';
-export { byteLength, checkShape, expectShape, numel, type DType, type Tensor } from './tensor';
+export { byteLength, checkShape, expectShape, numel, reshape, type DType, type Tensor } from './tensor';
 export { Uniforms, u32Params } from './uniforms';
 export { BufferUsage, MapMode } from './flags';
 export { renderWgsl, variantName, type TemplateValues } from './wgsl-template';

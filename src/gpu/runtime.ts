@@ -54,6 +54,20 @@ export class Runtime {
     return new Runtime(await acquireDevice({ ...options, optionalFeatures }), options);
   }
 
+  /** A CPU implementation of WebGPU (SwiftShader, llvmpipe): kernels there prefer fewer, longer invocations. */
+  get isCpuAdapter(): boolean {
+    const text = `${this.adapterInfo.vendor} ${this.adapterInfo.architecture} ${this.adapterInfo.description}`.toLowerCase();
+    return /swiftshader|llvmpipe|lavapipe/.test(text);
+  }
+
+  /**
+   * Invocations that share one output row in a GEMV. 32 on GPUs (BENCHMARKS.md); 1 on CPU adapters, where
+   * workgroup barriers are expensive (SwiftShader: 56 ms vs 639 ms per micro-llama decode step).
+   */
+  get gemvLanes(): 1 | 32 {
+    return this.isCpuAdapter ? 1 : 32;
+  }
+
   get canProfile(): boolean {
     return this.features.has(TIMESTAMP);
   }

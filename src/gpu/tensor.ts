@@ -46,3 +46,11 @@ export function expectShape(t: Tensor, expected: readonly number[], op: string, 
   }
   if (t.dtype !== dtype) throw new ShapeError(`${op}: tensor '${t.label}' is ${t.dtype}, expected ${dtype}`);
 }
+
+/** The same buffer and bytes under another shape of equal element count. */
+export function reshape(t: Tensor, shape: readonly number[]): Tensor {
+  if (numel(shape) !== numel(t.shape)) {
+    throw new ShapeError(`reshape: '${t.label}' [${t.shape.join(', ')}] has ${numel(t.shape)} elements, [${shape.join(', ')}] needs ${numel(shape)}`);
+  }
+  return { ...t, shape: [...shape] };
+}

@@ -1,12 +1,12 @@
 // Matmuls with a quantized weight Ŵ [out, in], dequantized inside the kernels, never as a full matrix:
-//   forward         Y[M, out] = X[M, in]·Ŵᵀ  — M ≤ 8: dequant_gemv.wgsl (its floor: the packed bytes);
+//   forward         Y[M, out] = X[M, in]·Ŵᵀ  — M ≤ 8: gemv.wgsl (its floor: the packed bytes);
 //                                              larger M: matmul.wgsl with dequantizing B tiles
 //   backward-input  dX[M, in] = dY[M, out]·Ŵ — matmul.wgsl, B untransposed
 import type { Runtime, Step, Tensor } from '../gpu';
 import { renderWgsl, ShapeError, u32Params, variantName } from '../gpu';
 import { recordGemm, type MatmulOptions } from '../ops/matmul';
 import dequantCode from '../../shaders/dequant.wgsl?raw';
-import gemvCode from '../../shaders/dequant_gemv.wgsl?raw';
+import gemvCode from '../../shaders/gemv.wgsl?raw';
 import { codeLevels } from './format';
 import type { QuantizedWeight } from './quantize';
 
@@ -16,8 +16,8 @@ export interface QuantMatmulOptions {
   /** Tiling of the GEMM path (see MatmulOptions). */
   tile?: MatmulOptions['tile'];
   depth?: MatmulOptions['depth'];
-  /** Invocations of the decode GEMV that share one output row: 32 (default, fastest at 4096² on the H100), 64, 128 or 256. */
-  lanesPerRow?: 32 | 64 | 128 | 256;
+  /** Invocations of the decode GEMV that share one output row; default rt.gemvLanes (32 on GPUs, fastest at 4096² on the H100; 1 on CPU adapters). */
+  lanesPerRow?: 1 | 32 | 64 | 128 | 256;
 }
 
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
@@ -46,9 +46,9 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   const M = rowsOf(x, w.inFeatures, 'input', op);
   if (rowsOf(y, w.out, 'output', op) !== M) throw new ShapeError(`${op}: output '${y.label}' has ${y.shape[0]} rows, input has ${M}`);
   if (M <= GEMV_MAX_ROWS) {
-    const lanes = options.lanesPerRow ?? 32;
-    const values = { ...formatValues(w), LANES: lanes, MR: M };
-    const kernel = await rt.kernel({ shader: variantName('dequant_gemv', values), code: renderWgsl('dequant_gemv', gemvCode + dequantCode, values), entryPoint: 'main' });
+    const lanes = options.lanesPerRow ?? rt.gemvLanes;
+    const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0 };
+    const kernel = await rt.kernel({ shader: variantName('gemv', values), code: renderWgsl('gemv', gemvCode + dequantCode, values), entryPoint: 'main' });
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0);
     step.dispatch(kernel, params, [x, w.codes, y, w.stats, levelTable(rt, w)], [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;

@@ -1,20 +1,28 @@
-// Decode-time forward of a quantized linear layer: Y[m, n] = Σ_k X[m, k]·Ŵ[n, k] for M ≤ 8 rows of X.
-// Its floor is reading the packed weight once (codes + stats).
+// Decode-time forward of a linear layer: Y[m, n] = Σ_k X[m, k]·W[n, k] for M ≤ 8 rows of X, with W
+// quantized (read through shaders/dequant.wgsl, appended) or, with DENSE, plain f32 [N, K].
+// Its floor is reading the weight once (packed codes + stats, or the f32 matrix).
 // A 256-invocation workgroup owns ROWS = 256 / LANES output rows; LANES invocations share a row and
 // split its K: invocation l takes columns 4l..4l+3 of every run of 4·LANES, so neighbours read
 // contiguous X and code words (coalesced) and many short, independent load chains are in flight
 // (the GPU hides latency with parallelism, not with long loops). The LANES partials of each output are
-// summed by a tree in workgroup memory. Ŵ is read through shaders/dequant.wgsl (appended).
-// Template: LANES ∈ {32, 64, 128, 256} (32 by default), MR = M ∈ 1..8, and dequant.wgsl's BITS, GROUP, NF.
+// summed by a tree in workgroup memory.
+// Template: LANES ∈ {1, 2, 4, …, 256} (32 by default), MR = M ∈ 1..8, DENSE, and (quantized)
+// dequant.wgsl's BITS, GROUP, NF. K is a multiple of 32 (quantized) or of 4 (dense).
 
 struct Params { M: u32, N: u32, K: u32, accumulate: u32 } // M equals the template's MR
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;   // [M, K], K a multiple of 32
-@group(0) @binding(2) var<storage, read> codes: array<u32>;
+@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;   // [M, K]
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;   // [M, N]
+//#if DENSE
+@group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;   // [N, K]
+fn weight4(r: u32, c: u32, K: u32) -> vec4<f32> { return W[(r * K + c) / 4u]; }
+//#else
+@group(0) @binding(2) var<storage, read> codes: array<u32>;
 @group(0) @binding(4) var<storage, read> stats: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read> levelTable: array<f32>;
+fn weight4(r: u32, c: u32, K: u32) -> vec4<f32> { return dequant4(r, c, K); }
+//#endif
 
 const LANES = {{LANES}}u;
 const MMAX = {{MR}}u; // rows of X: a template value so every per-row array stays in registers
@@ -29,7 +37,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let row = min(wg.x * ROWS + rowInGroup, p.N - 1u); // rows past N are computed, never stored
   var acc: array<f32, MMAX>;
   for (var c = 4u * lane; c < p.K; c += 4u * LANES) {
-    let w = dequant4(row, c, p.K);
+    let w = weight4(row, c, p.K);
     for (var m = 0u; m < MMAX; m++) { acc[m] += dot(w, X[(m * p.K + c) / 4u]); }
   }
   for (var m = 0u; m < MMAX; m++) { partial[(rowInGroup * MMAX + m) * LANES + lane] = acc[m]; }
@@ -43,11 +51,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
   }
-  if (lid < outputs) {
-    let r = wg.x * ROWS + lid / MMAX;
-    let m = lid % MMAX;
+  for (var o = lid; o < outputs; o += 256u) {
+    let r = wg.x * ROWS + o / MMAX;
+    let m = o % MMAX;
     if (r < p.N) {
-      var s = partial[lid * LANES];
+      var s = partial[o * LANES];
       let idx = m * p.N + r;
       if (p.accumulate != 0u) { s += Y[idx]; }
       Y[idx] = s;

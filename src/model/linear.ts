@@ -1,0 +1,20 @@
+// A linear layer's frozen weight: quantized (fused dequant-matmul) or dense f32 ([out, in], HF layout).
+import type { Runtime, Step, Tensor } from '../gpu';
+import { matmul } from '../ops';
+import type { QuantizedWeight } from '../quant';
+import { freeQuantized, quantMatmul } from '../quant';
+
+export type LinearWeight =
+  | { readonly kind: 'quantized'; readonly name: string; readonly out: number; readonly in: number; readonly weight: QuantizedWeight }
+  | { readonly kind: 'dense'; readonly name: string; readonly out: number; readonly in: number; readonly weight: Tensor };
+
+/** y [M, out] = x [M, in]·Wᵀ, or y += x·Wᵀ with `accumulate`. */
+export async function linearForward(rt: Runtime, step: Step, x: Tensor, w: LinearWeight, y: Tensor, accumulate = false) {
+  if (w.kind === 'quantized') return quantMatmul(rt, step, x, w.weight, y, { accumulate });
+  return matmul(rt, step, x, w.weight, y, { transB: true, accumulate });
+}
+
+export function freeLinear(rt: Runtime, w: LinearWeight) {
+  if (w.kind === 'quantized') freeQuantized(rt, w.weight);
+  else rt.free(w.weight);
+}

@@ -1,0 +1,181 @@
+// The LLaMA forward pass, reading like the architecture:
+//   embed → N × (RMSNorm → attention → residual → RMSNorm → SwiGLU MLP → residual) → RMSNorm → logits.
+// Every call runs B sequences of T new tokens against a KV cache (prefill: an empty cache; decode: T = 1),
+// records all dispatches into one Step and submits once.
+import type { Runtime, Tensor } from '../gpu';
+import { reshape, ShapeError } from '../gpu';
+import {
+  attentionForward, embeddingForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
+} from '../ops';
+import { ropeInvFreq, type LlamaConfig } from './config';
+import { linearForward } from './linear';
+import { freeLlamaWeights, loadLlamaWeights, type LlamaWeights, type LoadOptions } from './weights';
+import type { ModelSource } from './source';
+
+/** Keys and values of every layer for B sequences of up to `capacity` tokens, and which rows are real. */
+export interface KvCache {
+  readonly batch: number;
+  readonly capacity: number;
+  /** Rows filled so far (the same for every sequence; padding is marked in `mask`). */
+  length: number;
+  readonly keys: Tensor[]; // per layer [B, kvHeads, capacity, headDim]
+  readonly values: Tensor[];
+  readonly maskHost: Uint32Array; // [B, capacity], 1 = real token
+  readonly mask: Tensor;
+}
+
+export interface ForwardInput {
+  /** Token ids, [batch, tokens] row-major. */
+  ids: ArrayLike<number>;
+  batch: number;
+  /** 1 for real tokens, 0 for padding, [batch, tokens]; default all 1. */
+  attentionMask?: ArrayLike<number>;
+}
+
+export interface ForwardOptions {
+  /** 'all' → logits [B·T, vocab]; 'last' → logits of each sequence's last new token, [B, vocab]. */
+  logits: 'all' | 'last';
+}
+
+export class LlamaModel {
+  private ropeCos: Tensor | null = null;
+  private ropeRows = 0;
+  private readonly invFreq: Float32Array;
+
+  private constructor(readonly rt: Runtime, readonly weights: LlamaWeights) {
+    this.invFreq = ropeInvFreq(weights.config);
+  }
+
+  static async load(rt: Runtime, source: ModelSource, options: LoadOptions = {}): Promise<LlamaModel> {
+    return new LlamaModel(rt, await loadLlamaWeights(rt, source, options));
+  }
+
+  get config(): LlamaConfig {
+    return this.weights.config;
+  }
+
+  createCache(batch: number, capacity: number): KvCache {
+    const c = this.config;
+    const shape = [batch, c.kvHeads, capacity, c.headDim];
+    const keys = Array.from({ length: c.layers }, (_, l) => this.rt.tensor(shape, 'f32', `k cache ${l}`));
+    const values = Array.from({ length: c.layers }, (_, l) => this.rt.tensor(shape, 'f32', `v cache ${l}`));
+    const maskHost = new Uint32Array(batch * capacity);
+    return { batch, capacity, length: 0, keys, values, maskHost, mask: this.rt.upload(maskHost, [batch, capacity], 'kv mask') };
+  }
+
+  freeCache(cache: KvCache) {
+    this.rt.free(...cache.keys, ...cache.values, cache.mask);
+  }
+
+  /** The (cos, sin) table, grown (doubling) to cover `positions` rows. */
+  private ropeFor(positions: number): Tensor {
+    if (positions > this.ropeRows) {
+      if (this.ropeCos) this.rt.free(this.ropeCos);
+      this.ropeRows = Math.max(positions, 2 * this.ropeRows, 256);
+      const half = this.config.headDim / 2;
+      this.ropeCos = this.rt.upload(ropeTable(this.invFreq, this.ropeRows), [this.ropeRows, half, 2], 'rope table');
+    }
+    return this.ropeCos!;
+  }
+
+  /**
+   * Runs the new tokens through the model, appends their keys/values to `cache` and returns logits
+   * (a tensor the caller frees). Positions continue from the cache length, as transformers does without
+   * explicit position ids.
+   */
+  async forward(input: ForwardInput, cache: KvCache, options: ForwardOptions): Promise<Tensor> {
+    const { rt, weights } = this;
+    const c = this.config;
+    const B = input.batch;
+    const T = input.ids.length / B;
+    if (B !== cache.batch) throw new ShapeError(`forward: batch ${B} does not match the cache's ${cache.batch}`);
+    if (!Number.isInteger(T) || T < 1) throw new ShapeError(`forward: ${input.ids.length} ids do not split into ${B} sequences`);
+    if (cache.length + T > cache.capacity) {
+      throw new ShapeError(`forward: ${cache.length} cached + ${T} new tokens exceed the cache capacity ${cache.capacity}`);
+    }
+    const ids = Uint32Array.from(input.ids);
+    const bad = ids.findIndex((id) => id >= c.vocabSize);
+    if (bad >= 0) throw new RangeError(`forward: token id ${ids[bad]} at index ${bad} is outside the vocabulary of ${c.vocabSize}`);
+    const past = cache.length;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) cache.maskHost[b * cache.capacity + past + t] = input.attentionMask ? (input.attentionMask[b * T + t] ? 1 : 0) : 1;
+    }
+    rt.write(cache.mask, cache.maskHost);
+
+    const N = B * T;
+    const [H, qd, kvd, I] = [c.hiddenSize, c.heads * c.headDim, c.kvHeads * c.headDim, c.intermediateSize];
+    const positions = Uint32Array.from({ length: N }, (_, i) => past + (i % T));
+    const ropeTab = this.ropeFor(past + T);
+    const scratch: Tensor[] = [];
+    const t = (shape: number[], label: string, dtype: 'f32' | 'u32' = 'f32') => {
+      const x = rt.tensor(shape, dtype, label);
+      scratch.push(x);
+      return x;
+    };
+    const idsT = t([N], 'ids', 'u32');
+    rt.write(idsT, ids);
+    const posT = t([N], 'positions', 'u32');
+    rt.write(posT, positions);
+    const x = t([N, H], 'residual');
+    const h = t([N, H], 'normed');
+    const q = t([N, qd], 'q');
+    const k = t([N, kvd], 'k');
+    const v = t([N, kvd], 'v');
+    const attn = t([N, qd], 'attention');
+    const gate = t([N, I], 'gate');
+    const up = t([N, I], 'up');
+    const act = t([N, I], 'swiglu');
+    const window = { batch: B, tokens: T, past };
+
+    const step = rt.step();
+    try {
+      await embeddingForward(rt, step, idsT, weights.embed, x);
+      for (let l = 0; l < c.layers; l++) {
+        const w = weights.layers[l];
+        await rmsnormForward(rt, step, x, w.inputNorm, h, c.rmsNormEps);
+        await linearForward(rt, step, h, w.q, q);
+        await linearForward(rt, step, h, w.k, k);
+        await linearForward(rt, step, h, w.v, v);
+        const q3 = reshape(q, [N, c.heads, c.headDim]);
+        const k3 = reshape(k, [N, c.kvHeads, c.headDim]);
+        await ropeForward(rt, step, q3, posT, ropeTab);
+        await ropeForward(rt, step, k3, posT, ropeTab);
+        await writeKv(rt, step, k3, reshape(v, k3.shape), cache.keys[l], cache.values[l], window);
+        await attentionForward(rt, step, q3, cache.keys[l], cache.values[l], cache.mask, reshape(attn, q3.shape), window);
+        await linearForward(rt, step, attn, w.o, x, true);
+        await rmsnormForward(rt, step, x, w.postNorm, h, c.rmsNormEps);
+        await linearForward(rt, step, h, w.gate, gate);
+        await linearForward(rt, step, h, w.up, up);
+        await swigluForward(rt, step, gate, up, act);
+        await linearForward(rt, step, act, w.down, x, true);
+      }
+      await rmsnormForward(rt, step, x, weights.norm, h, c.rmsNormEps);
+      let head = h;
+      if (options.logits === 'last') {
+        head = t([B, H], 'last hidden');
+        for (let b = 0; b < B; b++) {
+          const rowBytes = H * 4;
+          step.copy({ ...h, byteOffset: h.byteOffset + (b * T + T - 1) * rowBytes }, { ...head, byteOffset: head.byteOffset + b * rowBytes }, rowBytes);
+        }
+      }
+      const logits = rt.tensor([head.shape[0], c.vocabSize], 'f32', 'logits');
+      try {
+        await linearForward(rt, step, head, weights.lmHead, logits);
+      } catch (e) {
+        rt.free(logits);
+        throw e;
+      }
+      step.submit();
+      cache.length += T;
+      return logits;
+    } finally {
+      rt.free(...scratch);
+    }
+  }
+
+  dispose() {
+    freeLlamaWeights(this.rt, this.weights);
+    if (this.ropeCos) this.rt.free(this.ropeCos);
+    this.ropeCos = null;
+  }
+}

@@ -1,0 +1,75 @@
+// Tokenizer (tokenizer.json through @huggingface/tokenizers) and chat template (@huggingface/jinja),
+// with BOS/EOS as tokenizer_config.json says.
+import { Template } from '@huggingface/jinja';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { ModelFormatError } from './errors';
+import type { ModelSource } from './source';
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+export class TextTokenizer {
+  private readonly template: Template | null;
+
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly config: Record<string, unknown>,
+    chatTemplate: string | null,
+  ) {
+    this.template = chatTemplate ? new Template(chatTemplate) : null;
+  }
+
+  private tokenId(field: string): number | null {
+    const raw = this.config[field];
+    const content = typeof raw === 'string' ? raw : (raw as { content?: string } | null)?.content;
+    return content ? (this.tokenizer.token_to_id(content) ?? null) : null;
+  }
+
+  get bosTokenId(): number | null {
+    return this.tokenId('bos_token');
+  }
+
+  get eosTokenId(): number | null {
+    return this.tokenId('eos_token');
+  }
+
+  /** Ids of `text`; special tokens (e.g. BOS) are added as the tokenizer's post-processor says. */
+  encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+  }
+
+  decode(ids: number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    return this.tokenizer.decode(ids, { skip_special_tokens: options.skipSpecialTokens ?? false });
+  }
+
+  /** The chat template rendered to text (encode it with addSpecialTokens: false). */
+  applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+    if (!this.template) throw new ModelFormatError('tokenizer_config.json', 'the model has no chat template');
+    const str = (f: string) => {
+      const raw = this.config[f];
+      return typeof raw === 'string' ? raw : ((raw as { content?: string } | null)?.content ?? '');
+    };
+    return this.template.render({
+      messages, add_generation_prompt: options.addGenerationPrompt ?? false, bos_token: str('bos_token'), eos_token: str('eos_token'),
+    });
+  }
+}
+
+/** tokenizer.json (required), tokenizer_config.json and chat_template.jinja (optional). */
+export async function loadTokenizer(source: ModelSource): Promise<TextTokenizer> {
+  const file = await source.file('tokenizer.json');
+  if (!file) throw new ModelFormatError('tokenizer.json', `not found in ${source.name} (only tokenizer.json tokenizers are supported)`);
+  let json: unknown;
+  try {
+    json = JSON.parse(await file.text());
+  } catch (e) {
+    throw new ModelFormatError('tokenizer.json', `not valid JSON (${(e as Error).message})`);
+  }
+  const configFile = await source.file('tokenizer_config.json');
+  const config = configFile ? (JSON.parse(await configFile.text()) as Record<string, unknown>) : {};
+  const templateFile = await source.file('chat_template.jinja');
+  const template = templateFile ? await templateFile.text() : typeof config.chat_template === 'string' ? config.chat_template : null;
+  return new TextTokenizer(new Tokenizer(json as object, config), config, template);
+}

@@ -1,0 +1,176 @@
+// Loads a LLaMA checkpoint from a ModelSource onto the GPU, shard by shard and tensor by tensor: linear
+// weights are quantized on the GPU as they arrive (or kept f32 when no format is given), norms and the
+// embedding stay f32. On any error everything already on the GPU is freed before the error propagates.
+import type { Runtime, Tensor } from '../gpu';
+import type { QuantSpec } from '../quant';
+import { quantize } from '../quant';
+import { parseLlamaConfig, type LlamaConfig } from './config';
+import { ModelFormatError } from './errors';
+import { freeLinear, type LinearWeight } from './linear';
+import { readSafetensors } from './safetensors';
+import type { ModelSource } from './source';
+
+export interface LayerWeights {
+  inputNorm: Tensor; // [hidden]
+  q: LinearWeight; // [heads·headDim, hidden]
+  k: LinearWeight; // [kvHeads·headDim, hidden]
+  v: LinearWeight; // [kvHeads·headDim, hidden]
+  o: LinearWeight; // [hidden, heads·headDim]
+  postNorm: Tensor; // [hidden]
+  gate: LinearWeight; // [intermediate, hidden]
+  up: LinearWeight; // [intermediate, hidden]
+  down: LinearWeight; // [hidden, intermediate]
+}
+
+export interface LlamaWeights {
+  config: LlamaConfig;
+  embed: Tensor; // [vocab, hidden]
+  layers: LayerWeights[];
+  norm: Tensor; // [hidden]
+  /** The embedding itself (dense) when tied and not quantized. */
+  lmHead: LinearWeight;
+}
+
+export interface LoadProgress {
+  phase: 'download';
+  file: string;
+  loaded: number;
+  total: number | null;
+}
+
+export interface LoadOptions {
+  /** Format of the linear weights; omit (or null) to keep them in f32. */
+  quant?: QuantSpec | null;
+  /** Quantize the LM head too (default false: it stays f32, as QLoRA does). */
+  quantizeLmHead?: boolean;
+  onProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+}
+
+const LINEARS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+type LinearKey = (typeof LINEARS)[number];
+const HF_LINEAR: Record<LinearKey, string> = {
+  q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj',
+  gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj',
+};
+
+/** Every tensor the config implies, with its shape. */
+export function expectedTensors(c: LlamaConfig): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  const [h, qd, kvd, inter] = [c.hiddenSize, c.heads * c.headDim, c.kvHeads * c.headDim, c.intermediateSize];
+  m.set('model.embed_tokens.weight', [c.vocabSize, h]);
+  for (let l = 0; l < c.layers; l++) {
+    const p = `model.layers.${l}.`;
+    m.set(`${p}input_layernorm.weight`, [h]);
+    m.set(`${p}post_attention_layernorm.weight`, [h]);
+    const shapes: Record<LinearKey, number[]> = { q: [qd, h], k: [kvd, h], v: [kvd, h], o: [h, qd], gate: [inter, h], up: [inter, h], down: [h, inter] };
+    for (const key of LINEARS) m.set(`${p}${HF_LINEAR[key]}.weight`, shapes[key]);
+  }
+  m.set('model.norm.weight', [h]);
+  if (!c.tieWordEmbeddings) m.set('lm_head.weight', [c.vocabSize, h]);
+  return m;
+}
+
+async function readJson(source: ModelSource, path: string): Promise<Record<string, unknown>> {
+  const f = await source.file(path);
+  if (!f) throw new ModelFormatError(path, `not found in ${source.name}`);
+  try {
+    return JSON.parse(await f.text());
+  } catch (e) {
+    throw new ModelFormatError(path, `not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** The safetensors files to read: model.safetensors, or the shards an index names. */
+async function shardList(source: ModelSource): Promise<string[]> {
+  if (await source.file('model.safetensors.index.json').then((f) => f !== null)) {
+    const index = await readJson(source, 'model.safetensors.index.json');
+    const map = index.weight_map as Record<string, string> | undefined;
+    if (!map || typeof map !== 'object') throw new ModelFormatError('model.safetensors.index.json', "has no 'weight_map'");
+    return [...new Set(Object.values(map))];
+  }
+  return ['model.safetensors'];
+}
+
+export async function loadConfig(source: ModelSource): Promise<LlamaConfig> {
+  return parseLlamaConfig(await readJson(source, 'config.json'));
+}
+
+export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options: LoadOptions = {}): Promise<LlamaWeights> {
+  const config = await loadConfig(source);
+  const expected = expectedTensors(config);
+  const dense = new Map<string, Tensor>();
+  const linears = new Map<string, LinearWeight>();
+  const freeAll = () => {
+    for (const t of dense.values()) rt.free(t);
+    for (const w of linears.values()) freeLinear(rt, w);
+  };
+  try {
+    for (const file of await shardList(source)) {
+      const f = await source.file(file);
+      if (!f) throw new ModelFormatError(file, `not found in ${source.name}`);
+      let loaded = 0;
+      const progress = (n: number) => {
+        loaded += n;
+        options.onProgress?.({ phase: 'download', file, loaded, total: f.size });
+      };
+      for await (const t of readSafetensors(f.stream(), file, f.size, progress)) {
+        options.signal?.throwIfAborted();
+        const shape = expected.get(t.name);
+        if (!shape) continue; // e.g. rotary inv_freq buffers, or lm_head.weight of a tied model
+        if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+          throw new ModelFormatError(file, `shape [${t.shape}] does not match config.json's [${shape}]`, t.name);
+        }
+        if (dense.has(t.name) || linears.has(t.name)) throw new ModelFormatError(file, 'appears twice', t.name);
+        const gpu = rt.upload(t.data, t.shape, t.name);
+        const isLinear = t.shape.length === 2 && t.name !== 'model.embed_tokens.weight' && (t.name !== 'lm_head.weight' || options.quantizeLmHead);
+        if (isLinear && options.quant) {
+          try {
+            const weight = await quantize(rt, gpu, options.quant, t.name);
+            linears.set(t.name, { kind: 'quantized', name: t.name, out: t.shape[0], in: t.shape[1], weight });
+          } finally {
+            rt.free(gpu);
+          }
+        } else if (t.shape.length === 2 && t.name !== 'model.embed_tokens.weight') {
+          linears.set(t.name, { kind: 'dense', name: t.name, out: t.shape[0], in: t.shape[1], weight: gpu });
+        } else {
+          dense.set(t.name, gpu);
+        }
+      }
+    }
+    const missing = [...expected.keys()].filter((n) => !dense.has(n) && !linears.has(n));
+    if (missing.length) {
+      throw new ModelFormatError(source.name, `missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`, missing[0]);
+    }
+    const embed = dense.get('model.embed_tokens.weight')!;
+    let lmHead: LinearWeight;
+    if (!config.tieWordEmbeddings) lmHead = linears.get('lm_head.weight')!;
+    else if (options.quant && options.quantizeLmHead) {
+      const weight = await quantize(rt, embed, options.quant, 'lm_head.weight (tied)');
+      lmHead = { kind: 'quantized', name: 'lm_head.weight', out: config.vocabSize, in: config.hiddenSize, weight };
+      linears.set('lm_head.weight', lmHead);
+    } else lmHead = { kind: 'dense', name: 'lm_head.weight (tied)', out: config.vocabSize, in: config.hiddenSize, weight: embed };
+    const layers = Array.from({ length: config.layers }, (_, l): LayerWeights => {
+      const p = `model.layers.${l}.`;
+      const lin = (key: LinearKey) => linears.get(`${p}${HF_LINEAR[key]}.weight`)!;
+      return {
+        inputNorm: dense.get(`${p}input_layernorm.weight`)!, postNorm: dense.get(`${p}post_attention_layernorm.weight`)!,
+        q: lin('q'), k: lin('k'), v: lin('v'), o: lin('o'), gate: lin('gate'), up: lin('up'), down: lin('down'),
+      };
+    });
+    await rt.sync();
+    return { config, embed, layers, norm: dense.get('model.norm.weight')!, lmHead };
+  } catch (e) {
+    freeAll();
+    throw e;
+  }
+}
+
+export function freeLlamaWeights(rt: Runtime, w: LlamaWeights) {
+  rt.free(w.embed, w.norm);
+  for (const l of w.layers) {
+    rt.free(l.inputNorm, l.postNorm);
+    for (const key of LINEARS) freeLinear(rt, l[key]);
+  }
+  if (!(w.lmHead.kind === 'dense' && w.lmHead.weight === w.embed)) freeLinear(rt, w.lmHead);
+}
