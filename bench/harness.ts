@@ -26,6 +26,7 @@ export interface BenchReport {
   results: BenchResult[];
   checks?: { name: string; relativeError: number; pass: boolean }[];
   fidelity?: unknown[];
+  microLlamaLoss?: unknown[];
 }
 
 export type Record = (step: Step) => Promise<void>;

@@ -1,14 +1,18 @@
 // Benchmark entry for Node.js + Dawn: the lent H100 (bundled by scripts/bench-gpu.sh) or this machine's
 // SwiftShader. Usage: node <bundle> [out.json]. Prints a table and writes the JSON report.
+// BENCH_SUITES picks suites (comma-separated; default all): kernels (self-check, kernels, quantization,
+// fidelity), model (TinyLlama-shaped decode/prefill), micro (micro-llama-6m's validation loss; needs
+// MICRO_LLAMA_DIR and CORPUS_DIR).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
-import type { BenchReport } from './harness';
+import type { BenchReport, BenchResult } from './harness';
 import { selfCheck } from './selfcheck';
 import { existsSync } from 'node:fs';
 import { fidelity, formatFidelity, type FidelityRow } from './fidelity';
 import { runQuantSuite } from './quant-suite';
 import { readSafetensors } from './safetensors-read';
-import { formatRow, runSuite } from './suite';
+import { copyBench, formatRow, runSuite, warmUp } from './suite';
+import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
 
 declare const __COMMIT__: string;
 
@@ -21,14 +25,26 @@ const info = rt.adapterInfo;
 const isCpu = /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture} ${info.description}`);
 console.log(`adapter: ${info.vendor} / ${info.architecture} / ${info.device} / ${info.description}`);
 console.log(`features: ${[...rt.features].sort().join(', ')}`);
-const checks = await selfCheck(rt);
-const failed = checks.filter((c) => !c.pass);
-console.log(`self-check: ${checks.length - failed.length}/${checks.length} kernel variants match the reference`);
-for (const c of failed) console.log(`  FAIL ${c.name}: relative error ${c.relativeError}`);
+const suites = new Set((process.env.BENCH_SUITES ?? 'kernels,model,micro').split(','));
 const scale = isCpu ? 'cpu' : 'gpu';
-const results = await runSuite(rt, scale, (r) => console.log(formatRow(r)));
+const log = (r: BenchResult) => console.log(formatRow(r));
+const checks = suites.has('kernels') ? await selfCheck(rt) : [];
+const failed = checks.filter((c) => !c.pass);
+if (checks.length) console.log(`self-check: ${checks.length - failed.length}/${checks.length} kernel variants match the reference`);
+for (const c of failed) console.log(`  FAIL ${c.name}: relative error ${c.relativeError}`);
+const results: BenchResult[] = [];
+if (suites.has('kernels')) results.push(...(await runSuite(rt, scale, log)));
+else {
+  await warmUp(rt, scale);
+  results.push(await copyBench(rt, scale));
+  log(results[0]);
+}
 const copy = results.find((r) => r.name.startsWith('copy'));
-results.push(...(await runQuantSuite(rt, scale, copy ? copy.value : null, (r) => console.log(formatRow(r)))));
+if (suites.has('kernels')) results.push(...(await runQuantSuite(rt, scale, copy ? copy.value : null, log)));
+if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? copy.value : null, log)));
+const microDir = process.env.MICRO_LLAMA_DIR;
+const corpusDir = process.env.CORPUS_DIR;
+const microLoss: CorpusLoss[] = suites.has('micro') && microDir && corpusDir ? await microLlamaLoss(rt, microDir, corpusDir) : [];
 
 // Fidelity: a seeded normal matrix, and the real model's linear weights when its file is at hand.
 const normal = { shape: [isCpu ? 64 : 1024, 1024], data: new Float32Array(isCpu ? 64 * 1024 : 1024 * 1024) };
@@ -50,7 +66,7 @@ if (modelPath && existsSync(modelPath)) {
   const tensors = [...readSafetensors(modelPath)].filter(([name]) => linear.test(name)).map(([, t]) => t);
   sources.push({ name: `micro-llama-6m (${tensors.length} linears)`, tensors });
 }
-const fidelityRows: FidelityRow[] = await fidelity(rt, sources, (r) => console.log(formatFidelity(r)));
+const fidelityRows: FidelityRow[] = suites.has('kernels') ? await fidelity(rt, sources, (r) => console.log(formatFidelity(r))) : [];
 const report: BenchReport = {
   device: `node ${process.version} + dawn (webgpu npm)`,
   adapter: info,
@@ -59,6 +75,7 @@ const report: BenchReport = {
   results,
   checks,
   fidelity: fidelityRows,
+  microLlamaLoss: microLoss,
 };
 if (out) writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
 rt.dispose();

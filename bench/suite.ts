@@ -17,7 +17,7 @@ function seededFill(n: number, seed: number): Float32Array {
   return out;
 }
 
-async function copyBench(rt: Runtime, scaleName: SuiteScale): Promise<BenchResult> {
+export async function copyBench(rt: Runtime, scaleName: SuiteScale): Promise<BenchResult> {
   const floats = scaleName === 'gpu' ? 64 * 1024 * 1024 : 4 * 1024 * 1024;
   const src = rt.upload(seededFill(floats, 1), [floats], 'copy-src');
   const dst = rt.tensor([floats], 'f32', 'copy-dst');

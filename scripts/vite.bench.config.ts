@@ -13,6 +13,8 @@ const commit = (() => {
 
 export default defineConfig({
   define: { __COMMIT__: JSON.stringify(commit) },
+  // Everything but webgpu is bundled: the GPU machine has no node_modules besides it.
+  ssr: { noExternal: true },
   build: {
     ssr: true,
     outDir: '.device',
@@ -20,7 +22,7 @@ export default defineConfig({
     target: 'node20',
     minify: false,
     rollupOptions: {
-      input: { bench: 'bench/node.ts' },
+      input: { bench: 'bench/node.ts', dequantize: 'scripts/reference/dequantize.ts' },
       external: ['webgpu'],
       output: { format: 'es', entryFileNames: '[name].mjs' },
     },

@@ -50,6 +50,11 @@ export class LlamaModel {
     return new LlamaModel(rt, await loadLlamaWeights(rt, source, options));
   }
 
+  /** A model over weights already on the GPU (e.g. built by a benchmark); dispose() frees them. */
+  static fromWeights(rt: Runtime, weights: LlamaWeights): LlamaModel {
+    return new LlamaModel(rt, weights);
+  }
+
   get config(): LlamaConfig {
     return this.weights.config;
   }

@@ -8,7 +8,7 @@ import { parseLlamaConfig, type LlamaConfig } from './config';
 import { ModelFormatError } from './errors';
 import { freeLinear, type LinearWeight } from './linear';
 import { readSafetensors } from './safetensors';
-import type { ModelSource } from './source';
+import type { ModelSource, SourceFile } from './source';
 
 export interface LayerWeights {
   inputNorm: Tensor; // [hidden]
@@ -81,15 +81,17 @@ async function readJson(source: ModelSource, path: string): Promise<Record<strin
   }
 }
 
-/** The safetensors files to read: model.safetensors, or the shards an index names. */
-async function shardList(source: ModelSource): Promise<string[]> {
-  if (await source.file('model.safetensors.index.json').then((f) => f !== null)) {
-    const index = await readJson(source, 'model.safetensors.index.json');
-    const map = index.weight_map as Record<string, string> | undefined;
-    if (!map || typeof map !== 'object') throw new ModelFormatError('model.safetensors.index.json', "has no 'weight_map'");
-    return [...new Set(Object.values(map))];
+/** The safetensors files to read: model.safetensors (already opened), or the shards an index names. */
+async function shardList(source: ModelSource): Promise<{ file: string; opened: SourceFile | null }[]> {
+  const single = await source.file('model.safetensors');
+  if (single) return [{ file: 'model.safetensors', opened: single }];
+  if (!(await source.file('model.safetensors.index.json'))) {
+    throw new ModelFormatError('model.safetensors', `neither it nor model.safetensors.index.json is in ${source.name}`);
   }
-  return ['model.safetensors'];
+  const index = await readJson(source, 'model.safetensors.index.json');
+  const map = index.weight_map as Record<string, string> | undefined;
+  if (!map || typeof map !== 'object') throw new ModelFormatError('model.safetensors.index.json', "has no 'weight_map'");
+  return [...new Set(Object.values(map))].map((file) => ({ file, opened: null }));
 }
 
 export async function loadConfig(source: ModelSource): Promise<LlamaConfig> {
@@ -106,8 +108,8 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
     for (const w of linears.values()) freeLinear(rt, w);
   };
   try {
-    for (const file of await shardList(source)) {
-      const f = await source.file(file);
+    for (const { file, opened } of await shardList(source)) {
+      const f = opened ?? (await source.file(file));
       if (!f) throw new ModelFormatError(file, `not found in ${source.name}`);
       let loaded = 0;
       const progress = (n: number) => {

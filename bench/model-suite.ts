@@ -1,0 +1,162 @@
+// End-to-end model benchmarks: decode and prefill tokens/s for a TinyLlama-1.1B-shaped model with seeded
+// random weights (4-bit NF, G=64, batch 1), against the weight-bandwidth floor of decode and the f32 peak
+// for prefill; and micro-llama-6m's full validation loss per corpus against its metrics.json.
+import { openAsBlob, readFileSync } from 'node:fs';
+import type { Runtime, Tensor } from '../src/gpu';
+import { byteLength } from '../src/gpu';
+import {
+  argmax, blobSource, LlamaModel, loadTokenizer, parseLlamaConfig, perplexity, type LayerWeights, type LinearWeight,
+  type LlamaConfig, type LlamaWeights,
+} from '../src/model';
+import { quantize, type QuantSpec } from '../src/quant';
+import type { BenchResult } from './harness';
+
+const F32_PEAK = 67e12;
+
+/** TinyLlama-1.1B's shape (hidden 2048, 22 layers, 32 heads, 4 KV heads, intermediate 5632, vocab 32000). */
+const TINYLLAMA = {
+  model_type: 'llama', vocab_size: 32000, hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22,
+  num_attention_heads: 32, num_key_value_heads: 4, rms_norm_eps: 1e-5, max_position_embeddings: 2048, rope_theta: 10000,
+};
+const SMALL = { ...TINYLLAMA, vocab_size: 512, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 };
+
+function uniforms(n: number, seed: number, center: number, halfWidth: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    out[i] = center + halfWidth * ((s >>> 0) / 2147483648 - 1);
+  }
+  return out;
+}
+
+/** Seeded random weights (std 0.02 linears, norms near 1), linears quantized on the GPU one at a time. */
+async function randomWeights(rt: Runtime, c: LlamaConfig, spec: QuantSpec): Promise<LlamaWeights> {
+  let seed = 1;
+  const dense = (shape: number[], center: number, label: string) => rt.upload(uniforms(shape[0] * (shape[1] ?? 1), seed++, center, center ? 0.1 : 0.0346), shape, label);
+  const linear = async (out: number, inFeatures: number, name: string): Promise<LinearWeight> => {
+    const w = dense([out, inFeatures], 0, name);
+    const weight = await quantize(rt, w, spec, name);
+    rt.free(w);
+    return { kind: 'quantized', name, out, in: inFeatures, weight };
+  };
+  const [H, qd, kvd, I] = [c.hiddenSize, c.heads * c.headDim, c.kvHeads * c.headDim, c.intermediateSize];
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < c.layers; l++) {
+    layers.push({
+      inputNorm: dense([H], 1, 'norm'), postNorm: dense([H], 1, 'norm'),
+      q: await linear(qd, H, `q${l}`), k: await linear(kvd, H, `k${l}`), v: await linear(kvd, H, `v${l}`), o: await linear(H, qd, `o${l}`),
+      gate: await linear(I, H, `gate${l}`), up: await linear(I, H, `up${l}`), down: await linear(H, I, `down${l}`),
+    });
+  }
+  const embed = dense([c.vocabSize, H], 0, 'embed');
+  const lmHead: LinearWeight = { kind: 'dense', name: 'lm_head', out: c.vocabSize, in: H, weight: dense([c.vocabSize, H], 0, 'lm_head') };
+  await rt.sync();
+  return { config: c, embed, layers, norm: dense([H], 1, 'norm'), lmHead };
+}
+
+function linearBytes(w: LinearWeight): number {
+  return w.kind === 'quantized' ? byteLength(w.weight.codes) + byteLength(w.weight.stats) : byteLength(w.weight as Tensor);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function decodeAndPrefill(rt: Runtime, model: LlamaModel, label: string, bandwidth: number, scale: 'gpu' | 'cpu', log: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const c = model.config;
+  const w = model.weights;
+  const weightBytes = w.layers.reduce((a, l) => a + [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].reduce((b, x) => b + linearBytes(x), 0), 0) + linearBytes(w.lmHead);
+  const linearParams = c.layers * (c.hiddenSize * (2 * c.heads * c.headDim + 2 * c.kvHeads * c.headDim) + 3 * c.hiddenSize * c.intermediateSize) + c.vocabSize * c.hiddenSize;
+  const results: BenchResult[] = [];
+  const push = (r: BenchResult) => (results.push(r), log(r));
+
+  // Decode: 16-token prompt, 8 warm-up steps, then timed steps, each a forward, a logits read and an argmax.
+  const steps = scale === 'gpu' ? 64 : 8;
+  const cache = model.createCache(1, 16 + 8 + steps + 1);
+  let logits = await model.forward({ ids: Array.from({ length: 16 }, (_, i) => (i * 37) % c.vocabSize), batch: 1 }, cache, { logits: 'last' });
+  const times: number[] = [];
+  for (let i = 0; i < 8 + steps; i++) {
+    const t0 = performance.now();
+    const next = argmax((await rt.read(logits)) as Float32Array);
+    rt.free(logits);
+    logits = await model.forward({ ids: [next], batch: 1 }, cache, { logits: 'last' });
+    await rt.sync();
+    if (i >= 8) times.push((performance.now() - t0) / 1e3);
+  }
+  rt.free(logits);
+  model.freeCache(cache);
+  const perToken = median(times);
+  const floor = weightBytes / bandwidth;
+  push({ name: `decode ${label}`, shape: `batch 1, ${(weightBytes / 1e9).toFixed(3)} GB of weights per token`, value: 1 / perToken, unit: 'tokens/s',
+    ceiling: 1 / floor, ratio: floor / perToken, seconds: perToken, timing: 'wall' });
+
+  // Prefill: one forward over T tokens (logits of the last only).
+  const T = scale === 'gpu' ? 512 : 32;
+  const prefillTimes: number[] = [];
+  for (let i = 0; i < (scale === 'gpu' ? 5 : 2); i++) {
+    const cache = model.createCache(1, T);
+    await rt.sync();
+    const t0 = performance.now();
+    const l = await model.forward({ ids: Array.from({ length: T }, (_, j) => (j * 91) % c.vocabSize), batch: 1 }, cache, { logits: 'last' });
+    await rt.read(l);
+    prefillTimes.push((performance.now() - t0) / 1e3);
+    rt.free(l);
+    model.freeCache(cache);
+  }
+  const t = median(prefillTimes);
+  const flops = 2 * linearParams * T;
+  push({ name: `prefill ${label}`, shape: `batch 1 × ${T} tokens, ${(flops / 1e12).toFixed(2)} TFLOP in linears`, value: T / t, unit: 'tokens/s',
+    ceiling: F32_PEAK / (2 * linearParams), ratio: flops / t / F32_PEAK, seconds: t, timing: 'wall' });
+  return results;
+}
+
+export async function runModelSuite(rt: Runtime, scale: 'gpu' | 'cpu', copyBytesPerSecond: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const bandwidth = copyBytesPerSecond ?? 3.0e12;
+  const config = parseLlamaConfig(scale === 'gpu' ? TINYLLAMA : SMALL);
+  const spec: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'none' };
+  const t0 = performance.now();
+  const weights = await randomWeights(rt, config, spec);
+  console.log(`random ${scale === 'gpu' ? 'TinyLlama-1.1B' : 'small'}-shaped model built and quantized in ${((performance.now() - t0) / 1e3).toFixed(1)} s`);
+  const model = LlamaModel.fromWeights(rt, weights);
+  const name = scale === 'gpu' ? 'TinyLlama-1.1B shape' : 'small llama';
+  const results = await decodeAndPrefill(rt, model, `${name}, nf4 G64, f32 LM head`, bandwidth, scale, log);
+  // The same with the LM head quantized too (the f32 head is a quarter of the decode bytes).
+  const head = weights.lmHead;
+  weights.lmHead = { kind: 'quantized', name: 'lm_head', out: config.vocabSize, in: config.hiddenSize, weight: await quantize(rt, head.weight as Tensor, spec, 'lm_head') };
+  results.push(...(await decodeAndPrefill(rt, model, `${name}, nf4 G64, nf4 LM head`, bandwidth, scale, log)));
+  rt.free(head.weight as Tensor);
+  model.dispose();
+  return results;
+}
+
+export interface CorpusLoss {
+  corpus: string;
+  tokens: number;
+  windows: number;
+  meanOfWindowMeans: number;
+  reference: number;
+  difference: number;
+  seconds: number;
+}
+
+/** micro-llama-6m's validation loss per corpus: non-overlapping 256-token windows, the mean of window means. */
+export async function microLlamaLoss(rt: Runtime, modelDir: string, dataDir: string): Promise<CorpusLoss[]> {
+  const files: Record<string, Blob> = {};
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) files[f] = await openAsBlob(`${modelDir}/${f}`);
+  const source = blobSource(modelDir, files);
+  const model = await LlamaModel.load(rt, source);
+  const tokenizer = await loadTokenizer(source);
+  const reference = JSON.parse(readFileSync(`${modelDir}/metrics.json`, 'utf8')).valid_loss_f32_after_bf16_save as Record<string, number>;
+  const out: CorpusLoss[] = [];
+  for (const corpus of Object.keys(reference)) {
+    const text = readFileSync(`${dataDir}/${corpus}.txt`, 'utf8');
+    const ids = tokenizer.encode(text.slice(text.lastIndexOf('\n', Math.floor(0.9 * text.length))));
+    const t0 = performance.now();
+    const r = await perplexity(model, ids, { window: 256, fullWindowsOnly: true });
+    const seconds = (performance.now() - t0) / 1e3;
+    const meanOfWindowMeans = r.windows.reduce((a, w) => a + w.loss / w.tokens, 0) / r.windows.length;
+    out.push({ corpus, tokens: ids.length, windows: r.windows.length, meanOfWindowMeans, reference: reference[corpus], difference: meanOfWindowMeans - reference[corpus], seconds });
+    console.log(`micro-llama-6m ${corpus}: ${ids.length} tokens, ${r.windows.length} windows, loss ${meanOfWindowMeans.toFixed(6)} vs ${reference[corpus].toFixed(6)} (Δ ${(meanOfWindowMeans - reference[corpus]).toExponential(2)}) in ${seconds.toFixed(2)} s`);
+  }
+  model.dispose();
+  return out;
+}

@@ -1,0 +1,155 @@
+// Loading: safetensors dtypes, config variants, and bad input — each a typed error naming the file and the
+// tensor or field, with nothing left allocated on the GPU.
+import { describe, expect, it } from 'vitest';
+import {
+  blobSource, expectedTensors, LlamaModel, loadTokenizer, ModelFormatError, parseLlamaConfig, readSafetensors,
+  ropeInvFreq, UnsupportedModelError, type LlamaConfig,
+} from '../../src/model';
+import { testRuntime } from '../helpers/gpu';
+import { Rng } from '../helpers/rng';
+import { writeSafetensors, type NamedTensor } from '../helpers/safetensors-write';
+
+const CONFIG = {
+  model_type: 'llama', vocab_size: 40, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
+  num_attention_heads: 4, num_key_value_heads: 2, rms_norm_eps: 1e-5, max_position_embeddings: 64,
+  rope_parameters: { rope_type: 'default', rope_theta: 10000 }, tie_word_embeddings: false,
+};
+
+function tensorsFor(config: LlamaConfig, seed = 1): NamedTensor[] {
+  const rng = new Rng(seed);
+  return [...expectedTensors(config)].map(([name, shape]) => ({ name, shape, data: rng.normals(shape.reduce((a, b) => a * b, 1), 0.1) }));
+}
+
+function files(raw: object, tensors: NamedTensor[], mutate: (bytes: Uint8Array) => Uint8Array = (b) => b): Record<string, Blob> {
+  return {
+    'config.json': new Blob([JSON.stringify(raw)]),
+    'model.safetensors': new Blob([mutate(writeSafetensors(tensors)) as Uint8Array<ArrayBuffer>]),
+  };
+}
+
+async function loadError(raw: object, tensors: NamedTensor[], mutate?: (b: Uint8Array) => Uint8Array): Promise<Error> {
+  const rt = await testRuntime();
+  await rt.sync();
+  const before = rt.pool.stats.bytesInUse;
+  const error = await LlamaModel.load(rt, blobSource('bad-model', files(raw, tensors, mutate)), {
+    quant: { codebook: 'nf', bits: 4, groupSize: 32 },
+  }).then(() => null, (e: Error) => e);
+  expect(error).not.toBeNull();
+  expect(rt.pool.stats.bytesInUse, 'GPU bytes still in use after the failed load').toBe(before);
+  return error!;
+}
+
+describe('safetensors reader', () => {
+  it('decodes F32, F16 and BF16 tensors as they stream in', async () => {
+    const values = [1, -2.5, 0.333251953125, 65504, -0, 2 ** -24];
+    const f16 = new Uint16Array([0x3c00, 0xc100, 0x3555, 0x7bff, 0x8000, 0x0001]);
+    const bf16 = new Uint16Array(new Float32Array(values).buffer.slice(0)).filter((_, i) => i % 2 === 1);
+    const header = JSON.stringify({
+      a: { dtype: 'F16', shape: [2, 3], data_offsets: [0, 12] },
+      b: { dtype: 'BF16', shape: [6], data_offsets: [12, 24] },
+      __metadata__: { format: 'pt' },
+    });
+    const bytes = new Uint8Array(8 + header.length + 24);
+    new DataView(bytes.buffer).setUint32(0, header.length, true);
+    bytes.set(new TextEncoder().encode(header), 8);
+    bytes.set(new Uint8Array(f16.buffer), 8 + header.length);
+    bytes.set(new Uint8Array(bf16.buffer), 8 + header.length + 12);
+    // One byte per chunk: every boundary inside the header and the tensors.
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const byte of bytes) c.enqueue(new Uint8Array([byte]));
+        c.close();
+      },
+    });
+    const got = [];
+    for await (const t of readSafetensors(stream, 'x.safetensors', bytes.length)) got.push(t);
+    expect(got.map((t) => t.name)).toEqual(['a', 'b']);
+    expect(got[0].shape).toEqual([2, 3]);
+    expect(Array.from(got[0].data)).toEqual(values);
+    expect(Array.from(got[1].data)).toEqual(Array.from(new Float32Array(values)).map((v) => new Float32Array(new Uint32Array([new Uint32Array(new Float32Array([v]).buffer)[0] & 0xffff0000]).buffer)[0]));
+  });
+});
+
+describe('LLaMA config', () => {
+  it('reads RoPE settings at the top level (transformers 4) and under rope_parameters (5) alike', () => {
+    const scaling = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 };
+    const v5 = parseLlamaConfig({ ...CONFIG, rope_parameters: { ...scaling, rope_theta: 500000 } });
+    const { rope_parameters: _, ...rest } = CONFIG;
+    const v4 = parseLlamaConfig({ ...rest, rope_theta: 500000, rope_scaling: scaling });
+    expect(v4.rope).toEqual(v5.rope);
+    expect(ropeInvFreq(v4)).toEqual(ropeInvFreq(v5));
+    expect(v5.headDim).toBe(8);
+    expect(v5.kvHeads).toBe(2);
+  });
+
+  it('rejects an unknown model_type, biases and unsupported rope types by name', () => {
+    expect(() => parseLlamaConfig({ ...CONFIG, model_type: 'gpt2' })).toThrow(/model_type.*gpt2/);
+    expect(() => parseLlamaConfig({ ...CONFIG, model_type: 'qwen2', attention_bias: true })).toThrow(UnsupportedModelError);
+    expect(() => parseLlamaConfig({ ...CONFIG, attention_bias: true })).toThrow(/attention_bias/);
+    expect(() => parseLlamaConfig({ ...CONFIG, rope_parameters: { rope_type: 'yarn', rope_theta: 1 } })).toThrow(/yarn/);
+    expect(() => parseLlamaConfig({ ...CONFIG, hidden_size: 'big' })).toThrow(/hidden_size/);
+  });
+});
+
+describe('loading rejects bad input and frees what it allocated', () => {
+  const config = parseLlamaConfig(CONFIG);
+
+  it('loads a well-formed checkpoint (the baseline of the cases below)', async () => {
+    const rt = await testRuntime();
+    const model = await LlamaModel.load(rt, blobSource('ok', files(CONFIG, tensorsFor(config))), { quant: { codebook: 'nf', bits: 4, groupSize: 32 } });
+    expect(model.weights.layers[1].down.kind).toBe('quantized');
+    expect(model.weights.lmHead.kind).toBe('dense');
+    model.dispose();
+  });
+
+  it('a malformed header length', async () => {
+    const e = await loadError(CONFIG, tensorsFor(config), (b) => (new DataView(b.buffer).setUint32(0, 0x7fffffff, true), b));
+    expect(e).toBeInstanceOf(ModelFormatError);
+    expect(e.message).toMatch(/model\.safetensors.*header length/);
+  });
+
+  it('a header that is not JSON', async () => {
+    const e = await loadError(CONFIG, tensorsFor(config), (b) => (b[9] = 0x7b, b[10] = 0x7b, b));
+    expect(e.message).toMatch(/model\.safetensors.*not valid JSON/);
+  });
+
+  it('a truncated file (size known) fails at the header, naming the tensor that lies past the end', async () => {
+    const e = await loadError(CONFIG, tensorsFor(config), (b) => b.subarray(0, b.length - 100));
+    expect(e).toBeInstanceOf(ModelFormatError);
+    expect(e.message).toMatch(/truncated/);
+    expect((e as ModelFormatError).tensor).toBe('lm_head.weight');
+  });
+
+  it('a truncated stream (size unknown) fails on the tensor it cuts', async () => {
+    const rt = await testRuntime();
+    const bytes = writeSafetensors(tensorsFor(config)).subarray(0, 5000);
+    const source = { name: 'stream', file: async (p: string) => p === 'config.json'
+      ? { size: null, stream: () => new Blob([JSON.stringify(CONFIG)]).stream(), text: async () => JSON.stringify(CONFIG) }
+      : p === 'model.safetensors' ? { size: null, stream: () => new Blob([bytes as Uint8Array<ArrayBuffer>]).stream(), text: async () => '' } : null };
+    const e = await LlamaModel.load(rt, source).then(() => null, (err: Error) => err);
+    expect(e?.message).toMatch(/truncated/);
+  });
+
+  it('a tensor whose shape disagrees with config.json', async () => {
+    const tensors = tensorsFor(config);
+    const i = tensors.findIndex((t) => t.name === 'model.layers.1.mlp.up_proj.weight');
+    tensors[i] = { ...tensors[i], shape: [32, 64], data: tensors[i].data };
+    const e = await loadError(CONFIG, tensors);
+    expect((e as ModelFormatError).tensor).toBe('model.layers.1.mlp.up_proj.weight');
+    expect(e.message).toMatch(/\[32,64\].*\[64,32\]/);
+  });
+
+  it('a missing tensor', async () => {
+    const e = await loadError(CONFIG, tensorsFor(config).filter((t) => t.name !== 'model.layers.0.self_attn.v_proj.weight'));
+    expect((e as ModelFormatError).tensor).toBe('model.layers.0.self_attn.v_proj.weight');
+  });
+
+  it('an unknown model_type, before anything is read', async () => {
+    const e = await loadError({ ...CONFIG, model_type: 'falcon' }, tensorsFor(config));
+    expect(e).toBeInstanceOf(UnsupportedModelError);
+  });
+
+  it('a missing tokenizer.json', async () => {
+    await expect(loadTokenizer(blobSource('no-tokenizer', files(CONFIG, [])))).rejects.toThrow(/tokenizer\.json.*not found/);
+  });
+});

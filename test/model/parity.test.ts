@@ -1,0 +1,64 @@
+// The forward pass against transformers (test/fixtures/llama, made by scripts/reference/make_fixtures.py):
+// logits of a left-padded batch, unquantized and with NF4 G64 ICQ weights, and 32 greedy tokens.
+import { describe, expect, it } from 'vitest';
+import { generateTokens, LlamaModel, readSafetensors, type ModelSource } from '../../src/model';
+import { relativeError, testRuntime } from '../helpers/gpu';
+import { fixtureSource } from '../helpers/model-files';
+
+async function reference(source: ModelSource, file: string): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const f = await source.file(file);
+  if (!f) throw new Error(`fixture ${file} missing`);
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for await (const t of readSafetensors(f.stream(), file, f.size)) out.set(t.name, t);
+  return out;
+}
+
+/** Logits of the fixture's [2, 12] batch, keeping only rows of real (unpadded) tokens. */
+async function realRowLogits(model: LlamaModel, ids: Float32Array, mask: Float32Array, want: Float32Array) {
+  const vocab = model.config.vocabSize;
+  const cache = model.createCache(2, ids.length / 2);
+  const logitsT = await model.forward({ ids: Array.from(ids), batch: 2, attentionMask: Array.from(mask) }, cache, { logits: 'all' });
+  const got = (await model.rt.read(logitsT)) as Float32Array;
+  model.rt.free(logitsT);
+  model.freeCache(cache);
+  const keep = (a: Float32Array) => Float32Array.from(Array.from(mask.keys()).filter((i) => mask[i]).flatMap((i) => Array.from(a.subarray(i * vocab, (i + 1) * vocab))));
+  return { got: keep(got), want: keep(want) };
+}
+
+describe('LLaMA forward matches transformers', () => {
+  for (const name of ['gqa', 'tied', 'llama3']) {
+    it(`${name}: logits of a left-padded batch within 1e-4, and 32 greedy tokens`, async () => {
+      const rt = await testRuntime();
+      const source = await fixtureSource(name);
+      const ref = await reference(source, 'reference.safetensors');
+      const model = await LlamaModel.load(rt, source);
+      try {
+        const { got, want } = await realRowLogits(model, ref.get('input_ids')!.data, ref.get('attention_mask')!.data, ref.get('logits')!.data);
+        expect(relativeError(got, want)).toBeLessThan(1e-4);
+        const prompt = Array.from(ref.get('greedy_prompt')!.data);
+        const ids = await generateTokens(model, prompt, { maxNewTokens: 32, stopTokenIds: [] });
+        expect(ids).toEqual(Array.from(ref.get('greedy_ids')!.data));
+      } finally {
+        model.dispose();
+      }
+    });
+
+    it(`${name}: NF4 G64 ICQ weights, logits within 1e-4 of transformers on our dequantized weights`, async () => {
+      const rt = await testRuntime();
+      const source = await fixtureSource(name);
+      const ref = await reference(source, 'reference.safetensors');
+      const refQ = await reference(source, 'reference-nf4-icq.safetensors');
+      const model = await LlamaModel.load(rt, source, { quant: { codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'icq' } });
+      try {
+        expect(model.weights.layers[0].q.kind).toBe('quantized');
+        const { got, want } = await realRowLogits(model, ref.get('input_ids')!.data, ref.get('attention_mask')!.data, refQ.get('logits')!.data);
+        expect(relativeError(got, want)).toBeLessThan(1e-4);
+        // Quantization moved the logits well beyond the tolerance, so the check above is not vacuous.
+        const { want: f32 } = await realRowLogits(model, ref.get('input_ids')!.data, ref.get('attention_mask')!.data, ref.get('logits')!.data);
+        expect(relativeError(got, f32)).toBeGreaterThan(1e-3);
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+});
