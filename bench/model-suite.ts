@@ -82,11 +82,24 @@ async function decodeAndPrefill(rt: Runtime, model: LlamaModel, label: string, b
     await rt.sync();
     if (i >= 8) times.push((performance.now() - t0) / 1e3);
   }
+  // One more decode step and one prefill with per-dispatch timestamps: where the time goes.
+  const profile = (what: string) => (timings: { label: string; ns: number }[], recordSeconds: number) => {
+    const byKernel = new Map<string, number>();
+    for (const t of timings) {
+      const key = t.label.split(' ').slice(0, t.label.startsWith('gemv') ? 2 : 1).join(' ').replace(/\d+$/, '');
+      byKernel.set(key, (byKernel.get(key) ?? 0) + t.ns / 1e3);
+    }
+    const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+    console.log(`  ${what}: ${timings.length} dispatches, recording ${(recordSeconds * 1e3).toFixed(2)} ms (CPU), GPU sum ${(total / 1e3).toFixed(2)} ms: ` +
+      [...byKernel].sort((a, b) => b[1] - a[1]).map(([k, us]) => `${k} ${(us / 1e3).toFixed(2)} ms`).join(', '));
+  };
+  rt.free(logits);
+  logits = await model.forward({ ids: [1], batch: 1 }, cache, { logits: 'last', onTimings: profile(`decode ${label}`) });
   rt.free(logits);
   model.freeCache(cache);
   const perToken = median(times);
   const floor = weightBytes / bandwidth;
-  push({ name: `decode ${label}`, shape: `batch 1, ${(weightBytes / 1e9).toFixed(3)} GB of weights per token`, value: 1 / perToken, unit: 'tokens/s',
+  push({ name: `decode ${label}`, shape: `batch 1, ${(weightBytes / 1e6).toFixed(1)} MB of weights per token`, value: 1 / perToken, unit: 'tokens/s',
     ceiling: 1 / floor, ratio: floor / perToken, seconds: perToken, timing: 'wall' });
 
   // Prefill: one forward over T tokens (logits of the last only).
@@ -102,15 +115,21 @@ async function decodeAndPrefill(rt: Runtime, model: LlamaModel, label: string, b
     rt.free(l);
     model.freeCache(cache);
   }
+  {
+    const cache = model.createCache(1, T);
+    rt.free(await model.forward({ ids: Array.from({ length: T }, (_, j) => (j * 91) % c.vocabSize), batch: 1 }, cache, { logits: 'last', onTimings: profile(`prefill ${label}`) }));
+    model.freeCache(cache);
+  }
   const t = median(prefillTimes);
   const flops = 2 * linearParams * T;
-  push({ name: `prefill ${label}`, shape: `batch 1 × ${T} tokens, ${(flops / 1e12).toFixed(2)} TFLOP in linears`, value: T / t, unit: 'tokens/s',
+  push({ name: `prefill ${label}`, shape: `batch 1 × ${T} tokens, ${(flops / 1e9).toFixed(1)} GFLOP in linears`, value: T / t, unit: 'tokens/s',
     ceiling: F32_PEAK / (2 * linearParams), ratio: flops / t / F32_PEAK, seconds: t, timing: 'wall' });
   return results;
 }
 
-export async function runModelSuite(rt: Runtime, scale: 'gpu' | 'cpu', copyBytesPerSecond: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
-  const bandwidth = copyBytesPerSecond ?? 3.0e12;
+/** `copyGBs`: the measured copy bandwidth in GB/s, the decode floor's denominator (3000 GB/s if unknown). */
+export async function runModelSuite(rt: Runtime, scale: 'gpu' | 'cpu', copyGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const bandwidth = (copyGBs ?? 3000) * 1e9;
   const config = parseLlamaConfig(scale === 'gpu' ? TINYLLAMA : SMALL);
   const spec: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'none' };
   const t0 = performance.now();

@@ -6,7 +6,9 @@ import { ShaderError } from './errors';
 export interface KernelSpec {
   /** Name of the shader file (for messages and the cache key), e.g. 'matmul'. */
   shader: string;
-  code: string;
+  /** WGSL source, or a function that renders it: called only when `shader` is not compiled yet, so
+   *  template rendering stays off the per-dispatch path. */
+  code: string | (() => string);
   entryPoint: string;
   /** WGSL `override` values. */
   constants?: Record<string, number>;
@@ -43,11 +45,12 @@ export class KernelCache {
     let module = this.modules.get(spec.shader);
     if (!module) {
       module = (async () => {
-        const m = this.device.createShaderModule({ code: spec.code, label: spec.shader });
+        const code = typeof spec.code === 'string' ? spec.code : spec.code();
+        const m = this.device.createShaderModule({ code, label: spec.shader });
         const info = await m.getCompilationInfo();
         const errors = info.messages.filter((msg) => msg.type === 'error');
         if (errors.length) {
-          const lines = spec.code.split('\n');
+          const lines = code.split('\n');
           const text = errors.map((e) => `line ${e.lineNum}: ${e.message}\n  ${lines[e.lineNum - 1]?.trim() ?? ''}`);
           throw new ShaderError(spec.shader, text.join('\n'));
         }

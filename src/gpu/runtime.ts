@@ -1,5 +1,6 @@
 // The Runtime ties a device to its buffer pool, pipeline cache and error/loss tracking.
 // Ops take a Runtime and Tensors; nothing above src/ops touches GPUDevice directly.
+import { BindGroupCache } from './bind-groups';
 import { BufferPool } from './buffer-pool';
 import { BufferUsage, MapMode } from './flags';
 import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device';
@@ -26,6 +27,7 @@ export interface RuntimeOptions extends DeviceOptions {
 export class Runtime {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
+  readonly bindGroups: BindGroupCache;
   readonly features: ReadonlySet<string>;
   readonly adapterInfo: AcquiredDevice['adapterInfo'];
   /** Resolves when the device is lost (also after dispose()). */
@@ -41,6 +43,7 @@ export class Runtime {
     this.features = acquired.features;
     this.adapterInfo = acquired.adapterInfo;
     this.pool = new BufferPool(this.device);
+    this.bindGroups = new BindGroupCache(this.device);
     this.kernels = new KernelCache(this.device);
     this.lost = acquired.lost.then((error) => {
       this.lostError = error;

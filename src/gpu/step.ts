@@ -1,14 +1,12 @@
 // A Step records every dispatch of one unit of work (a forward pass, a training step) into a single
 // command encoder and submits it once: launches are cheap, submits are not.
-// Each dispatch binds its uniforms at @binding(0) (a slot in a per-step uniform arena) and its
-// tensors at @binding(1..n) in the order given.
+// Each dispatch binds its uniforms at @binding(0) and its tensors at @binding(1..n) in the order given,
+// through the runtime's bind-group cache (src/gpu/bind-groups.ts).
 import { LimitError } from './errors';
 import { BufferUsage, MapMode } from './flags';
 import type { Kernel } from './kernel-cache';
 import type { Runtime } from './runtime';
 import { byteLength, type Tensor } from './tensor';
-
-const ARENA_BYTES = 64 * 1024;
 
 export interface DispatchTiming {
   label: string;
@@ -19,8 +17,6 @@ export interface DispatchTiming {
 export class Step {
   private readonly encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | null = null;
-  private arenas: { buffer: GPUBuffer; bytes: Uint8Array<ArrayBuffer>; used: number }[] = [];
-  private readonly uniformAlign: number;
   private readonly profiled: string[] = [];
   private querySet: GPUQuerySet | null = null;
   private timingsPromise: Promise<DispatchTiming[]> | null = null;
@@ -33,7 +29,6 @@ export class Step {
     private readonly maxProfiled = 1024,
   ) {
     this.encoder = rt.device.createCommandEncoder();
-    this.uniformAlign = rt.device.limits.minUniformBufferOffsetAlignment;
     if (profile) {
       this.querySet = rt.device.createQuerySet({ type: 'timestamp', count: 2 * maxProfiled });
     }
@@ -48,15 +43,12 @@ export class Step {
     label = kernel.key,
   ): void {
     this.assertOpen();
-    const entries: GPUBindGroupEntry[] = [];
-    if (uniforms) entries.push({ binding: 0, resource: this.uniformSlot(uniforms) });
     const maxBinding = this.rt.device.limits.maxStorageBufferBindingSize;
-    tensors.forEach((t, i) => {
-      const size = Math.max(4, byteLength(t));
+    for (const t of tensors) {
+      const size = byteLength(t);
       if (size > maxBinding) throw new LimitError('maxStorageBufferBindingSize', size, maxBinding, `tensor '${t.label}' in ${label}`);
-      entries.push({ binding: i + 1, resource: { buffer: t.buffer, offset: t.byteOffset, size } });
-    });
-    const bindGroup = this.rt.device.createBindGroup({ layout: kernel.layout, entries });
+    }
+    const bindGroup = this.rt.bindGroups.get(kernel, uniforms, tensors);
     const maxGroups = this.rt.device.limits.maxComputeWorkgroupsPerDimension;
     const [x, y = 1, z = 1] = workgroups;
     for (const n of [x, y, z]) {
@@ -90,12 +82,7 @@ export class Step {
       this.encoder.resolveQuerySet(this.querySet, 0, this.profiled.length * 2, resolveBuffer, 0);
       this.encoder.copyBufferToBuffer(resolveBuffer, 0, readBuffer, 0, bytes);
     }
-    for (const arena of this.arenas) {
-      this.rt.device.queue.writeBuffer(arena.buffer, 0, arena.bytes, 0, arena.used);
-    }
     this.rt.submitChecked(this.encoder.finish());
-    for (const arena of this.arenas) this.rt.pool.release(arena.buffer);
-    this.arenas = [];
     this.submitted = true;
     if (readBuffer) {
       const labels = this.profiled.slice();
@@ -119,23 +106,6 @@ export class Step {
     if (!this.profile) throw new Error('timings() needs a step created with { profile: true }');
     if (!this.submitted) throw new Error('timings() is available after submit()');
     return this.timingsPromise ?? Promise.resolve([]);
-  }
-
-  private uniformSlot(data: ArrayBufferView): GPUBufferBinding {
-    const size = Math.ceil(data.byteLength / 16) * 16;
-    let arena = this.arenas[this.arenas.length - 1];
-    if (!arena || arena.used + size > ARENA_BYTES) {
-      arena = {
-        buffer: this.rt.pool.acquire(ARENA_BYTES, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniform-arena'),
-        bytes: new Uint8Array(ARENA_BYTES),
-        used: 0,
-      };
-      this.arenas.push(arena);
-    }
-    const offset = arena.used;
-    arena.bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
-    arena.used = Math.ceil((offset + size) / this.uniformAlign) * this.uniformAlign;
-    return { buffer: arena.buffer, offset, size };
   }
 
   private beginPass(label: string): GPUComputePassEncoder {

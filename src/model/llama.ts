@@ -2,7 +2,7 @@
 //   embed → N × (RMSNorm → attention → residual → RMSNorm → SwiGLU MLP → residual) → RMSNorm → logits.
 // Every call runs B sequences of T new tokens against a KV cache (prefill: an empty cache; decode: T = 1),
 // records all dispatches into one Step and submits once.
-import type { Runtime, Tensor } from '../gpu';
+import type { DispatchTiming, Runtime, Tensor } from '../gpu';
 import { reshape, ShapeError } from '../gpu';
 import {
   attentionForward, embeddingForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
@@ -35,6 +35,8 @@ export interface ForwardInput {
 export interface ForwardOptions {
   /** 'all' → logits [B·T, vocab]; 'last' → logits of each sequence's last new token, [B, vocab]. */
   logits: 'all' | 'last';
+  /** Time every dispatch with GPU timestamps (one pass each, so slower) and report them after submit. */
+  onTimings?: (timings: DispatchTiming[], recordSeconds: number) => void;
 }
 
 export class LlamaModel {
@@ -132,7 +134,8 @@ export class LlamaModel {
     const act = t([N, I], 'swiglu');
     const window = { batch: B, tokens: T, past };
 
-    const step = rt.step();
+    const recordStart = performance.now();
+    const step = rt.step({ profile: !!options.onTimings });
     try {
       await embeddingForward(rt, step, idsT, weights.embed, x);
       for (let l = 0; l < c.layers; l++) {
@@ -172,6 +175,10 @@ export class LlamaModel {
       }
       step.submit();
       cache.length += T;
+      if (options.onTimings) {
+        const recordSeconds = (performance.now() - recordStart) / 1e3;
+        options.onTimings(await step.timings(), recordSeconds);
+      }
       return logits;
     } finally {
       rt.free(...scratch);

@@ -60,7 +60,7 @@ export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: T
   const plain = (options.alpha ?? 1) === 1 && !options.tile && !options.depth;
   if (!batched && !transA && transB && M <= DENSE_GEMV_MAX_ROWS && K % 4 === 0 && plain) {
     const values = { LANES: rt.gemvLanes, MR: M, DENSE: 1 };
-    const kernel = await rt.kernel({ shader: variantName('gemv', values), code: renderWgsl('gemv', gemvCode, values), entryPoint: 'main' });
+    const kernel = await rt.kernel({ shader: variantName('gemv', values), code: () => renderWgsl('gemv', gemvCode, values), entryPoint: 'main' });
     step.dispatch(kernel, new Uniforms(4).u32(M).u32(N).u32(K).u32(options.accumulate ? 1 : 0).bytes, [a, b, c], [Math.ceil(N / (256 / values.LANES))], `gemv dense ${M}x${N}x${K}`);
     return;
   }
@@ -98,7 +98,7 @@ export async function recordGemm(
     TM: tile, TN: tile, BK: depth, TRANS_A: +!!options.transA,
     VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), ...variant,
   };
-  const kernel = await rt.kernel({ shader: variantName('matmul', values), code: renderWgsl('matmul', code + appendCode, values), entryPoint: 'main' });
+  const kernel = await rt.kernel({ shader: variantName('matmul', values), code: () => renderWgsl('matmul', code + appendCode, values), entryPoint: 'main' });
   const params = new Uniforms(8)
     .u32(M).u32(N).u32(K).f32(options.alpha ?? 1)
     .u32(options.accumulate ? 1 : 0).u32(M * K).u32(strideB).u32(M * N);

@@ -48,7 +48,7 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   if (M <= GEMV_MAX_ROWS) {
     const lanes = options.lanesPerRow ?? rt.gemvLanes;
     const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0 };
-    const kernel = await rt.kernel({ shader: variantName('gemv', values), code: renderWgsl('gemv', gemvCode + dequantCode, values), entryPoint: 'main' });
+    const kernel = await rt.kernel({ shader: variantName('gemv', values), code: () => renderWgsl('gemv', gemvCode + dequantCode, values), entryPoint: 'main' });
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0);
     step.dispatch(kernel, params, [x, w.codes, y, w.stats, levelTable(rt, w)], [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;

@@ -38,7 +38,7 @@ export async function quantize(rt: Runtime, weight: Tensor, spec: QuantSpec, nam
   const factors = icq ? (nf ? icqNfFactors() : icqIntFactors()) : Float32Array.of(nf ? 0 : 1);
 
   const values = { BITS: spec.bits, G, NF: +nf };
-  const kernel = await rt.kernel({ shader: variantName('quantize', values), code: renderWgsl('quantize', code, values), entryPoint: 'main' });
+  const kernel = await rt.kernel({ shader: variantName('quantize', values), code: () => renderWgsl('quantize', code, values), entryPoint: 'main' });
   const tables = [
     rt.constant(`quantize-factors-${spec.codebook}-${icq ? 'icq' : 'none'}`, () => factors),
     rt.constant(`level-midpoints-${spec.codebook}${spec.bits}`, () => levelMidpoints(codeLevels(spec))),

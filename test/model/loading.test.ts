@@ -102,6 +102,31 @@ describe('loading rejects bad input and frees what it allocated', () => {
     model.dispose();
   });
 
+  it('loads a sharded checkpoint through model.safetensors.index.json, equal to the single file', async () => {
+    const rt = await testRuntime();
+    const tensors = tensorsFor(config, 5);
+    const half = Math.floor(tensors.length / 2);
+    const shards = { 'model-00001-of-00002.safetensors': tensors.slice(0, half), 'model-00002-of-00002.safetensors': tensors.slice(half) };
+    const weightMap = Object.fromEntries(Object.entries(shards).flatMap(([file, ts]) => ts.map((t) => [t.name, file])));
+    const sharded = blobSource('sharded', {
+      'config.json': new Blob([JSON.stringify(CONFIG)]),
+      'model.safetensors.index.json': new Blob([JSON.stringify({ metadata: {}, weight_map: weightMap })]),
+      ...Object.fromEntries(Object.entries(shards).map(([file, ts]) => [file, new Blob([writeSafetensors(ts) as Uint8Array<ArrayBuffer>])])),
+    });
+    const logitsOf = async (model: LlamaModel) => {
+      const cache = model.createCache(1, 4);
+      const l = await model.forward({ ids: [1, 5, 9, 3], batch: 1 }, cache, { logits: 'all' });
+      const out = await rt.read(l);
+      rt.free(l);
+      model.freeCache(cache);
+      model.dispose();
+      return out;
+    };
+    const a = await logitsOf(await LlamaModel.load(rt, sharded));
+    const b = await logitsOf(await LlamaModel.load(rt, blobSource('single', files(CONFIG, tensors))));
+    expect(a).toEqual(b);
+  });
+
   it('a malformed header length', async () => {
     const e = await loadError(CONFIG, tensorsFor(config), (b) => (new DataView(b.buffer).setUint32(0, 0x7fffffff, true), b));
     expect(e).toBeInstanceOf(ModelFormatError);
