@@ -119,3 +119,64 @@ fn write_kv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) group
   kcOut[dst] = kNew[i];
   vcOut[dst] = vNew[i];
 }
+
+// Prefill (many new tokens): the same attention, tiled so keys and values are read once per block of
+// queries instead of once per query. A 64-invocation workgroup owns 64 consecutive queries of one
+// (sequence, head); each invocation keeps its query row and output row in registers (HEAD_DIM floats each,
+// a template value) and an online softmax; the workgroup streams keys and values through workgroup
+// memory in tiles of 32 rows, and every invocation reads them by broadcast.
+const QB = 64u;
+const KB = 32u;
+const HD = {{HEAD_DIM}}u;
+var<workgroup> kTile: array<f32, KB * HD>;
+var<workgroup> vTile: array<f32, KB * HD>;
+
+@compute @workgroup_size(64)
+fn forward_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let b = wg.z;
+  let h = wg.y;
+  let t = min(wg.x * QB + lid, p.T - 1u); // rows past T compute a duplicate and store nothing
+  let row = b * p.T + t;
+  let last = p.past + t;
+  let blockLast = p.past + min(wg.x * QB + QB - 1u, p.T - 1u); // the same for the whole workgroup
+  let kvBase = (b * p.Hkv + h / (p.Hq / p.Hkv)) * p.cap * HD;
+  let qBase = (row * p.Hq + h) * HD;
+  var qr: array<f32, HD>;
+  var o: array<f32, HD>;
+  for (var d = 0u; d < HD; d++) {
+    qr[d] = q[qBase + d] * p.scale;
+    o[d] = 0.0;
+  }
+  var m = NONE;
+  var l = 0.0;
+  for (var j0 = 0u; j0 <= blockLast; j0 += KB) {
+    for (var i = lid; i < KB * HD; i += QB) {
+      let j = min(j0 + i / HD, p.cap - 1u);
+      kTile[i] = kc[kvBase + j * HD + i % HD];
+      vTile[i] = vc[kvBase + j * HD + i % HD];
+    }
+    workgroupBarrier();
+    let n = min(KB, blockLast + 1u - j0);
+    for (var jj = 0u; jj < n; jj++) {
+      let j = j0 + jj;
+      if (j <= last && mask[b * p.cap + j] != 0u) {
+        var s = 0.0;
+        for (var d = 0u; d < HD; d++) { s += qr[d] * kTile[jj * HD + d]; }
+        if (s > m) {
+          let corr = exp(m - s);
+          l *= corr;
+          for (var d = 0u; d < HD; d++) { o[d] *= corr; }
+          m = s;
+        }
+        let pj = exp(s - m);
+        l += pj;
+        for (var d = 0u; d < HD; d++) { o[d] += pj * vTile[jj * HD + d]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (wg.x * QB + lid < p.T) {
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var d = 0u; d < HD; d++) { out[qBase + d] = o[d] * inv; }
+  }
+}

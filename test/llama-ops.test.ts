@@ -99,8 +99,9 @@ describe('LLaMA ops match the references', () => {
 
   // Prefill of S tokens at once, then the same sequence token by token through the cache: both equal the
   // full causal reference, with GQA and a left-padded row.
-  for (const [B, S, hq, hkv, D] of [[2, 11, 4, 2, 16], [1, 70, 3, 1, 40], [1, 5, 2, 2, 256]]) {
-    it(`attention B=${B} S=${S} Hq=${hq} Hkv=${hkv} D=${D}: prefill and token-by-token decode`, async () => {
+  // Chunks of ≥ 8 tokens take the tiled kernel (head dim ≤ 128), single tokens the per-query one.
+  for (const [B, S, hq, hkv, D, mid] of [[2, 11, 4, 2, 16, 9], [1, 70, 3, 1, 40, 8], [1, 5, 2, 2, 256, 2], [1, 150, 4, 2, 64, 50], [2, 40, 2, 1, 128, 33]]) {
+    it(`attention B=${B} S=${S} Hq=${hq} Hkv=${hkv} D=${D}: prefill, chunks of ${mid}, and token-by-token decode`, async () => {
       const rt = await testRuntime();
       const rng = new Rng(B * S * D);
       const cap = S + 3;
@@ -112,7 +113,7 @@ describe('LLaMA ops match the references', () => {
       const maskCap = new Uint32Array(B * cap);
       for (let b = 0; b < B; b++) maskCap.set(mask.subarray(b * S, (b + 1) * S), b * cap);
       const M = rt.upload(maskCap, [B, cap], 'mask');
-      for (const chunk of [S, 1]) {
+      for (const chunk of [S, mid, 1]) {
         const KC = rt.upload(poison(B * hkv * cap * D), [B, hkv, cap, D], 'k cache');
         const VC = rt.upload(poison(B * hkv * cap * D), [B, hkv, cap, D], 'v cache');
         const got = new Float32Array(q.length);

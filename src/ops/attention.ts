@@ -1,8 +1,18 @@
 // Causal grouped-query attention over a KV cache, and the write of new keys/values into that cache.
 import type { Runtime, Step, Tensor } from '../gpu';
-import { expectShape, ShapeError, Uniforms } from '../gpu';
+import { expectShape, renderWgsl, ShapeError, Uniforms, variantName } from '../gpu';
 import code from '../../shaders/attention.wgsl?raw';
 import { grid1d } from './grid';
+
+/** From this many new tokens per sequence (and head dimensions up to 128) attention runs tiled. */
+export const TILED_ATTENTION_MIN_TOKENS = 8;
+const TILED_MAX_HEAD_DIM = 128;
+
+/** The shader with every template value set; only forward_tiled reads HEAD_DIM. */
+function attentionKernel(rt: Runtime, entryPoint: string, headDim = 64) {
+  const values = { HEAD_DIM: headDim };
+  return rt.kernel({ shader: variantName('attention', values), code: () => renderWgsl('attention', code, values), entryPoint });
+}
 
 /** Where the T new tokens of each of B sequences sit in a cache of `capacity` rows. */
 export interface AttentionWindow {
@@ -32,7 +42,7 @@ export async function writeKv(rt: Runtime, step: Step, k: Tensor, v: Tensor, kCa
   expectShape(vCache, kCache.shape, 'writeKv');
   expectShape(k, [w.batch * w.tokens, hkv, headDim], 'writeKv');
   expectShape(v, k.shape, 'writeKv');
-  const kernel = await rt.kernel({ shader: 'attention', code, entryPoint: 'write_kv' });
+  const kernel = await attentionKernel(rt, 'write_kv');
   const groups = grid1d(Math.ceil((w.batch * w.tokens * hkv * headDim) / 256), rt.device.limits.maxComputeWorkgroupsPerDimension);
   step.dispatch(kernel, params(w, hkv, hkv, headDim, capacity), [k, v, kCache, vCache], groups, `writeKv ${w.batch}x${w.tokens}`);
 }
@@ -52,7 +62,12 @@ export async function attentionForward(
   if (headDim > 256) throw new ShapeError(`attention: head dimension ${headDim} exceeds the kernel's 256`);
   expectShape(mask, [w.batch, capacity], 'attention', 'u32');
   expectShape(out, q.shape, 'attention');
-  const kernel = await rt.kernel({ shader: 'attention', code, entryPoint: 'forward' });
+  if (w.tokens >= TILED_ATTENTION_MIN_TOKENS && headDim <= TILED_MAX_HEAD_DIM) {
+    const kernel = await attentionKernel(rt, 'forward_tiled', headDim);
+    step.dispatch(kernel, params(w, hq, hkv, headDim, capacity), [q, kCache, vCache, mask, out], [Math.ceil(w.tokens / 64), hq, w.batch], `attention tiled ${w.batch}x${w.tokens}x${hq}`);
+    return;
+  }
+  const kernel = await attentionKernel(rt, 'forward');
   const groups = grid1d(w.batch * w.tokens * hq, rt.device.limits.maxComputeWorkgroupsPerDimension);
   step.dispatch(kernel, params(w, hq, hkv, headDim, capacity), [q, kCache, vCache, mask, out], groups, `attention ${w.batch}x${w.tokens}x${hq}`);
 }
