@@ -15,3 +15,9 @@ if (report.fidelity?.length) {
     console.log(`| ${f.source} | ${f.spec} | ${f.weights} | ${f.entropyPlain.toFixed(4)} → ${f.entropyIcq.toFixed(4)} | ${f.rmsePlain.toExponential(4)} → ${f.rmseIcq.toExponential(4)} | ${f.groupsIcqLower} / ${f.groups} |`);
   }
 }
+if (report.microLlamaLoss?.length) {
+  console.log('\n| corpus | validation tokens | 256-token windows | loss (mean of window means) | metrics.json | difference | seconds |\n| --- | --- | --- | --- | --- | --- | --- |');
+  for (const m of report.microLlamaLoss) {
+    console.log(`| ${m.corpus} | ${m.tokens} | ${m.windows} | ${m.meanOfWindowMeans.toFixed(6)} | ${m.reference.toFixed(6)} | ${m.difference.toExponential(2)} | ${m.seconds.toFixed(2)} |`);
+  }
+}

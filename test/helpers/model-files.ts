@@ -3,7 +3,8 @@
 import { blobSource, urlSource, type ModelSource } from '../../src/model';
 
 export const inBrowser = typeof window !== 'undefined';
-export const SHARED = '../shared';
+/** ../shared (the model and corpora this project may read but not commit); QLORA_SHARED_DIR overrides. */
+export const SHARED = (typeof process !== 'undefined' && process.env?.QLORA_SHARED_DIR) || '../shared';
 const FIXTURE_FILES = ['config.json', 'model.safetensors', 'reference.safetensors', 'reference-nf4-icq.safetensors'];
 
 async function nodeFs() {
