@@ -18,9 +18,7 @@ struct Params { M: u32, N: u32, K: u32, accumulate: u32 } // M equals the templa
 @group(0) @binding(2) var<storage, read> W: array<vec4<f32>>;   // [N, K]
 fn weight4(r: u32, c: u32, K: u32) -> vec4<f32> { return W[(r * K + c) / 4u]; }
 //#else
-@group(0) @binding(2) var<storage, read> codes: array<u32>;
-@group(0) @binding(4) var<storage, read> stats: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read> levelTable: array<f32>;
+// The quantized weight's bindings (2, 4, 5, 6) are in shaders/dequant.wgsl, appended.
 fn weight4(r: u32, c: u32, K: u32) -> vec4<f32> { return dequant4(r, c, K); }
 //#endif
 

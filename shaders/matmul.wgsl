@@ -25,10 +25,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 //#endif
 //#if QUANT
-// B is a quantized weight Ŵ [out, in] (src/quant/format.ts), read through shaders/dequant.wgsl.
-@group(0) @binding(2) var<storage, read> codes: array<u32>;
-@group(0) @binding(4) var<storage, read> stats: array<vec2<f32>>;
-@group(0) @binding(5) var<storage, read> levelTable: array<f32>;
+// B is a quantized weight Ŵ [out, in] (src/quant/format.ts): its bindings (2, 4, 5, 6) and reads are in
+// shaders/dequant.wgsl, appended.
 //#else
 //#if VEC4
 @group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;

@@ -82,6 +82,8 @@ describe('specs and shapes', () => {
     expect(bitsPerWeight({ codebook: 'nf', bits: 4, groupSize: 64 })).toBe(5);
     expect(bitsPerWeight({ codebook: 'int', bits: 2, groupSize: 128 })).toBe(2.5);
     expect(bitsPerWeight({ codebook: 'int', bits: 3, groupSize: 32 })).toBe(5);
+    // Double quantization: two bytes per group plus 16 bytes per 256 groups.
+    expect(bitsPerWeight({ codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true })).toBe(4 + 16.5 / 64);
   });
 
   it('rejects unsupported bits, group sizes, codebooks and calibrations by name', () => {

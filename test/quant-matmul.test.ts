@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Runtime } from '../src/gpu';
 import { ShapeError } from '../src/gpu';
-import { dequantize, packCodes, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantSpec } from '../src/quant';
+import {
+  dequantize, dequantizeStats, doubleQuantizeStats, freeQuantized, packCodes, quantMatmul, quantMatmulBackward, type Bits,
+  type QuantizedWeight, type QuantSpec,
+} from '../src/quant';
 import { poison, relativeError, testRuntime } from './helpers/gpu';
 import { Rng } from './helpers/rng';
 import { matmulRef } from './ref/matmul';
@@ -11,14 +14,17 @@ import { quantizeRef } from './ref/quantize';
 function makeWeight(rt: Runtime, out: number, inFeatures: number, spec: QuantSpec, seed: number) {
   const w = new Rng(seed).normals(out * inFeatures, 0.05);
   const { codes, stats } = quantizeRef(w, out, inFeatures, spec);
-  const qw: QuantizedWeight = {
-    name: 'w',
-    spec,
-    out,
-    inFeatures,
-    codes: rt.upload(packCodes(codes, out, inFeatures, spec.bits), [out, (inFeatures / 32) * spec.bits], 'w.codes'),
-    stats: rt.upload(stats, [out, inFeatures / spec.groupSize, 2], 'w.stats'),
-  };
+  const codesT = rt.upload(packCodes(codes, out, inFeatures, spec.bits), [out, (inFeatures / 32) * spec.bits], 'w.codes');
+  if (spec.doubleQuant) {
+    const { packed, blocks } = doubleQuantizeStats(stats);
+    const qw: QuantizedWeight = {
+      name: 'w', spec, out, inFeatures, codes: codesT,
+      stats: rt.upload(packed, [packed.length], 'w.stats8'),
+      statBlocks: rt.upload(blocks, [blocks.length / 4, 4], 'w.statBlocks'),
+    };
+    return { qw, dense: dequantize(codes, dequantizeStats(packed, blocks, stats.length / 2), out, inFeatures, spec) };
+  }
+  const qw: QuantizedWeight = { name: 'w', spec, out, inFeatures, codes: codesT, stats: rt.upload(stats, [out, inFeatures / spec.groupSize, 2], 'w.stats') };
   return { qw, dense: dequantize(codes, stats, out, inFeatures, spec) };
 }
 
@@ -34,7 +40,8 @@ async function forward(spec: QuantSpec, M: number, out: number, inFeatures: numb
   await quantMatmul(rt, step, X, qw, Y, { accumulate, lanesPerRow });
   step.submit();
   const got = await rt.read(Y);
-  rt.free(X, Y, qw.codes, qw.stats);
+  rt.free(X, Y);
+  freeQuantized(rt, qw);
   const want = matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inFeatures, transB: true, c0: y0 });
   expect(relativeError(got, want)).toBeLessThan(1e-5);
 }
@@ -49,7 +56,8 @@ async function backward(spec: QuantSpec, M: number, out: number, inFeatures: num
   await quantMatmulBackward(rt, step, DY, qw, DX);
   step.submit();
   const got = await rt.read(DX);
-  rt.free(DY, DX, qw.codes, qw.stats);
+  rt.free(DY, DX);
+  freeQuantized(rt, qw);
   const want = matmulRef({ a: dy, b: dense, batch: 1, M, N: inFeatures, K: out });
   expect(relativeError(got, want)).toBeLessThan(1e-5);
 }
@@ -76,6 +84,10 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
     await forward({ codebook: 'int', bits: 2, groupSize: 64 }, 3, 19, 320, 6, false, 64);
     await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 37, 1216, 5, false, 256);
   });
+  it('double-quantized statistics (8-bit codes, 256-group blocks), nf4 and int3, M = 1 and 6', async () => {
+    await forward({ codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'icq', doubleQuant: true }, 1, 300, 128, 91);
+    await forward({ codebook: 'int', bits: 3, groupSize: 32, doubleQuant: true }, 6, 37, 256, 92, true);
+  });
   it('M = 8 accumulates into the output', () => forward({ codebook: 'int', bits: 4, groupSize: 64 }, 8, 19, 128, 3, true));
 });
 
@@ -92,6 +104,11 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
     }
   }
   it('forward on the vec4 path with 128×128 tiles accumulates', () => forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 132, 136, 256, 77, true));
+  it('double-quantized statistics: forward M=70 and backward M=13', async () => {
+    const spec: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 32, calibrate: 'icq', doubleQuant: true };
+    await forward(spec, 70, 45, 192, 93);
+    await backward(spec, 13, 300, 64, 94);
+  });
   it('backward on 128×128 tiles', () => backward({ codebook: 'int', bits: 2, groupSize: 32 }, 64, 132, 160, 78));
 });
 
@@ -103,6 +120,7 @@ describe('quantized matmul rejects bad shapes', () => {
     const Y = rt.tensor([2, 8], 'f32', 'y');
     await expect(quantMatmul(rt, rt.step(), X, qw, Y)).rejects.toThrow(ShapeError);
     await expect(quantMatmul(rt, rt.step(), X, qw, Y)).rejects.toThrow(/quantMatmul\(w\): input 'hidden'.*expected f32 \[M, 64\]/);
-    rt.free(X, Y, qw.codes, qw.stats);
+    rt.free(X, Y);
+  freeQuantized(rt, qw);
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { codeLevels, entropyBits, quantize, QuantFormatError, unpackCodes, type Bits, type QuantSpec } from '../src/quant';
+import {
+  codeLevels, dequantizeStats, doubleQuantizeStats, entropyBits, freeQuantized, quantize, QuantFormatError, unpackCodes, type Bits,
+  type QuantSpec,
+} from '../src/quant';
 import { testRuntime } from './helpers/gpu';
 import { Rng } from './helpers/rng';
 import { quantizeRef } from './ref/quantize';
@@ -31,7 +34,8 @@ async function gpuQuantize(w: Float32Array, spec: QuantSpec) {
   const q = await quantize(rt, W, spec, 'w');
   const words = (await rt.read(q.codes)) as Uint32Array;
   const stats = (await rt.read(q.stats)) as Float32Array;
-  rt.free(W, q.codes, q.stats);
+  rt.free(W);
+  freeQuantized(rt, q);
   return { codes: unpackCodes(words, SHAPE.out, SHAPE.inFeatures, spec.bits), stats };
 }
 
@@ -54,6 +58,43 @@ describe('GPU quantization equals the CPU reference', () => {
       }
     }
   }
+});
+
+describe('double quantization of the statistics', () => {
+  it('GPU quantize with doubleQuant stores the reference stats as 8-bit codes and block parameters', async () => {
+    const rt = await testRuntime();
+    // 3000 groups: more than one 256-group block, and an odd last block.
+    const [out, inFeatures] = [375, 256];
+    const spec: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 32, calibrate: 'icq', doubleQuant: true };
+    const w = new Rng(77).normals(out * inFeatures, 0.03);
+    const W = rt.upload(w, [out, inFeatures], 'w');
+    const q = await quantize(rt, W, spec, 'w');
+    const want = doubleQuantizeStats(quantizeRef(w, out, inFeatures, spec).stats);
+    expect(q.stats.dtype).toBe('u32');
+    expect(await rt.read(q.stats)).toEqual(want.packed);
+    expect(await rt.read(q.statBlocks!)).toEqual(want.blocks);
+    rt.free(W);
+    freeQuantized(rt, q);
+  });
+
+  it('reconstructs each statistic within half a code step of its block', () => {
+    const rng = new Rng(5);
+    const groups = 700;
+    const stats = new Float32Array(2 * groups);
+    for (let g = 0; g < groups; g++) {
+      stats[2 * g] = 0.01 + 0.05 * rng.next();
+      stats[2 * g + 1] = 0.002 * rng.normal();
+    }
+    const { packed, blocks } = doubleQuantizeStats(stats);
+    const back = dequantizeStats(packed, blocks, groups);
+    for (let g = 0; g < groups; g++) {
+      const b = Math.floor(g / 256);
+      for (const f of [0, 1]) expect(Math.abs(back[2 * g + f] - stats[2 * g + f])).toBeLessThanOrEqual(blocks[4 * b + 2 * f + 1] * 0.5 + 1e-9);
+    }
+    // A constant field (plain NF's zero offsets) is stored exactly.
+    const zeros = doubleQuantizeStats(Float32Array.from({ length: 20 }, (_, i) => (i % 2 ? 0 : 0.5)));
+    expect(dequantizeStats(zeros.packed, zeros.blocks, 10)).toEqual(Float32Array.from({ length: 20 }, (_, i) => (i % 2 ? 0 : 0.5)));
+  });
 });
 
 describe('quantization quality', () => {

@@ -7,6 +7,10 @@
 //   stats: f32 [out, in/groupSize, 2] = (s, o) per group, so ŵ = s·level[q] + o, where level[q] = q
 //          for the 'int' codebook (s = scale, o = offset = −scale·zero) and the NF table for 'nf'
 //          (s = absmax, o = τ, 0 without ICQ).
+//   double quantization (spec.doubleQuant): the (s, o) pairs stored as signed 8-bit codes instead, two
+//          groups per u32 word (group g: s code in bits 16·(g%2)…+7, o code in the next byte), with per block
+//          of 256 consecutive groups an f32 (s centre, s step, o centre, o step), so s = centre + step·code:
+//          the block's [min, max] of s (and of o) mapped linearly onto codes −127…127.
 import { QuantFormatError } from './errors';
 import { normalQuantile } from './normal';
 
@@ -21,7 +25,12 @@ export interface QuantSpec {
   groupSize: GroupSize;
   /** 'icq': IR-QLoRA's information calibration (entropy-maximising τ for nf, range factor for int). */
   calibrate?: Calibration;
+  /** Store the per-group (s, o) as 8-bit codes with f32 parameters per 256 groups (see the layout above). */
+  doubleQuant?: boolean;
 }
+
+/** Groups that share one set of double-quantization parameters. */
+export const DQ_BLOCK = 256;
 
 /** The tail probability bitsandbytes uses for NF4 (and we use for NF2/NF3). */
 export const NF_OFFSET = 0.9677083;
@@ -36,6 +45,9 @@ export function validateSpec(spec: QuantSpec, what = 'quant spec'): void {
   }
   if (spec.calibrate !== undefined && spec.calibrate !== 'none' && spec.calibrate !== 'icq') {
     throw new QuantFormatError(`${what}: calibrate must be 'none' or 'icq', got '${String(spec.calibrate)}'`);
+  }
+  if (spec.doubleQuant !== undefined && typeof spec.doubleQuant !== 'boolean') {
+    throw new QuantFormatError(`${what}: doubleQuant must be true or false, got '${String(spec.doubleQuant)}'`);
   }
 }
 
@@ -75,9 +87,51 @@ export function levelMidpoints(levels: Float32Array): Float32Array {
   return Float32Array.from({ length: levels.length - 1 }, (_, i) => (levels[i] + levels[i + 1]) / 2);
 }
 
-/** True storage cost per weight: the code bits plus two f32 statistics per group. */
+/** True storage cost per weight: the code bits plus the statistics (two f32, or two bytes and a share of the
+ *  16-byte block parameters, per group). */
 export function bitsPerWeight(spec: QuantSpec): number {
-  return spec.bits + (2 * 32) / spec.groupSize;
+  const statBits = spec.doubleQuant ? 2 * 8 + (4 * 32) / DQ_BLOCK : 2 * 32;
+  return spec.bits + statBits / spec.groupSize;
+}
+
+/** Double quantization of stats (f32 [groups, 2]) into packed codes and block parameters (layout above). */
+export function doubleQuantizeStats(stats: Float32Array): { packed: Uint32Array; blocks: Float32Array } {
+  const groups = stats.length / 2;
+  const packed = new Uint32Array(Math.ceil(groups / 2));
+  const blocks = new Float32Array(Math.ceil(groups / DQ_BLOCK) * 4);
+  for (let b = 0; b * DQ_BLOCK < groups; b++) {
+    const end = Math.min(groups, (b + 1) * DQ_BLOCK);
+    for (let field = 0; field < 2; field++) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let g = b * DQ_BLOCK; g < end; g++) {
+        lo = Math.min(lo, stats[2 * g + field]);
+        hi = Math.max(hi, stats[2 * g + field]);
+      }
+      const centre = Math.fround((lo + hi) / 2);
+      const stepSize = Math.fround((hi - lo) / 254);
+      blocks[4 * b + 2 * field] = centre;
+      blocks[4 * b + 2 * field + 1] = stepSize;
+      for (let g = b * DQ_BLOCK; g < end; g++) {
+        const code = stepSize > 0 ? Math.max(-127, Math.min(127, Math.round((stats[2 * g + field] - centre) / stepSize))) : 0;
+        packed[g >> 1] |= (code & 0xff) << (16 * (g & 1) + 8 * field);
+      }
+    }
+  }
+  return { packed, blocks };
+}
+
+/** The (s, o) pairs that double-quantized stats stand for, f32 [groups, 2], as the kernels compute them. */
+export function dequantizeStats(packed: Uint32Array, blocks: Float32Array, groups: number): Float32Array {
+  const stats = new Float32Array(2 * groups);
+  for (let g = 0; g < groups; g++) {
+    const b = Math.floor(g / DQ_BLOCK);
+    for (let field = 0; field < 2; field++) {
+      const code = (((packed[g >> 1] >>> (16 * (g & 1) + 8 * field)) & 0xff) << 24) >> 24;
+      stats[2 * g + field] = blocks[4 * b + 2 * field] + Math.fround(blocks[4 * b + 2 * field + 1] * code);
+    }
+  }
+  return stats;
 }
 
 export function wordsPerRow(inFeatures: number, bits: Bits): number {

@@ -1,7 +1,8 @@
 // src/quant: quantized weight formats, packing, ICQ calibration, and GPU quantization.
 export { QuantFormatError } from './errors';
 export {
-  bitsPerWeight, codeLevels, dequantize, levelMidpoints, nfLevels, NF_OFFSET, packCodes, unpackCodes,
+  bitsPerWeight, codeLevels, dequantize, dequantizeStats, doubleQuantizeStats, DQ_BLOCK, levelMidpoints, nfLevels, NF_OFFSET,
+  packCodes, unpackCodes,
   validateShape, validateSpec, wordsPerRow, type Bits, type Calibration, type Codebook, type GroupSize, type QuantSpec,
 } from './format';
 export { entropyBits, entropyTable, ICQ_SIGMA, icqIntFactors, icqNfFactors } from './icq';

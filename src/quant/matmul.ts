@@ -37,7 +37,12 @@ function rowsOf(t: Tensor, cols: number, what: string, op: string): number {
 }
 
 function formatValues(w: QuantizedWeight) {
-  return { BITS: w.spec.bits, GROUP: w.spec.groupSize, NF: +(w.spec.codebook === 'nf') };
+  return { BITS: w.spec.bits, GROUP: w.spec.groupSize, NF: +(w.spec.codebook === 'nf'), DQ: +!!w.statBlocks };
+}
+
+/** The weight's tensors at bindings 2, 4, 5 (and 6) of shaders/dequant.wgsl, around the output at 3. */
+function weightBindings(rt: Runtime, input: Tensor, w: QuantizedWeight, output: Tensor): Tensor[] {
+  return [input, w.codes, output, w.stats, levelTable(rt, w), ...(w.statBlocks ? [w.statBlocks] : [])];
 }
 
 /** Y[M, out] = X[M, in]·Ŵᵀ (+ Y). */
@@ -50,12 +55,12 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0 };
     const kernel = await rt.kernel({ shader: variantName('gemv', values), code: () => renderWgsl('gemv', gemvCode + dequantCode, values), entryPoint: 'main' });
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0);
-    step.dispatch(kernel, params, [x, w.codes, y, w.stats, levelTable(rt, w)], [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
+    step.dispatch(kernel, params, weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
   }
   await recordGemm(
     rt, step, { M, N: w.out, K: w.inFeatures, batch: 1, strideB: 0 },
-    [x, w.codes, y, w.stats, levelTable(rt, w)], { TRANS_B: 1, QUANT: 1, ...formatValues(w) }, options, dequantCode,
+    weightBindings(rt, x, w, y), { TRANS_B: 1, QUANT: 1, ...formatValues(w) }, options, dequantCode,
   );
 }
 
@@ -66,6 +71,6 @@ export async function quantMatmulBackward(rt: Runtime, step: Step, dy: Tensor, w
   if (rowsOf(dx, w.inFeatures, 'input gradient', op) !== M) throw new ShapeError(`${op}: '${dx.label}' has ${dx.shape[0]} rows, '${dy.label}' has ${M}`);
   await recordGemm(
     rt, step, { M, N: w.inFeatures, K: w.out, batch: 1, strideB: 0 },
-    [dy, w.codes, dx, w.stats, levelTable(rt, w)], { TRANS_B: 0, QUANT: 1, ...formatValues(w) }, options, dequantCode,
+    weightBindings(rt, dy, w, dx), { TRANS_B: 0, QUANT: 1, ...formatValues(w) }, options, dequantCode,
   );
 }

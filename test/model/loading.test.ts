@@ -5,7 +5,7 @@ import {
   blobSource, expectedTensors, LlamaModel, loadTokenizer, ModelFormatError, parseLlamaConfig, readSafetensors,
   ropeInvFreq, UnsupportedModelError, type LlamaConfig,
 } from '../../src/model';
-import { testRuntime } from '../helpers/gpu';
+import { relativeError, testRuntime } from '../helpers/gpu';
 import { Rng } from '../helpers/rng';
 import { writeSafetensors, type NamedTensor } from '../helpers/safetensors-write';
 
@@ -100,6 +100,26 @@ describe('loading rejects bad input and frees what it allocated', () => {
     expect(model.weights.layers[1].down.kind).toBe('quantized');
     expect(model.weights.lmHead.kind).toBe('dense');
     model.dispose();
+  });
+
+  it('loads with double-quantized statistics; logits stay close to the single-quantized model', async () => {
+    const rt = await testRuntime();
+    const tensors = tensorsFor(config, 9);
+    const logitsOf = async (doubleQuant: boolean) => {
+      const model = await LlamaModel.load(rt, blobSource('dq', files(CONFIG, tensors)), { quant: { codebook: 'nf', bits: 4, groupSize: 32, doubleQuant } });
+      expect(model.weights.layers[0].q.kind === 'quantized' && !!model.weights.layers[0].q.weight.statBlocks).toBe(doubleQuant);
+      const cache = model.createCache(1, 3);
+      const l = await model.forward({ ids: [4, 2, 7], batch: 1 }, cache, { logits: 'all' });
+      const out = (await rt.read(l)) as Float32Array;
+      rt.free(l);
+      model.freeCache(cache);
+      model.dispose();
+      return out;
+    };
+    const [plain, dq] = [await logitsOf(false), await logitsOf(true)];
+    const err = relativeError(dq, plain);
+    expect(err).toBeGreaterThan(0);
+    expect(err).toBeLessThan(0.05);
   });
 
   it('loads a sharded checkpoint through model.safetensors.index.json, equal to the single file', async () => {
