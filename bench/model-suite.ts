@@ -56,7 +56,8 @@ async function randomWeights(rt: Runtime, c: LlamaConfig, spec: QuantSpec): Prom
 }
 
 function linearBytes(w: LinearWeight): number {
-  return w.kind === 'quantized' ? byteLength(w.weight.codes) + byteLength(w.weight.stats) : byteLength(w.weight as Tensor);
+  if (w.kind === 'dense') return byteLength(w.weight);
+  return byteLength(w.weight.codes) + byteLength(w.weight.stats) + (w.weight.statBlocks ? byteLength(w.weight.statBlocks) : 0);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -144,6 +145,15 @@ export async function runModelSuite(rt: Runtime, scale: 'gpu' | 'cpu', copyGBs: 
   results.push(...(await decodeAndPrefill(rt, model, `${name}, nf4 G64, nf4 LM head`, bandwidth, scale, log)));
   rt.free(head.weight as Tensor);
   model.dispose();
+  // Double-quantized statistics (8-bit), LM head included: fewer bytes per token.
+  const dqSpec: QuantSpec = { ...spec, doubleQuant: true };
+  const dqWeights = await randomWeights(rt, config, dqSpec);
+  const dqHead = dqWeights.lmHead;
+  dqWeights.lmHead = { kind: 'quantized', name: 'lm_head', out: config.vocabSize, in: config.hiddenSize, weight: await quantize(rt, dqHead.weight as Tensor, dqSpec, 'lm_head') };
+  rt.free(dqHead.weight as Tensor);
+  const dqModel = LlamaModel.fromWeights(rt, dqWeights);
+  results.push(...(await decodeAndPrefill(rt, dqModel, `${name}, nf4 G64 DQ, nf4 DQ LM head`, bandwidth, scale, log)));
+  dqModel.dispose();
   return results;
 }
 

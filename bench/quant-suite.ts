@@ -2,7 +2,9 @@
 // throughput against the f32 matmul on the same shapes, and quantization throughput with and without ICQ.
 import type { Runtime, Tensor } from '../src/gpu';
 import { matmul } from '../src/ops';
-import { quantize, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantSpec } from '../src/quant';
+import {
+  doubleQuantizeStats, freeQuantized, quantize, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantSpec,
+} from '../src/quant';
 import { result, timeLaunch, type BenchResult } from './harness';
 import { warmUp, type SuiteScale } from './suite';
 
@@ -21,15 +23,18 @@ function randomWeight(rt: Runtime, out: number, inF: number, spec: QuantSpec, se
   const words = out * (inF / 32) * spec.bits;
   const codes = new Uint32Array(fill(words, seed, 0, 1).map((v) => v * 4294967295));
   const stats = fill(out * (inF / spec.groupSize) * 2, seed + 1, 0.001, 0.01);
-  return {
-    name: `w${seed}`, spec, out, inFeatures: inF,
-    codes: rt.upload(codes, [out, words / out], 'codes'),
-    stats: rt.upload(stats, [out, inF / spec.groupSize, 2], 'stats'),
-  };
+  const base = { name: `w${seed}`, spec, out, inFeatures: inF, codes: rt.upload(codes, [out, words / out], 'codes') };
+  if (!spec.doubleQuant) return { ...base, stats: rt.upload(stats, [out, inF / spec.groupSize, 2], 'stats') };
+  const { packed, blocks } = doubleQuantizeStats(stats);
+  return { ...base, stats: rt.upload(packed, [packed.length], 'stats8'), statBlocks: rt.upload(blocks, [blocks.length / 4, 4], 'statBlocks') };
 }
 
-const freeWeight = (rt: Runtime, w: QuantizedWeight) => rt.free(w.codes, w.stats);
-const packedBytes = (w: QuantizedWeight) => (w.out * w.inFeatures * w.spec.bits) / 8 + w.out * (w.inFeatures / w.spec.groupSize) * 8;
+const freeWeight = freeQuantized;
+/** Bytes a GEMV must read: codes plus statistics (f32 pairs, or 8-bit pairs and 16 bytes per 256 groups). */
+const packedBytes = (w: QuantizedWeight) => {
+  const groups = w.out * (w.inFeatures / w.spec.groupSize);
+  return (w.out * w.inFeatures * w.spec.bits) / 8 + (w.spec.doubleQuant ? groups * 2 + Math.ceil(groups / 256) * 16 : groups * 8);
+};
 
 /** GEMV at M = 1, cycling through enough weight copies that they do not fit in L2 (50 MB on the H100). */
 async function gemvBench(
@@ -48,12 +53,12 @@ async function gemvBench(
   rt.free(x, y);
   const gbps = bytes / t.seconds / 1e9;
   const variant = `${lanesPerRow ? ` ${lanesPerRow} lanes/row` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}`;
-  const name = `gemv ${spec.codebook}${spec.bits} G=${spec.groupSize} M=1${variant} (codes+stats)`;
+  const name = `gemv ${spec.codebook}${spec.bits} G=${spec.groupSize}${spec.doubleQuant ? ' DQ' : ''} M=1${variant} (codes+stats)`;
   return { ...result(name, `${out}×${inF}`, gbps, 'GB/s', copyBandwidth, t.seconds, t.timing), wallSeconds: t.wall };
 }
 
-async function gemmBench(rt: Runtime, M: number, out: number, inF: number, bits: Bits, direction: 'forward' | 'backward', baseline: number): Promise<BenchResult> {
-  const spec: QuantSpec = { codebook: 'int', bits, groupSize: 64 };
+async function gemmBench(rt: Runtime, M: number, out: number, inF: number, bits: Bits, direction: 'forward' | 'backward', baseline: number, doubleQuant = false): Promise<BenchResult> {
+  const spec: QuantSpec = { codebook: 'int', bits, groupSize: 64, doubleQuant };
   const w = randomWeight(rt, out, inF, spec, 3);
   const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
   const a = rt.upload(fill(M * rows, 4), [M, rows], 'a');
@@ -65,7 +70,7 @@ async function gemmBench(rt: Runtime, M: number, out: number, inF: number, bits:
   freeWeight(rt, w);
   rt.free(a, c);
   const tflops = (2 * M * out * inF) / t.seconds / 1e12;
-  return result(`${direction === 'forward' ? 'X·Ŵᵀ' : 'dY·Ŵ'} int${bits} G=64 (ratio: vs f32 matmul)`, `M=${M} ${out}×${inF}`, tflops, 'TFLOP/s', baseline, t.seconds, t.timing);
+  return result(`${direction === 'forward' ? 'X·Ŵᵀ' : 'dY·Ŵ'} int${bits} G=64${doubleQuant ? ' DQ' : ''} (ratio: vs f32 matmul)`, `M=${M} ${out}×${inF}`, tflops, 'TFLOP/s', baseline, t.seconds, t.timing);
 }
 
 async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward'): Promise<BenchResult> {
@@ -106,6 +111,7 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
   for (const [out, inF] of shapes) {
     for (const bits of [2, 3, 4] as Bits[]) add(await gemvBench(rt, out, inF, { codebook: 'int', bits, groupSize: 64 }, copyBandwidthGBs));
     add(await gemvBench(rt, out, inF, { codebook: 'nf', bits: 4, groupSize: 64 }, copyBandwidthGBs));
+    add(await gemvBench(rt, out, inF, { codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true }, copyBandwidthGBs));
   }
   // Where the GEMV time goes: invocations per row, and a weight that stays in L2.
   const [o0, i0] = shapes[0];
@@ -122,6 +128,7 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
       for (const [out, inF] of shapes) {
         const base = add(await f32Baseline(rt, M, out, inF, direction));
         for (const bits of [2, 3, 4] as Bits[]) add(await gemmBench(rt, M, out, inF, bits, direction, base.value));
+        add(await gemmBench(rt, M, out, inF, 4, direction, base.value, true));
       }
     }
   }
