@@ -12,7 +12,8 @@ export default defineConfig(({ command }) =>
           target: 'es2022',
           sourcemap: true,
           lib: { entry: resolve(__dirname, 'src/index.ts'), formats: ['es'], fileName: () => 'qlora-web.js' },
-          rollupOptions: { external: ['webgpu', 'comlink', 'idb-keyval'] },
+          // Runtime dependencies stay imports: the app's bundler resolves them once.
+          rollupOptions: { external: ['webgpu', 'comlink', 'idb-keyval', '@huggingface/tokenizers', '@huggingface/jinja'] },
         },
         worker: { format: 'es' },
       },
