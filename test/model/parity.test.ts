@@ -1,7 +1,7 @@
 // The forward pass against transformers (test/fixtures/llama, made by scripts/reference/make_fixtures.py):
 // logits of a left-padded batch, unquantized and with NF4 G64 ICQ weights, and 32 greedy tokens.
 import { describe, expect, it } from 'vitest';
-import { generateTokens, LlamaModel, readSafetensors, type ModelSource } from '../../src/model';
+import { generateTokens, LlamaModel, perplexity, readSafetensors, type ModelSource } from '../../src/model';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureSource } from '../helpers/model-files';
 
@@ -61,4 +61,43 @@ describe('LLaMA forward matches transformers', () => {
       }
     });
   }
+});
+
+describe('perplexity', () => {
+  it('with stride < window scores every token after the first exactly once, each with the context its window gives', async () => {
+    const rt = await testRuntime();
+    const model = await LlamaModel.load(rt, await fixtureSource('gqa'));
+    try {
+      const ids = Array.from({ length: 23 }, (_, i) => (i * 37 + 5) % model.config.vocabSize);
+      const [window, stride] = [8, 3];
+      const result = await perplexity(model, ids, { window, stride, batch: 2 });
+      // By hand: each window's logits from its own forward, cross-entropy on the CPU in float64.
+      let expected = 0;
+      let tokens = 0;
+      let prevEnd = 0;
+      for (let start = 0; start + 1 < ids.length; start += stride) {
+        const end = Math.min(start + window, ids.length);
+        const cache = model.createCache(1, end - start);
+        const logitsT = await model.forward({ ids: ids.slice(start, end), batch: 1 }, cache, { logits: 'all' });
+        const logits = (await rt.read(logitsT)) as Float32Array;
+        rt.free(logitsT);
+        model.freeCache(cache);
+        const V = model.config.vocabSize;
+        for (let t = Math.max(start + 1, prevEnd); t < end; t++) {
+          const row = logits.subarray((t - 1 - start) * V, (t - start) * V);
+          const m = Math.max(...row);
+          const lse = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+          expected += lse - row[ids[t]];
+          tokens++;
+        }
+        prevEnd = end;
+        if (end === ids.length) break;
+      }
+      expect(tokens).toBe(ids.length - 1);
+      expect(result.tokens).toBe(tokens);
+      expect(Math.abs(result.meanLoss - expected / tokens)).toBeLessThan(1e-5);
+    } finally {
+      model.dispose();
+    }
+  });
 });
