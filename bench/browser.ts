@@ -11,7 +11,7 @@ const w = window as unknown as { __benchReport?: BenchReport; __benchError?: str
 try {
   const rt = await Runtime.create();
   const info = rt.adapterInfo;
-  const isCpu = /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture} ${info.description}`);
+  const isCpu = rt.isCpuAdapter;
   const lines = [`adapter: ${info.vendor} / ${info.architecture} / ${info.device} / ${info.description}`];
   out.textContent = lines.join('\n');
   const checks = await selfCheck(rt);

@@ -22,7 +22,7 @@ setNodeDawnFlags(['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-featur
 const out = process.argv[2];
 const rt = await Runtime.create({ onDeviceLost: (e) => console.error(String(e)) });
 const info = rt.adapterInfo;
-const isCpu = /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture} ${info.description}`);
+const isCpu = rt.isCpuAdapter;
 console.log(`adapter: ${info.vendor} / ${info.architecture} / ${info.device} / ${info.description}`);
 console.log(`features: ${[...rt.features].sort().join(', ')}`);
 const suites = new Set((process.env.BENCH_SUITES ?? 'kernels,model,micro').split(','));

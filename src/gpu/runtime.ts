@@ -30,6 +30,8 @@ export class Runtime {
   readonly bindGroups: BindGroupCache;
   readonly features: ReadonlySet<string>;
   readonly adapterInfo: AcquiredDevice['adapterInfo'];
+  /** A CPU implementation of WebGPU (SwiftShader, llvmpipe): kernels there prefer fewer, longer invocations. */
+  readonly isCpuAdapter: boolean;
   /** Resolves when the device is lost (also after dispose()). */
   readonly lost: Promise<DeviceLostError>;
   private readonly kernels: KernelCache;
@@ -42,6 +44,8 @@ export class Runtime {
     this.device = acquired.device;
     this.features = acquired.features;
     this.adapterInfo = acquired.adapterInfo;
+    const info = acquired.adapterInfo;
+    this.isCpuAdapter = /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
     this.pool = new BufferPool(this.device);
     this.bindGroups = new BindGroupCache(this.device);
     this.kernels = new KernelCache(this.device);
@@ -57,11 +61,6 @@ export class Runtime {
     return new Runtime(await acquireDevice({ ...options, optionalFeatures }), options);
   }
 
-  /** A CPU implementation of WebGPU (SwiftShader, llvmpipe): kernels there prefer fewer, longer invocations. */
-  get isCpuAdapter(): boolean {
-    const text = `${this.adapterInfo.vendor} ${this.adapterInfo.architecture} ${this.adapterInfo.description}`.toLowerCase();
-    return /swiftshader|llvmpipe|lavapipe/.test(text);
-  }
 
   /**
    * Invocations that share one output row in a GEMV. 32 on GPUs (BENCHMARKS.md); 1 on CPU adapters, where
