@@ -4,9 +4,7 @@
 // Query (b, t, h) attends cache rows j ≤ past + t with mask[b, j] = 1, through KV head h / (Hq / Hkv).
 // One 64-invocation workgroup per (token, head): q lives in workgroup memory; keys go in chunks of 64,
 // one key per invocation (score = q·k), with an online softmax (running max m, sum l); each invocation
-// then owns output dims lid, lid+64, … (D ≤ 256) and accumulates p_j·v_j over the chunk. A chunk's keys
-// are staged through workgroup memory 64 dims at a time, so the loads are coalesced (invocation = dim)
-// while the dot products run one key per invocation.
+// then owns output dims lid, lid+64, … (D ≤ 256) and accumulates p_j·v_j over the chunk.
 // A query with no visible key (a padding row) writes zeros.
 
 struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, past: u32, cap: u32, scale: f32 }
@@ -21,7 +19,6 @@ struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, past: u32, cap: u32, 
 const WG = 64u;
 const NONE = -1.0e30;
 var<workgroup> qs: array<f32, 256>;
-var<workgroup> kSlice: array<f32, WG * (WG + 1u)>; // [key][dim] slice, rows padded to avoid bank conflicts
 var<workgroup> probs: array<f32, WG>;
 var<workgroup> red: array<f32, WG>;
 
@@ -68,16 +65,12 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups
   var acc = vec4<f32>(0.0);
   for (var j0 = 0u; j0 <= last; j0 += WG) {
     let j = j0 + lid;
-    var dot = 0.0;
-    for (var d0 = 0u; d0 < p.D; d0 += WG) {
-      let d = min(d0 + lid, p.D - 1u);
-      for (var i = 0u; i < WG; i++) { kSlice[i * (WG + 1u) + lid] = kc[kvBase + min(j0 + i, last) * p.D + d]; }
-      workgroupBarrier();
-      let width = min(WG, p.D - d0);
-      for (var dd = 0u; dd < width; dd++) { dot += qs[d0 + dd] * kSlice[lid * (WG + 1u) + dd]; }
-      workgroupBarrier();
+    var s = NONE;
+    if (j <= last && mask[b * p.cap + j] != 0u) {
+      s = 0.0;
+      let k = kvBase + j * p.D;
+      for (var d = 0u; d < p.D; d++) { s += qs[d] * kc[k + d]; }
     }
-    let s = select(NONE, dot, j <= last && mask[b * p.cap + min(j, last)] != 0u);
     let mNew = max(m, reduceMax(lid, s));
     let pj = select(0.0, exp(s - mNew), s > NONE);
     probs[lid] = pj;
