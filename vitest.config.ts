@@ -1,5 +1,6 @@
 // Two projects run the same unit tests: Node over Dawn + SwiftShader, and headless Chromium's WebGPU
-// (also SwiftShader on machines without a GPU). test/browser/ holds what only a browser can run.
+// (also SwiftShader on machines without a GPU). test/browser/ holds what only a browser can run, test/node/
+// what only Node can (files outside the project root).
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
 
@@ -36,6 +37,7 @@ export default defineConfig({
         test: {
           name: 'chromium',
           include: ['test/**/*.test.ts'],
+          exclude: ['test/node/**'],
           browser: {
             enabled: true,
             headless: true,

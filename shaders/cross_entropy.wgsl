@@ -9,8 +9,6 @@ struct Params { rows: u32, vocab: u32, _pad0: u32, _pad1: u32 }
 @group(0) @binding(2) var<storage, read> targets: array<u32>;
 @group(0) @binding(3) var<storage, read_write> loss: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
-
 @compute @workgroup_size(256)
 fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
@@ -19,24 +17,12 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups
   let base = row * p.vocab;
   var m = -3.4e38;
   for (var c = lid; c < p.vocab; c += 256u) { m = max(m, logits[base + c]); }
-  partial[lid] = m;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { partial[lid] = max(partial[lid], partial[lid + s]); }
-    workgroupBarrier();
-  }
-  let rowMax = partial[0];
-  workgroupBarrier();
+  let rowMax = workgroupMax(lid, m);
   var sum = 0.0;
   for (var c = lid; c < p.vocab; c += 256u) { sum += exp(logits[base + c] - rowMax); }
-  partial[lid] = sum;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { partial[lid] += partial[lid + s]; }
-    workgroupBarrier();
-  }
+  let total = workgroupSum(lid, sum);
   if (lid == 0u) {
     let t = targets[row];
-    loss[row] = select(log(partial[0]) + rowMax - logits[base + min(t, p.vocab - 1u)], 0.0, t == 0xFFFFFFFFu);
+    loss[row] = select(log(total) + rowMax - logits[base + min(t, p.vocab - 1u)], 0.0, t == 0xFFFFFFFFu);
   }
 }

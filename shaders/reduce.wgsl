@@ -1,6 +1,7 @@
 // Row-wise reductions of a row-major [rows, cols] f32 matrix into out[rows]: sum and max.
 // One 256-invocation workgroup per row (rows beyond 65535 fold into wg.y). Each invocation folds a
-// strided slice of the row (coalesced reads), then a tree in workgroup memory combines the 256 partials.
+// strided slice of the row (coalesced reads), then shaders/workgroup_reduce.wgsl (appended) combines the
+// 256 partial results.
 
 struct Params { rows: u32, cols: u32, _pad0: u32, _pad1: u32 }
 
@@ -9,7 +10,6 @@ struct Params { rows: u32, cols: u32, _pad0: u32, _pad1: u32 }
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 const WG = 256u;
-var<workgroup> partial: array<f32, WG>;
 
 fn rowOf(wg: vec3<u32>, groups: vec3<u32>) -> u32 {
   return wg.y * groups.x + wg.x;
@@ -23,13 +23,8 @@ fn row_sum(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups
   if (row < p.rows) {
     for (var c = lid; c < p.cols; c += WG) { s += x[row * p.cols + c]; }
   }
-  partial[lid] = s;
-  workgroupBarrier();
-  for (var width = WG / 2u; width > 0u; width /= 2u) {
-    if (lid < width) { partial[lid] += partial[lid + width]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u && row < p.rows) { out[row] = partial[0]; }
+  let total = workgroupSum(lid, s);
+  if (lid == 0u && row < p.rows) { out[row] = total; }
 }
 
 @compute @workgroup_size(256)
@@ -40,11 +35,6 @@ fn row_max(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups
   if (row < p.rows) {
     for (var c = lid; c < p.cols; c += WG) { m = max(m, x[row * p.cols + c]); }
   }
-  partial[lid] = m;
-  workgroupBarrier();
-  for (var width = WG / 2u; width > 0u; width /= 2u) {
-    if (lid < width) { partial[lid] = max(partial[lid], partial[lid + width]); }
-    workgroupBarrier();
-  }
-  if (lid == 0u && row < p.rows) { out[row] = partial[0]; }
+  let total = workgroupMax(lid, m);
+  if (lid == 0u && row < p.rows) { out[row] = total; }
 }

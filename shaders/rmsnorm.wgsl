@@ -1,6 +1,6 @@
 // RMSNorm over the last dimension (HF LlamaRMSNorm in f32): y = x · rsqrt(mean(x²) + eps) · w.
 // x, y: [rows, cols]; w: [cols]. One 256-invocation workgroup per row: strided partial sums of x²,
-// a tree reduction in workgroup memory, then a strided scaled write.
+// workgroupSum (shaders/workgroup_reduce.wgsl, appended), then a strided scaled write.
 
 struct Params { rows: u32, cols: u32, eps: f32, _pad: u32 }
 
@@ -8,8 +8,6 @@ struct Params { rows: u32, cols: u32, eps: f32, _pad: u32 }
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-var<workgroup> partial: array<f32, 256>;
 
 @compute @workgroup_size(256)
 fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
@@ -22,13 +20,7 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups
     let v = x[base + c];
     sum += v * v;
   }
-  partial[lid] = sum;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (lid < s) { partial[lid] += partial[lid + s]; }
-    workgroupBarrier();
-  }
-  let inv = inverseSqrt(partial[0] / f32(p.cols) + p.eps);
+  let inv = inverseSqrt(workgroupSum(lid, sum) / f32(p.cols) + p.eps);
   for (var c = lid; c < p.cols; c += 256u) {
     y[base + c] = w[c] * (x[base + c] * inv);
   }

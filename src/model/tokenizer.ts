@@ -21,9 +21,14 @@ export class TextTokenizer {
     this.template = chatTemplate ? new Template(chatTemplate) : null;
   }
 
-  private tokenId(field: string): number | null {
+  /** A special token's text from tokenizer_config.json (a string, or an AddedToken object with `content`). */
+  private specialToken(field: string): string | null {
     const raw = this.config[field];
-    const content = typeof raw === 'string' ? raw : (raw as { content?: string } | null)?.content;
+    return (typeof raw === 'string' ? raw : (raw as { content?: string } | null)?.content) ?? null;
+  }
+
+  private tokenId(field: string): number | null {
+    const content = this.specialToken(field);
     return content ? (this.tokenizer.token_to_id(content) ?? null) : null;
   }
 
@@ -47,12 +52,11 @@ export class TextTokenizer {
   /** The chat template rendered to text (encode it with addSpecialTokens: false). */
   applyChatTemplate(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
     if (!this.template) throw new ModelFormatError('tokenizer_config.json', 'the model has no chat template');
-    const str = (f: string) => {
-      const raw = this.config[f];
-      return typeof raw === 'string' ? raw : ((raw as { content?: string } | null)?.content ?? '');
-    };
     return this.template.render({
-      messages, add_generation_prompt: options.addGenerationPrompt ?? false, bos_token: str('bos_token'), eos_token: str('eos_token'),
+      messages,
+      add_generation_prompt: options.addGenerationPrompt ?? false,
+      bos_token: this.specialToken('bos_token') ?? '',
+      eos_token: this.specialToken('eos_token') ?? '',
     });
   }
 }

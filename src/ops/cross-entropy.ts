@@ -1,8 +1,11 @@
 // Per-row cross-entropy of logits against target ids (the loss of language modelling).
 import type { Runtime, Step, Tensor } from '../gpu';
 import { expectShape, u32Params } from '../gpu';
-import code from '../../shaders/cross_entropy.wgsl?raw';
+import kernelCode from '../../shaders/cross_entropy.wgsl?raw';
+import reduceCode from '../../shaders/workgroup_reduce.wgsl?raw';
 import { grid1d } from './grid';
+
+const code = kernelCode + reduceCode;
 
 /** Target id that marks a row whose loss is not wanted (it reads as 0). */
 export const IGNORE_TARGET = 0xffffffff;

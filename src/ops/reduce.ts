@@ -1,8 +1,11 @@
 // Row-wise reductions over the last dimension: [..., cols] → [...].
 import type { Runtime, Step, Tensor } from '../gpu';
 import { numel, ShapeError, u32Params } from '../gpu';
-import code from '../../shaders/reduce.wgsl?raw';
+import kernelCode from '../../shaders/reduce.wgsl?raw';
+import reduceCode from '../../shaders/workgroup_reduce.wgsl?raw';
 import { grid1d } from './grid';
+
+const code = kernelCode + reduceCode;
 
 async function reduceRows(rt: Runtime, step: Step, entryPoint: 'row_sum' | 'row_max', x: Tensor, out: Tensor) {
   const cols = x.shape[x.shape.length - 1];

@@ -1,8 +1,11 @@
 // RMSNorm over the last dimension, as HF's LlamaRMSNorm computes it in f32.
 import type { Runtime, Step, Tensor } from '../gpu';
 import { expectShape, Uniforms } from '../gpu';
-import code from '../../shaders/rmsnorm.wgsl?raw';
+import kernelCode from '../../shaders/rmsnorm.wgsl?raw';
+import reduceCode from '../../shaders/workgroup_reduce.wgsl?raw';
 import { grid1d } from './grid';
+
+const code = kernelCode + reduceCode;
 
 /** y [rows, cols] = x · rsqrt(mean(x²) + eps) · weight [cols]. */
 export async function rmsnormForward(rt: Runtime, step: Step, x: Tensor, weight: Tensor, y: Tensor, eps: number) {

@@ -2,7 +2,7 @@
 // from disk in Node) and, in Node only, the real model and corpora in ../shared.
 import { blobSource, urlSource, type ModelSource } from '../../src/model';
 
-export const inBrowser = typeof window !== 'undefined';
+const inBrowser = typeof window !== 'undefined';
 /** ../shared (the model and corpora this project may read but not commit); QLORA_SHARED_DIR overrides. */
 export const SHARED = (typeof process !== 'undefined' && process.env?.QLORA_SHARED_DIR) || '../shared';
 const FIXTURE_FILES = ['config.json', 'model.safetensors', 'reference.safetensors', 'reference-nf4-icq.safetensors'];

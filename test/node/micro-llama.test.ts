@@ -1,11 +1,11 @@
-// The real model in ../shared/models/micro-llama-6m (Node only: it lives outside the project root):
+// The real model in ../shared/models/micro-llama-6m (test/node/: Node only, the model lives outside the Vite root):
 // its tokenizer's corpus token counts, its greedy continuations (metrics.json) and its validation loss
 // on each corpus's first 256-token window (transformers, test/fixtures/micro-llama-6m.json). The full-corpus
 // losses of metrics.json take minutes on SwiftShader; they are checked on the H100 (BENCHMARKS.md).
 import { describe, expect, it } from 'vitest';
 import { generateTokens, LlamaModel, loadTokenizer, perplexity, type ModelSource, type TextTokenizer } from '../../src/model';
 import { testRuntime } from '../helpers/gpu';
-import { dirSource, inBrowser, readText, SHARED } from '../helpers/model-files';
+import { dirSource, readText, SHARED } from '../helpers/model-files';
 import fixture from '../fixtures/micro-llama-6m.json';
 
 const MODEL_DIR = `${SHARED}/models/micro-llama-6m`;
@@ -16,7 +16,7 @@ function validationText(text: string): string {
   return text.slice(text.lastIndexOf('\n', Math.floor(0.9 * text.length)));
 }
 
-describe.skipIf(inBrowser)('micro-llama-6m (../shared)', () => {
+describe('micro-llama-6m (../shared)', () => {
   let source: ModelSource;
   let tokenizer: TextTokenizer;
   let metrics: { greedy: Record<string, { ids: number[] }> };
