@@ -2,9 +2,11 @@
 // q, out: [B·T, Hq, D] (the T new tokens of each sequence); kc, vc: [B, Hkv, cap, D] (the cache; the new
 // tokens sit at cache rows past … past+T−1); mask: [B, cap] (1 = a real token, 0 = padding).
 // Query (b, t, h) attends cache rows j ≤ past + t with mask[b, j] = 1, through KV head h / (Hq / Hkv).
-// One 64-invocation workgroup per (token, head): q lives in workgroup memory; keys go in chunks of 64,
-// one key per invocation (score = q·k), with an online softmax (running max m, sum l); each invocation
-// then owns output dims lid, lid+64, … (D ≤ 256) and accumulates p_j·v_j over the chunk.
+// Few new tokens (decode): one 256-invocation workgroup per (token, head), as 4 key lanes × 64 slots; keys go
+// in chunks of 64. Scores: slot i owns key j0+i, and the 4 lanes split its dot product over dims (d ≡ lane
+// mod 4), summed through workgroup memory. Online softmax (running max m, sum l) over the chunk. Values: lane
+// k takes keys 16k…16k+15 of the chunk and slot i owns output dims i, i+64, … (D ≤ 256), so each invocation's
+// dependent chain is 16 keys long, not 64; the 4 lanes' sums are added at the end.
 // A query with no visible key (a padding row) writes zeros.
 
 struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, past: u32, cap: u32, scale: f32 }
@@ -16,14 +18,19 @@ struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, past: u32, cap: u32, 
 @group(0) @binding(4) var<storage, read> mask: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
-const WG = 64u;
+const WG = 64u; // key slots (and output-dim slots) per chunk
+const LANES = 4u;
 const NONE = -1.0e30;
 var<workgroup> qs: array<f32, 256>;
+var<workgroup> partialDots: array<f32, LANES * WG>;
 var<workgroup> probs: array<f32, WG>;
 var<workgroup> red: array<f32, WG>;
+var<workgroup> laneAcc: array<vec4<f32>, LANES * WG>;
 
+// Max and sum over the 64 slots; every invocation calls them (barriers) and gets the result, lanes > 0
+// contribute nothing (their values are ignored).
 fn reduceMax(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
+  if (lid < WG) { red[lid] = v; }
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
     if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
@@ -35,7 +42,7 @@ fn reduceMax(lid: u32, v: f32) -> f32 {
 }
 
 fn reduceSum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
+  if (lid < WG) { red[lid] = v; }
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
     if (lid < s) { red[lid] += red[lid + s]; }
@@ -46,7 +53,7 @@ fn reduceSum(lid: u32, v: f32) -> f32 {
   return r;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
   let flat = wg.y * groups.x + wg.x;
@@ -57,34 +64,42 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups
   let last = p.past + row % p.T;
   let kvBase = (b * p.Hkv + h / (p.Hq / p.Hkv)) * p.cap * p.D;
   let qBase = (row * p.Hq + h) * p.D;
-  for (var d = lid; d < p.D; d += WG) { qs[d] = q[qBase + d] * p.scale; }
+  let lane = lid / WG;
+  let slot = lid % WG;
+  for (var d = lid; d < p.D; d += LANES * WG) { qs[d] = q[qBase + d] * p.scale; }
   workgroupBarrier();
 
   var m = NONE;
   var l = 0.0;
   var acc = vec4<f32>(0.0);
   for (var j0 = 0u; j0 <= last; j0 += WG) {
-    let j = j0 + lid;
-    var s = NONE;
-    if (j <= last && mask[b * p.cap + j] != 0u) {
-      s = 0.0;
+    let j = j0 + slot;
+    var dot = 0.0;
+    if (j <= last) {
       let k = kvBase + j * p.D;
-      for (var d = 0u; d < p.D; d++) { s += qs[d] * kc[k + d]; }
+      for (var d = lane; d < p.D; d += LANES) { dot += qs[d] * kc[k + d]; }
+    }
+    partialDots[lid] = dot;
+    workgroupBarrier();
+    var s = NONE;
+    if (lid < WG && j <= last && mask[b * p.cap + j] != 0u) {
+      s = partialDots[slot] + partialDots[WG + slot] + partialDots[2u * WG + slot] + partialDots[3u * WG + slot];
     }
     let mNew = max(m, reduceMax(lid, s));
     let pj = select(0.0, exp(s - mNew), s > NONE);
-    probs[lid] = pj;
+    if (lid < WG) { probs[lid] = pj; }
     let chunkSum = reduceSum(lid, pj);
     let corr = exp(m - mNew);
     l = l * corr + chunkSum;
     acc *= corr;
-    let n = min(WG, last + 1u - j0);
-    for (var jj = 0u; jj < n; jj++) {
+    let first = lane * (WG / LANES);
+    let n = min(first + WG / LANES, last + 1u - j0);
+    for (var jj = first; jj < n; jj++) {
       let pv = probs[jj];
       if (pv != 0.0) {
         let v = kvBase + (j0 + jj) * p.D;
         for (var c = 0u; c < 4u; c++) {
-          let d = lid + c * WG;
+          let d = slot + c * WG;
           if (d < p.D) { acc[c] += pv * vc[v + d]; }
         }
       }
@@ -92,10 +107,15 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups
     m = mNew;
     workgroupBarrier();
   }
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var c = 0u; c < 4u; c++) {
-    let d = lid + c * WG;
-    if (d < p.D) { out[qBase + d] = acc[c] * inv; }
+  laneAcc[lid] = acc;
+  workgroupBarrier();
+  if (lid < WG) {
+    let total = laneAcc[slot] + laneAcc[WG + slot] + laneAcc[2u * WG + slot] + laneAcc[3u * WG + slot];
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var c = 0u; c < 4u; c++) {
+      let d = slot + c * WG;
+      if (d < p.D) { out[qBase + d] = total[c] * inv; }
+    }
   }
 }
 
