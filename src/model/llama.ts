@@ -3,7 +3,7 @@
 // Every call runs B sequences of T new tokens against a KV cache (prefill: an empty cache; decode: T = 1),
 // records all dispatches into one Step and submits once.
 import type { DispatchTiming, Runtime, Tensor } from '../gpu';
-import { reshape, ShapeError } from '../gpu';
+import { expectShape, numel, reshape, ShapeError } from '../gpu';
 import {
   attentionForward, embeddingForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
 } from '../ops';
@@ -25,8 +25,9 @@ export interface KvCache {
 }
 
 export interface ForwardInput {
-  /** Token ids, [batch, tokens] row-major. */
-  ids: ArrayLike<number>;
+  /** Token ids, [batch, tokens] row-major; or already on the GPU (u32 [batch·tokens], e.g. the previous
+   *  step's argmax), where an id past the vocabulary reads the last row instead of failing. */
+  ids: ArrayLike<number> | Tensor;
   batch: number;
   /** 1 for real tokens, 0 for padding, [batch, tokens]; default all 1. */
   attentionMask?: ArrayLike<number>;
@@ -37,6 +38,10 @@ export interface ForwardOptions {
   logits: 'all' | 'last';
   /** Time every dispatch with GPU timestamps (one pass each, so slower) and report them after submit. */
   onTimings?: (timings: DispatchTiming[], recordSeconds: number) => void;
+}
+
+function isTensor(ids: ArrayLike<number> | Tensor): ids is Tensor {
+  return (ids as Tensor).buffer !== undefined && (ids as Tensor).shape !== undefined;
 }
 
 export class LlamaModel {
@@ -94,15 +99,18 @@ export class LlamaModel {
     const { rt, weights } = this;
     const c = this.config;
     const B = input.batch;
-    const T = input.ids.length / B;
+    const idCount = isTensor(input.ids) ? numel(input.ids.shape) : input.ids.length;
+    const T = idCount / B;
     if (B !== cache.batch) throw new ShapeError(`forward: batch ${B} does not match the cache's ${cache.batch}`);
-    if (!Number.isInteger(T) || T < 1) throw new ShapeError(`forward: ${input.ids.length} ids do not split into ${B} sequences`);
+    if (!Number.isInteger(T) || T < 1) throw new ShapeError(`forward: ${idCount} ids do not split into ${B} sequences`);
     if (cache.length + T > cache.capacity) {
       throw new ShapeError(`forward: ${cache.length} cached + ${T} new tokens exceed the cache capacity ${cache.capacity}`);
     }
-    const ids = Uint32Array.from(input.ids);
-    const bad = ids.findIndex((id) => id >= c.vocabSize);
-    if (bad >= 0) throw new RangeError(`forward: token id ${ids[bad]} at index ${bad} is outside the vocabulary of ${c.vocabSize}`);
+    if (isTensor(input.ids)) expectShape(input.ids, [idCount], 'forward', 'u32');
+    else {
+      const bad = Array.prototype.findIndex.call(input.ids, (id: number) => !(Number.isInteger(id) && id >= 0 && id < c.vocabSize));
+      if (bad >= 0) throw new RangeError(`forward: token id ${input.ids[bad]} at index ${bad} is outside the vocabulary of ${c.vocabSize}`);
+    }
     const past = cache.length;
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) cache.maskHost[b * cache.capacity + past + t] = input.attentionMask ? (input.attentionMask[b * T + t] ? 1 : 0) : 1;
@@ -119,8 +127,12 @@ export class LlamaModel {
       scratch.push(x);
       return x;
     };
-    const idsT = t([N], 'ids', 'u32');
-    rt.write(idsT, ids);
+    let idsT: Tensor;
+    if (isTensor(input.ids)) idsT = input.ids;
+    else {
+      idsT = t([N], 'ids', 'u32');
+      rt.write(idsT, Uint32Array.from(input.ids));
+    }
     const posT = t([N], 'positions', 'u32');
     rt.write(posT, positions);
     const x = t([N, H], 'residual');

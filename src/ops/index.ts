@@ -1,5 +1,6 @@
 // src/ops: one file per op, forward (and, where the model needs it, backward) launches side by side.
 // Each op checks shapes at its boundary and records into a Step; none submits.
+export { argmaxRows } from './argmax';
 export { attentionForward, writeKv, type AttentionWindow } from './attention';
 export { crossEntropyForward, IGNORE_TARGET } from './cross-entropy';
 export { add, copy4, mul, scale } from './elementwise';

@@ -101,3 +101,29 @@ describe('perplexity', () => {
     }
   });
 });
+
+describe('generation', () => {
+  it('greedy stops at a stop token (included) and when onToken returns false; sampling is reproducible per seed', async () => {
+    const rt = await testRuntime();
+    const source = await fixtureSource('gqa');
+    const ref = await reference(source, 'reference.safetensors');
+    const model = await LlamaModel.load(rt, source);
+    try {
+      const prompt = Array.from(ref.get('greedy_prompt')!.data);
+      const full = Array.from(ref.get('greedy_ids')!.data);
+      const stopAt = full.indexOf(full[5]);
+      expect(await generateTokens(model, prompt, { maxNewTokens: 32, stopTokenIds: [full[5]] })).toEqual(full.slice(0, stopAt + 1));
+      const seen: number[] = [];
+      const ids = await generateTokens(model, prompt, { maxNewTokens: 32, stopTokenIds: [], onToken: (id, i) => (seen.push(id), i < 3) });
+      expect(ids).toEqual(full.slice(0, 4));
+      expect(seen).toEqual(ids);
+      const draw = (seed: number) => generateTokens(model, prompt, { maxNewTokens: 12, temperature: 1, topK: 20, seed, stopTokenIds: [] });
+      const a = await draw(3);
+      expect(a).toHaveLength(12);
+      expect(await draw(3)).toEqual(a);
+      expect(await draw(4)).not.toEqual(a);
+    } finally {
+      model.dispose();
+    }
+  });
+});
