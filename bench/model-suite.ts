@@ -5,7 +5,7 @@ import { openAsBlob, readFileSync } from 'node:fs';
 import type { Runtime, Tensor } from '../src/gpu';
 import { byteLength } from '../src/gpu';
 import {
-  argmax, blobSource, LlamaModel, loadTokenizer, parseLlamaConfig, perplexity, type LayerWeights, type LinearWeight,
+  argmax, blobSource, generateTokens, LlamaModel, loadTokenizer, parseLlamaConfig, perplexity, type LayerWeights, type LinearWeight,
   type LlamaConfig, type LlamaWeights,
 } from '../src/model';
 import { quantize, type QuantSpec } from '../src/quant';
@@ -102,6 +102,20 @@ async function decodeAndPrefill(rt: Runtime, model: LlamaModel, label: string, b
   const floor = weightBytes / bandwidth;
   push({ name: `decode ${label}`, shape: `batch 1, ${(weightBytes / 1e6).toFixed(1)} MB of weights per token`, value: 1 / perToken, unit: 'tokens/s',
     ceiling: 1 / floor, ratio: floor / perToken, seconds: perToken, timing: 'wall' });
+
+  // The library's greedy generation (argmax on the GPU, next step submitted before the token is read):
+  // per-token time from the difference of a long and a short run, so the prefill cancels.
+  const prompt = Array.from({ length: 16 }, (_, i) => (i * 37) % c.vocabSize);
+  const run = async (n: number) => {
+    const t0 = performance.now();
+    await generateTokens(model, prompt, { maxNewTokens: n, stopTokenIds: [] });
+    return (performance.now() - t0) / 1e3;
+  };
+  await run(8);
+  const [short, long] = [Math.min(await run(8), await run(8)), Math.min(await run(8 + steps), await run(8 + steps))];
+  const generated = (long - short) / steps;
+  push({ name: `generateTokens greedy ${label}`, shape: `batch 1, ${(weightBytes / 1e6).toFixed(1)} MB of weights per token`, value: 1 / generated, unit: 'tokens/s',
+    ceiling: 1 / floor, ratio: floor / generated, seconds: generated, timing: 'wall' });
 
   // Prefill: one forward over T tokens (logits of the last only).
   const T = scale === 'gpu' ? 512 : 32;
