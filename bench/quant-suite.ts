@@ -57,20 +57,24 @@ async function gemvBench(
   return { ...result(name, `${out}×${inF}`, gbps, 'GB/s', copyBandwidth, t.seconds, t.timing), wallSeconds: t.wall };
 }
 
-async function gemmBench(rt: Runtime, M: number, out: number, inF: number, bits: Bits, direction: 'forward' | 'backward', baseline: number, doubleQuant = false): Promise<BenchResult> {
+async function gemmBench(
+  rt: Runtime, M: number, out: number, inF: number, bits: Bits, direction: 'forward' | 'backward', baseline: number, doubleQuant = false,
+  tiling: { tile?: 4 | 8; depth?: 8 | 16 | 32 } = {},
+): Promise<BenchResult> {
   const spec: QuantSpec = { codebook: 'int', bits, groupSize: 64, doubleQuant };
   const w = randomWeight(rt, out, inF, spec, 3);
   const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
   const a = rt.upload(fill(M * rows, 4), [M, rows], 'a');
   const c = rt.tensor([M, cols], 'f32', 'c');
   const record = direction === 'forward'
-    ? (step: Parameters<typeof quantMatmul>[1]) => quantMatmul(rt, step, a, w, c)
-    : (step: Parameters<typeof quantMatmul>[1]) => quantMatmulBackward(rt, step, a, w, c);
+    ? (step: Parameters<typeof quantMatmul>[1]) => quantMatmul(rt, step, a, w, c, tiling)
+    : (step: Parameters<typeof quantMatmul>[1]) => quantMatmulBackward(rt, step, a, w, c, tiling);
   const t = await timeLaunch(rt, record, { iters: 10, reps: 3 });
   freeWeight(rt, w);
   rt.free(a, c);
   const tflops = (2 * M * out * inF) / t.seconds / 1e12;
-  return result(`${direction === 'forward' ? 'X·Ŵᵀ' : 'dY·Ŵ'} int${bits} G=64${doubleQuant ? ' DQ' : ''} (ratio: vs f32 matmul)`, `M=${M} ${out}×${inF}`, tflops, 'TFLOP/s', baseline, t.seconds, t.timing);
+  const variant = `${doubleQuant ? ' DQ' : ''}${tiling.tile ? ` tile ${tiling.tile}` : ''}${tiling.depth ? ` BK ${tiling.depth}` : ''}`;
+  return result(`${direction === 'forward' ? 'X·Ŵᵀ' : 'dY·Ŵ'} int${bits} G=64${variant} (ratio: vs f32 matmul)`, `M=${M} ${out}×${inF}`, tflops, 'TFLOP/s', baseline, t.seconds, t.timing);
 }
 
 async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward'): Promise<BenchResult> {
@@ -98,6 +102,25 @@ async function quantizeBench(rt: Runtime, n: number, spec: QuantSpec): Promise<B
   const s = samples[samples.length >> 1];
   const name = `quantize ${spec.codebook}${spec.bits} G=${spec.groupSize} ${spec.calibrate ?? 'none'} (wall, incl. validity readback)`;
   return result(name, `${n}×${n}`, (n * n) / s / 1e9, 'Gweights/s', null, s, 'wall');
+}
+
+/** Tile-depth sweep of the quantized GEMM (BENCH_SUITES=quanttune): does dequantization want another BK? */
+export async function runQuantTuning(rt: Runtime, log: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  await warmUp(rt, 'gpu');
+  for (const direction of ['forward', 'backward'] as const) {
+    for (const [out, inF] of [[4096, 4096], [11008, 4096]] as [number, number][]) {
+      const base = await f32Baseline(rt, 2048, out, inF, direction);
+      results.push(base);
+      log(base);
+      for (const depth of [8, 16, 32] as const) {
+        const r = await gemmBench(rt, 2048, out, inF, 4, direction, base.value, false, { tile: 8, depth });
+        results.push(r);
+        log(r);
+      }
+    }
+  }
+  return results;
 }
 
 export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {

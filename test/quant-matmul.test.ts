@@ -3,7 +3,7 @@ import type { Runtime } from '../src/gpu';
 import { ShapeError } from '../src/gpu';
 import {
   dequantize, dequantizeStats, doubleQuantizeStats, freeQuantized, packCodes, quantMatmul, quantMatmulBackward, type Bits,
-  type QuantizedWeight, type QuantSpec,
+  type QuantizedWeight, type QuantMatmulOptions, type QuantSpec,
 } from '../src/quant';
 import { poison, relativeError, testRuntime } from './helpers/gpu';
 import { Rng } from './helpers/rng';
@@ -28,7 +28,10 @@ function makeWeight(rt: Runtime, out: number, inFeatures: number, spec: QuantSpe
   return { qw, dense: dequantize(codes, stats, out, inFeatures, spec) };
 }
 
-async function forward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, lanesPerRow?: 1 | 32 | 64 | 128 | 256) {
+async function forward(
+  spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, lanesPerRow?: 1 | 32 | 64 | 128 | 256,
+  tiling: Pick<QuantMatmulOptions, 'tile' | 'depth'> = {},
+) {
   const rt = await testRuntime();
   const { qw, dense } = makeWeight(rt, out, inFeatures, spec, seed);
   const rng = new Rng(seed + 1000);
@@ -37,7 +40,7 @@ async function forward(spec: QuantSpec, M: number, out: number, inFeatures: numb
   const X = rt.upload(x, [M, inFeatures], 'x');
   const Y = rt.upload(y0 ?? poison(M * out), [M, out], 'y');
   const step = rt.step();
-  await quantMatmul(rt, step, X, qw, Y, { accumulate, lanesPerRow });
+  await quantMatmul(rt, step, X, qw, Y, { accumulate, lanesPerRow, ...tiling });
   step.submit();
   const got = await rt.read(Y);
   rt.free(X, Y);
@@ -46,14 +49,14 @@ async function forward(spec: QuantSpec, M: number, out: number, inFeatures: numb
   expect(relativeError(got, want)).toBeLessThan(1e-5);
 }
 
-async function backward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number) {
+async function backward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, tiling: Pick<QuantMatmulOptions, 'tile' | 'depth'> = {}) {
   const rt = await testRuntime();
   const { qw, dense } = makeWeight(rt, out, inFeatures, spec, seed);
   const dy = new Rng(seed + 2000).normals(M * out);
   const DY = rt.upload(dy, [M, out], 'dy');
   const DX = rt.upload(poison(M * inFeatures), [M, inFeatures], 'dx');
   const step = rt.step();
-  await quantMatmulBackward(rt, step, DY, qw, DX);
+  await quantMatmulBackward(rt, step, DY, qw, DX, tiling);
   step.submit();
   const got = await rt.read(DX);
   rt.free(DY, DX);
@@ -103,13 +106,16 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
       });
     }
   }
-  it('forward on the vec4 path with 128×128 tiles accumulates', () => forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 132, 136, 256, 77, true));
+  it('forward on the vec4 path with 128×128 tiles accumulates, at K-depths 16 (the default) and 8', async () => {
+    await forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 132, 136, 256, 77, true, undefined, { tile: 8 });
+    await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 136, 256, 79, false, undefined, { tile: 8, depth: 8 });
+  });
   it('double-quantized statistics: forward M=70 and backward M=13', async () => {
     const spec: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 32, calibrate: 'icq', doubleQuant: true };
     await forward(spec, 70, 45, 192, 93);
     await backward(spec, 13, 300, 64, 94);
   });
-  it('backward on 128×128 tiles', () => backward({ codebook: 'int', bits: 2, groupSize: 32 }, 64, 132, 160, 78));
+  it('backward on 128×128 tiles', () => backward({ codebook: 'int', bits: 2, groupSize: 32 }, 64, 132, 160, 78, { tile: 8 }));
 });
 
 describe('quantized matmul rejects bad shapes', () => {
