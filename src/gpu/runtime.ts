@@ -61,7 +61,6 @@ export class Runtime {
     return new Runtime(await acquireDevice({ ...options, optionalFeatures }), options);
   }
 
-
   /**
    * Invocations that share one output row in a GEMV. 32 on GPUs (BENCHMARKS.md); 1 on CPU adapters, where
    * workgroup barriers are expensive (SwiftShader: 56 ms vs 639 ms per micro-llama decode step).

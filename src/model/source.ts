@@ -1,5 +1,6 @@
 // Where model files come from: a Hugging Face id, any base URL with the same layout, or local Blobs/Files.
 // A source answers null for a file it does not have, so loaders can try alternatives (sharded or not).
+import { ModelFormatError } from './errors';
 
 export interface SourceFile {
   /** Bytes, when known before reading (Content-Length, Blob size). */
@@ -54,4 +55,15 @@ export function blobSource(name: string, files: Record<string, Blob>): ModelSour
       return { size: blob.size, stream: () => blob.stream() as ReadableStream<Uint8Array>, text: () => blob.text() };
     },
   };
+}
+
+/** A JSON file of the source, parsed; null when the source lacks it. Malformed JSON is a ModelFormatError. */
+export async function readJson(source: ModelSource, path: string): Promise<Record<string, unknown> | null> {
+  const f = await source.file(path);
+  if (!f) return null;
+  try {
+    return JSON.parse(await f.text());
+  } catch (e) {
+    throw new ModelFormatError(path, `not valid JSON (${(e as Error).message})`);
+  }
 }

@@ -3,7 +3,7 @@
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ModelFormatError } from './errors';
-import type { ModelSource } from './source';
+import { readJson, type ModelSource } from './source';
 
 export interface ChatMessage {
   role: string;
@@ -63,16 +63,9 @@ export class TextTokenizer {
 
 /** tokenizer.json (required), tokenizer_config.json and chat_template.jinja (optional). */
 export async function loadTokenizer(source: ModelSource): Promise<TextTokenizer> {
-  const file = await source.file('tokenizer.json');
-  if (!file) throw new ModelFormatError('tokenizer.json', `not found in ${source.name} (only tokenizer.json tokenizers are supported)`);
-  let json: unknown;
-  try {
-    json = JSON.parse(await file.text());
-  } catch (e) {
-    throw new ModelFormatError('tokenizer.json', `not valid JSON (${(e as Error).message})`);
-  }
-  const configFile = await source.file('tokenizer_config.json');
-  const config = configFile ? (JSON.parse(await configFile.text()) as Record<string, unknown>) : {};
+  const json = await readJson(source, 'tokenizer.json');
+  if (!json) throw new ModelFormatError('tokenizer.json', `not found in ${source.name} (only tokenizer.json tokenizers are supported)`);
+  const config = (await readJson(source, 'tokenizer_config.json')) ?? {};
   const templateFile = await source.file('chat_template.jinja');
   const template = templateFile ? await templateFile.text() : typeof config.chat_template === 'string' ? config.chat_template : null;
   return new TextTokenizer(new Tokenizer(json as object, config), config, template);

@@ -8,7 +8,7 @@ import { parseLlamaConfig, type LlamaConfig } from './config';
 import { ModelFormatError } from './errors';
 import { freeLinear, type LinearWeight } from './linear';
 import { readSafetensors } from './safetensors';
-import type { ModelSource, SourceFile } from './source';
+import { readJson, type ModelSource, type SourceFile } from './source';
 
 export interface LayerWeights {
   inputNorm: Tensor; // [hidden]
@@ -71,31 +71,25 @@ export function expectedTensors(c: LlamaConfig): Map<string, number[]> {
   return m;
 }
 
-async function readJson(source: ModelSource, path: string): Promise<Record<string, unknown>> {
-  const f = await source.file(path);
-  if (!f) throw new ModelFormatError(path, `not found in ${source.name}`);
-  try {
-    return JSON.parse(await f.text());
-  } catch (e) {
-    throw new ModelFormatError(path, `not valid JSON (${(e as Error).message})`);
-  }
+async function requireJson(source: ModelSource, path: string): Promise<Record<string, unknown>> {
+  const json = await readJson(source, path);
+  if (!json) throw new ModelFormatError(path, `not found in ${source.name}`);
+  return json;
 }
 
 /** The safetensors files to read: model.safetensors (already opened), or the shards an index names. */
 async function shardList(source: ModelSource): Promise<{ file: string; opened: SourceFile | null }[]> {
   const single = await source.file('model.safetensors');
   if (single) return [{ file: 'model.safetensors', opened: single }];
-  if (!(await source.file('model.safetensors.index.json'))) {
-    throw new ModelFormatError('model.safetensors', `neither it nor model.safetensors.index.json is in ${source.name}`);
-  }
   const index = await readJson(source, 'model.safetensors.index.json');
+  if (!index) throw new ModelFormatError('model.safetensors', `neither it nor model.safetensors.index.json is in ${source.name}`);
   const map = index.weight_map as Record<string, string> | undefined;
   if (!map || typeof map !== 'object') throw new ModelFormatError('model.safetensors.index.json', "has no 'weight_map'");
   return [...new Set(Object.values(map))].map((file) => ({ file, opened: null }));
 }
 
 export async function loadConfig(source: ModelSource): Promise<LlamaConfig> {
-  return parseLlamaConfig(await readJson(source, 'config.json'));
+  return parseLlamaConfig(await requireJson(source, 'config.json'));
 }
 
 export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options: LoadOptions = {}): Promise<LlamaWeights> {
