@@ -31,6 +31,17 @@ export interface BenchReport {
 
 export type Record = (step: Step) => Promise<void>;
 
+/** Seeded uniform values in [lo, hi) (an LCG): benchmark inputs, where only the speed matters. */
+export function seededUniforms(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + ((hi - lo) * s) / 4294967296;
+  }
+  return out;
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

@@ -9,7 +9,7 @@ import {
   type LlamaConfig, type LlamaWeights,
 } from '../src/model';
 import { quantize, type QuantSpec } from '../src/quant';
-import type { BenchResult } from './harness';
+import { seededUniforms, type BenchResult } from './harness';
 
 const F32_PEAK = 67e12;
 
@@ -20,22 +20,14 @@ const TINYLLAMA = {
 };
 const SMALL = { ...TINYLLAMA, vocab_size: 512, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 };
 
-function uniforms(n: number, seed: number, center: number, halfWidth: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    out[i] = center + halfWidth * ((s >>> 0) / 2147483648 - 1);
-  }
-  return out;
-}
-
 /** Seeded random weights (std 0.02 linears, norms near 1), linears quantized on the GPU one at a time. */
 async function randomWeights(rt: Runtime, c: LlamaConfig, spec: QuantSpec): Promise<LlamaWeights> {
   let seed = 1;
-  const dense = (shape: number[], center: number, label: string) => rt.upload(uniforms(shape[0] * (shape[1] ?? 1), seed++, center, center ? 0.1 : 0.0346), shape, label);
+  // Uniform in ±0.0346 has std 0.02; norms are uniform in 1 ± 0.1.
+  const dense = (shape: number[], norm: boolean, label: string) =>
+    rt.upload(seededUniforms(shape[0] * (shape[1] ?? 1), seed++, norm ? 0.9 : -0.0346, norm ? 1.1 : 0.0346), shape, label);
   const linear = async (out: number, inFeatures: number, name: string): Promise<LinearWeight> => {
-    const w = dense([out, inFeatures], 0, name);
+    const w = dense([out, inFeatures], false, name);
     const weight = await quantize(rt, w, spec, name);
     rt.free(w);
     return { kind: 'quantized', name, out, in: inFeatures, weight };
@@ -44,15 +36,15 @@ async function randomWeights(rt: Runtime, c: LlamaConfig, spec: QuantSpec): Prom
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.layers; l++) {
     layers.push({
-      inputNorm: dense([H], 1, 'norm'), postNorm: dense([H], 1, 'norm'),
+      inputNorm: dense([H], true, 'norm'), postNorm: dense([H], true, 'norm'),
       q: await linear(qd, H, `q${l}`), k: await linear(kvd, H, `k${l}`), v: await linear(kvd, H, `v${l}`), o: await linear(H, qd, `o${l}`),
       gate: await linear(I, H, `gate${l}`), up: await linear(I, H, `up${l}`), down: await linear(H, I, `down${l}`),
     });
   }
-  const embed = dense([c.vocabSize, H], 0, 'embed');
-  const lmHead: LinearWeight = { kind: 'dense', name: 'lm_head', out: c.vocabSize, in: H, weight: dense([c.vocabSize, H], 0, 'lm_head') };
+  const embed = dense([c.vocabSize, H], false, 'embed');
+  const lmHead: LinearWeight = { kind: 'dense', name: 'lm_head', out: c.vocabSize, in: H, weight: dense([c.vocabSize, H], false, 'lm_head') };
   await rt.sync();
-  return { config: c, embed, layers, norm: dense([H], 1, 'norm'), lmHead };
+  return { config: c, embed, layers, norm: dense([H], true, 'norm'), lmHead };
 }
 
 function linearBytes(w: LinearWeight): number {

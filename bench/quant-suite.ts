@@ -5,31 +5,21 @@ import { matmul } from '../src/ops';
 import {
   doubleQuantizeStats, freeQuantized, quantize, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantSpec,
 } from '../src/quant';
-import { result, timeLaunch, type BenchResult } from './harness';
+import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 import { warmUp, type SuiteScale } from './suite';
 
-function fill(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((hi - lo) * s) / 4294967296;
-  }
-  return out;
-}
 
 /** A weight of random codes and stats (speed does not depend on the values). */
 function randomWeight(rt: Runtime, out: number, inF: number, spec: QuantSpec, seed: number): QuantizedWeight {
   const words = out * (inF / 32) * spec.bits;
-  const codes = new Uint32Array(fill(words, seed, 0, 1).map((v) => v * 4294967295));
-  const stats = fill(out * (inF / spec.groupSize) * 2, seed + 1, 0.001, 0.01);
+  const codes = new Uint32Array(seededUniforms(words, seed, 0, 1).map((v) => v * 4294967295));
+  const stats = seededUniforms(out * (inF / spec.groupSize) * 2, seed + 1, 0.001, 0.01);
   const base = { name: `w${seed}`, spec, out, inFeatures: inF, codes: rt.upload(codes, [out, words / out], 'codes') };
   if (!spec.doubleQuant) return { ...base, stats: rt.upload(stats, [out, inF / spec.groupSize, 2], 'stats') };
   const { packed, blocks } = doubleQuantizeStats(stats);
   return { ...base, stats: rt.upload(packed, [packed.length], 'stats8'), statBlocks: rt.upload(blocks, [blocks.length / 4, 4], 'statBlocks') };
 }
 
-const freeWeight = freeQuantized;
 /** Bytes a GEMV must read: codes plus statistics (f32 pairs, or 8-bit pairs and 16 bytes per 256 groups). */
 const packedBytes = (w: QuantizedWeight) => {
   const groups = w.out * (w.inFeatures / w.spec.groupSize);
@@ -44,12 +34,12 @@ async function gemvBench(
   const probe = randomWeight(rt, out, inF, spec, 1);
   const copies = l2Resident ? 1 : Math.max(1, Math.ceil((256 * 2 ** 20) / packedBytes(probe)));
   const weights = [probe, ...Array.from({ length: copies - 1 }, (_, i) => randomWeight(rt, out, inF, spec, 2 + i))];
-  const x = rt.upload(fill(inF, 9), [1, inF], 'x');
+  const x = rt.upload(seededUniforms(inF, 9), [1, inF], 'x');
   const y = rt.tensor([1, out], 'f32', 'y');
   let next = 0;
   const t = await timeLaunch(rt, (step) => quantMatmul(rt, step, x, weights[next++ % copies], y, { lanesPerRow }), { iters: Math.max(32, 4 * copies), reps: 5 });
   const bytes = packedBytes(probe);
-  weights.forEach((w) => freeWeight(rt, w));
+  weights.forEach((w) => freeQuantized(rt, w));
   rt.free(x, y);
   const gbps = bytes / t.seconds / 1e9;
   const variant = `${lanesPerRow ? ` ${lanesPerRow} lanes/row` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}`;
@@ -64,13 +54,13 @@ async function gemmBench(
   const spec: QuantSpec = { codebook: 'int', bits, groupSize: 64, doubleQuant };
   const w = randomWeight(rt, out, inF, spec, 3);
   const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
-  const a = rt.upload(fill(M * rows, 4), [M, rows], 'a');
+  const a = rt.upload(seededUniforms(M * rows, 4), [M, rows], 'a');
   const c = rt.tensor([M, cols], 'f32', 'c');
   const record = direction === 'forward'
     ? (step: Parameters<typeof quantMatmul>[1]) => quantMatmul(rt, step, a, w, c, tiling)
     : (step: Parameters<typeof quantMatmul>[1]) => quantMatmulBackward(rt, step, a, w, c, tiling);
   const t = await timeLaunch(rt, record, { iters: 10, reps: 3 });
-  freeWeight(rt, w);
+  freeQuantized(rt, w);
   rt.free(a, c);
   const tflops = (2 * M * out * inF) / t.seconds / 1e12;
   const variant = `${doubleQuant ? ' DQ' : ''}${tiling.tile ? ` tile ${tiling.tile}` : ''}${tiling.depth ? ` BK ${tiling.depth}` : ''}`;
@@ -78,9 +68,9 @@ async function gemmBench(
 }
 
 async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward'): Promise<BenchResult> {
-  const W: Tensor = rt.upload(fill(out * inF, 5), [out, inF], 'W');
+  const W: Tensor = rt.upload(seededUniforms(out * inF, 5), [out, inF], 'W');
   const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
-  const a = rt.upload(fill(M * rows, 6), [M, rows], 'a');
+  const a = rt.upload(seededUniforms(M * rows, 6), [M, rows], 'a');
   const c = rt.tensor([M, cols], 'f32', 'c');
   const t = await timeLaunch(rt, (step) => matmul(rt, step, a, W, c, { transB: direction === 'forward' }), { iters: 10, reps: 3 });
   rt.free(W, a, c);
@@ -88,7 +78,7 @@ async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, dir
 }
 
 async function quantizeBench(rt: Runtime, n: number, spec: QuantSpec): Promise<BenchResult> {
-  const W = rt.upload(fill(n * n, 7, -0.05, 0.05), [n, n], 'W');
+  const W = rt.upload(seededUniforms(n * n, 7, -0.05, 0.05), [n, n], 'W');
   const samples: number[] = [];
   for (let i = 0; i < 6; i++) {
     const t0 = performance.now();

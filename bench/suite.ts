@@ -3,23 +3,14 @@
 import type { Runtime } from '../src/gpu';
 import { copy4, matmul, scale } from '../src/ops';
 import { ceilingsFor } from './ceilings';
-import { result, timeLaunch, type BenchResult } from './harness';
+import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 
 export type SuiteScale = 'gpu' | 'cpu';
 
-function seededFill(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 4294967296 - 0.5;
-  }
-  return out;
-}
 
 export async function copyBench(rt: Runtime, scaleName: SuiteScale): Promise<BenchResult> {
   const floats = scaleName === 'gpu' ? 64 * 1024 * 1024 : 4 * 1024 * 1024;
-  const src = rt.upload(seededFill(floats, 1), [floats], 'copy-src');
+  const src = rt.upload(seededUniforms(floats, 1), [floats], 'copy-src');
   const dst = rt.tensor([floats], 'f32', 'copy-dst');
   const t = await timeLaunch(rt, (step) => copy4(rt, step, src, dst), { iters: 20, reps: 5 });
   rt.free(src, dst);
@@ -29,8 +20,8 @@ export async function copyBench(rt: Runtime, scaleName: SuiteScale): Promise<Ben
 }
 
 async function matmulBench(rt: Runtime, n: number, transB: boolean, tile?: 4 | 8, depth?: 8 | 16 | 32): Promise<BenchResult> {
-  const A = rt.upload(seededFill(n * n, 2), [n, n], 'A');
-  const B = rt.upload(seededFill(n * n, 3), [n, n], 'B');
+  const A = rt.upload(seededUniforms(n * n, 2), [n, n], 'A');
+  const B = rt.upload(seededUniforms(n * n, 3), [n, n], 'B');
   const C = rt.tensor([n, n], 'f32', 'C');
   const iters = n >= 4096 ? 10 : 20;
   const t = await timeLaunch(rt, (step) => matmul(rt, step, A, B, C, { transB, tile, depth }), { iters, reps: 3 });
@@ -44,7 +35,7 @@ async function matmulBench(rt: Runtime, n: number, transB: boolean, tile?: 4 | 8
 /** Keeps the GPU busy for about a second so clocks settle before anything is timed. */
 export async function warmUp(rt: Runtime, scaleName: SuiteScale): Promise<void> {
   const n = scaleName === 'gpu' ? 4096 : 64;
-  const A = rt.upload(seededFill(n * n, 5), [n, n], 'warm-A');
+  const A = rt.upload(seededUniforms(n * n, 5), [n, n], 'warm-A');
   const C = rt.tensor([n, n], 'f32', 'warm-C');
   const t0 = performance.now();
   while (performance.now() - t0 < 1000) {
@@ -58,7 +49,7 @@ export async function warmUp(rt: Runtime, scaleName: SuiteScale): Promise<void> 
 
 /** Launch overhead: trivial dispatches recorded into one step, and one-dispatch steps each submitted. */
 async function overheadBench(rt: Runtime): Promise<BenchResult[]> {
-  const x = rt.upload(seededFill(64, 4), [64], 'x');
+  const x = rt.upload(seededUniforms(64, 4), [64], 'x');
   const y = rt.tensor([64], 'f32', 'y');
   await rt.sync();
   const dispatches = 5000;
