@@ -1,15 +1,15 @@
 // Seeded random data for tests: mulberry32 uniforms and Box–Muller normals. Never zeros by accident.
+import { seededRandom } from '../../src/model/sampling';
+
 export class Rng {
-  private state: number;
+  /** The library's own seeded generator (mulberry32), so tests and sampling draw the same way. */
+  private readonly random: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.random = seededRandom(seed);
   }
   /** Uniform in [0, 1). */
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.random();
   }
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.next() * (hi - lo + 1));
