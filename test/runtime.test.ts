@@ -96,6 +96,23 @@ describe('runtime', () => {
     rt.free(x, y);
   });
 
+  it("profile: 'pass' times each compute pass as recorded (a copy starts a new pass)", async () => {
+    const rt = await testRuntime();
+    const x = rt.upload(new Rng(3).normals(4096), [4096], 'x');
+    const y = rt.tensor([4096], 'f32', 'y');
+    const step = rt.step({ profile: 'pass' });
+    await scale(rt, step, x, 2, y);
+    await scale(rt, step, y, 3, x);
+    step.copy(x, y);
+    await scale(rt, step, y, 0.5, x);
+    step.submit();
+    const timings = await step.timings();
+    expect(timings.map((t) => t.label)).toEqual(['pass', 'pass']);
+    for (const t of timings) expect(t.ns).toBeGreaterThanOrEqual(0);
+    expect(Array.from((await rt.read(x)).slice(0, 2))).toEqual(Array.from((await rt.read(y)).slice(0, 2)).map((v) => v * 0.5));
+    rt.free(x, y);
+  });
+
   it('builds uniform bytes for u32 params', () => {
     expect(Array.from(new Uint32Array(u32Params(1, 2, 3).buffer))).toEqual([1, 2, 3, 0]);
   });

@@ -124,12 +124,14 @@ export class Runtime {
     for (const t of tensors) this.pool.release(t.buffer);
   }
 
-  step(options: { profile?: boolean } = {}): Step {
+  /** `profile`: true (or 'dispatch') times every dispatch in a pass of its own; 'pass' times each compute pass
+   *  as recorded (back-to-back dispatches, as a forward runs them: a throughput measurement). */
+  step(options: { profile?: boolean | 'dispatch' | 'pass' } = {}): Step {
     this.assertAlive();
     if (options.profile && !this.canProfile) {
       throw new Error("profiling needs the 'timestamp-query' feature, which this adapter does not offer");
     }
-    return new Step(this, options.profile ?? false);
+    return new Step(this, options.profile === true ? 'dispatch' : options.profile || false);
   }
 
   /** Copies a tensor back to the CPU. Throws any validation error from earlier steps. */

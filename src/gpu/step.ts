@@ -22,10 +22,11 @@ export class Step {
   private timingsPromise: Promise<DispatchTiming[]> | null = null;
   private submitted = false;
 
-  /** `profile` times every dispatch with timestamp queries (one pass each); needs 'timestamp-query'. */
+  /** `profile` times every dispatch ('dispatch': one pass each) or every compute pass as recorded ('pass')
+   *  with timestamp queries; needs 'timestamp-query'. */
   constructor(
     private readonly rt: Runtime,
-    private readonly profile = false,
+    private readonly profile: false | 'dispatch' | 'pass' = false,
     private readonly maxProfiled = 1024,
   ) {
     this.encoder = rt.device.createCommandEncoder();
@@ -59,7 +60,7 @@ export class Step {
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
-    if (this.profile) this.endPass();
+    if (this.profile === 'dispatch') this.endPass();
   }
 
   /** Copies `bytes` (default: all of src) between tensors. */
@@ -101,7 +102,7 @@ export class Step {
     }
   }
 
-  /** Per-dispatch GPU times of a profiled step, after submit(). */
+  /** GPU times of a profiled step (per dispatch, or per pass labelled 'pass'), after submit(). */
   timings(): Promise<DispatchTiming[]> {
     if (!this.profile) throw new Error('timings() needs a step created with { profile: true }');
     if (!this.submitted) throw new Error('timings() is available after submit()');
@@ -112,8 +113,8 @@ export class Step {
     if (this.pass) return this.pass;
     if (this.querySet) {
       const i = this.profiled.length;
-      if (i >= this.maxProfiled) throw new Error(`a profiled step holds at most ${this.maxProfiled} dispatches`);
-      this.profiled.push(label);
+      if (i >= this.maxProfiled) throw new Error(`a profiled step holds at most ${this.maxProfiled} timed passes`);
+      this.profiled.push(this.profile === 'pass' ? 'pass' : label);
       this.pass = this.encoder.beginComputePass({
         timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
       });
