@@ -1,7 +1,8 @@
-// Kernel timing: warm up, run many iterations, take the median. GPU timestamps (one pass per
-// dispatch) where the adapter has them; wall-clock over a whole submitted step as a cross-check and
-// as the fallback. Wall-clock includes launch overhead, so for short kernels it is an upper bound.
+// Kernel timing: bring the GPU's clocks up, run many iterations, take the median. GPU timestamps (a pass
+// per dispatch, or one pass around a stream of dispatches) where the adapter has them; wall-clock over a
+// whole submitted step as a cross-check and as the fallback (an upper bound for short kernels).
 import type { Runtime, Step } from '../src/gpu';
+import { matmul } from '../src/ops';
 
 export interface BenchResult {
   name: string;
@@ -49,47 +50,72 @@ const median = (xs: number[]) => {
 
 const now = () => performance.now();
 
-/** Median wall seconds per iteration of `iters` launches recorded into one step. */
-export async function wallSeconds(rt: Runtime, record: Record, iters: number, reps: number): Promise<number> {
-  const samples: number[] = [];
+/** GPU seconds per launch of a stream: the timed passes' total over the launches. */
+const perLaunch = (timings: { ns: number }[], iters: number) => timings.reduce((a, t) => a + t.ns, 0) / 1e9 / iters;
+
+/**
+ * A GPU-saturating load (f32 matmuls) submitted just before every measured step, so the GPU's clocks are at
+ * their working level when the step starts. On the H100 the SM clock falls to 345–600 MHz within moments of
+ * the GPU idling (nvidia-smi sampled during the bench; 1980 MHz under load), and µs-scale kernels timed after
+ * CPU-side work (building the next benchmark's inputs, recording) ran 3–5× slower than the same kernels
+ * right after a matmul. The load lasts ≥ 45 ms at full clock.
+ */
+const ramps = new WeakMap<Runtime, (step: Step) => Promise<void>>();
+function clockRamp(rt: Runtime): (step: Step) => Promise<void> {
+  let ramp = ramps.get(rt);
+  if (!ramp) {
+    const n = rt.isCpuAdapter ? 32 : 2048;
+    const count = rt.isCpuAdapter ? 1 : 100;
+    const A = rt.upload(seededUniforms(n * n, 99), [n, n], 'ramp-A');
+    const C = rt.tensor([n, n], 'f32', 'ramp-C');
+    ramp = async (step) => {
+      for (let i = 0; i < count; i++) await matmul(rt, step, A, A, C, { transB: true });
+    };
+    ramps.set(rt, ramp);
+  }
+  return ramp;
+}
+
+async function submitRamp(rt: Runtime): Promise<void> {
+  const step = rt.step();
+  await clockRamp(rt)(step);
+  step.submit();
+}
+
+/**
+ * Times `record` (one launch per call). Each repetition: the clock ramp, then `iters` launches recorded
+ * beforehand and submitted as the ramp ends (wall-clock per launch), then the same launches with
+ * timestamps, queued behind another ramp: one timed pass per launch (the median over all launches) or,
+ * with `stream`, one timed pass around all of them (the median over repetitions of the pass time / iters).
+ */
+export async function timeLaunch(
+  rt: Runtime,
+  record: Record,
+  { iters = 20, reps = 5, stream = false }: { iters?: number; reps?: number; stream?: boolean } = {},
+): Promise<{ seconds: number; wall: number; timing: 'timestamp' | 'wall' }> {
+  const walls: number[] = [];
+  const stamps: number[] = [];
   for (let r = 0; r < reps; r++) {
     const step = rt.step();
     for (let i = 0; i < iters; i++) await record(step);
+    await submitRamp(rt);
     await rt.sync();
     const t0 = now();
     step.submit();
     await rt.sync();
-    samples.push((now() - t0) / 1000 / iters);
+    walls.push((now() - t0) / 1000 / iters);
+    if (!rt.canProfile) continue;
+    const timed = rt.step({ profile: stream ? 'pass' : 'dispatch' });
+    for (let i = 0; i < iters; i++) await record(timed);
+    await submitRamp(rt);
+    timed.submit();
+    const timings = await timed.timings();
+    if (stream) stamps.push(perLaunch(timings, iters));
+    else stamps.push(...timings.map((t) => t.ns / 1e9));
   }
-  return median(samples);
-}
-
-/** Median GPU seconds of one launch, from timestamps around each dispatch. */
-export async function timestampSeconds(rt: Runtime, record: Record, iters: number): Promise<number> {
-  const step = rt.step({ profile: true });
-  for (let i = 0; i < iters; i++) await record(step);
-  step.submit();
-  const timings = await step.timings();
   await rt.sync();
-  return median(timings.map((t) => t.ns / 1e9));
-}
-
-/** Minimum wall time of back-to-back launches before a measurement. An idle or CPU-bound GPU drops its
- *  clocks, and a µs-scale kernel then measures 2–4× slower (seen on the H100: 21 µs vs 51–82 µs). */
-const WARM_MS = 200;
-
-/** Times `record` (one launch per call): ~200 ms of the same launches, then the median per launch. */
-export async function timeLaunch(
-  rt: Runtime,
-  record: Record,
-  { iters = 20, reps = 5 }: { iters?: number; reps?: number } = {},
-): Promise<{ seconds: number; wall: number; timing: 'timestamp' | 'wall' }> {
-  const t0 = now();
-  do await wallSeconds(rt, record, iters, 1);
-  while (now() - t0 < WARM_MS);
-  const wall = await wallSeconds(rt, record, iters, reps);
-  if (!rt.canProfile) return { seconds: wall, wall, timing: 'wall' };
-  const ts = await timestampSeconds(rt, record, iters * reps);
+  const wall = median(walls);
+  const ts = stamps.length ? median(stamps) : 0;
   // Timestamps quantized to zero (some browsers) are useless: fall back to wall-clock.
   return ts > 0 ? { seconds: ts, wall, timing: 'timestamp' } : { seconds: wall, wall, timing: 'wall' };
 }

@@ -70,9 +70,12 @@ async function overheadBench(rt: Runtime): Promise<BenchResult[]> {
   const perSubmit = (performance.now() - t0) / 1000;
   // The GPU side alone: the same trivial kernel, timed like every other kernel.
   const gpu = await timeLaunch(rt, (s) => scale(rt, s, x, 1.0001, y), { iters: 200, reps: 5 });
+  // Back to back in one pass, each writing y (so a barrier between launches, as in a forward's dependent chain).
+  const chain = await timeLaunch(rt, (s) => scale(rt, s, x, 1.0001, y), { iters: 200, reps: 5, stream: true });
   rt.free(x, y);
   return [
     { ...result('trivial dispatch, GPU time', '64 floats', gpu.seconds * 1e6, 'µs', null, gpu.seconds, gpu.timing), wallSeconds: gpu.wall },
+    { ...result('trivial dispatch, GPU time in a dependent chain', '200 × 64 floats', chain.seconds * 1e6, 'µs', null, chain.seconds, chain.timing), wallSeconds: chain.wall },
     result('trivial dispatches in one step', `${dispatches} × 64 floats`, dispatches / inStep, 'dispatches/s', null, inStep / dispatches, 'wall'),
     result('one-dispatch steps, each submitted', `${steps} × 64 floats`, steps / perSubmit, 'steps/s', null, perSubmit / steps, 'wall'),
   ];
