@@ -1,12 +1,17 @@
 // Reading a quantized weight Ŵ [out, in] (layout: src/quant/format.ts) four codes at a time.
 // Appended by the template step to every kernel that reads one, with its bindings: codes at 2, the group
 // statistics at 4, the level table at 5 and, with DQ, the statistics' block parameters at 6.
-// Template: BITS ∈ {2, 3, 4}, GROUP ∈ {32, 64, 128}, NF ∈ {0, 1}, DQ ∈ {0, 1} (double-quantized stats).
+// Template: BITS ∈ {2, 3, 4}, GROUP ∈ {32, 64, 128}, NF ∈ {0, 1}, DQ ∈ {0, 1} (double-quantized stats),
+// CODES4 ∈ {0, 1}: the codes as vec4 words (shaders/gemv_units.wgsl reads whole 128-weight units), and no dequant4.
 
 const BITS = {{BITS}}u;
 const GROUP = {{GROUP}}u;
 
+//#if CODES4
+@group(0) @binding(2) var<storage, read> codes: array<vec4<u32>>;
+//#else
 @group(0) @binding(2) var<storage, read> codes: array<u32>;
+//#endif
 @group(0) @binding(5) var<storage, read> levelTable: array<f32>;
 //#if DQ
 // Two groups per word: (s code, o code) as signed bytes, group g in bits 16·(g % 2)…; per 256 groups
@@ -38,6 +43,8 @@ fn level(q: u32) -> f32 {
 //#endif
 }
 
+//#if CODES4
+//#else
 // Ŵ[r, c..c+3] = s·level[q] + o, for c a multiple of 4 (the four codes share a word and a group).
 fn dequant4(r: u32, c: u32, inFeatures: u32) -> vec4<f32> {
   let j = c % 32u;
@@ -58,3 +65,4 @@ fn dequant4(r: u32, c: u32, inFeatures: u32) -> vec4<f32> {
   let so = groupStats(r * (inFeatures / GROUP) + c / GROUP);
   return so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + so.y;
 }
+//#endif

@@ -29,8 +29,7 @@ function makeWeight(rt: Runtime, out: number, inFeatures: number, spec: QuantSpe
 }
 
 async function forward(
-  spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, lanesPerRow?: 1 | 32 | 64 | 128 | 256,
-  tiling: Pick<QuantMatmulOptions, 'tile' | 'depth'> = {},
+  spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, options: Omit<QuantMatmulOptions, 'accumulate'> = {},
 ) {
   const rt = await testRuntime();
   const { qw, dense } = makeWeight(rt, out, inFeatures, spec, seed);
@@ -40,7 +39,7 @@ async function forward(
   const X = rt.upload(x, [M, inFeatures], 'x');
   const Y = rt.upload(y0 ?? poison(M * out), [M, out], 'y');
   const step = rt.step();
-  await quantMatmul(rt, step, X, qw, Y, { accumulate, lanesPerRow, ...tiling });
+  await quantMatmul(rt, step, X, qw, Y, { ...options, accumulate });
   step.submit();
   const got = await rt.read(Y);
   rt.free(X, Y);
@@ -74,22 +73,37 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
       for (const groupSize of [32, 64, 128] as const) {
         const spec: QuantSpec = { codebook, bits, groupSize, calibrate: codebook === 'nf' ? 'icq' : 'none' };
         const s = seed++;
-        it(`${codebook}${bits} G=${groupSize}, M = 1 and 5`, async () => {
+        it(`${codebook}${bits} G=${groupSize}, M = 1 and 5 (128-weight units), M = 2 (four codes at a time)`, async () => {
           await forward(spec, 1, 37, 256, s);
           await forward(spec, 5, 21, 384, s + 500);
+          await forward(spec, 2, 19, 256, s + 700, false, { gemv: 'quads' });
         });
       }
     }
   }
-  it('splits a row over 1, 32, 64 or 256 invocations, with a partial last workgroup', async () => {
-    await forward({ codebook: 'nf', bits: 3, groupSize: 32 }, 2, 37, 160, 4, false, 32);
-    await forward({ codebook: 'nf', bits: 4, groupSize: 64 }, 7, 300, 128, 7, false, 1);
-    await forward({ codebook: 'int', bits: 2, groupSize: 64 }, 3, 19, 320, 6, false, 64);
-    await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 37, 1216, 5, false, 256);
+  it('four codes at a time: a row over 1, 32, 64 or 256 invocations, with a partial last workgroup', async () => {
+    await forward({ codebook: 'nf', bits: 3, groupSize: 32 }, 2, 37, 160, 4, false, { lanesPerRow: 32 });
+    await forward({ codebook: 'nf', bits: 4, groupSize: 64 }, 7, 300, 128, 7, false, { lanesPerRow: 1, gemv: 'quads' });
+    await forward({ codebook: 'int', bits: 2, groupSize: 64 }, 3, 19, 320, 6, false, { lanesPerRow: 64 });
+    await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 37, 1216, 5, false, { lanesPerRow: 256 });
+  });
+  it('128-weight units: a row over 1, 2, 4, 8 or 16 invocations (a partial last chunk), partial last workgroup', async () => {
+    await forward({ codebook: 'nf', bits: 3, groupSize: 32 }, 2, 37, 640, 14, false, { lanesPerRow: 8 });
+    await forward({ codebook: 'nf', bits: 2, groupSize: 128 }, 7, 300, 128, 17, true, { lanesPerRow: 1 });
+    await forward({ codebook: 'int', bits: 3, groupSize: 64 }, 3, 19, 1152, 16, false, { lanesPerRow: 4 });
+    await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 37, 2176, 15, false, { lanesPerRow: 16 });
+    await forward({ codebook: 'nf', bits: 4, groupSize: 64 }, 8, 21, 384, 18, false, { lanesPerRow: 2 });
+  });
+  it("'units' with more lanes than its workgroup memory allows is a ShapeError naming the limit", async () => {
+    await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 128, 1, false, { lanesPerRow: 64 })).rejects.toThrow(/at most 32 lanes per row/);
+  });
+  it("'units' on in % 128 ≠ 0 is a ShapeError, not a silent fallback", async () => {
+    await expect(forward({ codebook: 'int', bits: 4, groupSize: 32 }, 1, 8, 96, 1, false, { gemv: 'units' })).rejects.toThrow(/needs in % 128 = 0, got 96/);
   });
   it('double-quantized statistics (8-bit codes, 256-group blocks), nf4 and int3, M = 1 and 6', async () => {
     await forward({ codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'icq', doubleQuant: true }, 1, 300, 128, 91);
     await forward({ codebook: 'int', bits: 3, groupSize: 32, doubleQuant: true }, 6, 37, 256, 92, true);
+    await forward({ codebook: 'int', bits: 2, groupSize: 128, doubleQuant: true }, 3, 37, 256, 95, false, { gemv: 'quads' });
   });
   it('M = 8 accumulates into the output', () => forward({ codebook: 'int', bits: 4, groupSize: 64 }, 8, 19, 128, 3, true));
 });
@@ -107,8 +121,8 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
     }
   }
   it('forward on the vec4 path with 128×128 tiles accumulates, at K-depths 16 (the default) and 8', async () => {
-    await forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 132, 136, 256, 77, true, undefined, { tile: 8 });
-    await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 136, 256, 79, false, undefined, { tile: 8, depth: 8 });
+    await forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 132, 136, 256, 77, true, { tile: 8 });
+    await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 136, 256, 79, false, { tile: 8, depth: 8 });
   });
   it('double-quantized statistics: forward M=70 and backward M=13', async () => {
     const spec: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 32, calibrate: 'icq', doubleQuant: true };

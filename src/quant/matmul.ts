@@ -7,6 +7,7 @@ import { renderWgsl, ShapeError, u32Params, variantName } from '../gpu';
 import { recordGemm, type MatmulOptions } from '../ops/matmul';
 import dequantCode from '../../shaders/dequant.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
+import gemvUnitsCode from '../../shaders/gemv_units.wgsl?raw';
 import { codeLevels } from './format';
 import type { QuantizedWeight } from './quantize';
 
@@ -16,12 +17,34 @@ export interface QuantMatmulOptions {
   /** Tiling of the GEMM path (see MatmulOptions). */
   tile?: MatmulOptions['tile'];
   depth?: MatmulOptions['depth'];
-  /** Invocations of the decode GEMV that share one output row; default rt.gemvLanes (32 on GPUs, fastest at 4096² on the H100; 1 on CPU adapters). */
-  lanesPerRow?: 1 | 32 | 64 | 128 | 256;
+  /** Invocations of the decode GEMV that share one output row. 'quads': default rt.gemvLanes (32 on GPUs, 1 on
+   *  CPU adapters); 'units': at most 32 (within the device's workgroup memory), default the most, up to 16, that keep its workgroup memory within 16 KiB at this M. */
+  lanesPerRow?: 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256;
+  /** The decode kernel: 'units' (gemv_units.wgsl, 128-weight units, needs in % 128 = 0; the default where it
+   *  applies) or 'quads' (gemv.wgsl, four codes at a time, any in). */
+  gemv?: 'units' | 'quads';
 }
 
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
 export const GEMV_MAX_ROWS = 8;
+
+/** Workgroup memory of gemv_units.wgsl: the staged X chunk (33 vec4 per unit), the partial sums, the level table. */
+const unitsSharedBytes = (lanes: number, M: number) => 528 * lanes * M + 1024 * M + 64;
+
+/** Lanes per row of gemv_units.wgsl: the most, up to 16, whose workgroup memory fits 16 KiB (the WebGPU default). */
+function unitsLanes(rt: Runtime, M: number, requested: QuantMatmulOptions['lanesPerRow'], op: string): number {
+  if (requested !== undefined) {
+    const bytes = unitsSharedBytes(requested, M);
+    if (requested > 32 || bytes > rt.device.limits.maxComputeWorkgroupStorageSize) {
+      throw new ShapeError(`${op}: the 'units' GEMV takes at most 32 lanes per row and ${rt.device.limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory; ${requested} lanes at M = ${M} need ${bytes}`);
+    }
+    return requested;
+  }
+  if (rt.isCpuAdapter) return 1;
+  let lanes = 16;
+  while (lanes > 1 && (lanes * M > 16 || unitsSharedBytes(lanes, M) > 16384)) lanes /= 2;
+  return lanes;
+}
 
 /** The level table of a format, uploaded once per runtime. */
 function levelTable(rt: Runtime, w: QuantizedWeight): Tensor {
@@ -37,7 +60,7 @@ function rowsOf(t: Tensor, cols: number, what: string, op: string): number {
 }
 
 function formatValues(w: QuantizedWeight) {
-  return { BITS: w.spec.bits, GROUP: w.spec.groupSize, NF: +(w.spec.codebook === 'nf'), DQ: +!!w.statBlocks };
+  return { BITS: w.spec.bits, GROUP: w.spec.groupSize, NF: +(w.spec.codebook === 'nf'), DQ: +!!w.statBlocks, CODES4: 0 };
 }
 
 /** The weight's tensors at bindings 2, 4, 5 (and 6) of shaders/dequant.wgsl, around the output at 3. */
@@ -51,9 +74,12 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   const M = rowsOf(x, w.inFeatures, 'input', op);
   if (rowsOf(y, w.out, 'output', op) !== M) throw new ShapeError(`${op}: output '${y.label}' has ${y.shape[0]} rows, input has ${M}`);
   if (M <= GEMV_MAX_ROWS) {
-    const lanes = options.lanesPerRow ?? rt.gemvLanes;
-    const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0 };
-    const kernel = await rt.kernel({ shader: variantName('gemv', values), code: () => renderWgsl('gemv', gemvCode + dequantCode, values), entryPoint: 'main' });
+    const units = (options.gemv ?? 'units') === 'units' && w.inFeatures % 128 === 0;
+    if (options.gemv === 'units' && !units) throw new ShapeError(`${op}: the 'units' GEMV needs in % 128 = 0, got ${w.inFeatures}`);
+    const lanes = units ? unitsLanes(rt, M, options.lanesPerRow, op) : options.lanesPerRow ?? rt.gemvLanes;
+    const [name, code] = units ? ['gemv_units', gemvUnitsCode] : ['gemv', gemvCode];
+    const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units };
+    const kernel = await rt.kernel({ shader: variantName(name, values), code: () => renderWgsl(name, code + dequantCode, values), entryPoint: 'main' });
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0);
     step.dispatch(kernel, params, weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
