@@ -1,7 +1,7 @@
 // Benchmark entry for Node.js + Dawn: the lent H100 (bundled by scripts/bench-gpu.sh) or this machine's
 // SwiftShader. Usage: node <bundle> [out.json]. Prints a table and writes the JSON report.
 // BENCH_SUITES picks suites (comma-separated; default all): kernels (self-check, kernels, quantization,
-// fidelity), quanttune (quantized-GEMM tile depths), model (TinyLlama-shaped decode/prefill), micro (micro-llama-6m's validation loss; needs
+// fidelity), quanttune (quantized-GEMM tile depths), gemvtune (decode GEMV kernels and timing modes), model (TinyLlama-shaped decode/prefill), micro (micro-llama-6m's validation loss; needs
 // MICRO_LLAMA_DIR and CORPUS_DIR).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
@@ -9,7 +9,8 @@ import type { BenchReport, BenchResult } from './harness';
 import { selfCheck } from './selfcheck';
 import { existsSync } from 'node:fs';
 import { fidelity, formatFidelity, type FidelityRow } from './fidelity';
-import { runQuantSuite, runQuantTuning } from './quant-suite';
+import { randomWeight, runGemvTuning, runQuantSuite, runQuantTuning } from './quant-suite';
+import { runGemvProbe } from './gemv-probe';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite, warmUp } from './suite';
 import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
@@ -42,6 +43,8 @@ else {
 const copy = results.find((r) => r.name.startsWith('copy'));
 if (suites.has('kernels')) results.push(...(await runQuantSuite(rt, scale, copy ? copy.value : null, log)));
 if (suites.has('quanttune')) results.push(...(await runQuantTuning(rt, log)));
+if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, (spec, seed) => randomWeight(rt, 4096, 4096, spec, seed), copy ? copy.value : null, log)));
+if (suites.has('gemvtune')) results.push(...(await runGemvTuning(rt, copy ? copy.value : null, log)));
 if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? copy.value : null, log)));
 const microDir = process.env.MICRO_LLAMA_DIR;
 const corpusDir = process.env.CORPUS_DIR;

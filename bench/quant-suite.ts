@@ -10,7 +10,7 @@ import { warmUp, type SuiteScale } from './suite';
 
 
 /** A weight of random codes and stats (speed does not depend on the values). */
-function randomWeight(rt: Runtime, out: number, inF: number, spec: QuantSpec, seed: number): QuantizedWeight {
+export function randomWeight(rt: Runtime, out: number, inF: number, spec: QuantSpec, seed: number): QuantizedWeight {
   const words = out * (inF / 32) * spec.bits;
   const codes = new Uint32Array(seededUniforms(words, seed, 0, 1).map((v) => v * 4294967295));
   const stats = seededUniforms(out * (inF / spec.groupSize) * 2, seed + 1, 0.001, 0.01);
@@ -29,20 +29,28 @@ const packedBytes = (w: QuantizedWeight) => {
 /** GEMV at M = 1, cycling through enough weight copies that they do not fit in L2 (50 MB on the H100). */
 async function gemvBench(
   rt: Runtime, out: number, inF: number, spec: QuantSpec, copyBandwidth: number | null,
-  { lanesPerRow, l2Resident = false }: { lanesPerRow?: 32 | 64 | 128 | 256; l2Resident?: boolean } = {},
+  { lanesPerRow, l2Resident = false, kernel, timing = 'dispatch', iters }: {
+    lanesPerRow?: 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256; l2Resident?: boolean; kernel?: 'units' | 'quads'; iters?: number;
+    /** dispatch: a timed pass per launch; stream: back-to-back launches in one pass, each to its own output
+     *  (independent, like q/k/v); chain: the same, all into one output (a barrier between launches). */
+    timing?: 'dispatch' | 'stream' | 'chain';
+  } = {},
 ): Promise<BenchResult> {
   const probe = randomWeight(rt, out, inF, spec, 1);
   const copies = l2Resident ? 1 : Math.max(1, Math.ceil((256 * 2 ** 20) / packedBytes(probe)));
   const weights = [probe, ...Array.from({ length: copies - 1 }, (_, i) => randomWeight(rt, out, inF, spec, 2 + i))];
   const x = rt.upload(seededUniforms(inF, 9), [1, inF], 'x');
-  const y = rt.tensor([1, out], 'f32', 'y');
+  const ys = Array.from({ length: timing === 'stream' ? copies : 1 }, () => rt.tensor([1, out], 'f32', 'y'));
   let next = 0;
-  const t = await timeLaunch(rt, (step) => quantMatmul(rt, step, x, weights[next++ % copies], y, { lanesPerRow }), { iters: Math.max(32, 4 * copies), reps: 5 });
+  const t = await timeLaunch(rt, (step) => {
+    const i = next++ % copies;
+    return quantMatmul(rt, step, x, weights[i], ys[i % ys.length], { lanesPerRow, gemv: kernel });
+  }, { iters: iters ?? Math.max(32, 4 * copies), reps: 5, stream: timing !== 'dispatch' });
   const bytes = packedBytes(probe);
   weights.forEach((w) => freeQuantized(rt, w));
-  rt.free(x, y);
+  rt.free(x, ...ys);
   const gbps = bytes / t.seconds / 1e9;
-  const variant = `${lanesPerRow ? ` ${lanesPerRow} lanes/row` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}`;
+  const variant = `${kernel ? ` ${kernel}` : ''}${lanesPerRow ? ` ${lanesPerRow} lanes/row` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}${timing === 'dispatch' ? '' : ` ${timing}`}${iters ? ` ×${iters}` : ''}`;
   const name = `gemv ${spec.codebook}${spec.bits} G=${spec.groupSize}${spec.doubleQuant ? ' DQ' : ''} M=1${variant} (codes+stats)`;
   return { ...result(name, `${out}×${inF}`, gbps, 'GB/s', copyBandwidth, t.seconds, t.timing), wallSeconds: t.wall };
 }
@@ -113,6 +121,60 @@ export async function runQuantTuning(rt: Runtime, log: (r: BenchResult) => void)
   return results;
 }
 
+/** On this device, the two decode kernels against each other at 4096², M = 1 and 8 (the tests cover them
+ *  against the reference on SwiftShader): the largest relative difference. */
+async function gemvAgreement(rt: Runtime, spec: QuantSpec): Promise<BenchResult> {
+  const w = randomWeight(rt, 4096, 4096, spec, 11);
+  let worst = 0;
+  for (const M of [1, 8]) {
+    const x = rt.upload(seededUniforms(M * 4096, 12), [M, 4096], 'x');
+    const [a, b] = [rt.tensor([M, 4096], 'f32', 'ya'), rt.tensor([M, 4096], 'f32', 'yb')];
+    const step = rt.step();
+    await quantMatmul(rt, step, x, w, a, { gemv: 'units' });
+    await quantMatmul(rt, step, x, w, b, { gemv: 'quads' });
+    step.submit();
+    const [ya, yb] = [await rt.read(a), await rt.read(b)];
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < ya.length; i++) {
+      num += (ya[i] - yb[i]) ** 2;
+      den += yb[i] ** 2;
+    }
+    worst = Math.max(worst, Number.isFinite(num) ? Math.sqrt(num / den) : Infinity);
+    rt.free(x, a, b);
+  }
+  freeQuantized(rt, w);
+  const name = `gemv units vs quads ${spec.codebook}${spec.bits} G=${spec.groupSize}${spec.doubleQuant ? ' DQ' : ''} (relative difference)`;
+  return result(name, '4096×4096 M=1,8', worst, 'rel', null, 0, 'wall');
+}
+
+/** The decode GEMV's kernels, lane counts and timing modes side by side (BENCH_SUITES=gemvtune). */
+export async function runGemvTuning(rt: Runtime, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const add = async (r: Promise<BenchResult>) => {
+    results.push(await r);
+    log(results[results.length - 1]);
+  };
+  await warmUp(rt, 'gpu');
+  const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
+  for (const spec of [int4, { codebook: 'nf', bits: 3, groupSize: 32, doubleQuant: true }] as QuantSpec[]) await add(gemvAgreement(rt, spec));
+  // Long streams (~10+ ms of back-to-back GEMVs per submit): do short ones suffer from clocks that never ramp?
+  for (const kernel of ['quads', 'units'] as const) await add(gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel, timing: 'stream', iters: 1000 }));
+  for (const timing of ['dispatch', 'stream', 'chain'] as const) {
+    for (const kernel of ['quads', 'units'] as const) await add(gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel, timing }));
+  }
+  for (const lanesPerRow of [4, 8, 32] as const) await add(gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel: 'units', lanesPerRow, timing: 'stream' }));
+  for (const kernel of ['quads', 'units'] as const) await add(gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel, timing: 'stream', l2Resident: true }));
+  for (const [out, inF] of [[11008, 4096], [4096, 11008]] as [number, number][]) {
+    for (const kernel of ['quads', 'units'] as const) await add(gemvBench(rt, out, inF, int4, copyBandwidthGBs, { kernel, timing: 'stream' }));
+  }
+  for (const spec of [
+    { codebook: 'int', bits: 2, groupSize: 64 }, { codebook: 'int', bits: 3, groupSize: 64 }, { codebook: 'nf', bits: 4, groupSize: 64 },
+    { codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true },
+  ] as QuantSpec[]) await add(gemvBench(rt, 4096, 4096, spec, copyBandwidthGBs, { kernel: 'units', timing: 'stream' }));
+  return results;
+}
+
 export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   const add = (r: BenchResult) => {
@@ -121,19 +183,20 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
     return r;
   };
   const shapes: [number, number][] = scale === 'gpu' ? [[4096, 4096], [11008, 4096], [4096, 11008]] : [[256, 256]];
+  // GEMVs as a forward runs them: back-to-back launches in one pass (each to its own output), clocks ramped.
+  const stream = { timing: 'stream' } as const;
   for (const [out, inF] of shapes) {
-    for (const bits of [2, 3, 4] as Bits[]) add(await gemvBench(rt, out, inF, { codebook: 'int', bits, groupSize: 64 }, copyBandwidthGBs));
-    add(await gemvBench(rt, out, inF, { codebook: 'nf', bits: 4, groupSize: 64 }, copyBandwidthGBs));
-    add(await gemvBench(rt, out, inF, { codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true }, copyBandwidthGBs));
+    for (const bits of [2, 3, 4] as Bits[]) add(await gemvBench(rt, out, inF, { codebook: 'int', bits, groupSize: 64 }, copyBandwidthGBs, stream));
+    add(await gemvBench(rt, out, inF, { codebook: 'nf', bits: 4, groupSize: 64 }, copyBandwidthGBs, stream));
+    add(await gemvBench(rt, out, inF, { codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true }, copyBandwidthGBs, stream));
   }
-  // Where the GEMV time goes: invocations per row, and a weight that stays in L2.
-  const [o0, i0] = shapes[0];
+  // The same int4 GEMV timed alone (a pass per launch), the four-codes-at-a-time kernel, and an L2-resident weight.
   const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
-  for (const lanesPerRow of [64, 128, 256] as const) add(await gemvBench(rt, o0, i0, int4, copyBandwidthGBs, { lanesPerRow }));
-  add(await gemvBench(rt, o0, i0, int4, copyBandwidthGBs, { l2Resident: true }));
-  if (scale === 'gpu') {
-    for (const [o, i] of [[1024, 1024], [256, 4096], [4096, 256]]) add(await gemvBench(rt, o, i, int4, copyBandwidthGBs, { l2Resident: true }));
+  for (const [out, inF] of shapes) {
+    add(await gemvBench(rt, out, inF, int4, copyBandwidthGBs));
+    add(await gemvBench(rt, out, inF, int4, copyBandwidthGBs, { ...stream, kernel: 'quads' }));
   }
+  add(await gemvBench(rt, shapes[0][0], shapes[0][1], int4, copyBandwidthGBs, { ...stream, l2Resident: true }));
   const ms = scale === 'gpu' ? [512, 2048] : [64];
   for (const direction of ['forward', 'backward'] as const) {
     for (const M of ms) {

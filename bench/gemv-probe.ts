@@ -1,0 +1,59 @@
+// Where the decode GEMV's time goes (BENCH_SUITES=gemvprobe): the 128-weight-unit kernel at 4096² int4 G64,
+// M = 1, with parts of it cut out by text substitution, timed like the suite (clock ramp, stream of
+// back-to-back launches over weight copies that do not fit in L2).
+import type { Runtime, Step, Tensor } from '../src/gpu';
+import { renderWgsl, u32Params } from '../src/gpu';
+import { codeLevels, freeQuantized, type QuantizedWeight, type QuantSpec } from '../src/quant';
+import dequantCode from '../shaders/dequant.wgsl?raw';
+import unitsCode from '../shaders/gemv_units.wgsl?raw';
+import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
+
+const LOOP = '      for (var m = 0u; m < MMAX; m++) {\n        let xv';
+const STAGE = '      xs[(m * LANES + v / 32u) * UNIT_X + v % 32u] = select(vec4<f32>(0.0), X[m * xRow + min(col, xRow - 1u)], col < xRow);';
+const CUTS: [string, [string, string][]][] = [
+  ['full kernel', []],
+  ['X not staged (workgroup memory left as is)', [[STAGE, '      _ = X[0];']]],
+  ['codes loaded, nothing decoded', [[LOOP, '      acc[0] += f32((c0.x ^ c1.y) ^ (c2.z ^ c3.w));\n      for (var m = 0u; m < 0u; m++) {\n        let xv']]],
+  ['nothing loaded or decoded (launch, barriers, reduction, store)', [
+    [LOOP, '      acc[0] += f32(first);\n      for (var m = 0u; m < 0u; m++) {\n        let xv'],
+    ['    let c0 = codes[first];\n    let c1 = codes[first + 1u];', '    let c0 = vec4<u32>(first);\n    let c1 = c0;'],
+    ['if (BITS >= 3u) { c2 = codes[first + 2u]; }', ''], ['if (BITS == 4u) { c3 = codes[first + 3u]; }', '_ = codes[0];'],
+    [STAGE, '      _ = X[0];'],
+  ]],
+];
+
+
+export async function runGemvProbe(rt: Runtime, weights: (spec: QuantSpec, seed: number) => QuantizedWeight, copyGBs: number | null, log: (r: BenchResult) => void) {
+  const results: BenchResult[] = [];
+  const spec: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
+  const n = 4096;
+  const ws = Array.from({ length: 26 }, (_, i) => weights(spec, 40 + i));
+  const x = rt.upload(seededUniforms(n, 9), [1, n], 'x');
+  const ys = ws.map(() => rt.tensor([1, n], 'f32', 'y'));
+  const levels: Tensor = rt.constant('levels-int4', () => codeLevels(spec));
+  for (const lanes of [16, 4]) {
+    for (const [what, cuts] of CUTS) {
+      const values = { BITS: 4, GROUP: 64, NF: 0, DQ: 0, CODES4: 1, LANES: lanes, MR: 1 };
+      let code = renderWgsl('gemv_units', unitsCode + dequantCode, values);
+      for (const [from, to] of cuts) {
+        if (!code.includes(from)) throw new Error(`gemv probe '${what}': '${from.slice(0, 40)}…' not in the kernel`);
+        code = code.replace(from, to);
+      }
+      const kernel = await rt.kernel({ shader: `gemv-probe ${what} ${lanes}`, code, entryPoint: 'main' });
+      let next = 0;
+      const t = await timeLaunch(rt, (step: Step) => {
+        const i = next++ % ws.length;
+        const w = ws[i];
+        step.dispatch(kernel, u32Params(1, n, n, 0), [x, w.codes, ys[i], w.stats, levels], [n / (256 / lanes)]);
+        return Promise.resolve();
+      }, { iters: 104, reps: 5, stream: true });
+      const bytes = n * n / 2 + n * (n / 64) * 8;
+      const r = { ...result(`gemv probe int4 G64 ${lanes} lanes: ${what}`, `${n}×${n}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall };
+      results.push(r);
+      log(r);
+    }
+  }
+  ws.forEach((w) => freeQuantized(rt, w));
+  rt.free(x, ...ys);
+  return results;
+}
