@@ -45,24 +45,41 @@ fn level(q: u32) -> f32 {
 
 //#if CODES4
 //#else
-// Ŵ[r, c..c+3] = s·level[q] + o, for c a multiple of 4 (the four codes share a word and a group).
-fn dequant4(r: u32, c: u32, inFeatures: u32) -> vec4<f32> {
+// What Ŵ[r, c..c+3] is made of, for c a multiple of 4 (the four codes share a word and a group): the code
+// bits shifted down to bit 0 (3 bits: the low two bits in x, the third bits in y) and the group's (s, o) as
+// bits in z, w. The GEMM loads these for the next tile before it multiplies the current one and decodes
+// them only after, so no load's latency sits between a fetch and the multiply-adds.
+fn fetchQuant4(r: u32, c: u32, inFeatures: u32) -> vec4<u32> {
   let j = c % 32u;
   let word0 = (r * (inFeatures / 32u) + c / 32u) * BITS;
-  var q: vec4<u32>;
+  var bits: vec2<u32>;
   if (BITS == 4u) {
-    let w = codes[word0 + j / 8u] >> (4u * (j % 8u));
-    q = (vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
+    bits = vec2<u32>(codes[word0 + j / 8u] >> (4u * (j % 8u)), 0u);
   } else if (BITS == 2u) {
-    let w = codes[word0 + j / 16u] >> (2u * (j % 16u));
-    q = (vec4<u32>(w) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
+    bits = vec2<u32>(codes[word0 + j / 16u] >> (2u * (j % 16u)), 0u);
   } else {
-    let lo = codes[word0 + j / 16u] >> (2u * (j % 16u));
-    let hi = codes[word0 + 2u] >> j;
-    q = ((vec4<u32>(lo) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u))
-      | (((vec4<u32>(hi) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u));
+    bits = vec2<u32>(codes[word0 + j / 16u] >> (2u * (j % 16u)), codes[word0 + 2u] >> j);
   }
   let so = groupStats(r * (inFeatures / GROUP) + c / GROUP);
+  return vec4<u32>(bits, bitcast<vec2<u32>>(so));
+}
+
+// Ŵ[r, c..c+3] = s·level[q] + o from fetchQuant4's result (all zero gives zeros).
+fn decodeQuant4(v: vec4<u32>) -> vec4<f32> {
+  var q: vec4<u32>;
+  if (BITS == 4u) {
+    q = (vec4<u32>(v.x) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
+  } else if (BITS == 2u) {
+    q = (vec4<u32>(v.x) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
+  } else {
+    q = ((vec4<u32>(v.x) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u))
+      | (((vec4<u32>(v.y) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u));
+  }
+  let so = bitcast<vec2<f32>>(v.zw);
   return so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + so.y;
+}
+
+fn dequant4(r: u32, c: u32, inFeatures: u32) -> vec4<f32> {
+  return decodeQuant4(fetchQuant4(r, c, inFeatures));
 }
 //#endif

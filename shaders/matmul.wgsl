@@ -63,13 +63,18 @@ fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
 }
 //#endif
 
+// B tiles are fetched into registers as BFetch (for QUANT the raw codes and statistics of Ŵ[r, c..c+3], from
+// shaders/dequant.wgsl, appended) and turned into f32 by decodeB when stored into workgroup memory.
 //#if QUANT
-// Ŵ[r, c..c+3]; dequant4 comes from shaders/dequant.wgsl, appended to QUANT variants.
-fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
-  if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
-  return dequant4(r, c, cols);
+alias BFetch = vec4<u32>;
+fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> BFetch {
+  if (r >= rows || c >= cols) { return vec4<u32>(0u); }
+  return fetchQuant4(r, c, cols);
 }
+fn decodeB(v: BFetch) -> vec4<f32> { return decodeQuant4(v); }
 //#else
+alias BFetch = vec4<f32>;
+fn decodeB(v: BFetch) -> vec4<f32> { return v; }
 //#if VEC4
 fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
   if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
@@ -109,7 +114,7 @@ fn storeA(s: u32, v: vec4<f32>) {
 //#endif
 }
 
-fn fetchB(s: u32, n0: u32, k0: u32, base: u32) -> vec4<f32> {
+fn fetchB(s: u32, n0: u32, k0: u32, base: u32) -> BFetch {
 //#if TRANS_B
   let n = s / (BK / 4u);
   let k = (s % (BK / 4u)) * 4u;
@@ -144,13 +149,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 
   var acc: array<vec4<f32>, TM * TN / 4u>;
   var ra: array<vec4<f32>, LA>;
-  var rb: array<vec4<f32>, LB>;
+  var rb: array<BFetch, LB>;
 
   let tiles = (p.K + BK - 1u) / BK;
   for (var j = 0u; j < LA; j++) { ra[j] = fetchA(flat + 256u * j, m0, 0u, baseA); }
   for (var j = 0u; j < LB; j++) { rb[j] = fetchB(flat + 256u * j, n0, 0u, baseB); }
   for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
-  for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, rb[j]); }
+  for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, decodeB(rb[j])); }
   workgroupBarrier();
 
   for (var t = 0u; t < tiles; t++) {
@@ -175,7 +180,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     workgroupBarrier();
     if (next) {
       for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
-      for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, rb[j]); }
+      for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, decodeB(rb[j])); }
     }
     workgroupBarrier();
   }
