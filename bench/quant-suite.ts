@@ -200,7 +200,7 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
   const ms = scale === 'gpu' ? [512, 2048] : [64];
   for (const direction of ['forward', 'backward'] as const) {
     for (const M of ms) {
-      await warmUp(rt, scale); // the GEMV section leaves clocks low; re-settle before timing GEMMs
+      await warmUp(rt, scale); // clocks settle for the GEMMs (every measurement also ramps them: harness.ts)
       for (const [out, inF] of shapes) {
         const base = add(await f32Baseline(rt, M, out, inF, direction));
         for (const bits of [2, 3, 4] as Bits[]) add(await gemmBench(rt, M, out, inF, bits, direction, base.value));
