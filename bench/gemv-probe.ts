@@ -5,6 +5,7 @@ import type { Runtime, Step, Tensor } from '../src/gpu';
 import { renderWgsl, u32Params } from '../src/gpu';
 import { codeLevels, freeQuantized, type QuantizedWeight, type QuantSpec } from '../src/quant';
 import dequantCode from '../shaders/dequant.wgsl?raw';
+import storeCode from '../shaders/gemv_store.wgsl?raw';
 import unitsCode from '../shaders/gemv_units.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 
@@ -34,7 +35,7 @@ export async function runGemvProbe(rt: Runtime, weights: (spec: QuantSpec, seed:
   for (const lanes of [16, 4]) {
     for (const [what, cuts] of CUTS) {
       const values = { BITS: 4, GROUP: 64, NF: 0, DQ: 0, CODES4: 1, LANES: lanes, MR: 1 };
-      let code = renderWgsl('gemv_units', unitsCode + dequantCode, values);
+      let code = renderWgsl('gemv_units', unitsCode + storeCode + dequantCode, values);
       for (const [from, to] of cuts) {
         if (!code.includes(from)) throw new Error(`gemv probe '${what}': '${from.slice(0, 40)}…' not in the kernel`);
         code = code.replace(from, to);

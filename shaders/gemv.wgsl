@@ -5,7 +5,7 @@
 // split its K: invocation l takes columns 4l..4l+3 of every run of 4·LANES, so neighbours read
 // contiguous X and code words (coalesced) and many short, independent load chains are in flight
 // (the GPU hides latency with parallelism, not with long loops). The LANES partials of each output are
-// summed by a tree in workgroup memory.
+// summed by a tree in workgroup memory (shaders/gemv_store.wgsl, appended).
 // Template: LANES ∈ {1, 2, 4, …, 256} (32 by default), MR = M ∈ 1..8, DENSE, and (quantized)
 // dequant.wgsl's BITS, GROUP, NF. K is a multiple of 32 (quantized) or of 4 (dense).
 
@@ -26,7 +26,6 @@ const LANES = {{LANES}}u;
 const MMAX = {{MR}}u; // rows of X: a template value so every per-row array stays in registers
 const ROWS = 256u / LANES;
 
-var<workgroup> partial: array<f32, 256u * MMAX>; // partial[(rowInGroup·MMAX + m)·LANES + lane]
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -38,25 +37,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let w = weight4(row, c, p.K);
     for (var m = 0u; m < MMAX; m++) { acc[m] += dot(w, X[(m * p.K + c) / 4u]); }
   }
-  for (var m = 0u; m < MMAX; m++) { partial[(rowInGroup * MMAX + m) * LANES + lane] = acc[m]; }
-  workgroupBarrier();
-  let outputs = ROWS * MMAX;
-  for (var width = LANES / 2u; width > 0u; width /= 2u) {
-    for (var i = lid; i < outputs * width; i += 256u) {
-      let o = i / width;
-      let l = i % width;
-      partial[o * LANES + l] += partial[o * LANES + l + width];
-    }
-    workgroupBarrier();
-  }
-  for (var o = lid; o < outputs; o += 256u) {
-    let r = wg.x * ROWS + o / MMAX;
-    let m = o % MMAX;
-    if (r < p.N) {
-      var s = partial[o * LANES];
-      let idx = m * p.N + r;
-      if (p.accumulate != 0u) { s += Y[idx]; }
-      Y[idx] = s;
-    }
-  }
+  reduceAndStore(wg.x * ROWS, lid, acc);
 }

@@ -24,7 +24,6 @@ const ROWS = 256u / LANES;
 const UNIT_GROUPS = 128u / GROUP;
 
 const UNIT_X = 33u; // vec4s of X per unit in workgroup memory: 32 and one of padding
-var<workgroup> partial: array<f32, 256u * MMAX>; // partial[(rowInGroup·MMAX + m)·LANES + lane]
 var<workgroup> xs: array<vec4<f32>, UNIT_X * LANES * MMAX>; // the chunk's X: xs[(m·LANES + unit)·UNIT_X + j]
 var<workgroup> levels: array<f32, 16>;            // nf: the level table, read per code from workgroup memory
 
@@ -141,25 +140,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier(); // the next chunk overwrites xs
   }
-  for (var m = 0u; m < MMAX; m++) { partial[(rowInGroup * MMAX + m) * LANES + lane] = acc[m]; }
-  workgroupBarrier();
-  let outputs = ROWS * MMAX;
-  for (var width = LANES / 2u; width > 0u; width /= 2u) {
-    for (var i = lid; i < outputs * width; i += 256u) {
-      let o = i / width;
-      let l = i % width;
-      partial[o * LANES + l] += partial[o * LANES + l + width];
-    }
-    workgroupBarrier();
-  }
-  for (var o = lid; o < outputs; o += 256u) {
-    let r = wg.x * ROWS + o / MMAX;
-    let m = o % MMAX;
-    if (r < p.N) {
-      var s = partial[o * LANES];
-      let idx = m * p.N + r;
-      if (p.accumulate != 0u) { s += Y[idx]; }
-      Y[idx] = s;
-    }
-  }
+  reduceAndStore(wg.x * ROWS, lid, acc);
 }

@@ -4,6 +4,7 @@ import type { Runtime, Step, Tensor } from '../gpu';
 import { renderWgsl, ShapeError, Uniforms, variantName } from '../gpu';
 import code from '../../shaders/matmul.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
+import gemvStoreCode from '../../shaders/gemv_store.wgsl?raw';
 
 /** Up to this many rows of A, A·Bᵀ runs as a GEMV (decode): one pass over B instead of 64-row tiles. */
 export const DENSE_GEMV_MAX_ROWS = 8;
@@ -60,7 +61,7 @@ export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: T
   const plain = (options.alpha ?? 1) === 1 && !options.tile && !options.depth;
   if (!batched && !transA && transB && M <= DENSE_GEMV_MAX_ROWS && K % 4 === 0 && plain) {
     const values = { LANES: rt.gemvLanes, MR: M, DENSE: 1 };
-    const kernel = await rt.kernel({ shader: variantName('gemv', values), code: () => renderWgsl('gemv', gemvCode, values), entryPoint: 'main' });
+    const kernel = await rt.kernel({ shader: variantName('gemv', values), code: () => renderWgsl('gemv', gemvCode + gemvStoreCode, values), entryPoint: 'main' });
     step.dispatch(kernel, new Uniforms(4).u32(M).u32(N).u32(K).u32(options.accumulate ? 1 : 0).bytes, [a, b, c], [Math.ceil(N / (256 / values.LANES))], `gemv dense ${M}x${N}x${K}`);
     return;
   }

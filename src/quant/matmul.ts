@@ -7,6 +7,7 @@ import { renderWgsl, ShapeError, u32Params, variantName } from '../gpu';
 import { recordGemm, type MatmulOptions } from '../ops/matmul';
 import dequantCode from '../../shaders/dequant.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
+import gemvStoreCode from '../../shaders/gemv_store.wgsl?raw';
 import gemvUnitsCode from '../../shaders/gemv_units.wgsl?raw';
 import { codeLevels } from './format';
 import type { QuantizedWeight } from './quantize';
@@ -79,7 +80,7 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     const lanes = units ? unitsLanes(rt, M, options.lanesPerRow, op) : options.lanesPerRow ?? rt.gemvLanes;
     const [name, code] = units ? ['gemv_units', gemvUnitsCode] : ['gemv', gemvCode];
     const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units };
-    const kernel = await rt.kernel({ shader: variantName(name, values), code: () => renderWgsl(name, code + dequantCode, values), entryPoint: 'main' });
+    const kernel = await rt.kernel({ shader: variantName(name, values), code: () => renderWgsl(name, code + gemvStoreCode + dequantCode, values), entryPoint: 'main' });
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0);
     step.dispatch(kernel, params, weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
