@@ -124,6 +124,11 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
     await forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 132, 136, 256, 77, true, { tile: 8 });
     await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 136, 256, 79, false, { tile: 8, depth: 8 });
   });
+  it('forward on 128×128 tiles at K-depth 16 (raw codes fetched, decoded after the tile): 2, 3 and 4 bits, DQ, partial tiles', async () => {
+    await forward({ codebook: 'int', bits: 2, groupSize: 32 }, 132, 136, 160, 80, false, { tile: 8 });
+    await forward({ codebook: 'nf', bits: 3, groupSize: 64 }, 140, 131, 192, 81, true, { tile: 8 });
+    await forward({ codebook: 'int', bits: 4, groupSize: 32, doubleQuant: true }, 129, 260, 96, 82, false, { tile: 8 });
+  });
   it('double-quantized statistics: forward M=70 and backward M=13', async () => {
     const spec: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 32, calibrate: 'icq', doubleQuant: true };
     await forward(spec, 70, 45, 192, 93);
