@@ -147,6 +147,20 @@ fn storeB(s: u32, v: vec4<f32>) {
 //#endif
 }
 
+//#if QUANT
+// An invocation's share of a B tile (LB vec4 slots, flat + 256·j), fetched and stored through functions in the
+// quantized variants while the f32 kernel keeps the same loops inline in main: on the H100 the function form
+// measured ~16 % faster for the quantized forward at BK 8 and ~8 % slower for f32 (BENCHMARKS.md) — the driver's
+// register allocation and scheduling, not the arithmetic, which is the same.
+fn fetchBTile(rb: ptr<function, array<BFetch, LB>>, flat: u32, n0: u32, k0: u32, base: u32) {
+  for (var j = 0u; j < LB; j++) { (*rb)[j] = fetchB(flat + 256u * j, n0, k0, base); }
+}
+
+fn storeBTile(rb: ptr<function, array<BFetch, LB>>, flat: u32) {
+  for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, decodeB((*rb)[j])); }
+}
+//#endif
+
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let tx = lid.x;
@@ -164,9 +178,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 
   let tiles = (p.K + BK - 1u) / BK;
   for (var j = 0u; j < LA; j++) { ra[j] = fetchA(flat + 256u * j, m0, 0u, baseA); }
+//#if QUANT
+  fetchBTile(&rb, flat, n0, 0u, baseB);
+//#else
   for (var j = 0u; j < LB; j++) { rb[j] = fetchB(flat + 256u * j, n0, 0u, baseB); }
+//#endif
   for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
+//#if QUANT
+  storeBTile(&rb, flat);
+//#else
   for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, decodeB(rb[j])); }
+//#endif
   workgroupBarrier();
 
   for (var t = 0u; t < tiles; t++) {
@@ -174,7 +196,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     if (next) {
       let k0 = (t + 1u) * BK;
       for (var j = 0u; j < LA; j++) { ra[j] = fetchA(flat + 256u * j, m0, k0, baseA); }
+//#if QUANT
+      fetchBTile(&rb, flat, n0, k0, baseB);
+//#else
       for (var j = 0u; j < LB; j++) { rb[j] = fetchB(flat + 256u * j, n0, k0, baseB); }
+//#endif
     }
     for (var k = 0u; k < BK; k++) {
       var a: array<vec4<f32>, TM / 4u>;
@@ -191,7 +217,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     workgroupBarrier();
     if (next) {
       for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
+//#if QUANT
+      storeBTile(&rb, flat);
+//#else
       for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, decodeB(rb[j])); }
+//#endif
     }
     workgroupBarrier();
   }

@@ -120,11 +120,11 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
       });
     }
   }
-  it('forward on the vec4 path with 128×128 tiles accumulates, at K-depths 16 (the default) and 8', async () => {
+  it('forward on the vec4 path with 128×128 tiles accumulates, at K-depths 8 (the default) and 16', async () => {
     await forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 132, 136, 256, 77, true, { tile: 8 });
-    await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 136, 256, 79, false, { tile: 8, depth: 8 });
+    await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 136, 256, 79, false, { tile: 8, depth: 16 });
   });
-  it('forward on 128×128 tiles at K-depth 16 (raw codes fetched, decoded after the tile): 2, 3 and 4 bits, DQ, partial tiles', async () => {
+  it('forward on 128×128 tiles (raw codes fetched, decoded after the tile): 2, 3 and 4 bits, DQ, partial tiles', async () => {
     await forward({ codebook: 'int', bits: 2, groupSize: 32 }, 132, 136, 160, 80, false, { tile: 8 });
     await forward({ codebook: 'nf', bits: 3, groupSize: 64 }, 140, 131, 192, 81, true, { tile: 8 });
     await forward({ codebook: 'int', bits: 4, groupSize: 32, doubleQuant: true }, 129, 260, 96, 82, false, { tile: 8 });

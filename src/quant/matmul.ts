@@ -85,11 +85,9 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     step.dispatch(kernel, params, weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
   }
-  // K-depth 16 (not the f32 kernel's 8) for 128×128 tiles: measured 0.81 → 0.83 / 0.89 of the f32 matmul at
-  // M = 2048 on the H100 (bench/results/h100-quant-tuning.json); the backward keeps 8, where 16 was slower.
   await recordGemm(
     rt, step, { M, N: w.out, K: w.inFeatures, batch: 1, strideB: 0 },
-    weightBindings(rt, x, w, y), { TRANS_B: 1, QUANT: 1, ...formatValues(w) }, { ...options, depth: options.depth ?? 16 }, dequantCode,
+    weightBindings(rt, x, w, y), { TRANS_B: 1, QUANT: 1, ...formatValues(w) }, options, dequantCode,
   );
 }
 
