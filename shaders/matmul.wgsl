@@ -63,10 +63,10 @@ fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
 }
 //#endif
 
-// B tiles are fetched into registers as BFetch and turned into f32 by decodeB when stored into workgroup
-// memory. QUANT (shaders/dequant.wgsl, appended): the forward (TRANS_B) fetches the raw codes and statistics
-// of Ŵ[r, c..c+3] and decodes after the tile's multiply-adds (M = 2048: 0.82 / 0.88 → 0.84 / 0.91 of f32 on
-// the H100); the backward dequantizes as it fetches, which measured 3–5 % faster there than decoding late.
+// B tiles are fetched into registers as BFetch. QUANT (shaders/dequant.wgsl, appended): the forward (TRANS_B)
+// fetches the raw codes and statistics of Ŵ[r, c..c+3] and decodeB turns them into f32 after the tile's
+// multiply-adds (measured at K-depth 16, M = 2048: 0.82 / 0.88 → 0.84 / 0.91 of f32 on the H100); the backward
+// dequantizes as it fetches, which measured 3–5 % faster there than decoding late. f32 B is fetched as is.
 //#if QUANT
 //#if TRANS_B
 alias BFetch = vec4<u32>;
@@ -85,7 +85,6 @@ fn decodeB(v: BFetch) -> vec4<f32> { return v; }
 //#endif
 //#else
 alias BFetch = vec4<f32>;
-fn decodeB(v: BFetch) -> vec4<f32> { return v; }
 //#if VEC4
 fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
   if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
@@ -187,7 +186,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 //#if QUANT
   storeBTile(&rb, flat);
 //#else
-  for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, decodeB(rb[j])); }
+  for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, rb[j]); }
 //#endif
   workgroupBarrier();
 
@@ -220,7 +219,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 //#if QUANT
       storeBTile(&rb, flat);
 //#else
-      for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, decodeB(rb[j])); }
+      for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, rb[j]); }
 //#endif
     }
     workgroupBarrier();
