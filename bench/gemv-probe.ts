@@ -3,11 +3,12 @@
 // back-to-back launches over weight copies that do not fit in L2).
 import type { Runtime, Step, Tensor } from '../src/gpu';
 import { renderWgsl, u32Params } from '../src/gpu';
-import { codeLevels, freeQuantized, type QuantizedWeight, type QuantSpec } from '../src/quant';
+import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
 import dequantCode from '../shaders/dequant.wgsl?raw';
 import storeCode from '../shaders/gemv_store.wgsl?raw';
 import unitsCode from '../shaders/gemv_units.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
+import { randomWeight } from './quant-suite';
 
 const LOOP = '      for (var m = 0u; m < MMAX; m++) {\n        let xv';
 const STAGE = '      xs[(m * LANES + v / 32u) * UNIT_X + v % 32u] = select(vec4<f32>(0.0), X[m * xRow + min(col, xRow - 1u)], col < xRow);';
@@ -23,12 +24,11 @@ const CUTS: [string, [string, string][]][] = [
   ]],
 ];
 
-
-export async function runGemvProbe(rt: Runtime, weights: (spec: QuantSpec, seed: number) => QuantizedWeight, copyGBs: number | null, log: (r: BenchResult) => void) {
+export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r: BenchResult) => void) {
   const results: BenchResult[] = [];
   const spec: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
   const n = 4096;
-  const ws = Array.from({ length: 26 }, (_, i) => weights(spec, 40 + i));
+  const ws = Array.from({ length: 26 }, (_, i) => randomWeight(rt, n, n, spec, 40 + i));
   const x = rt.upload(seededUniforms(n, 9), [1, n], 'x');
   const ys = ws.map(() => rt.tensor([1, n], 'f32', 'y'));
   const levels: Tensor = rt.constant('levels-int4', () => codeLevels(spec));

@@ -9,10 +9,10 @@ import type { BenchReport, BenchResult } from './harness';
 import { selfCheck } from './selfcheck';
 import { existsSync } from 'node:fs';
 import { fidelity, formatFidelity, type FidelityRow } from './fidelity';
-import { randomWeight, runGemvTuning, runQuantSuite, runQuantTuning } from './quant-suite';
+import { runGemvTuning, runQuantSuite, runQuantTuning } from './quant-suite';
 import { runGemvProbe } from './gemv-probe';
 import { readSafetensors } from './safetensors-read';
-import { copyBench, formatRow, runSuite, warmUp } from './suite';
+import { copyBench, formatRow, runSuite } from './suite';
 import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
 
 declare const __COMMIT__: string;
@@ -36,14 +36,13 @@ for (const c of failed) console.log(`  FAIL ${c.name}: relative error ${c.relati
 const results: BenchResult[] = [];
 if (suites.has('kernels')) results.push(...(await runSuite(rt, scale, log)));
 else {
-  await warmUp(rt, scale);
   results.push(await copyBench(rt, scale));
   log(results[0]);
 }
 const copy = results.find((r) => r.name.startsWith('copy'));
 if (suites.has('kernels')) results.push(...(await runQuantSuite(rt, scale, copy ? copy.value : null, log)));
 if (suites.has('quanttune')) results.push(...(await runQuantTuning(rt, log)));
-if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, (spec, seed) => randomWeight(rt, 4096, 4096, spec, seed), copy ? copy.value : null, log)));
+if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvtune')) results.push(...(await runGemvTuning(rt, copy ? copy.value : null, log)));
 if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? copy.value : null, log)));
 const microDir = process.env.MICRO_LLAMA_DIR;

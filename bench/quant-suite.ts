@@ -6,7 +6,8 @@ import {
   doubleQuantizeStats, freeQuantized, quantize, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantSpec,
 } from '../src/quant';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
-import { warmUp, type SuiteScale } from './suite';
+import { relativeError } from './selfcheck';
+import type { SuiteScale } from './suite';
 
 
 /** A weight of random codes and stats (speed does not depend on the values). */
@@ -105,7 +106,6 @@ async function quantizeBench(rt: Runtime, n: number, spec: QuantSpec): Promise<B
 /** Tile-depth sweep of the quantized GEMM (BENCH_SUITES=quanttune): does dequantization want another BK? */
 export async function runQuantTuning(rt: Runtime, log: (r: BenchResult) => void): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  await warmUp(rt, 'gpu');
   for (const direction of ['forward', 'backward'] as const) {
     for (const [out, inF] of [[4096, 4096], [11008, 4096]] as [number, number][]) {
       const base = await f32Baseline(rt, 2048, out, inF, direction);
@@ -133,14 +133,7 @@ async function gemvAgreement(rt: Runtime, spec: QuantSpec): Promise<BenchResult>
     await quantMatmul(rt, step, x, w, a, { gemv: 'units' });
     await quantMatmul(rt, step, x, w, b, { gemv: 'quads' });
     step.submit();
-    const [ya, yb] = [await rt.read(a), await rt.read(b)];
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < ya.length; i++) {
-      num += (ya[i] - yb[i]) ** 2;
-      den += yb[i] ** 2;
-    }
-    worst = Math.max(worst, Number.isFinite(num) ? Math.sqrt(num / den) : Infinity);
+    worst = Math.max(worst, relativeError(await rt.read(a), await rt.read(b)));
     rt.free(x, a, b);
   }
   freeQuantized(rt, w);
@@ -155,7 +148,6 @@ export async function runGemvTuning(rt: Runtime, copyBandwidthGBs: number | null
     results.push(await r);
     log(results[results.length - 1]);
   };
-  await warmUp(rt, 'gpu');
   const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
   for (const spec of [int4, { codebook: 'nf', bits: 3, groupSize: 32, doubleQuant: true }] as QuantSpec[]) await add(gemvAgreement(rt, spec));
   // Long streams (~10+ ms of back-to-back GEMVs per submit): do short ones suffer from clocks that never ramp?
@@ -200,7 +192,6 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
   const ms = scale === 'gpu' ? [512, 2048] : [64];
   for (const direction of ['forward', 'backward'] as const) {
     for (const M of ms) {
-      await warmUp(rt, scale); // clocks settle for the GEMMs (every measurement also ramps them: harness.ts)
       for (const [out, inF] of shapes) {
         const base = add(await f32Baseline(rt, M, out, inF, direction));
         for (const bits of [2, 3, 4] as Bits[]) add(await gemmBench(rt, M, out, inF, bits, direction, base.value));

@@ -12,7 +12,8 @@ export interface Check {
   pass: boolean;
 }
 
-function rel(got: ArrayLike<number>, want: ArrayLike<number>): number {
+/** ‖got − want‖ / ‖want‖ (NaN differences count as infinite). */
+export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
   let num = 0;
   let den = 0;
   for (let i = 0; i < want.length; i++) {
@@ -44,7 +45,7 @@ export async function selfCheck(rt: Runtime): Promise<Check[]> {
         step.submit();
         const got = await rt.read(C);
         rt.free(A, B, C);
-        const e = rel(got, matmulRef({ a, b, batch: 1, M, N, K, transA, transB }));
+        const e = relativeError(got, matmulRef({ a, b, batch: 1, M, N, K, transA, transB }));
         checks.push({ name: `matmul ${M}x${N}x${K} tA=${+transA} tB=${+transB} tile=${tile} depth=${depth}`, relativeError: e, pass: e < 1e-5 });
       }
     }
@@ -82,8 +83,8 @@ export async function selfCheck(rt: Runtime): Promise<Check[]> {
       const y = (await rt.read(Y)) as Float32Array;
       const dx = await rt.read(DX);
       rt.free(X, Y, DX);
-      const ey = rel(y, matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inF, transB: true }));
-      const ex = rel(dx, matmulRef({ a: y, b: dense, batch: 1, M, N: inF, K: out }));
+      const ey = relativeError(y, matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inF, transB: true }));
+      const ex = relativeError(dx, matmulRef({ a: y, b: dense, batch: 1, M, N: inF, K: out }));
       checks.push({ name: `quantMatmul ${name} M=${M}`, relativeError: ey, pass: ey < 1e-5 });
       checks.push({ name: `quantMatmulBackward ${name} M=${M}`, relativeError: ex, pass: ex < 1e-5 });
     }

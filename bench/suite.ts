@@ -32,21 +32,6 @@ async function matmulBench(rt: Runtime, n: number, transB: boolean, tile?: 4 | 8
   return result(name, `${n}³`, (2 * n ** 3) / t.seconds / 1e12, 'TFLOP/s', ceil ? ceil.f32FlopsPerSecond / 1e12 : null, t.seconds, t.timing);
 }
 
-/** Keeps the GPU busy for about a second so clocks settle before anything is timed. */
-export async function warmUp(rt: Runtime, scaleName: SuiteScale): Promise<void> {
-  const n = scaleName === 'gpu' ? 4096 : 64;
-  const A = rt.upload(seededUniforms(n * n, 5), [n, n], 'warm-A');
-  const C = rt.tensor([n, n], 'f32', 'warm-C');
-  const t0 = performance.now();
-  while (performance.now() - t0 < 1000) {
-    const step = rt.step();
-    for (let i = 0; i < 20; i++) await matmul(rt, step, A, A, C, { transB: true });
-    step.submit();
-    await rt.sync();
-  }
-  rt.free(A, C);
-}
-
 /** Launch overhead: trivial dispatches recorded into one step, and one-dispatch steps each submitted. */
 async function overheadBench(rt: Runtime): Promise<BenchResult[]> {
   const x = rt.upload(seededUniforms(64, 4), [64], 'x');
@@ -87,7 +72,6 @@ export async function runSuite(rt: Runtime, scaleName: SuiteScale, log: (r: Benc
     results.push(r);
     log(r);
   };
-  await warmUp(rt, scaleName);
   add(await copyBench(rt, scaleName));
   const sizes = scaleName === 'gpu' ? [1024, 2048, 4096] : [128, 256];
   for (const n of sizes) add(await matmulBench(rt, n, false));
