@@ -10,16 +10,17 @@ import unitsCode from '../shaders/gemv_units.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 import { randomWeight } from './quant-suite';
 
-const LOOP = '      for (var m = 0u; m < MMAX; m++) {\n        let xv';
-const STAGE = '      xs[(m * LANES + v / 32u) * UNIT_X + v % 32u] = select(vec4<f32>(0.0), X[m * xRow + min(col, xRow - 1u)], col < xRow);';
+const LOOP = '        for (var m = 0u; m < MMAX; m++) {\n          let xv';
+const STAGE = '      xs[(m * CHUNK + v / 32u) * UNIT_X + v % 32u] = select(vec4<f32>(0.0), X[m * xRow + min(col, xRow - 1u)], col < xRow);';
+const CODES = '    var c = unitCodes(row, min(u, units - 1u), units);\n    var st = unitStats(row, min(u, units - 1u), groups);';
 const CUTS: [string, [string, string][]][] = [
   ['full kernel', []],
   ['X not staged (workgroup memory left as is)', [[STAGE, '      _ = X[0];']]],
-  ['codes loaded, nothing decoded', [[LOOP, '      acc[0] += f32((c0.x ^ c1.y) ^ (c2.z ^ c3.w));\n      for (var m = 0u; m < 0u; m++) {\n        let xv']]],
+  ['codes and statistics loaded, nothing decoded', [[LOOP, '        acc[0] += f32((c[0].x ^ c[1].y) ^ (c[2].z ^ c[3].w)) + st[0].x + st[1].y;\n        for (var m = 0u; m < 0u; m++) {\n          let xv']]],
   ['nothing loaded or decoded (launch, barriers, reduction, store)', [
-    [LOOP, '      acc[0] += f32(first);\n      for (var m = 0u; m < 0u; m++) {\n        let xv'],
-    ['    let c0 = codes[first];\n    let c1 = codes[first + 1u];', '    let c0 = vec4<u32>(first);\n    let c1 = c0;'],
-    ['if (BITS >= 3u) { c2 = codes[first + 2u]; }', ''], ['if (BITS == 4u) { c3 = codes[first + 3u]; }', '_ = codes[0];'],
+    [LOOP, '        acc[0] += f32(u + row);\n        for (var m = 0u; m < 0u; m++) {\n          let xv'],
+    [CODES, '    var c = array<vec4<u32>, 4>(vec4<u32>(u), vec4<u32>(u), vec4<u32>(u), vec4<u32>(u));\n    var st = array<vec2<f32>, 4>();\n    _ = codes[0];\n    _ = stats[0];'],
+    ['cNext = unitCodes(row, min(u + LANES, units - 1u), units);', ''], ['stNext = unitStats(row, min(u + LANES, units - 1u), groups);', ''],
     [STAGE, '      _ = X[0];'],
   ]],
 ];
@@ -32,15 +33,16 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
   const x = rt.upload(seededUniforms(n, 9), [1, n], 'x');
   const ys = ws.map(() => rt.tensor([1, n], 'f32', 'y'));
   const levels: Tensor = rt.constant('levels-int4', () => codeLevels(spec));
-  for (const lanes of [16, 4]) {
+  // Session 3's kernel (16 lanes, a chunk per 16 units, tree sums) and today's default (8 lanes, all of X in one chunk).
+  for (const [lanes, subgroups, upl] of [[16, 0, 1], [8, 1, 4]]) {
     for (const [what, cuts] of CUTS) {
-      const values = { BITS: 4, GROUP: 64, NF: 0, DQ: 0, CODES4: 1, LANES: lanes, MR: 1 };
-      let code = renderWgsl('gemv_units', unitsCode + storeCode + dequantCode, values);
+      const values = { BITS: 4, GROUP: 64, NF: 0, DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: subgroups, UPL: upl };
+      let code = (subgroups ? 'enable subgroups;\n' : '') + renderWgsl('gemv_units', unitsCode + storeCode + dequantCode, values);
       for (const [from, to] of cuts) {
         if (!code.includes(from)) throw new Error(`gemv probe '${what}': '${from.slice(0, 40)}…' not in the kernel`);
         code = code.replace(from, to);
       }
-      const kernel = await rt.kernel({ shader: `gemv-probe ${what} ${lanes}`, code, entryPoint: 'main' });
+      const kernel = await rt.kernel({ shader: `gemv-probe ${what} ${lanes} ${subgroups} ${upl}`, code, entryPoint: 'main' });
       let next = 0;
       const t = await timeLaunch(rt, (step: Step) => {
         const i = next++ % ws.length;
@@ -49,7 +51,7 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
         return Promise.resolve();
       }, { iters: 104, reps: 5, stream: true });
       const bytes = n * n / 2 + n * (n / 64) * 8;
-      const r = { ...result(`gemv probe int4 G64 ${lanes} lanes: ${what}`, `${n}×${n}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall };
+      const r = { ...result(`gemv probe int4 G64 ${lanes} lanes ${upl} units/lane${subgroups ? ' subgroup sums' : ' tree sums'}: ${what}`, `${n}×${n}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall };
       results.push(r);
       log(r);
     }

@@ -3,7 +3,8 @@
 import type { Runtime, Tensor } from '../src/gpu';
 import { matmul } from '../src/ops';
 import {
-  doubleQuantizeStats, freeQuantized, quantize, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantSpec,
+  doubleQuantizeStats, freeQuantized, quantize, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantMatmulOptions,
+  type QuantSpec,
 } from '../src/quant';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 import { relativeError } from './selfcheck';
@@ -30,8 +31,9 @@ const packedBytes = (w: QuantizedWeight) => {
 /** GEMV at M = 1, cycling through enough weight copies that they do not fit in L2 (50 MB on the H100). */
 async function gemvBench(
   rt: Runtime, out: number, inF: number, spec: QuantSpec, copyBandwidth: number | null,
-  { lanesPerRow, l2Resident = false, kernel, timing = 'dispatch', iters }: {
-    lanesPerRow?: 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256; l2Resident?: boolean; kernel?: 'units' | 'quads'; iters?: number;
+  { lanesPerRow, l2Resident = false, kernel, timing = 'dispatch', iters, subgroups, unitsPerLane }: {
+    lanesPerRow?: QuantMatmulOptions['lanesPerRow']; l2Resident?: boolean; kernel?: 'units' | 'quads'; iters?: number;
+    subgroups?: boolean; unitsPerLane?: number;
     /** dispatch: a timed pass per launch; stream: back-to-back launches in one pass, each to its own output
      *  (independent, like q/k/v); chain: the same, all into one output (a barrier between launches). */
     timing?: 'dispatch' | 'stream' | 'chain';
@@ -45,13 +47,13 @@ async function gemvBench(
   let next = 0;
   const t = await timeLaunch(rt, (step) => {
     const i = next++ % copies;
-    return quantMatmul(rt, step, x, weights[i], ys[i % ys.length], { lanesPerRow, gemv: kernel });
+    return quantMatmul(rt, step, x, weights[i], ys[i % ys.length], { lanesPerRow, gemv: kernel, subgroups, unitsPerLane });
   }, { iters: iters ?? Math.max(32, 4 * copies), reps: 5, stream: timing !== 'dispatch' });
   const bytes = packedBytes(probe);
   weights.forEach((w) => freeQuantized(rt, w));
   rt.free(x, ...ys);
   const gbps = bytes / t.seconds / 1e9;
-  const variant = `${kernel ? ` ${kernel}` : ''}${lanesPerRow ? ` ${lanesPerRow} lanes/row` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}${timing === 'dispatch' ? '' : ` ${timing}`}${iters ? ` ×${iters}` : ''}`;
+  const variant = `${kernel ? ` ${kernel}` : ''}${lanesPerRow ? ` ${lanesPerRow} lanes/row` : ''}${subgroups === undefined ? '' : subgroups ? ' subgroup sums' : ' tree sums'}${unitsPerLane ? ` ${unitsPerLane} units/lane` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}${timing === 'dispatch' ? '' : ` ${timing}`}${iters ? ` ×${iters}` : ''}`;
   const name = `gemv ${spec.codebook}${spec.bits} G=${spec.groupSize}${spec.doubleQuant ? ' DQ' : ''} M=1${variant} (codes+stats)`;
   return { ...result(name, `${out}×${inF}`, gbps, 'GB/s', copyBandwidth, t.seconds, t.timing), wallSeconds: t.wall };
 }
@@ -123,25 +125,27 @@ export async function runQuantTuning(rt: Runtime, log: (r: BenchResult) => void)
 
 /** On this device, the two decode kernels against each other at 4096², M = 1 and 8 (the tests cover them
  *  against the reference on SwiftShader): the largest relative difference. */
-async function gemvAgreement(rt: Runtime, spec: QuantSpec): Promise<BenchResult> {
+async function gemvAgreement(rt: Runtime, spec: QuantSpec, units: QuantMatmulOptions = {}): Promise<BenchResult> {
   const w = randomWeight(rt, 4096, 4096, spec, 11);
   let worst = 0;
-  for (const M of [1, 8]) {
+  for (const M of units.lanesPerRow ? [1, 2] : [1, 8]) { // explicit lanes: within workgroup memory at M = 2
     const x = rt.upload(seededUniforms(M * 4096, 12), [M, 4096], 'x');
     const [a, b] = [rt.tensor([M, 4096], 'f32', 'ya'), rt.tensor([M, 4096], 'f32', 'yb')];
     const step = rt.step();
-    await quantMatmul(rt, step, x, w, a, { gemv: 'units' });
+    await quantMatmul(rt, step, x, w, a, { ...units, gemv: 'units' });
     await quantMatmul(rt, step, x, w, b, { gemv: 'quads' });
     step.submit();
     worst = Math.max(worst, relativeError(await rt.read(a), await rt.read(b)));
     rt.free(x, a, b);
   }
   freeQuantized(rt, w);
-  const name = `gemv units vs quads ${spec.codebook}${spec.bits} G=${spec.groupSize}${spec.doubleQuant ? ' DQ' : ''} (relative difference)`;
-  return result(name, '4096×4096 M=1,8', worst, 'rel', null, 0, 'wall');
+  const variant = Object.entries(units).map(([k, v]) => ` ${k} ${v}`).join('');
+  const name = `gemv units${variant} vs quads ${spec.codebook}${spec.bits} G=${spec.groupSize}${spec.doubleQuant ? ' DQ' : ''} (relative difference)`;
+  return result(name, `4096×4096 M=1,${units.lanesPerRow ? 2 : 8}`, worst, 'rel', null, 0, 'wall');
 }
 
-/** The decode GEMV's kernels, lane counts and timing modes side by side (BENCH_SUITES=gemvtune). */
+/** The decode GEMV's variants side by side (BENCH_SUITES=gemvtune): lanes per row, units per lane and chunk of
+ *  X, sums through subgroups or workgroup memory, at int4 G64 M = 1 (stream) on the three shapes. */
 export async function runGemvTuning(rt: Runtime, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   const add = async (r: Promise<BenchResult>) => {
@@ -149,21 +153,24 @@ export async function runGemvTuning(rt: Runtime, copyBandwidthGBs: number | null
     log(results[results.length - 1]);
   };
   const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
-  for (const spec of [int4, { codebook: 'nf', bits: 3, groupSize: 32, doubleQuant: true }] as QuantSpec[]) await add(gemvAgreement(rt, spec));
-  // Long streams (~10+ ms of back-to-back GEMVs per submit): do short ones suffer from clocks that never ramp?
-  for (const kernel of ['quads', 'units'] as const) await add(gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel, timing: 'stream', iters: 1000 }));
-  for (const timing of ['dispatch', 'stream', 'chain'] as const) {
-    for (const kernel of ['quads', 'units'] as const) await add(gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel, timing }));
+  // Session 3's kernel was 16 lanes, a chunk (and a barrier) per 16 units, tree sums.
+  type Variant = Pick<QuantMatmulOptions, 'lanesPerRow' | 'subgroups' | 'unitsPerLane'>;
+  const variants: Variant[] = [{ lanesPerRow: 16, subgroups: false, unitsPerLane: 1 }];
+  for (const lanesPerRow of [4, 8, 16, 32] as const) {
+    for (const unitsPerLane of [1, undefined]) variants.push({ lanesPerRow, subgroups: true, unitsPerLane });
   }
-  for (const lanesPerRow of [4, 8, 32] as const) await add(gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel: 'units', lanesPerRow, timing: 'stream' }));
-  for (const kernel of ['quads', 'units'] as const) await add(gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel, timing: 'stream', l2Resident: true }));
-  for (const [out, inF] of [[11008, 4096], [4096, 11008]] as [number, number][]) {
-    for (const kernel of ['quads', 'units'] as const) await add(gemvBench(rt, out, inF, int4, copyBandwidthGBs, { kernel, timing: 'stream' }));
+  for (const spec of [int4, { codebook: 'nf', bits: 3, groupSize: 32, doubleQuant: true }] as QuantSpec[]) {
+    for (const v of variants) await add(gemvAgreement(rt, spec, v));
+  }
+  for (const [out, inF] of [[4096, 4096], [11008, 4096], [4096, 11008]] as [number, number][]) {
+    for (const v of variants) await add(gemvBench(rt, out, inF, int4, copyBandwidthGBs, { kernel: 'units', timing: 'stream', ...v }));
+    for (const subgroups of [false, true]) await add(gemvBench(rt, out, inF, int4, copyBandwidthGBs, { kernel: 'quads', timing: 'stream', subgroups }));
   }
   for (const spec of [
     { codebook: 'int', bits: 2, groupSize: 64 }, { codebook: 'int', bits: 3, groupSize: 64 }, { codebook: 'nf', bits: 4, groupSize: 64 },
-    { codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true },
-  ] as QuantSpec[]) await add(gemvBench(rt, 4096, 4096, spec, copyBandwidthGBs, { kernel: 'units', timing: 'stream' }));
+  ] as QuantSpec[]) {
+    for (const v of [variants[0], { subgroups: true }, { subgroups: true, unitsPerLane: 1 }]) await add(gemvBench(rt, 4096, 4096, spec, copyBandwidthGBs, { kernel: 'units', timing: 'stream', ...v }));
+  }
   return results;
 }
 

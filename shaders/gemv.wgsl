@@ -5,7 +5,7 @@
 // split its K: invocation l takes columns 4l..4l+3 of every run of 4·LANES, so neighbours read
 // contiguous X and code words (coalesced) and many short, independent load chains are in flight
 // (the GPU hides latency with parallelism, not with long loops). The LANES partials of each output are
-// summed by a tree in workgroup memory (shaders/gemv_store.wgsl, appended).
+// summed by shaders/gemv_store.wgsl (appended).
 // Template: LANES ∈ {1, 2, 4, …, 256} (32 by default), MR = M ∈ 1..8, DENSE, and (quantized)
 // dequant.wgsl's BITS, GROUP, NF. K is a multiple of 32 (quantized) or of 4 (dense).
 
@@ -24,10 +24,11 @@ fn weight4(r: u32, c: u32, K: u32) -> vec4<f32> { return dequant4(r, c, K); }
 
 const LANES = {{LANES}}u;
 const MMAX = {{MR}}u; // rows of X: a template value so every per-row array stays in registers
-const ROWS = 256u / LANES;
+const WG = 256u;
+const ROWS = WG / LANES;
 
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let rowInGroup = lid / LANES;
   let lane = lid % LANES;

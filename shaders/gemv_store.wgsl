@@ -1,8 +1,32 @@
 // The end of both decode GEMVs (gemv.wgsl, gemv_units.wgsl; appended to them): each output's LANES partial sums
-// are summed by a tree in workgroup memory and stored, added into Y when p.accumulate is set. Uses the including
-// shader's LANES, MMAX, ROWS, p and Y; declares the partial sums. Call from uniform control flow.
+// are summed and stored, added into Y when p.accumulate is set. Invocation lid holds acc[m] for output row
+// firstRow + lid / LANES and row m of X. Uses the including shader's WG (workgroup size), LANES, MMAX, ROWS, p and Y. Call from
+// uniform control flow.
+// Template: SUBGROUPS: sum with subgroup shuffles (no workgroup memory, no barriers). The host sets it only
+// when the device's smallest subgroup holds LANES invocations; it relies on a subgroup being a run of
+// consecutive local invocation indices, as on every implementation we know (tested on SwiftShader, checked
+// on the H100 by the bench self-check).
 
-var<workgroup> partial: array<f32, 256u * MMAX>; // partial[(rowInGroup·MMAX + m)·LANES + lane]
+fn storeOutput(firstRow: u32, o: u32, sum: f32) { // o = rowInGroup·MMAX + m
+  let r = firstRow + o / MMAX;
+  if (r < p.N) {
+    var s = sum;
+    let idx = (o % MMAX) * p.N + r;
+    if (p.accumulate != 0u) { s += Y[idx]; }
+    Y[idx] = s;
+  }
+}
+
+//#if SUBGROUPS
+fn reduceAndStore(firstRow: u32, lid: u32, acc: array<f32, MMAX>) {
+  for (var m = 0u; m < MMAX; m++) {
+    var s = acc[m];
+    for (var mask = LANES / 2u; mask > 0u; mask /= 2u) { s += subgroupShuffleXor(s, mask); }
+    if (lid % LANES == 0u) { storeOutput(firstRow, (lid / LANES) * MMAX + m, s); }
+  }
+}
+//#else
+var<workgroup> partial: array<f32, WG * MMAX>; // partial[o·LANES + lane]
 
 fn reduceAndStore(firstRow: u32, lid: u32, acc: array<f32, MMAX>) {
   let rowInGroup = lid / LANES;
@@ -11,21 +35,13 @@ fn reduceAndStore(firstRow: u32, lid: u32, acc: array<f32, MMAX>) {
   workgroupBarrier();
   let outputs = ROWS * MMAX;
   for (var width = LANES / 2u; width > 0u; width /= 2u) {
-    for (var i = lid; i < outputs * width; i += 256u) {
+    for (var i = lid; i < outputs * width; i += WG) {
       let o = i / width;
       let l = i % width;
       partial[o * LANES + l] += partial[o * LANES + l + width];
     }
     workgroupBarrier();
   }
-  for (var o = lid; o < outputs; o += 256u) {
-    let r = firstRow + o / MMAX;
-    let m = o % MMAX;
-    if (r < p.N) {
-      var s = partial[o * LANES];
-      let idx = m * p.N + r;
-      if (p.accumulate != 0u) { s += Y[idx]; }
-      Y[idx] = s;
-    }
-  }
+  for (var o = lid; o < outputs; o += WG) { storeOutput(firstRow, o, partial[o * LANES]); }
 }
+//#endif

@@ -2,14 +2,17 @@
 // for M ≤ 8 rows of X (shaders/gemv.wgsl takes other K, and dense weights). Its floor is reading the packed
 // weight once. The unit of work is 128 weights of one row: BITS vec4 code words loaded at once (four 32-code
 // blocks, so 2, 3 and 4 bits all load whole vec4s) and the 128/GROUP statistics of its groups. A workgroup owns
-// ROWS = 256 / LANES rows; its LANES invocations per row take consecutive units, LANES units at a time (a
-// chunk), so a row's codes are read as 16·BITS·LANES contiguous bytes. The chunk's X is staged in workgroup
-// memory (one vec4 of padding per unit, so the 8 invocations of a 128-bit access phase hit distinct banks):
-// read from global memory, each invocation's X lay 512 B from its neighbour's, one cache line per lane per
-// load, and X alone took 13 of 23 µs at 4096² int4 on the H100 (bench/gemv-probe.ts).
+// ROWS = WG / LANES rows; a row's LANES invocations take consecutive units (its codes are read as
+// 16·BITS·LANES contiguous bytes), UPL units each per chunk. A chunk's X is staged in workgroup memory behind
+// one barrier — by default the whole of X — and an invocation requests its next unit's codes and statistics
+// before decoding the current one. One vec4 of padding per unit keeps the 8 invocations of a 128-bit access
+// phase on distinct banks. (Read from global memory instead, each invocation's X lay 512 B from its
+// neighbour's and X alone took 13 of 23 µs at 4096² int4 on the H100; a barrier per LANES units instead of
+// per chunk: 11.0 against 9.8 µs — BENCHMARKS.md.)
 // Per group, Σ (s·l + o)·x = s·Σ l·x + o·Σ x: one multiply-add per weight, the statistics once per group.
-// Template: LANES ∈ {1, 2, 4, …, 32}, MR = M ∈ 1..8 (workgroup memory: 528·LANES·M + 1024·M bytes), and
-// dequant.wgsl's BITS, GROUP, NF, DQ with CODES4 = 1.
+// Template: LANES ∈ {1, 2, 4, …, 32}, MR = M ∈ 1..8, UPL ≥ 1 (workgroup memory: 528·LANES·UPL·M bytes of X,
+// and without SUBGROUPS 1024·M of partial sums), gemv_store.wgsl's SUBGROUPS, and dequant.wgsl's BITS, GROUP,
+// NF, DQ with CODES4 = 1.
 
 struct Params { M: u32, N: u32, K: u32, accumulate: u32 } // M equals the template's MR
 
@@ -20,58 +23,122 @@ struct Params { M: u32, N: u32, K: u32, accumulate: u32 } // M equals the templa
 
 const LANES = {{LANES}}u;
 const MMAX = {{MR}}u;
-const ROWS = 256u / LANES;
+const WG = 256u; // invocations per workgroup (128 and 64 measured slower on the H100)
+const ROWS = WG / LANES;
+const UPL = {{UPL}}u;      // units per lane in a chunk
+const CHUNK = LANES * UPL; // units per chunk: their X is staged at once
 const UNIT_GROUPS = 128u / GROUP;
 
 const UNIT_X = 33u; // vec4s of X per unit in workgroup memory: 32 and one of padding
-var<workgroup> xs: array<vec4<f32>, UNIT_X * LANES * MMAX>; // the chunk's X: xs[(m·LANES + unit)·UNIT_X + j]
+var<workgroup> xs: array<vec4<f32>, UNIT_X * CHUNK * MMAX>; // the chunk's X: xs[(m·CHUNK + unit)·UNIT_X + j]
 var<workgroup> levels: array<f32, 16>;            // nf: the level table, read per code from workgroup memory
 
+// nf: the levels of four codes, from the table in workgroup memory.
 fn quadLevels(q: vec4<u32>) -> vec4<f32> {
-//#if NF
   return vec4<f32>(levels[q.x], levels[q.y], levels[q.z], levels[q.w]);
-//#else
-  return vec4<f32>(q);
-//#endif
 }
 
-// Each helper returns (Σ level·x, Σ x) over 32 codes (one block) against xs[xv…xv+7]. Straight-line
-// code with constant shifts: no register arrays indexed in loops, which the driver may put in local memory.
+// int: no integer-to-float conversion (a quarter-rate instruction on NVIDIA): the code bits are shifted to
+// the top of the mantissa of 1.0, so each float is exactly 1 + q / 2^BITS, and applyStats folds the 1 back out
+// per group with Σ x. `bits` holds the codes already shifted to mantissa bits 23 − BITS … 22. On the H100:
+// int4 unchanged, int3 12.6 → 11.6 µs at 4096² (fewer instructions, the same loads).
+fn unitFloats(bits: vec4<u32>) -> vec4<f32> {
+  return bitcast<vec4<f32>>((bits & vec4<u32>(((1u << BITS) - 1u) << (23u - BITS))) | vec4<u32>(0x3F800000u));
+}
+
+// The helpers return (Σ level·x, Σ x) of a block of 32 codes. Straight-line code with constant shifts: no
+// register arrays indexed in loops, which the driver may put in local memory.
 fn sumX(a: vec4<f32>) -> f32 { return (a.x + a.y) + (a.z + a.w); }
 
-// 4 bits: 8 codes per word, the block is one vec4 of words.
+// 4 bits: 8 codes per word, a block of 32 codes is one vec4 of words.
+fn dot4(w: u32, a: vec4<f32>, b: vec4<f32>) -> f32 {
+//#if NF
+  let lo = quadLevels((vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u));
+  let hi = quadLevels((vec4<u32>(w) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u));
+//#else
+  let lo = unitFloats(vec4<u32>(w) << vec4<u32>(19u, 15u, 11u, 7u));
+  let hi = unitFloats(vec4<u32>(w >> 16u) << vec4<u32>(19u, 15u, 11u, 7u));
+//#endif
+  return dot(lo, a) + dot(hi, b);
+}
 fn word4(w: u32, xv: u32) -> vec2<f32> {
   let a = xs[xv];
   let b = xs[xv + 1u];
-  let lo = quadLevels((vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u));
-  let hi = quadLevels((vec4<u32>(w) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u));
-  return vec2<f32>(dot(lo, a) + dot(hi, b), sumX(a) + sumX(b));
+  return vec2<f32>(dot4(w, a, b), sumX(a) + sumX(b));
 }
 fn block4(c: vec4<u32>, xv: u32) -> vec2<f32> {
   return (word4(c.x, xv) + word4(c.y, xv + 2u)) + (word4(c.z, xv + 4u) + word4(c.w, xv + 6u));
 }
 
 // 2 bits: 16 codes per word (and 3 bits' low two bits, `hi` holding their third bits from bit 0).
+fn quad2(w: u32, hi: u32, i: u32) -> vec4<f32> {
+//#if NF
+  var q = (vec4<u32>(w >> (8u * i)) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
+  if (BITS == 3u) { q |= ((vec4<u32>(hi >> (4u * i)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u); }
+  return quadLevels(q);
+//#else
+  if (BITS == 2u) { return unitFloats(vec4<u32>(w >> (8u * i)) << vec4<u32>(21u, 19u, 17u, 15u)); }
+  // 3 bits: the low two bits to mantissa bits 20, 21 and the third to bit 22 (unitFloats masks both).
+  let third = (vec4<u32>(hi >> (4u * i)) << vec4<u32>(22u, 21u, 20u, 19u)) & vec4<u32>(0x400000u);
+  return unitFloats(((vec4<u32>(w >> (8u * i)) << vec4<u32>(20u, 18u, 16u, 14u)) & vec4<u32>(0x300000u)) | third);
+//#endif
+}
 fn word2(w: u32, hi: u32, xv: u32) -> vec2<f32> {
   var r = vec2<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) { // constant trip count; indices below are not array indices
+  for (var i = 0u; i < 4u; i++) { // constant trip count; i is a shift, not an array index
     let x = xs[xv + i];
-    var q = (vec4<u32>(w >> (8u * i)) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
-    if (BITS == 3u) { q |= ((vec4<u32>(hi >> (4u * i)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u); }
-    r += vec2<f32>(dot(quadLevels(q), x), sumX(x));
+    r += vec2<f32>(dot(quad2(w, hi, i), x), sumX(x));
   }
   return r;
 }
 fn block2(w0: u32, w1: u32, xv: u32) -> vec2<f32> { return word2(w0, 0u, xv) + word2(w1, 0u, xv + 4u); }
 fn block3(lo0: u32, lo1: u32, hi: u32, xv: u32) -> vec2<f32> { return word2(lo0, hi, xv) + word2(lo1, hi >> 16u, xv + 4u); }
 
-// (s, o) of group g applied to a group's (Σ level·x, Σ x).
-fn applyStats(g: u32, r: vec2<f32>) -> f32 {
-  let so = groupStats(g);
+// (s, o) of a group applied to its (Σ level·x, Σ x). int: r.x sums (1 + q / 2^BITS)·x, so
+// s·Σ q·x = 2^BITS·s·(r.x − Σ x); both sums are of the same order (no cancellation to speak of), the error
+// stays at a few f32 roundings.
+fn applyStats(so: vec2<f32>, r: vec2<f32>) -> f32 {
+//#if NF
   return so.x * r.x + so.y * r.y;
+//#else
+  let s = so.x * f32(1u << BITS);
+  return s * r.x + (so.y - s) * r.y;
+//#endif
 }
 
-@compute @workgroup_size(256)
+// A unit's four blocks (Σ level·x, Σ x) with the statistics of its groups.
+fn unitSum(st: array<vec2<f32>, 4>, r0: vec2<f32>, r1: vec2<f32>, r2: vec2<f32>, r3: vec2<f32>) -> f32 {
+  if (GROUP == 32u) {
+    return (applyStats(st[0], r0) + applyStats(st[1], r1)) + (applyStats(st[2], r2) + applyStats(st[3], r3));
+  } else if (GROUP == 64u) {
+    return applyStats(st[0], r0 + r1) + applyStats(st[1], r2 + r3);
+  }
+  return applyStats(st[0], (r0 + r1) + (r2 + r3));
+}
+
+// The (s, o) of a unit's 128 / GROUP groups, requested with its codes so that one memory latency covers both.
+fn unitStats(row: u32, u: u32, groups: u32) -> array<vec2<f32>, 4> {
+  let g0 = row * groups + u * UNIT_GROUPS;
+  var st: array<vec2<f32>, 4>;
+  st[0] = groupStats(g0);
+  if (UNIT_GROUPS >= 2u) { st[1] = groupStats(g0 + 1u); }
+  if (UNIT_GROUPS == 4u) {
+    st[2] = groupStats(g0 + 2u);
+    st[3] = groupStats(g0 + 3u);
+  }
+  return st;
+}
+
+// A unit's 2, 3 or 4 vec4 code words; zeros past BITS.
+fn unitCodes(row: u32, u: u32, units: u32) -> array<vec4<u32>, 4> {
+  let first = (row * units + u) * BITS;
+  var c = array<vec4<u32>, 4>(codes[first], codes[first + 1u], vec4<u32>(0u), vec4<u32>(0u));
+  if (BITS >= 3u) { c[2] = codes[first + 2u]; }
+  if (BITS == 4u) { c[3] = codes[first + 3u]; }
+  return c;
+}
+
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
 //#if NF
   if (lid < (1u << BITS)) { levels[lid] = levelTable[lid]; }
@@ -83,60 +150,60 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let lane = lid % LANES;
   let row = min(wg.x * ROWS + rowInGroup, p.N - 1u); // rows past N are computed, never stored
   let units = p.K / 128u;
+  let groups = p.K / GROUP;
   let xRow = p.K / 4u; // vec4s per row of X
   var acc: array<f32, MMAX>;
-  let chunks = (units + LANES - 1u) / LANES;
+  let chunks = (units + CHUNK - 1u) / CHUNK;
   for (var chunk = 0u; chunk < chunks; chunk++) {
-    let u = chunk * LANES + lane;
-    let inRow = u < units;
-    // The unit's code words are requested first; staging X below overlaps their latency. (Requesting the next
-    // chunk's codes and statistics before decoding this one's measured no faster on the H100.)
-    let first = (row * units + min(u, units - 1u)) * BITS;
-    let c0 = codes[first];
-    let c1 = codes[first + 1u];
-    var c2 = vec4<u32>(0u);
-    var c3 = vec4<u32>(0u);
-    if (BITS >= 3u) { c2 = codes[first + 2u]; }
-    if (BITS == 4u) { c3 = codes[first + 3u]; }
-    for (var i = lid; i < 32u * LANES * MMAX; i += 256u) {
-      let m = i / (32u * LANES);
-      let v = i % (32u * LANES);
-      let col = chunk * 32u * LANES + v;
-      xs[(m * LANES + v / 32u) * UNIT_X + v % 32u] = select(vec4<f32>(0.0), X[m * xRow + min(col, xRow - 1u)], col < xRow);
+    // The first unit's code words and statistics are requested first; staging X below overlaps their latency.
+    var u = chunk * CHUNK + lane;
+    var c = unitCodes(row, min(u, units - 1u), units);
+    var st = unitStats(row, min(u, units - 1u), groups);
+    for (var i = lid; i < 32u * CHUNK * MMAX; i += WG) {
+      let m = i / (32u * CHUNK);
+      let v = i % (32u * CHUNK);
+      let col = chunk * 32u * CHUNK + v;
+      xs[(m * CHUNK + v / 32u) * UNIT_X + v % 32u] = select(vec4<f32>(0.0), X[m * xRow + min(col, xRow - 1u)], col < xRow);
     }
     workgroupBarrier();
-    if (inRow) {
-      let g0 = row * (p.K / GROUP) + u * UNIT_GROUPS;
-      for (var m = 0u; m < MMAX; m++) {
-        let xv = (m * LANES + lane) * UNIT_X;
-        var r0: vec2<f32>;
-        var r1: vec2<f32>;
-        var r2: vec2<f32>;
-        var r3: vec2<f32>;
-        if (BITS == 4u) {
-          r0 = block4(c0, xv);
-          r1 = block4(c1, xv + 8u);
-          r2 = block4(c2, xv + 16u);
-          r3 = block4(c3, xv + 24u);
-        } else if (BITS == 2u) {
-          r0 = block2(c0.x, c0.y, xv);
-          r1 = block2(c0.z, c0.w, xv + 8u);
-          r2 = block2(c1.x, c1.y, xv + 16u);
-          r3 = block2(c1.z, c1.w, xv + 24u);
-        } else {
-          r0 = block3(c0.x, c0.y, c0.z, xv);
-          r1 = block3(c0.w, c1.x, c1.y, xv + 8u);
-          r2 = block3(c1.z, c1.w, c2.x, xv + 16u);
-          r3 = block3(c2.y, c2.z, c2.w, xv + 24u);
-        }
-        if (GROUP == 32u) {
-          acc[m] += (applyStats(g0, r0) + applyStats(g0 + 1u, r1)) + (applyStats(g0 + 2u, r2) + applyStats(g0 + 3u, r3));
-        } else if (GROUP == 64u) {
-          acc[m] += applyStats(g0, r0 + r1) + applyStats(g0 + 1u, r2 + r3);
-        } else {
-          acc[m] += applyStats(g0, (r0 + r1) + (r2 + r3));
+    for (var k = 0u; k < UPL; k++) {
+      // The lane's next unit in the chunk is requested before this one is decoded. (Requesting all of them at
+      // the chunk's start, into register arrays, measured 1.7–2.6× slower on the H100.)
+      var cNext = c;
+      var stNext = st;
+      if (k + 1u < UPL) {
+        cNext = unitCodes(row, min(u + LANES, units - 1u), units);
+        stNext = unitStats(row, min(u + LANES, units - 1u), groups);
+      }
+      if (u < units) {
+        for (var m = 0u; m < MMAX; m++) {
+          let xv = (m * CHUNK + k * LANES + lane) * UNIT_X;
+          var r0: vec2<f32>;
+          var r1: vec2<f32>;
+          var r2: vec2<f32>;
+          var r3: vec2<f32>;
+          if (BITS == 4u) {
+            r0 = block4(c[0], xv);
+            r1 = block4(c[1], xv + 8u);
+            r2 = block4(c[2], xv + 16u);
+            r3 = block4(c[3], xv + 24u);
+          } else if (BITS == 2u) {
+            r0 = block2(c[0].x, c[0].y, xv);
+            r1 = block2(c[0].z, c[0].w, xv + 8u);
+            r2 = block2(c[1].x, c[1].y, xv + 16u);
+            r3 = block2(c[1].z, c[1].w, xv + 24u);
+          } else {
+            r0 = block3(c[0].x, c[0].y, c[0].z, xv);
+            r1 = block3(c[0].w, c[1].x, c[1].y, xv + 8u);
+            r2 = block3(c[1].z, c[1].w, c[2].x, xv + 16u);
+            r3 = block3(c[2].y, c[2].z, c[2].w, xv + 24u);
+          }
+          acc[m] += unitSum(st, r0, r1, r2, r3);
         }
       }
+      u += LANES;
+      c = cNext;
+      st = stNext;
     }
     workgroupBarrier(); // the next chunk overwrites xs
   }

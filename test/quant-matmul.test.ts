@@ -94,6 +94,28 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
     await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 37, 2176, 15, false, { lanesPerRow: 16 });
     await forward({ codebook: 'nf', bits: 4, groupSize: 64 }, 8, 21, 384, 18, false, { lanesPerRow: 2 });
   });
+  it('128-weight units, several per invocation and chunk of X, a partial last chunk', async () => {
+    await forward({ codebook: 'int', bits: 4, groupSize: 32 }, 1, 37, 1152, 37, false, { lanesPerRow: 2, unitsPerLane: 2 });
+    await forward({ codebook: 'nf', bits: 2, groupSize: 64 }, 3, 29, 1280, 38, true, { lanesPerRow: 4, unitsPerLane: 3 });
+    await forward({ codebook: 'int', bits: 3, groupSize: 128 }, 2, 19, 896, 39, false, { lanesPerRow: 1, unitsPerLane: 7 });
+    await forward({ codebook: 'int', bits: 2, groupSize: 32 }, 2, 37, 384, 41, true, { lanesPerRow: 8, subgroups: false });
+    await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 256, 1, false, { unitsPerLane: 0 })).rejects.toThrow(/unitsPerLane must be a whole number ≥ 1/);
+    await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 8, 8, 4096, 1, false, { lanesPerRow: 4, unitsPerLane: 64 })).rejects.toThrow(/bytes of workgroup memory/);
+  });
+  it('a row\'s lanes summed by subgroup shuffles or by a tree in workgroup memory, both kernels', async () => {
+    const rt = await testRuntime();
+    for (const subgroups of rt.subgroupMinSize >= 4 ? [true, false] : [false]) {
+      await forward({ codebook: 'int', bits: 3, groupSize: 64 }, 2, 41, 640, 34, false, { lanesPerRow: 4, subgroups });
+      await forward({ codebook: 'nf', bits: 4, groupSize: 32 }, 1, 37, 256, 35, true, { lanesPerRow: 2, subgroups });
+      await forward({ codebook: 'int', bits: 2, groupSize: 32 }, 3, 23, 160, 36, false, { lanesPerRow: 4, gemv: 'quads', subgroups });
+    }
+  });
+  it('subgroups demanded for more lanes than the smallest subgroup holds is a ShapeError', async () => {
+    const rt = await testRuntime();
+    if (rt.subgroupMinSize >= 32) return; // a device whose subgroups always hold 32 lanes can do it
+    await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 4096, 1, false, { lanesPerRow: 32, subgroups: true })).rejects.toThrow(/smallest subgroup has \d+ invocations|no 'subgroups' feature/);
+    await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 256, 1, false, { gemv: 'quads', unitsPerLane: 2 })).rejects.toThrow(/unitsPerLane needs the 'units' GEMV/);
+  });
   it("'units' with more lanes than its workgroup memory allows is a ShapeError naming the limit", async () => {
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 128, 1, false, { lanesPerRow: 64 })).rejects.toThrow(/at most 32 lanes per row/);
   });

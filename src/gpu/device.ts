@@ -35,7 +35,8 @@ export interface DeviceOptions {
 
 export interface AcquiredDevice {
   device: GPUDevice;
-  adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  /** subgroupMinSize / subgroupMaxSize: 0 when the adapter does not say. */
+  adapterInfo: { vendor: string; architecture: string; device: string; description: string; subgroupMinSize: number; subgroupMaxSize: number };
   features: ReadonlySet<string>;
   limits: GPUSupportedLimits;
   /** Resolves with a DeviceLostError when the device is lost, including after destroy(). */
@@ -126,6 +127,8 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
       architecture: info?.architecture ?? '',
       device: info?.device ?? '',
       description: info?.description ?? '',
+      subgroupMinSize: info?.subgroupMinSize ?? 0,
+      subgroupMaxSize: info?.subgroupMaxSize ?? 0,
     },
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,

@@ -69,6 +69,12 @@ export class Runtime {
     return this.isCpuAdapter ? 1 : 32;
   }
 
+  /** The smallest subgroup the device may run a kernel with, when the 'subgroups' feature is on (else 0).
+   *  Kernels that reduce across LANES invocations with subgroup shuffles need LANES ≤ this. */
+  get subgroupMinSize(): number {
+    return this.features.has('subgroups') ? this.adapterInfo.subgroupMinSize : 0;
+  }
+
   get canProfile(): boolean {
     return this.features.has(TIMESTAMP);
   }

@@ -1,7 +1,7 @@
 // Batched f32 matmul: C = alpha · op(A) · op(B) (+ C), with op = transpose or not.
 // The model needs A·Bᵀ (activations times an [out, in] weight), A·B, and Aᵀ·B (weight gradients).
 import type { Runtime, Step, Tensor } from '../gpu';
-import { renderWgsl, ShapeError, Uniforms, variantName } from '../gpu';
+import { renderWgsl, ShapeError, Uniforms, variantName, type TemplateValues } from '../gpu';
 import code from '../../shaders/matmul.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
 import gemvStoreCode from '../../shaders/gemv_store.wgsl?raw';
@@ -49,6 +49,13 @@ export function matmulOutputShape(a: Tensor, b: Tensor, options: MatmulOptions =
   return batched ? [batch, M, N] : [M, N];
 }
 
+/** A decode GEMV kernel (gemv.wgsl or gemv_units.wgsl, with gemv_store.wgsl appended to `code`): SUBGROUPS in
+ *  `values` sums a row's lanes with subgroup shuffles, which needs the shader to enable the extension. */
+export function gemvKernel(rt: Runtime, name: string, code: string, values: TemplateValues) {
+  const source = () => (values.SUBGROUPS ? 'enable subgroups;\n' : '') + renderWgsl(name, code, values);
+  return rt.kernel({ shader: variantName(name, values), code: source, entryPoint: 'main' });
+}
+
 /** Records C = alpha · op(A)·op(B) (+ C) into `step`. C must already have the output shape. */
 export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: Tensor, options: MatmulOptions = {}) {
   const transA = !!options.transA;
@@ -60,8 +67,8 @@ export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: T
   }
   const plain = (options.alpha ?? 1) === 1 && !options.tile && !options.depth;
   if (!batched && !transA && transB && M <= DENSE_GEMV_MAX_ROWS && K % 4 === 0 && plain) {
-    const values = { LANES: rt.gemvLanes, MR: M, DENSE: 1 };
-    const kernel = await rt.kernel({ shader: variantName('gemv', values), code: () => renderWgsl('gemv', gemvCode + gemvStoreCode, values), entryPoint: 'main' });
+    const values = { LANES: rt.gemvLanes, MR: M, DENSE: 1, SUBGROUPS: +(rt.subgroupMinSize >= rt.gemvLanes) };
+    const kernel = await gemvKernel(rt, 'gemv', gemvCode + gemvStoreCode, values);
     step.dispatch(kernel, new Uniforms(4).u32(M).u32(N).u32(K).u32(options.accumulate ? 1 : 0).bytes, [a, b, c], [Math.ceil(N / (256 / values.LANES))], `gemv dense ${M}x${N}x${K}`);
     return;
   }

@@ -3,8 +3,8 @@
 //                                              larger M: matmul.wgsl with dequantizing B tiles
 //   backward-input  dX[M, in] = dY[M, out]·Ŵ — matmul.wgsl, B untransposed
 import type { Runtime, Step, Tensor } from '../gpu';
-import { renderWgsl, ShapeError, u32Params, variantName } from '../gpu';
-import { recordGemm, type MatmulOptions } from '../ops/matmul';
+import { ShapeError, u32Params } from '../gpu';
+import { gemvKernel, recordGemm, type MatmulOptions } from '../ops/matmul';
 import dequantCode from '../../shaders/dequant.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
 import gemvStoreCode from '../../shaders/gemv_store.wgsl?raw';
@@ -19,32 +19,66 @@ export interface QuantMatmulOptions {
   tile?: MatmulOptions['tile'];
   depth?: MatmulOptions['depth'];
   /** Invocations of the decode GEMV that share one output row. 'quads': default rt.gemvLanes (32 on GPUs, 1 on
-   *  CPU adapters); 'units': at most 32 (within the device's workgroup memory), default the most, up to 16, that keep its workgroup memory within 16 KiB at this M. */
+   *  CPU adapters); 'units': at most 32 (within the device's workgroup memory), default 8 for M ≤ 2 and 16 / M above. */
   lanesPerRow?: 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256;
   /** The decode kernel: 'units' (gemv_units.wgsl, 128-weight units, needs in % 128 = 0; the default where it
    *  applies) or 'quads' (gemv.wgsl, four codes at a time, any in). */
   gemv?: 'units' | 'quads';
+  /** 'units' only: 128-weight units each invocation takes per chunk of X staged in workgroup memory. Default:
+   *  as many as the row has for it, within the device's workgroup memory. */
+  unitsPerLane?: number;
+  /** Sum a row's lanes with subgroup shuffles instead of a tree in workgroup memory. Default: when the device
+   *  has the 'subgroups' feature and its smallest subgroup holds lanesPerRow invocations; true demands it. */
+  subgroups?: boolean;
 }
 
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
 export const GEMV_MAX_ROWS = 8;
 
-/** Workgroup memory of gemv_units.wgsl: the staged X chunk (33 vec4 per unit), the partial sums, the level table. */
-const unitsSharedBytes = (lanes: number, M: number) => 528 * lanes * M + 1024 * M + 64;
+/** Workgroup memory of gemv_units.wgsl: the staged X chunk (33 vec4 per unit), the partial sums unless they are
+ *  summed in subgroups, the level table. */
+const unitsSharedBytes = (lanes: number, M: number, subgroups: boolean, upl = 1) => 528 * lanes * upl * M + (subgroups ? 0 : 1024 * M) + 64;
 
-/** Lanes per row of gemv_units.wgsl: the most, up to 16, whose workgroup memory fits 16 KiB (the WebGPU default). */
-function unitsLanes(rt: Runtime, M: number, requested: QuantMatmulOptions['lanesPerRow'], op: string): number {
+/** Units per lane and chunk: the requested number, or as many as a row has for each lane within workgroup memory. */
+function unitsPerLane(rt: Runtime, w: QuantizedWeight, M: number, lanes: number, subgroups: boolean, requested: number | undefined, op: string) {
+  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   if (requested !== undefined) {
-    const bytes = unitsSharedBytes(requested, M);
+    const bytes = unitsSharedBytes(lanes, M, subgroups, requested);
+    if (!Number.isInteger(requested) || requested < 1 || bytes > limit) {
+      throw new ShapeError(`${op}: unitsPerLane must be a whole number ≥ 1 within ${limit} bytes of workgroup memory; ${requested} at ${lanes} lanes and M = ${M} needs ${bytes}`);
+    }
+    return requested;
+  }
+  let upl = Math.ceil(w.inFeatures / 128 / lanes);
+  while (upl > 1 && unitsSharedBytes(lanes, M, subgroups, upl) > limit) upl--;
+  return upl;
+}
+
+/** Lanes per row of gemv_units.wgsl: 8 (the fastest on the H100 at M = 1 across 8/16/32, BENCHMARKS.md), halved
+ *  while lanes·M > 16 or one unit per lane would not fit the device's workgroup memory. */
+function unitsLanes(rt: Runtime, M: number, options: QuantMatmulOptions, op: string): number {
+  const requested = options.lanesPerRow;
+  const subgroupsFor = (lanes: number) => options.subgroups ?? rt.subgroupMinSize >= lanes;
+  if (requested !== undefined) {
+    const bytes = unitsSharedBytes(requested, M, subgroupsFor(requested));
     if (requested > 32 || bytes > rt.device.limits.maxComputeWorkgroupStorageSize) {
       throw new ShapeError(`${op}: the 'units' GEMV takes at most 32 lanes per row and ${rt.device.limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory; ${requested} lanes at M = ${M} need ${bytes}`);
     }
     return requested;
   }
   if (rt.isCpuAdapter) return 1;
-  let lanes = 16;
-  while (lanes > 1 && (lanes * M > 16 || unitsSharedBytes(lanes, M) > 16384)) lanes /= 2;
+  let lanes = 8;
+  while (lanes > 1 && (lanes * M > 16 || unitsSharedBytes(lanes, M, subgroupsFor(lanes)) > rt.device.limits.maxComputeWorkgroupStorageSize)) lanes /= 2;
   return lanes;
+}
+
+/** Whether a GEMV with `lanes` invocations per row sums them with subgroup shuffles. */
+function useSubgroups(rt: Runtime, lanes: number, requested: boolean | undefined, op: string): boolean {
+  const possible = rt.subgroupMinSize >= lanes;
+  if (requested && !possible) {
+    throw new ShapeError(`${op}: subgroups requested, but ${rt.subgroupMinSize ? `the device's smallest subgroup has ${rt.subgroupMinSize} invocations, fewer than ${lanes} lanes per row` : "the device has no 'subgroups' feature"}`);
+  }
+  return requested ?? possible;
 }
 
 /** The level table of a format, uploaded once per runtime. */
@@ -77,10 +111,13 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   if (M <= GEMV_MAX_ROWS) {
     const units = (options.gemv ?? 'units') === 'units' && w.inFeatures % 128 === 0;
     if (options.gemv === 'units' && !units) throw new ShapeError(`${op}: the 'units' GEMV needs in % 128 = 0, got ${w.inFeatures}`);
-    const lanes = units ? unitsLanes(rt, M, options.lanesPerRow, op) : options.lanesPerRow ?? rt.gemvLanes;
+    const lanes = units ? unitsLanes(rt, M, options, op) : options.lanesPerRow ?? rt.gemvLanes;
+    const subgroups = useSubgroups(rt, lanes, options.subgroups, op);
+    if (!units && options.unitsPerLane !== undefined) throw new ShapeError(`${op}: unitsPerLane needs the 'units' GEMV`);
+    const upl = units ? unitsPerLane(rt, w, M, lanes, subgroups, options.unitsPerLane, op) : 1;
     const [name, code] = units ? ['gemv_units', gemvUnitsCode] : ['gemv', gemvCode];
-    const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units };
-    const kernel = await rt.kernel({ shader: variantName(name, values), code: () => renderWgsl(name, code + gemvStoreCode + dequantCode, values), entryPoint: 'main' });
+    const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units, SUBGROUPS: +subgroups, UPL: upl };
+    const kernel = await gemvKernel(rt, name, code + gemvStoreCode + dequantCode, values);
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0);
     step.dispatch(kernel, params, weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
