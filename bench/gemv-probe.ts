@@ -1,6 +1,7 @@
 // Where the decode GEMV's time goes (BENCH_SUITES=gemvprobe): the 128-weight-unit kernel at 4096² int4 G64,
 // M = 1, with parts of it cut out by text substitution, timed like the suite (clock ramp, stream of
-// back-to-back launches over weight copies that do not fit in L2).
+// back-to-back launches over weight copies that do not fit in L2); and the same byte counts read by a plain
+// vec4 sum kernel, for what a launch of that size can reach at all.
 import type { Runtime, Step, Tensor } from '../src/gpu';
 import { renderWgsl, u32Params } from '../src/gpu';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
@@ -24,6 +25,46 @@ const CUTS: [string, [string, string][]][] = [
     [STAGE, '      _ = X[0];'],
   ]],
 ];
+
+// The same byte counts read by the simplest kernel that reads them: a vec4 sum, PER vec4s per invocation
+// (grid-stride), one f32 written per invocation (1/(4·PER) of the bytes read). Launched like the GEMVs (a stream,
+// clocks ramped, copies that do not fit in L2): what a launch of this size can reach on this stack.
+const READ_SUM = (per: number) => `
+@group(0) @binding(1) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let stride = arrayLength(&dst);
+  var s = vec4<f32>(0.0);
+  for (var k = 0u; k < ${per}u; k++) {
+    let i = g.x + k * stride;
+    if (i < arrayLength(&src)) { s += src[i]; }
+  }
+  if (g.x < stride) { dst[g.x] = (s.x + s.y) + (s.z + s.w); }
+}`;
+
+async function readCeiling(rt: Runtime, bytes: number, shape: string, copyGBs: number | null): Promise<BenchResult> {
+  const vec4s = Math.ceil(bytes / 16);
+  const copies = Math.ceil((256 * 2 ** 20) / bytes);
+  const srcs = Array.from({ length: copies }, (_, i) => rt.upload(seededUniforms(vec4s * 4, 60 + i), [vec4s * 4], 'src'));
+  let best: { seconds: number; per: number; timing: BenchResult['timing']; wall: number } | null = null;
+  for (const per of [4, 8, 16]) {
+    const threads = Math.ceil(vec4s / per / 256) * 256;
+    const dsts = srcs.map(() => rt.tensor([threads], 'f32', 'dst'));
+    const kernel = await rt.kernel({ shader: `read-sum ${per}`, code: READ_SUM(per), entryPoint: 'main' });
+    let next = 0;
+    const t = await timeLaunch(rt, (step: Step) => {
+      const i = next++ % copies;
+      step.dispatch(kernel, null, [srcs[i], dsts[i]], [threads / 256]);
+      return Promise.resolve();
+    }, { iters: 4 * copies, reps: 5, stream: true });
+    rt.free(...dsts);
+    if (!best || t.seconds < best.seconds) best = { seconds: t.seconds, per, timing: t.timing, wall: t.wall };
+  }
+  rt.free(...srcs);
+  const b = best!;
+  return { ...result(`read-only vec4 sum of the same bytes (best of 4/8/16 vec4 per invocation: ${b.per}), stream`, shape, bytes / b.seconds / 1e9, 'GB/s', copyGBs, b.seconds, b.timing), wallSeconds: b.wall };
+}
 
 export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r: BenchResult) => void) {
   const results: BenchResult[] = [];
@@ -58,5 +99,11 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
   }
   ws.forEach((w) => freeQuantized(rt, w));
   rt.free(x, ...ys);
+  // int4 G64 packed bytes (codes + f32 stats) of the three benchmark shapes.
+  for (const [out, inF] of [[4096, 4096], [11008, 4096], [4096, 11008]]) {
+    const r = await readCeiling(rt, out * inF / 2 + out * (inF / 64) * 8, `${out}×${inF} int4 G64 bytes`, copyGBs);
+    results.push(r);
+    log(r);
+  }
   return results;
 }

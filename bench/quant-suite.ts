@@ -28,12 +28,12 @@ const packedBytes = (w: QuantizedWeight) => {
   return (w.out * w.inFeatures * w.spec.bits) / 8 + (w.spec.doubleQuant ? groups * 2 + Math.ceil(groups / 256) * 16 : groups * 8);
 };
 
-/** GEMV at M = 1, cycling through enough weight copies that they do not fit in L2 (50 MB on the H100). */
+/** GEMV (M = 1 unless given), cycling through enough weight copies that they do not fit in L2 (50 MB on the H100). */
 async function gemvBench(
   rt: Runtime, out: number, inF: number, spec: QuantSpec, copyBandwidth: number | null,
-  { lanesPerRow, l2Resident = false, kernel, timing = 'dispatch', iters, subgroups, unitsPerLane }: {
+  { lanesPerRow, l2Resident = false, kernel, timing = 'dispatch', iters, subgroups, unitsPerLane, M = 1 }: {
     lanesPerRow?: QuantMatmulOptions['lanesPerRow']; l2Resident?: boolean; kernel?: 'units' | 'quads'; iters?: number;
-    subgroups?: boolean; unitsPerLane?: number;
+    subgroups?: boolean; unitsPerLane?: number; M?: number;
     /** dispatch: a timed pass per launch; stream: back-to-back launches in one pass, each to its own output
      *  (independent, like q/k/v); chain: the same, all into one output (a barrier between launches). */
     timing?: 'dispatch' | 'stream' | 'chain';
@@ -42,8 +42,8 @@ async function gemvBench(
   const probe = randomWeight(rt, out, inF, spec, 1);
   const copies = l2Resident ? 1 : Math.max(1, Math.ceil((256 * 2 ** 20) / packedBytes(probe)));
   const weights = [probe, ...Array.from({ length: copies - 1 }, (_, i) => randomWeight(rt, out, inF, spec, 2 + i))];
-  const x = rt.upload(seededUniforms(inF, 9), [1, inF], 'x');
-  const ys = Array.from({ length: timing === 'stream' ? copies : 1 }, () => rt.tensor([1, out], 'f32', 'y'));
+  const x = rt.upload(seededUniforms(M * inF, 9), [M, inF], 'x');
+  const ys = Array.from({ length: timing === 'stream' ? copies : 1 }, () => rt.tensor([M, out], 'f32', 'y'));
   let next = 0;
   const t = await timeLaunch(rt, (step) => {
     const i = next++ % copies;
@@ -54,7 +54,7 @@ async function gemvBench(
   rt.free(x, ...ys);
   const gbps = bytes / t.seconds / 1e9;
   const variant = `${kernel ? ` ${kernel}` : ''}${lanesPerRow ? ` ${lanesPerRow} lanes/row` : ''}${subgroups === undefined ? '' : subgroups ? ' subgroup sums' : ' tree sums'}${unitsPerLane ? ` ${unitsPerLane} units/lane` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}${timing === 'dispatch' ? '' : ` ${timing}`}${iters ? ` ×${iters}` : ''}`;
-  const name = `gemv ${spec.codebook}${spec.bits} G=${spec.groupSize}${spec.doubleQuant ? ' DQ' : ''} M=1${variant} (codes+stats)`;
+  const name = `gemv ${spec.codebook}${spec.bits} G=${spec.groupSize}${spec.doubleQuant ? ' DQ' : ''} M=${M}${variant} (codes+stats)`;
   return { ...result(name, `${out}×${inF}`, gbps, 'GB/s', copyBandwidth, t.seconds, t.timing), wallSeconds: t.wall };
 }
 
@@ -196,6 +196,8 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
     add(await gemvBench(rt, out, inF, int4, copyBandwidthGBs, { ...stream, kernel: 'quads' }));
   }
   add(await gemvBench(rt, shapes[0][0], shapes[0][1], int4, copyBandwidthGBs, { ...stream, l2Resident: true }));
+  // Up to 8 rows of X take the GEMV too (GEMV_MAX_ROWS): the weight is still read once.
+  for (const M of [2, 4, 8]) add(await gemvBench(rt, shapes[0][0], shapes[0][1], int4, copyBandwidthGBs, { ...stream, M }));
   const ms = scale === 'gpu' ? [512, 2048] : [64];
   for (const direction of ['forward', 'backward'] as const) {
     for (const M of ms) {
