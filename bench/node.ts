@@ -9,7 +9,7 @@ import type { BenchReport, BenchResult } from './harness';
 import { selfCheck } from './selfcheck';
 import { existsSync } from 'node:fs';
 import { fidelity, formatFidelity, type FidelityRow } from './fidelity';
-import { runGemvTuning, runQuantSuite, runQuantTuning } from './quant-suite';
+import { runGemvRows, runGemvTuning, runQuantSuite, runQuantTuning } from './quant-suite';
 import { runGemvProbe } from './gemv-probe';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
@@ -44,6 +44,7 @@ if (suites.has('kernels')) results.push(...(await runQuantSuite(rt, scale, copy 
 if (suites.has('quanttune')) results.push(...(await runQuantTuning(rt, log)));
 if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvtune')) results.push(...(await runGemvTuning(rt, copy ? copy.value : null, log)));
+if (suites.has('gemvrows')) results.push(...(await runGemvRows(rt, copy ? copy.value : null, log)));
 if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? copy.value : null, log)));
 const microDir = process.env.MICRO_LLAMA_DIR;
 const corpusDir = process.env.CORPUS_DIR;

@@ -19,7 +19,7 @@ export interface QuantMatmulOptions {
   tile?: MatmulOptions['tile'];
   depth?: MatmulOptions['depth'];
   /** Invocations of the decode GEMV that share one output row. 'quads': default rt.gemvLanes (32 on GPUs, 1 on
-   *  CPU adapters); 'units': at most 32 (within the device's workgroup memory), default 8 for M ≤ 2 and 16 / M above. */
+   *  CPU adapters); 'units': at most 32 (within the device's workgroup memory), default 8 (fewer where that does not fit). */
   lanesPerRow?: 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256;
   /** The decode kernel: 'units' (gemv_units.wgsl, 128-weight units, needs in % 128 = 0; the default where it
    *  applies) or 'quads' (gemv.wgsl, four codes at a time, any in). */
@@ -54,8 +54,9 @@ function unitsPerLane(rt: Runtime, w: QuantizedWeight, M: number, lanes: number,
   return upl;
 }
 
-/** Lanes per row of gemv_units.wgsl: 8 (the fastest on the H100 at M = 1 across 8/16/32, BENCHMARKS.md), halved
- *  while lanes·M > 16 or one unit per lane would not fit the device's workgroup memory. */
+/** Lanes per row of gemv_units.wgsl: 8, the fastest on the H100 at every M measured (M = 1: 4/8/16/32 lanes;
+ *  M = 2, 4, 8: 2/4/8/16; BENCHMARKS.md), halved only while one unit per lane would not fit the device's
+ *  workgroup memory. */
 function unitsLanes(rt: Runtime, M: number, options: QuantMatmulOptions, op: string): number {
   const requested = options.lanesPerRow;
   const subgroupsFor = (lanes: number) => options.subgroups ?? rt.subgroupMinSize >= lanes;
@@ -68,7 +69,7 @@ function unitsLanes(rt: Runtime, M: number, options: QuantMatmulOptions, op: str
   }
   if (rt.isCpuAdapter) return 1;
   let lanes = 8;
-  while (lanes > 1 && (lanes * M > 16 || unitsSharedBytes(lanes, M, subgroupsFor(lanes)) > rt.device.limits.maxComputeWorkgroupStorageSize)) lanes /= 2;
+  while (lanes > 1 && unitsSharedBytes(lanes, M, subgroupsFor(lanes)) > rt.device.limits.maxComputeWorkgroupStorageSize) lanes /= 2;
   return lanes;
 }
 
