@@ -60,9 +60,9 @@ async function gemvBench(
 
 async function gemmBench(
   rt: Runtime, M: number, out: number, inF: number, bits: Bits, direction: 'forward' | 'backward', baseline: number, doubleQuant = false,
-  tiling: { tile?: 4 | 8; depth?: 8 | 16 | 32 } = {},
+  tiling: { tile?: 4 | 8; depth?: 8 | 16 | 32 } = {}, codebook: QuantSpec['codebook'] = 'int',
 ): Promise<BenchResult> {
-  const spec: QuantSpec = { codebook: 'int', bits, groupSize: 64, doubleQuant };
+  const spec: QuantSpec = { codebook, bits, groupSize: 64, doubleQuant };
   const w = randomWeight(rt, out, inF, spec, 3);
   const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
   const a = rt.upload(seededUniforms(M * rows, 4), [M, rows], 'a');
@@ -75,7 +75,7 @@ async function gemmBench(
   rt.free(a, c);
   const tflops = (2 * M * out * inF) / t.seconds / 1e12;
   const variant = `${doubleQuant ? ' DQ' : ''}${tiling.tile ? ` tile ${tiling.tile}` : ''}${tiling.depth ? ` BK ${tiling.depth}` : ''}`;
-  return result(`${direction === 'forward' ? 'X·Ŵᵀ' : 'dY·Ŵ'} int${bits} G=64${variant} (ratio: vs f32 matmul)`, `M=${M} ${out}×${inF}`, tflops, 'TFLOP/s', baseline, t.seconds, t.timing);
+  return result(`${direction === 'forward' ? 'X·Ŵᵀ' : 'dY·Ŵ'} ${codebook}${bits} G=64${variant} (ratio: vs f32 matmul)`, `M=${M} ${out}×${inF}`, tflops, 'TFLOP/s', baseline, t.seconds, t.timing);
 }
 
 async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward'): Promise<BenchResult> {
@@ -118,6 +118,24 @@ export async function runQuantTuning(rt: Runtime, log: (r: BenchResult) => void)
         results.push(r);
         log(r);
       }
+    }
+  }
+  return results;
+}
+
+/** The quantized GEMM at M = 2048 against f32, int2/3/4 and nf4, forward and backward (BENCH_SUITES=gemm). */
+export async function runGemmComparison(rt: Runtime, log: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const add = (r: BenchResult) => {
+    results.push(r);
+    log(r);
+    return r;
+  };
+  for (const direction of ['forward', 'backward'] as const) {
+    for (const [out, inF] of [[4096, 4096], [11008, 4096]] as [number, number][]) {
+      const base = add(await f32Baseline(rt, 2048, out, inF, direction));
+      for (const bits of [2, 3, 4] as Bits[]) add(await gemmBench(rt, 2048, out, inF, bits, direction, base.value));
+      add(await gemmBench(rt, 2048, out, inF, 4, direction, base.value, false, {}, 'nf'));
     }
   }
   return results;
