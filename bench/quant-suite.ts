@@ -192,11 +192,16 @@ export async function runGemvTuning(rt: Runtime, copyBandwidthGBs: number | null
   return results;
 }
 
-/** The decode GEMV with M = 2…8 rows of X (BENCH_SUITES=gemvrows): lanes per row at each M (int4 G64 4096², stream). */
+/** The decode GEMV with M = 1…8 rows of X (BENCH_SUITES=gemvrows): lanes per row at each M (int4 G64 4096², stream),
+ *  and the default at M = 1 on the other two shapes. */
 export async function runGemvRows(rt: Runtime, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
-  for (const M of [2, 4, 8]) {
+  for (const [out, inF] of [[11008, 4096], [4096, 11008]]) {
+    results.push(await gemvBench(rt, out, inF, int4, copyBandwidthGBs, { timing: 'stream' }));
+    log(results[results.length - 1]);
+  }
+  for (const M of [1, 2, 4, 8]) {
     for (const lanesPerRow of [2, 4, 8, 16] as const) {
       try {
         results.push(await gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel: 'units', timing: 'stream', M, lanesPerRow }));

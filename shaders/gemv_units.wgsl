@@ -46,12 +46,16 @@ fn unitFloats(bits: vec4<u32>) -> vec4<f32> {
   return bitcast<vec4<f32>>((bits & vec4<u32>(((1u << BITS) - 1u) << (23u - BITS))) | vec4<u32>(0x3F800000u));
 }
 
-// The helpers return (Σ level·x, Σ x) of a block of 32 codes. Straight-line code with constant shifts: no
-// register arrays indexed in loops, which the driver may put in local memory.
+// The helpers add (Σ level·x, Σ x) of a block of 32 codes for every row m of X into r[m]: each word's codes are
+// decoded once and used for all M rows. Straight-line code with constant shifts: no register arrays indexed by
+// data, which the driver may put in local memory.
+alias Sums = array<vec2<f32>, MMAX>;
+const XM = CHUNK * UNIT_X; // xs stride from one row of X to the next
+
 fn sumX(a: vec4<f32>) -> f32 { return (a.x + a.y) + (a.z + a.w); }
 
 // 4 bits: 8 codes per word, a block of 32 codes is one vec4 of words.
-fn dot4(w: u32, a: vec4<f32>, b: vec4<f32>) -> f32 {
+fn word4(w: u32, xv: u32, r: ptr<function, Sums>) {
 //#if NF
   let lo = quadLevels((vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u));
   let hi = quadLevels((vec4<u32>(w) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u));
@@ -59,15 +63,17 @@ fn dot4(w: u32, a: vec4<f32>, b: vec4<f32>) -> f32 {
   let lo = unitFloats(vec4<u32>(w) << vec4<u32>(19u, 15u, 11u, 7u));
   let hi = unitFloats(vec4<u32>(w >> 16u) << vec4<u32>(19u, 15u, 11u, 7u));
 //#endif
-  return dot(lo, a) + dot(hi, b);
+  for (var m = 0u; m < MMAX; m++) {
+    let a = xs[xv + m * XM];
+    let b = xs[xv + m * XM + 1u];
+    (*r)[m] += vec2<f32>(dot(lo, a) + dot(hi, b), sumX(a) + sumX(b));
+  }
 }
-fn word4(w: u32, xv: u32) -> vec2<f32> {
-  let a = xs[xv];
-  let b = xs[xv + 1u];
-  return vec2<f32>(dot4(w, a, b), sumX(a) + sumX(b));
-}
-fn block4(c: vec4<u32>, xv: u32) -> vec2<f32> {
-  return (word4(c.x, xv) + word4(c.y, xv + 2u)) + (word4(c.z, xv + 4u) + word4(c.w, xv + 6u));
+fn block4(c: vec4<u32>, xv: u32, r: ptr<function, Sums>) {
+  word4(c.x, xv, r);
+  word4(c.y, xv + 2u, r);
+  word4(c.z, xv + 4u, r);
+  word4(c.w, xv + 6u, r);
 }
 
 // 2 bits: 16 codes per word (and 3 bits' low two bits, `hi` holding their third bits from bit 0).
@@ -83,16 +89,23 @@ fn quad2(w: u32, hi: u32, i: u32) -> vec4<f32> {
   return unitFloats(((vec4<u32>(w >> (8u * i)) << vec4<u32>(20u, 18u, 16u, 14u)) & vec4<u32>(0x300000u)) | third);
 //#endif
 }
-fn word2(w: u32, hi: u32, xv: u32) -> vec2<f32> {
-  var r = vec2<f32>(0.0);
+fn word2(w: u32, hi: u32, xv: u32, r: ptr<function, Sums>) {
   for (var i = 0u; i < 4u; i++) { // constant trip count; i is a shift, not an array index
-    let x = xs[xv + i];
-    r += vec2<f32>(dot(quad2(w, hi, i), x), sumX(x));
+    let q = quad2(w, hi, i);
+    for (var m = 0u; m < MMAX; m++) {
+      let x = xs[xv + m * XM + i];
+      (*r)[m] += vec2<f32>(dot(q, x), sumX(x));
+    }
   }
-  return r;
 }
-fn block2(w0: u32, w1: u32, xv: u32) -> vec2<f32> { return word2(w0, 0u, xv) + word2(w1, 0u, xv + 4u); }
-fn block3(lo0: u32, lo1: u32, hi: u32, xv: u32) -> vec2<f32> { return word2(lo0, hi, xv) + word2(lo1, hi >> 16u, xv + 4u); }
+fn block2(w0: u32, w1: u32, xv: u32, r: ptr<function, Sums>) {
+  word2(w0, 0u, xv, r);
+  word2(w1, 0u, xv + 4u, r);
+}
+fn block3(lo0: u32, lo1: u32, hi: u32, xv: u32, r: ptr<function, Sums>) {
+  word2(lo0, hi, xv, r);
+  word2(lo1, hi >> 16u, xv + 4u, r);
+}
 
 // (s, o) of a group applied to its (Σ level·x, Σ x). int: r.x sums (1 + q / 2^BITS)·x, so
 // s·Σ q·x = 2^BITS·s·(r.x − Σ x); both sums are of the same order (no cancellation to speak of), the error
@@ -138,6 +151,32 @@ fn unitCodes(row: u32, u: u32, units: u32) -> array<vec4<u32>, 4> {
   return c;
 }
 
+// One unit of a row against all M rows of X (row 0's X at xs[xv]), added into acc.
+fn unitRows(c: array<vec4<u32>, 4>, st: array<vec2<f32>, 4>, xv: u32, acc: ptr<function, array<f32, MMAX>>) {
+  // Zeroed explicitly: SwiftShader has kept a loop-local array's values from the previous iteration.
+  var r0 = Sums();
+  var r1 = Sums();
+  var r2 = Sums();
+  var r3 = Sums();
+  if (BITS == 4u) {
+    block4(c[0], xv, &r0);
+    block4(c[1], xv + 8u, &r1);
+    block4(c[2], xv + 16u, &r2);
+    block4(c[3], xv + 24u, &r3);
+  } else if (BITS == 2u) {
+    block2(c[0].x, c[0].y, xv, &r0);
+    block2(c[0].z, c[0].w, xv + 8u, &r1);
+    block2(c[1].x, c[1].y, xv + 16u, &r2);
+    block2(c[1].z, c[1].w, xv + 24u, &r3);
+  } else {
+    block3(c[0].x, c[0].y, c[0].z, xv, &r0);
+    block3(c[0].w, c[1].x, c[1].y, xv + 8u, &r1);
+    block3(c[1].z, c[1].w, c[2].x, xv + 16u, &r2);
+    block3(c[2].y, c[2].z, c[2].w, xv + 24u, &r3);
+  }
+  for (var m = 0u; m < MMAX; m++) { (*acc)[m] += unitSum(st, r0[m], r1[m], r2[m], r3[m]); }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
 //#if NF
@@ -175,32 +214,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         cNext = unitCodes(row, min(u + LANES, units - 1u), units);
         stNext = unitStats(row, min(u + LANES, units - 1u), groups);
       }
-      if (u < units) {
-        for (var m = 0u; m < MMAX; m++) {
-          let xv = (m * CHUNK + k * LANES + lane) * UNIT_X;
-          var r0: vec2<f32>;
-          var r1: vec2<f32>;
-          var r2: vec2<f32>;
-          var r3: vec2<f32>;
-          if (BITS == 4u) {
-            r0 = block4(c[0], xv);
-            r1 = block4(c[1], xv + 8u);
-            r2 = block4(c[2], xv + 16u);
-            r3 = block4(c[3], xv + 24u);
-          } else if (BITS == 2u) {
-            r0 = block2(c[0].x, c[0].y, xv);
-            r1 = block2(c[0].z, c[0].w, xv + 8u);
-            r2 = block2(c[1].x, c[1].y, xv + 16u);
-            r3 = block2(c[1].z, c[1].w, xv + 24u);
-          } else {
-            r0 = block3(c[0].x, c[0].y, c[0].z, xv);
-            r1 = block3(c[0].w, c[1].x, c[1].y, xv + 8u);
-            r2 = block3(c[1].z, c[1].w, c[2].x, xv + 16u);
-            r3 = block3(c[2].y, c[2].z, c[2].w, xv + 24u);
-          }
-          acc[m] += unitSum(st, r0, r1, r2, r3);
-        }
-      }
+      if (u < units) { unitRows(c, st, (k * LANES + lane) * UNIT_X, &acc); }
       u += LANES;
       c = cNext;
       st = stNext;
