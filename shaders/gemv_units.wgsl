@@ -7,9 +7,10 @@
 // one barrier — by default the whole of X — and an invocation requests its next unit's codes and statistics
 // before decoding the current one. One vec4 of padding per unit keeps the 8 invocations of a 128-bit access
 // phase on distinct banks. (Read from global memory instead, each invocation's X lay 512 B from its
-// neighbour's and X alone took 13 of 23 µs at 4096² int4 on the H100; a barrier per LANES units instead of
-// per chunk: 11.0 against 9.8 µs — BENCHMARKS.md.)
-// Per group, Σ (s·l + o)·x = s·Σ l·x + o·Σ x: one multiply-add per weight, the statistics once per group.
+// neighbour's and X alone took 13 of 23 µs at 4096² int4 on the H100; one unit per lane and chunk, i.e. a
+// barrier per 8 units, took 12.1 against 9.8 µs with all of X in one chunk — BENCHMARKS.md.)
+// Per group, Σ (s·l + o)·x = s·Σ l·x + o·Σ x: one multiply-add per weight, the statistics once per group; each
+// code word is decoded once for all M rows of X.
 // Template: LANES ∈ {1, 2, 4, …, 32}, MR = M ∈ 1..8, UPL ≥ 1 (workgroup memory: 528·LANES·UPL·M bytes of X,
 // and without SUBGROUPS 1024·M of partial sums), gemv_store.wgsl's SUBGROUPS, and dequant.wgsl's BITS, GROUP,
 // NF, DQ with CODES4 = 1.

@@ -101,6 +101,7 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
     await forward({ codebook: 'int', bits: 2, groupSize: 32 }, 2, 37, 384, 41, true, { lanesPerRow: 8, subgroups: false });
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 256, 1, false, { unitsPerLane: 0 })).rejects.toThrow(/unitsPerLane must be a whole number ≥ 1/);
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 8, 8, 4096, 1, false, { lanesPerRow: 4, unitsPerLane: 64 })).rejects.toThrow(/bytes of workgroup memory/);
+    await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 256, 1, false, { gemv: 'quads', unitsPerLane: 2 })).rejects.toThrow(/unitsPerLane needs the 'units' GEMV/);
   });
   it('a row\'s lanes summed by subgroup shuffles or by a tree in workgroup memory, both kernels', async () => {
     const rt = await testRuntime();
@@ -114,7 +115,6 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
     const rt = await testRuntime();
     if (rt.subgroupMinSize >= 32) return; // a device whose subgroups always hold 32 lanes can do it
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 4096, 1, false, { lanesPerRow: 32, subgroups: true })).rejects.toThrow(/smallest subgroup has \d+ invocations|no 'subgroups' feature/);
-    await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 256, 1, false, { gemv: 'quads', unitsPerLane: 2 })).rejects.toThrow(/unitsPerLane needs the 'units' GEMV/);
   });
   it("'units' with more lanes than its workgroup memory allows is a ShapeError naming the limit", async () => {
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 128, 1, false, { lanesPerRow: 64 })).rejects.toThrow(/at most 32 lanes per row/);
