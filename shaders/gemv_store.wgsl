@@ -1,7 +1,7 @@
 // The end of both decode GEMVs (gemv.wgsl, gemv_units.wgsl; appended to them): each output's LANES partial sums
 // are summed and stored, added into Y when p.accumulate is set. Invocation lid holds acc[m] for output row
-// firstRow + lid / LANES and row m of X. Uses the including shader's WG (workgroup size), LANES, MMAX, ROWS, p and Y. Call from
-// uniform control flow.
+// firstRow + lid / LANES and row m of X. Uses the including shader's WG (workgroup size), LANES, MMAX, ROWS, p
+// and Y. Call from uniform control flow.
 // Template: SUBGROUPS: sum with subgroup shuffles (no workgroup memory, no barriers). The host sets it only
 // when the device's smallest subgroup holds LANES invocations; it relies on a subgroup being a run of
 // consecutive local invocation indices, as on every implementation we know (tested on SwiftShader, checked
