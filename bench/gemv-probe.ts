@@ -3,7 +3,8 @@
 // back-to-back launches over weight copies that do not fit in L2); and the same byte counts read by a plain
 // vec4 sum kernel, for what a launch of that size can reach at all.
 import type { Runtime, Step, Tensor } from '../src/gpu';
-import { renderWgsl, u32Params } from '../src/gpu';
+import { u32Params } from '../src/gpu';
+import { gemvSource } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
 import dequantCode from '../shaders/dequant.wgsl?raw';
 import storeCode from '../shaders/gemv_store.wgsl?raw';
@@ -78,7 +79,7 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
   for (const [lanes, subgroups, upl] of [[16, 0, 1], [8, 1, 4]]) {
     for (const [what, cuts] of CUTS) {
       const values = { BITS: 4, GROUP: 64, NF: 0, DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: subgroups, UPL: upl };
-      let code = (subgroups ? 'enable subgroups;\n' : '') + renderWgsl('gemv_units', unitsCode + storeCode + dequantCode, values);
+      let code = gemvSource('gemv_units', unitsCode + storeCode + dequantCode, values);
       for (const [from, to] of cuts) {
         if (!code.includes(from)) throw new Error(`gemv probe '${what}': '${from.slice(0, 40)}…' not in the kernel`);
         code = code.replace(from, to);

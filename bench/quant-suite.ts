@@ -58,9 +58,17 @@ async function gemvBench(
   return { ...result(name, `${out}×${inF}`, gbps, 'GB/s', copyBandwidth, t.seconds, t.timing), wallSeconds: t.wall };
 }
 
+/** A quantized GEMM benchmarked against the f32 matmul: its format (G = 64) and, optionally, a forced tiling. */
+interface GemmVariant {
+  bits: Bits;
+  codebook?: QuantSpec['codebook'];
+  doubleQuant?: boolean;
+  tiling?: { tile?: 4 | 8; depth?: 8 | 16 | 32 };
+}
+
 async function gemmBench(
-  rt: Runtime, M: number, out: number, inF: number, bits: Bits, direction: 'forward' | 'backward', baseline: number, doubleQuant = false,
-  tiling: { tile?: 4 | 8; depth?: 8 | 16 | 32 } = {}, codebook: QuantSpec['codebook'] = 'int',
+  rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward', baseline: number,
+  { bits, codebook = 'int', doubleQuant = false, tiling = {} }: GemmVariant,
 ): Promise<BenchResult> {
   const spec: QuantSpec = { codebook, bits, groupSize: 64, doubleQuant };
   const w = randomWeight(rt, out, inF, spec, 3);
@@ -88,6 +96,31 @@ async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, dir
   return result(`f32 matmul ${direction === 'forward' ? 'X·Wᵀ' : 'dY·W'}`, `M=${M} ${out}×${inF}`, (2 * M * out * inF) / t.seconds / 1e12, 'TFLOP/s', null, t.seconds, t.timing);
 }
 
+/** Results pushed as they come and logged, for the suites below. */
+function collector(log: (r: BenchResult) => void) {
+  const results: BenchResult[] = [];
+  const add = (r: BenchResult) => {
+    results.push(r);
+    log(r);
+    return r;
+  };
+  return { results, add };
+}
+
+/** For each direction, M and shape: the f32 matmul, then each quantized variant against it. */
+async function gemmRows(
+  rt: Runtime, ms: number[], shapes: [number, number][], variants: GemmVariant[], add: (r: BenchResult) => BenchResult,
+) {
+  for (const direction of ['forward', 'backward'] as const) {
+    for (const M of ms) {
+      for (const [out, inF] of shapes) {
+        const base = add(await f32Baseline(rt, M, out, inF, direction));
+        for (const v of variants) add(await gemmBench(rt, M, out, inF, direction, base.value, v));
+      }
+    }
+  }
+}
+
 async function quantizeBench(rt: Runtime, n: number, spec: QuantSpec): Promise<BenchResult> {
   const W = rt.upload(seededUniforms(n * n, 7, -0.05, 0.05), [n, n], 'W');
   const samples: number[] = [];
@@ -105,39 +138,20 @@ async function quantizeBench(rt: Runtime, n: number, spec: QuantSpec): Promise<B
   return result(name, `${n}×${n}`, (n * n) / s / 1e9, 'Gweights/s', null, s, 'wall');
 }
 
+const TUNING_SHAPES: [number, number][] = [[4096, 4096], [11008, 4096]];
+
 /** Tile-depth sweep of the quantized GEMM (BENCH_SUITES=quanttune): does dequantization want another BK? */
 export async function runQuantTuning(rt: Runtime, log: (r: BenchResult) => void): Promise<BenchResult[]> {
-  const results: BenchResult[] = [];
-  for (const direction of ['forward', 'backward'] as const) {
-    for (const [out, inF] of [[4096, 4096], [11008, 4096]] as [number, number][]) {
-      const base = await f32Baseline(rt, 2048, out, inF, direction);
-      results.push(base);
-      log(base);
-      for (const depth of [8, 16, 32] as const) {
-        const r = await gemmBench(rt, 2048, out, inF, 4, direction, base.value, false, { tile: 8, depth });
-        results.push(r);
-        log(r);
-      }
-    }
-  }
+  const { results, add } = collector(log);
+  const variants = ([8, 16, 32] as const).map((depth): GemmVariant => ({ bits: 4, tiling: { tile: 8, depth } }));
+  await gemmRows(rt, [2048], TUNING_SHAPES, variants, add);
   return results;
 }
 
 /** The quantized GEMM at M = 2048 against f32, int2/3/4 and nf4, forward and backward (BENCH_SUITES=gemm). */
 export async function runGemmComparison(rt: Runtime, log: (r: BenchResult) => void): Promise<BenchResult[]> {
-  const results: BenchResult[] = [];
-  const add = (r: BenchResult) => {
-    results.push(r);
-    log(r);
-    return r;
-  };
-  for (const direction of ['forward', 'backward'] as const) {
-    for (const [out, inF] of [[4096, 4096], [11008, 4096]] as [number, number][]) {
-      const base = add(await f32Baseline(rt, 2048, out, inF, direction));
-      for (const bits of [2, 3, 4] as Bits[]) add(await gemmBench(rt, 2048, out, inF, bits, direction, base.value));
-      add(await gemmBench(rt, 2048, out, inF, 4, direction, base.value, false, {}, 'nf'));
-    }
-  }
+  const { results, add } = collector(log);
+  await gemmRows(rt, [2048], TUNING_SHAPES, [{ bits: 2 }, { bits: 3 }, { bits: 4 }, { bits: 4, codebook: 'nf' }], add);
   return results;
 }
 
@@ -165,11 +179,7 @@ async function gemvAgreement(rt: Runtime, spec: QuantSpec, units: QuantMatmulOpt
 /** The decode GEMV's variants side by side (BENCH_SUITES=gemvtune): lanes per row, units per lane and chunk of
  *  X, sums through subgroups or workgroup memory, at int4 G64 M = 1 (stream) on the three shapes. */
 export async function runGemvTuning(rt: Runtime, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
-  const results: BenchResult[] = [];
-  const add = async (r: Promise<BenchResult>) => {
-    results.push(await r);
-    log(results[results.length - 1]);
-  };
+  const { results, add } = collector(log);
   const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
   // Session 3's kernel was 16 lanes, a chunk (and a barrier) per 16 units, tree sums.
   type Variant = Pick<QuantMatmulOptions, 'lanesPerRow' | 'subgroups' | 'unitsPerLane'>;
@@ -178,16 +188,16 @@ export async function runGemvTuning(rt: Runtime, copyBandwidthGBs: number | null
     for (const unitsPerLane of [1, undefined]) variants.push({ lanesPerRow, subgroups: true, unitsPerLane });
   }
   for (const spec of [int4, { codebook: 'nf', bits: 3, groupSize: 32, doubleQuant: true }] as QuantSpec[]) {
-    for (const v of variants) await add(gemvAgreement(rt, spec, v));
+    for (const v of variants) add(await gemvAgreement(rt, spec, v));
   }
   for (const [out, inF] of [[4096, 4096], [11008, 4096], [4096, 11008]] as [number, number][]) {
-    for (const v of variants) await add(gemvBench(rt, out, inF, int4, copyBandwidthGBs, { kernel: 'units', timing: 'stream', ...v }));
-    for (const subgroups of [false, true]) await add(gemvBench(rt, out, inF, int4, copyBandwidthGBs, { kernel: 'quads', timing: 'stream', subgroups }));
+    for (const v of variants) add(await gemvBench(rt, out, inF, int4, copyBandwidthGBs, { kernel: 'units', timing: 'stream', ...v }));
+    for (const subgroups of [false, true]) add(await gemvBench(rt, out, inF, int4, copyBandwidthGBs, { kernel: 'quads', timing: 'stream', subgroups }));
   }
   for (const spec of [
     { codebook: 'int', bits: 2, groupSize: 64 }, { codebook: 'int', bits: 3, groupSize: 64 }, { codebook: 'nf', bits: 4, groupSize: 64 },
   ] as QuantSpec[]) {
-    for (const v of [variants[0], { subgroups: true }, { subgroups: true, unitsPerLane: 1 }]) await add(gemvBench(rt, 4096, 4096, spec, copyBandwidthGBs, { kernel: 'units', timing: 'stream', ...v }));
+    for (const v of [variants[0], { subgroups: true }, { subgroups: true, unitsPerLane: 1 }]) add(await gemvBench(rt, 4096, 4096, spec, copyBandwidthGBs, { kernel: 'units', timing: 'stream', ...v }));
   }
   return results;
 }
@@ -195,17 +205,13 @@ export async function runGemvTuning(rt: Runtime, copyBandwidthGBs: number | null
 /** The decode GEMV with M = 1…8 rows of X (BENCH_SUITES=gemvrows): lanes per row at each M (int4 G64 4096², stream),
  *  and the default at M = 1 on the other two shapes. */
 export async function runGemvRows(rt: Runtime, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
-  const results: BenchResult[] = [];
+  const { results, add } = collector(log);
   const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
-  for (const [out, inF] of [[11008, 4096], [4096, 11008]]) {
-    results.push(await gemvBench(rt, out, inF, int4, copyBandwidthGBs, { timing: 'stream' }));
-    log(results[results.length - 1]);
-  }
+  for (const [out, inF] of [[11008, 4096], [4096, 11008]]) add(await gemvBench(rt, out, inF, int4, copyBandwidthGBs, { timing: 'stream' }));
   for (const M of [1, 2, 4, 8]) {
     for (const lanesPerRow of [2, 4, 8, 16] as const) {
       try {
-        results.push(await gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel: 'units', timing: 'stream', M, lanesPerRow }));
-        log(results[results.length - 1]);
+        add(await gemvBench(rt, 4096, 4096, int4, copyBandwidthGBs, { kernel: 'units', timing: 'stream', M, lanesPerRow }));
       } catch (e) {
         console.log(`M = ${M}, ${lanesPerRow} lanes: ${(e as Error).message}`);
       }
@@ -215,12 +221,7 @@ export async function runGemvRows(rt: Runtime, copyBandwidthGBs: number | null, 
 }
 
 export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
-  const results: BenchResult[] = [];
-  const add = (r: BenchResult) => {
-    results.push(r);
-    log(r);
-    return r;
-  };
+  const { results, add } = collector(log);
   const shapes: [number, number][] = scale === 'gpu' ? [[4096, 4096], [11008, 4096], [4096, 11008]] : [[256, 256]];
   // GEMVs as a forward runs them: back-to-back launches in one pass (each to its own output), clocks ramped.
   const stream = { timing: 'stream' } as const;
@@ -239,15 +240,7 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
   // Up to 8 rows of X take the GEMV too (GEMV_MAX_ROWS): the weight is still read once.
   for (const M of [2, 4, 8]) add(await gemvBench(rt, shapes[0][0], shapes[0][1], int4, copyBandwidthGBs, { ...stream, M }));
   const ms = scale === 'gpu' ? [512, 2048] : [64];
-  for (const direction of ['forward', 'backward'] as const) {
-    for (const M of ms) {
-      for (const [out, inF] of shapes) {
-        const base = add(await f32Baseline(rt, M, out, inF, direction));
-        for (const bits of [2, 3, 4] as Bits[]) add(await gemmBench(rt, M, out, inF, bits, direction, base.value));
-        add(await gemmBench(rt, M, out, inF, 4, direction, base.value, true));
-      }
-    }
-  }
+  await gemmRows(rt, ms, shapes, [{ bits: 2 }, { bits: 3 }, { bits: 4 }, { bits: 4, doubleQuant: true }], add);
   const n = scale === 'gpu' ? 4096 : 256;
   for (const codebook of ['nf', 'int'] as const) {
     const plain = add(await quantizeBench(rt, n, { codebook, bits: 4, groupSize: 64 }));

@@ -49,11 +49,14 @@ export function matmulOutputShape(a: Tensor, b: Tensor, options: MatmulOptions =
   return batched ? [batch, M, N] : [M, N];
 }
 
-/** A decode GEMV kernel (gemv.wgsl or gemv_units.wgsl, with gemv_store.wgsl appended to `code`): SUBGROUPS in
- *  `values` sums a row's lanes with subgroup shuffles, which needs the shader to enable the extension. */
+/** The source of a decode GEMV (gemv.wgsl or gemv_units.wgsl, with gemv_store.wgsl appended to `code`): SUBGROUPS
+ *  in `values` sums a row's lanes with subgroup shuffles, which needs the shader to enable the extension. */
+export function gemvSource(name: string, code: string, values: TemplateValues): string {
+  return (values.SUBGROUPS ? 'enable subgroups;\n' : '') + renderWgsl(name, code, values);
+}
+
 export function gemvKernel(rt: Runtime, name: string, code: string, values: TemplateValues) {
-  const source = () => (values.SUBGROUPS ? 'enable subgroups;\n' : '') + renderWgsl(name, code, values);
-  return rt.kernel({ shader: variantName(name, values), code: source, entryPoint: 'main' });
+  return rt.kernel({ shader: variantName(name, values), code: () => gemvSource(name, code, values), entryPoint: 'main' });
 }
 
 /** Records C = alpha · op(A)·op(B) (+ C) into `step`. C must already have the output shape. */
