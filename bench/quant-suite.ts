@@ -63,11 +63,8 @@ interface GemmVariant {
   bits: Bits;
   codebook?: QuantSpec['codebook'];
   doubleQuant?: boolean;
-  tiling?: Tiling;
+  tiling?: { tile?: 4 | 8; depth?: 8 | 16 | 32 };
 }
-
-type Tiling = Pick<QuantMatmulOptions, 'tile' | 'depth' | 'doubleBuffer' | 'decode'>;
-const tilingName = (t: Tiling) => `${t.tile ? ` tile ${t.tile}` : ''}${t.depth ? ` BK ${t.depth}` : ''}${t.doubleBuffer === undefined ? '' : t.doubleBuffer ? ' 2 tiles' : ' 1 tile'}${t.decode ? ` decode at ${t.decode}` : ''}`;
 
 async function gemmBench(
   rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward', baseline: number,
@@ -85,18 +82,18 @@ async function gemmBench(
   freeQuantized(rt, w);
   rt.free(a, c);
   const tflops = (2 * M * out * inF) / t.seconds / 1e12;
-  const variant = `${doubleQuant ? ' DQ' : ''}${tilingName(tiling)}`;
+  const variant = `${doubleQuant ? ' DQ' : ''}${tiling.tile ? ` tile ${tiling.tile}` : ''}${tiling.depth ? ` BK ${tiling.depth}` : ''}`;
   return result(`${direction === 'forward' ? 'X·Ŵᵀ' : 'dY·Ŵ'} ${codebook}${bits} G=64${variant} (ratio: vs f32 matmul)`, `M=${M} ${out}×${inF}`, tflops, 'TFLOP/s', baseline, t.seconds, t.timing);
 }
 
-async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward', tiling: Tiling = {}): Promise<BenchResult> {
+async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward'): Promise<BenchResult> {
   const W: Tensor = rt.upload(seededUniforms(out * inF, 5), [out, inF], 'W');
   const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
   const a = rt.upload(seededUniforms(M * rows, 6), [M, rows], 'a');
   const c = rt.tensor([M, cols], 'f32', 'c');
-  const t = await timeLaunch(rt, (step) => matmul(rt, step, a, W, c, { transB: direction === 'forward', ...tiling }), { iters: 10, reps: 3 });
+  const t = await timeLaunch(rt, (step) => matmul(rt, step, a, W, c, { transB: direction === 'forward' }), { iters: 10, reps: 3 });
   rt.free(W, a, c);
-  return result(`f32 matmul ${direction === 'forward' ? 'X·Wᵀ' : 'dY·W'}${tilingName(tiling)}`, `M=${M} ${out}×${inF}`, (2 * M * out * inF) / t.seconds / 1e12, 'TFLOP/s', null, t.seconds, t.timing);
+  return result(`f32 matmul ${direction === 'forward' ? 'X·Wᵀ' : 'dY·W'}`, `M=${M} ${out}×${inF}`, (2 * M * out * inF) / t.seconds / 1e12, 'TFLOP/s', null, t.seconds, t.timing);
 }
 
 /** Results pushed as they come and logged, for the suites below. */
@@ -110,20 +107,14 @@ function collector(log: (r: BenchResult) => void) {
   return { results, add };
 }
 
-/** For each direction, M and shape: the f32 matmul (default tiling), then each f32 tiling and quantized variant
- *  against it. */
+/** For each direction, M and shape: the f32 matmul, then each quantized variant against it. */
 async function gemmRows(
   rt: Runtime, ms: number[], shapes: [number, number][], variants: GemmVariant[], add: (r: BenchResult) => BenchResult,
-  f32Tilings: Tiling[] = [],
 ) {
   for (const direction of ['forward', 'backward'] as const) {
     for (const M of ms) {
       for (const [out, inF] of shapes) {
         const base = add(await f32Baseline(rt, M, out, inF, direction));
-        for (const t of f32Tilings) {
-          const r = await f32Baseline(rt, M, out, inF, direction, t);
-          add({ ...r, name: `${r.name} (ratio: vs default)`, ratio: r.value / base.value, ceiling: base.value });
-        }
         for (const v of variants) add(await gemmBench(rt, M, out, inF, direction, base.value, v));
       }
     }
@@ -161,20 +152,6 @@ export async function runQuantTuning(rt: Runtime, log: (r: BenchResult) => void)
 export async function runGemmComparison(rt: Runtime, log: (r: BenchResult) => void): Promise<BenchResult[]> {
   const { results, add } = collector(log);
   await gemmRows(rt, [2048], TUNING_SHAPES, [{ bits: 2 }, { bits: 3 }, { bits: 4 }, { bits: 4, codebook: 'nf' }], add);
-  return results;
-}
-
-/** Two workgroup tiles (one barrier per K tile) against one, f32 and quantized, at M = 512 and 2048
- *  (BENCH_SUITES=gemmbuffers). */
-export async function runGemmBuffers(rt: Runtime, log: (r: BenchResult) => void): Promise<BenchResult[]> {
-  const { results, add } = collector(log);
-  const tilings: Tiling[] = [{ tile: 8, depth: 8, doubleBuffer: true }, { tile: 8, depth: 16, doubleBuffer: true }, { tile: 4, depth: 16, doubleBuffer: true }];
-  const variants: GemmVariant[] = [
-    { bits: 4 }, ...tilings.map((tiling): GemmVariant => ({ bits: 4, tiling })),
-    { bits: 3 }, { bits: 3, tiling: tilings[0] }, { bits: 4, tiling: { tile: 4 } },
-    { bits: 4, tiling: { ...tilings[0], decode: 'store' } }, { bits: 4, tiling: { ...tilings[0], decode: 'fetch' } },
-  ];
-  await gemmRows(rt, [512, 2048], [...TUNING_SHAPES, [4096, 11008]], variants, add, [...tilings, { tile: 4 }]);
   return results;
 }
 

@@ -5,14 +5,11 @@
 //   TM×TN register tile (rows ty·TM.., columns tx·TN..). K advances BK at a time through
 //   workgroup memory, As[k][m] and Bs[k][n] (both k-major so the inner loop reads vec4s); the next
 //   K tile is fetched into registers while the current one is multiplied (register double buffering).
-//   DOUBLE = 1 also keeps two K tiles in workgroup memory, so the next tile is stored while other invocations
-//   still multiply the current one: one barrier per K tile instead of two.
 // QUANT = 1: B is a quantized weight Ŵ [out, in], dequantized as its tiles are fetched (never as a
 //   whole matrix): TRANS_B = 1 gives Y = X·Ŵᵀ (forward), TRANS_B = 0 gives dX = dY·Ŵ (backward-input);
 //   BITS, GROUP, NF describe its format.
-// Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); TRANS_A, TRANS_B, DOUBLE ∈ {0, 1}; VEC4 = 1 reads
-//   and writes global memory as vec4 and needs M, N, K (and the batch strides) to be multiples of 4; VEC4 = 0 is
-//   the general path.
+// Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
+//   vec4 and needs M, N, K (and the batch strides) to be multiples of 4; VEC4 = 0 is the general path.
 
 struct Params {
   M: u32, N: u32, K: u32, alpha: f32,
@@ -46,12 +43,8 @@ const BK = {{BK}}u;
 const LA = BM * BK / 4u / 256u; // vec4s of A each invocation moves per K tile
 const LB = BN * BK / 4u / 256u;
 
-const DOUBLE = {{DOUBLE}}u;
-const SA = BK * BM / 4u; // vec4s of one A tile in workgroup memory
-const SB = BK * BN / 4u;
-
-var<workgroup> As: array<vec4<f32>, (1u + DOUBLE) * SA>;
-var<workgroup> Bs: array<vec4<f32>, (1u + DOUBLE) * SB>;
+var<workgroup> As: array<vec4<f32>, BK * BM / 4u>;
+var<workgroup> Bs: array<vec4<f32>, BK * BN / 4u>;
 
 // Four consecutive elements (r, c..c+3) of a row-major [rows, cols] matrix starting at `base`;
 // out-of-range elements read as 0.
@@ -75,7 +68,7 @@ fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
 // multiply-adds (measured at K-depth 16, M = 2048: 0.82 / 0.88 → 0.84 / 0.91 of f32 on the H100); the backward
 // dequantizes as it fetches, which measured 3–5 % faster there than decoding late. f32 B is fetched as is.
 //#if QUANT
-//#if LATE_DECODE
+//#if TRANS_B
 alias BFetch = vec4<u32>;
 fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> BFetch {
   if (r >= rows || c >= cols) { return vec4<u32>(0u); }
@@ -121,14 +114,13 @@ fn fetchA(s: u32, m0: u32, k0: u32, base: u32) -> vec4<f32> {
 //#endif
 }
 
-// Stores into workgroup tile `stage` (0, or 0 and 1 with DOUBLE).
-fn storeA(stage: u32, s: u32, v: vec4<f32>) {
+fn storeA(s: u32, v: vec4<f32>) {
 //#if TRANS_A
-  As[stage * SA + s] = v; // s = k·BM/4 + m/4 already
+  As[s] = v; // s = k·BM/4 + m/4 already
 //#else
   let m = s / (BK / 4u);
   let k = (s % (BK / 4u)) * 4u;
-  for (var i = 0u; i < 4u; i++) { As[stage * SA + (k + i) * (BM / 4u) + m / 4u][m % 4u] = v[i]; }
+  for (var i = 0u; i < 4u; i++) { As[(k + i) * (BM / 4u) + m / 4u][m % 4u] = v[i]; }
 //#endif
 }
 
@@ -144,13 +136,13 @@ fn fetchB(s: u32, n0: u32, k0: u32, base: u32) -> BFetch {
 //#endif
 }
 
-fn storeB(stage: u32, s: u32, v: vec4<f32>) {
+fn storeB(s: u32, v: vec4<f32>) {
 //#if TRANS_B
   let n = s / (BK / 4u);
   let k = (s % (BK / 4u)) * 4u;
-  for (var i = 0u; i < 4u; i++) { Bs[stage * SB + (k + i) * (BN / 4u) + n / 4u][n % 4u] = v[i]; }
+  for (var i = 0u; i < 4u; i++) { Bs[(k + i) * (BN / 4u) + n / 4u][n % 4u] = v[i]; }
 //#else
-  Bs[stage * SB + s] = v;
+  Bs[s] = v;
 //#endif
 }
 
@@ -163,8 +155,8 @@ fn fetchBTile(rb: ptr<function, array<BFetch, LB>>, flat: u32, n0: u32, k0: u32,
   for (var j = 0u; j < LB; j++) { (*rb)[j] = fetchB(flat + 256u * j, n0, k0, base); }
 }
 
-fn storeBTile(stage: u32, rb: ptr<function, array<BFetch, LB>>, flat: u32) {
-  for (var j = 0u; j < LB; j++) { storeB(stage, flat + 256u * j, decodeB((*rb)[j])); }
+fn storeBTile(rb: ptr<function, array<BFetch, LB>>, flat: u32) {
+  for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, decodeB((*rb)[j])); }
 }
 //#endif
 
@@ -190,17 +182,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 //#else
   for (var j = 0u; j < LB; j++) { rb[j] = fetchB(flat + 256u * j, n0, 0u, baseB); }
 //#endif
-  for (var j = 0u; j < LA; j++) { storeA(0u, flat + 256u * j, ra[j]); }
+  for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
 //#if QUANT
-  storeBTile(0u, &rb, flat);
+  storeBTile(&rb, flat);
 //#else
-  for (var j = 0u; j < LB; j++) { storeB(0u, flat + 256u * j, rb[j]); }
+  for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, rb[j]); }
 //#endif
   workgroupBarrier();
 
   for (var t = 0u; t < tiles; t++) {
     let next = t + 1u < tiles;
-    let cur = t & DOUBLE; // the workgroup tile multiplied now; with DOUBLE the next is stored into the other
     if (next) {
       let k0 = (t + 1u) * BK;
       for (var j = 0u; j < LA; j++) { ra[j] = fetchA(flat + 256u * j, m0, k0, baseA); }
@@ -213,8 +204,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     for (var k = 0u; k < BK; k++) {
       var a: array<vec4<f32>, TM / 4u>;
       var b: array<vec4<f32>, TN / 4u>;
-      for (var i = 0u; i < TM / 4u; i++) { a[i] = As[cur * SA + k * (BM / 4u) + ty * (TM / 4u) + i]; }
-      for (var i = 0u; i < TN / 4u; i++) { b[i] = Bs[cur * SB + k * (BN / 4u) + tx * (TN / 4u) + i]; }
+      for (var i = 0u; i < TM / 4u; i++) { a[i] = As[k * (BM / 4u) + ty * (TM / 4u) + i]; }
+      for (var i = 0u; i < TN / 4u; i++) { b[i] = Bs[k * (BN / 4u) + tx * (TN / 4u) + i]; }
       for (var i = 0u; i < TM; i++) {
         let ai = a[i / 4u][i % 4u];
         for (var q = 0u; q < TN / 4u; q++) {
@@ -222,14 +213,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         }
       }
     }
-    if (DOUBLE == 0u) { workgroupBarrier(); } // one workgroup tile: all have read it before it is overwritten
+    workgroupBarrier();
     if (next) {
-      let stage = (t + 1u) & DOUBLE;
-      for (var j = 0u; j < LA; j++) { storeA(stage, flat + 256u * j, ra[j]); }
+      for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
 //#if QUANT
-      storeBTile(stage, &rb, flat);
+      storeBTile(&rb, flat);
 //#else
-      for (var j = 0u; j < LB; j++) { storeB(stage, flat + 256u * j, rb[j]); }
+      for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, rb[j]); }
 //#endif
     }
     workgroupBarrier();

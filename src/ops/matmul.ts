@@ -21,8 +21,6 @@ export interface MatmulOptions {
   /** K-depth of a workgroup tile: 8, 16 or 32. Default: 8 for tile 8, 16 for tile 4 (fastest on the H100,
    *  see BENCHMARKS.md). */
   depth?: 8 | 16 | 32;
-  /** Two K tiles in workgroup memory (one barrier per tile instead of two). Default: false. */
-  doubleBuffer?: boolean;
 }
 
 /** Shape of op(A) [M, K] and op(B) [K, N], with a leading batch dimension or none. */
@@ -70,7 +68,7 @@ export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: T
   if (c.shape.length !== expected.length || c.shape.some((d, i) => d !== expected[i]) || c.dtype !== 'f32') {
     throw new ShapeError(`matmul: output '${c.label}' is ${c.dtype} [${c.shape}], expected f32 [${expected}]`);
   }
-  const plain = (options.alpha ?? 1) === 1 && !options.tile && !options.depth && options.doubleBuffer === undefined;
+  const plain = (options.alpha ?? 1) === 1 && !options.tile && !options.depth;
   if (!batched && !transA && transB && M <= DENSE_GEMV_MAX_ROWS && K % 4 === 0 && plain) {
     const values = { LANES: rt.gemvLanes, MR: M, DENSE: 1, SUBGROUPS: +(rt.subgroupMinSize >= rt.gemvLanes) };
     const kernel = await gemvKernel(rt, 'gemv', gemvCode + gemvStoreCode, values);
@@ -107,14 +105,8 @@ export async function recordGemm(
   const tile = options.tile ?? (batch * Math.ceil(M / 128) * Math.ceil(N / 128) >= 256 ? 8 : 4);
   const depth = options.depth ?? (tile === 8 ? 8 : 16);
   if (tile === 4 && depth === 8) throw new RangeError('matmul: tile 4 needs depth 16 or 32');
-  const double = options.doubleBuffer ?? false;
-  const shared = (double ? 2 : 1) * 2 * 16 * tile * depth * 4;
-  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
-  if (shared > limit) {
-    throw new ShapeError(`matmul: tile ${tile}, depth ${depth}${double ? ', double-buffered,' : ''} needs ${shared} bytes of workgroup memory; the device allows ${limit}`);
-  }
   const values = {
-    TM: tile, TN: tile, BK: depth, TRANS_A: +!!options.transA, DOUBLE: +double,
+    TM: tile, TN: tile, BK: depth, TRANS_A: +!!options.transA,
     VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), ...variant,
   };
   const kernel = await rt.kernel({ shader: variantName('matmul', values), code: () => renderWgsl('matmul', code + appendCode, values), entryPoint: 'main' });

@@ -18,10 +18,6 @@ export interface QuantMatmulOptions {
   /** Tiling of the GEMM path (see MatmulOptions). */
   tile?: MatmulOptions['tile'];
   depth?: MatmulOptions['depth'];
-  doubleBuffer?: MatmulOptions['doubleBuffer'];
-  /** GEMM path: decode B's codes as its tile is fetched ('fetch') or after the current tile's multiply-adds
-   *  ('store'). Default: 'store' forward, 'fetch' backward. */
-  decode?: 'fetch' | 'store';
   /** Invocations of the decode GEMV that share one output row. 'quads': default rt.gemvLanes (32 on GPUs, 1 on
    *  CPU adapters); 'units': at most 32 (within the device's workgroup memory), default 8 (fewer where that does not fit). */
   lanesPerRow?: 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256;
@@ -129,7 +125,7 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   }
   await recordGemm(
     rt, step, { M, N: w.out, K: w.inFeatures, batch: 1, strideB: 0 },
-    weightBindings(rt, x, w, y), { TRANS_B: 1, QUANT: 1, LATE_DECODE: +((options.decode ?? 'store') === 'store'), ...formatValues(w) }, options, dequantCode,
+    weightBindings(rt, x, w, y), { TRANS_B: 1, QUANT: 1, ...formatValues(w) }, options, dequantCode,
   );
 }
 
@@ -140,6 +136,6 @@ export async function quantMatmulBackward(rt: Runtime, step: Step, dy: Tensor, w
   if (rowsOf(dx, w.inFeatures, 'input gradient', op) !== M) throw new ShapeError(`${op}: '${dx.label}' has ${dx.shape[0]} rows, '${dy.label}' has ${M}`);
   await recordGemm(
     rt, step, { M, N: w.inFeatures, K: w.out, batch: 1, strideB: 0 },
-    weightBindings(rt, dy, w, dx), { TRANS_B: 0, QUANT: 1, LATE_DECODE: +(options.decode === 'store'), ...formatValues(w) }, options, dequantCode,
+    weightBindings(rt, dy, w, dx), { TRANS_B: 0, QUANT: 1, ...formatValues(w) }, options, dequantCode,
   );
 }
