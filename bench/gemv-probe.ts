@@ -89,7 +89,7 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
       const t = await timeLaunch(rt, (step: Step) => {
         const i = next++ % ws.length;
         const w = ws[i];
-        step.dispatch(kernel, u32Params(1, n, n, 0), [x, w.codes, ys[i], w.stats, levels], [n / (256 / lanes)]);
+        step.dispatch(kernel, u32Params(1, n, n, 0, n, n), [x, w.codes, ys[i], w.stats, levels], [n / (256 / lanes)]);
         return Promise.resolve();
       }, { iters: 104, reps: 5, stream: true });
       const bytes = n * n / 2 + n * (n / 64) * 8;

@@ -1,32 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Runtime } from '../src/gpu';
 import { ShapeError } from '../src/gpu';
 import {
-  dequantize, dequantizeStats, doubleQuantizeStats, freeQuantized, packCodes, quantMatmul, quantMatmulBackward, type Bits,
-  type QuantizedWeight, type QuantMatmulOptions, type QuantSpec,
+  freeQuantized, quantMatmul, quantMatmulBackward, type Bits, type QuantMatmulOptions, type QuantSpec,
 } from '../src/quant';
 import { poison, relativeError, testRuntime } from './helpers/gpu';
+import { makeWeight } from './helpers/quant-weight';
 import { Rng } from './helpers/rng';
 import { matmulRef } from './ref/matmul';
-import { quantizeRef } from './ref/quantize';
-
-/** A quantized weight built by the CPU reference, so these tests do not depend on the GPU quantizer. */
-function makeWeight(rt: Runtime, out: number, inFeatures: number, spec: QuantSpec, seed: number) {
-  const w = new Rng(seed).normals(out * inFeatures, 0.05);
-  const { codes, stats } = quantizeRef(w, out, inFeatures, spec);
-  const codesT = rt.upload(packCodes(codes, out, inFeatures, spec.bits), [out, (inFeatures / 32) * spec.bits], 'w.codes');
-  if (spec.doubleQuant) {
-    const { packed, blocks } = doubleQuantizeStats(stats);
-    const qw: QuantizedWeight = {
-      name: 'w', spec, out, inFeatures, codes: codesT,
-      stats: rt.upload(packed, [packed.length], 'w.stats8'),
-      statBlocks: rt.upload(blocks, [blocks.length / 4, 4], 'w.statBlocks'),
-    };
-    return { qw, dense: dequantize(codes, dequantizeStats(packed, blocks, stats.length / 2), out, inFeatures, spec) };
-  }
-  const qw: QuantizedWeight = { name: 'w', spec, out, inFeatures, codes: codesT, stats: rt.upload(stats, [out, inFeatures / spec.groupSize, 2], 'w.stats') };
-  return { qw, dense: dequantize(codes, stats, out, inFeatures, spec) };
-}
 
 async function forward(
   spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, options: Omit<QuantMatmulOptions, 'accumulate'> = {},

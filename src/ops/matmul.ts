@@ -1,7 +1,7 @@
 // Batched f32 matmul: C = alpha · op(A) · op(B) (+ C), with op = transpose or not.
 // The model needs A·Bᵀ (activations times an [out, in] weight), A·B, and Aᵀ·B (weight gradients).
 import type { Runtime, Step, Tensor } from '../gpu';
-import { renderWgsl, ShapeError, Uniforms, variantName, type TemplateValues } from '../gpu';
+import { renderWgsl, ShapeError, u32Params, Uniforms, variantName, type TemplateValues } from '../gpu';
 import code from '../../shaders/matmul.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
 import gemvStoreCode from '../../shaders/gemv_store.wgsl?raw';
@@ -72,7 +72,7 @@ export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: T
   if (!batched && !transA && transB && M <= DENSE_GEMV_MAX_ROWS && K % 4 === 0 && plain) {
     const values = { LANES: rt.gemvLanes, MR: M, DENSE: 1, SUBGROUPS: +(rt.subgroupMinSize >= rt.gemvLanes) };
     const kernel = await gemvKernel(rt, 'gemv', gemvCode + gemvStoreCode, values);
-    step.dispatch(kernel, new Uniforms(4).u32(M).u32(N).u32(K).u32(options.accumulate ? 1 : 0).bytes, [a, b, c], [Math.ceil(N / (256 / values.LANES))], `gemv dense ${M}x${N}x${K}`);
+    step.dispatch(kernel, u32Params(M, N, K, options.accumulate ? 1 : 0, N, N), [a, b, c], [Math.ceil(N / (256 / values.LANES))], `gemv dense ${M}x${N}x${K}`);
     return;
   }
   await recordGemm(rt, step, { M, N, K, batch, strideB: K * N }, [a, b, c], { TRANS_B: +transB, QUANT: 0 }, { ...options, transA });

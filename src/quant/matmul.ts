@@ -11,6 +11,7 @@ import gemvStoreCode from '../../shaders/gemv_store.wgsl?raw';
 import gemvUnitsCode from '../../shaders/gemv_units.wgsl?raw';
 import { codeLevels } from './format';
 import type { QuantizedWeight } from './quantize';
+import { rowView } from './stack';
 
 export interface QuantMatmulOptions {
   /** Add into the output instead of overwriting it. */
@@ -30,6 +31,9 @@ export interface QuantMatmulOptions {
   /** Sum a row's lanes with subgroup shuffles instead of a tree in workgroup memory. Default: when the device
    *  has the 'subgroups' feature and its smallest subgroup holds lanesPerRow invocations; true demands it. */
   subgroups?: boolean;
+  /** Ŵ is stacked from parts (stackQuantized) of these row counts: Y then holds each part's [M, rows] block
+   *  after the other, so a part's output is one contiguous tensor (the same numbers as Y[:, part] otherwise). */
+  parts?: readonly number[];
 }
 
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
@@ -104,11 +108,32 @@ function weightBindings(rt: Runtime, input: Tensor, w: QuantizedWeight, output: 
   return [input, w.codes, output, w.stats, levelTable(rt, w), ...(w.statBlocks ? [w.statBlocks] : [])];
 }
 
+/** Where each part of a stacked weight starts, checked against its rows. */
+function partStarts(w: QuantizedWeight, parts: readonly number[], op: string): number[] {
+  const sum = parts.reduce((a, b) => a + b, 0);
+  if (parts.length < 1 || parts.length > 3 || parts.some((r) => !Number.isInteger(r) || r < 1) || sum !== w.out) {
+    throw new ShapeError(`${op}: parts must be 1 to 3 whole row counts ≥ 1 adding up to the weight's ${w.out} rows, got [${parts}]`);
+  }
+  return parts.map((_, i) => parts.slice(0, i).reduce((a, b) => a + b, 0));
+}
+
 /** Y[M, out] = X[M, in]·Ŵᵀ (+ Y). */
 export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: QuantizedWeight, y: Tensor, options: QuantMatmulOptions = {}) {
   const op = `quantMatmul(${w.name})`;
   const M = rowsOf(x, w.inFeatures, 'input', op);
   if (rowsOf(y, w.out, 'output', op) !== M) throw new ShapeError(`${op}: output '${y.label}' has ${y.shape[0]} rows, input has ${M}`);
+  const starts = options.parts ? partStarts(w, options.parts, op) : [0];
+  if (M > GEMV_MAX_ROWS && options.parts && options.parts.length > 1) {
+    // One GEMM per part, over row views of the weight and the part's block of Y.
+    const align = rt.device.limits.minStorageBufferOffsetAlignment;
+    for (const [i, rows] of options.parts.entries()) {
+      const offset = y.byteOffset + M * starts[i] * 4;
+      if (offset % align !== 0) throw new ShapeError(`${op}: part ${i}'s block of '${y.label}' starts at byte ${offset}, not a multiple of the device's minStorageBufferOffsetAlignment ${align}`);
+      const part = rowView(rt, w, starts[i], rows, `${w.name}[${i}]`);
+      await quantMatmul(rt, step, x, part, { ...y, byteOffset: offset, shape: [M, rows] }, { ...options, parts: undefined });
+    }
+    return;
+  }
   if (M <= GEMV_MAX_ROWS) {
     const units = (options.gemv ?? 'units') === 'units' && w.inFeatures % 128 === 0;
     if (options.gemv === 'units' && !units) throw new ShapeError(`${op}: the 'units' GEMV needs in % 128 = 0, got ${w.inFeatures}`);
@@ -119,7 +144,8 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     const [name, code] = units ? ['gemv_units', gemvUnitsCode] : ['gemv', gemvCode];
     const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units, SUBGROUPS: +subgroups, UPL: upl };
     const kernel = await gemvKernel(rt, name, code + gemvStoreCode + dequantCode, values);
-    const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0);
+    const part = (i: number) => (i < starts.length ? starts[i] : w.out);
+    const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0, part(1), part(2));
     step.dispatch(kernel, params, weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
   }

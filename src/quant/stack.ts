@@ -1,0 +1,115 @@
+// Quantized weights with the same input and format stored as one, their rows one after another (q, k, v;
+// gate, up), so a decode step reads them in one GEMV launch: a launch costs ~2–3 µs on the H100 whatever its
+// size (BENCHMARKS.md), paid once instead of per weight. Each part stays usable on its own as a view.
+import type { Runtime, Tensor } from '../gpu';
+import { DQ_BLOCK, wordsPerRow } from './format';
+import { QuantFormatError } from './errors';
+import type { QuantizedWeight } from './quantize';
+
+export interface StackedWeight {
+  /** All parts' rows in one weight, [Σ out, in]; it owns the buffers (freeQuantized frees them). */
+  readonly weight: QuantizedWeight;
+  /** Each part as a view into `weight`'s buffers, for the paths that take one part at a time. Never free these. */
+  readonly parts: readonly QuantizedWeight[];
+  /** Rows of each part, for quantMatmul's `parts` option. */
+  readonly rows: readonly number[];
+}
+
+/** Where rows [start, start + rows) of `w` lie in its codes, stats and (DQ) statBlocks buffers, in bytes. */
+function partOffsets(w: Pick<QuantizedWeight, 'spec' | 'inFeatures'>, start: number) {
+  const groups = start * (w.inFeatures / w.spec.groupSize);
+  return {
+    codes: start * wordsPerRow(w.inFeatures, w.spec.bits) * 4,
+    stats: w.spec.doubleQuant ? groups * 2 : groups * 8,
+    statBlocks: (groups / DQ_BLOCK) * 16,
+    groups,
+  };
+}
+
+/** Why rows [start, …) of a weight of this format cannot begin a view on this device, or null. */
+function misalignment(rt: Runtime, w: Pick<QuantizedWeight, 'spec' | 'inFeatures'>, start: number): string | null {
+  const align = rt.device.limits.minStorageBufferOffsetAlignment;
+  const o = partOffsets(w, start);
+  const bytes = w.spec.doubleQuant ? [o.codes, o.stats, o.statBlocks] : [o.codes, o.stats];
+  if (w.spec.doubleQuant && o.groups % DQ_BLOCK !== 0) return `${o.groups} groups before row ${start} are not a multiple of the double-quantization block of ${DQ_BLOCK}`;
+  if (bytes.some((b) => b % align !== 0)) return `row ${start} starts at byte offsets ${bytes.join(' / ')}, not multiples of the device's minStorageBufferOffsetAlignment ${align}`;
+  return null;
+}
+
+/** Rows [start, start + rows) of `w` as a weight of their own, sharing its buffers. */
+export function rowView(rt: Runtime, w: QuantizedWeight, start: number, rows: number, name: string): QuantizedWeight {
+  const problem = misalignment(rt, w, start);
+  if (problem) throw new QuantFormatError(`${w.name}: no view from ${name}: ${problem}`);
+  const o = partOffsets(w, start);
+  const view = (t: Tensor, from: number, shape: number[]): Tensor => ({ ...t, byteOffset: t.byteOffset + from, shape, label: `${t.label}[${name}]` });
+  const words = wordsPerRow(w.inFeatures, w.spec.bits);
+  const groupsPerRow = w.inFeatures / w.spec.groupSize;
+  const stats = w.spec.doubleQuant
+    ? view(w.stats, o.stats, [Math.ceil((rows * groupsPerRow) / 2)])
+    : view(w.stats, o.stats, [rows, groupsPerRow, 2]);
+  return {
+    name, spec: w.spec, out: rows, inFeatures: w.inFeatures,
+    codes: view(w.codes, o.codes, [rows, words]),
+    stats,
+    ...(w.statBlocks ? { statBlocks: view(w.statBlocks, o.statBlocks, [Math.ceil((rows * groupsPerRow) / DQ_BLOCK), 4]) } : {}),
+  };
+}
+
+/** Why `weights` cannot be stacked on this device (format, input size, alignment), or null. */
+export function stackProblem(rt: Runtime, weights: readonly QuantizedWeight[]): string | null {
+  if (weights.length < 2 || weights.length > 3) return `stacking takes 2 or 3 weights, got ${weights.length}`;
+  const [first] = weights;
+  const same = (a: QuantizedWeight) =>
+    a.inFeatures === first.inFeatures && a.spec.codebook === first.spec.codebook && a.spec.bits === first.spec.bits &&
+    a.spec.groupSize === first.spec.groupSize && !!a.spec.doubleQuant === !!first.spec.doubleQuant;
+  const other = weights.find((w) => !same(w));
+  if (other) return `'${other.name}' differs from '${first.name}' in input size or format`;
+  let start = 0;
+  for (const w of weights.slice(0, -1)) {
+    start += w.out;
+    const problem = misalignment(rt, first, start);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+/**
+ * Copies `weights` (same input size and format) into one stacked weight and frees them. Throws a
+ * QuantFormatError (freeing nothing) when stackProblem names a reason.
+ */
+export function stackQuantized(rt: Runtime, weights: readonly QuantizedWeight[], name: string): StackedWeight {
+  const problem = stackProblem(rt, weights);
+  if (problem) throw new QuantFormatError(`stacking ${weights.map((w) => `'${w.name}'`).join(', ')} as '${name}': ${problem}`);
+  const [first] = weights;
+  const rows = weights.map((w) => w.out);
+  const out = rows.reduce((a, b) => a + b, 0);
+  const total = partOffsets(first, out);
+  const words = wordsPerRow(first.inFeatures, first.spec.bits);
+  const groupsPerRow = first.inFeatures / first.spec.groupSize;
+  const codes = rt.tensor([out, words], 'u32', `${name}.codes`);
+  const stats = first.spec.doubleQuant
+    ? rt.tensor([Math.ceil(total.groups / 2)], 'u32', `${name}.stats8`)
+    : rt.tensor([out, groupsPerRow, 2], 'f32', `${name}.stats`);
+  const statBlocks = first.spec.doubleQuant ? rt.tensor([Math.ceil(total.groups / DQ_BLOCK), 4], 'f32', `${name}.statBlocks`) : undefined;
+  const weight: QuantizedWeight = { name, spec: first.spec, out, inFeatures: first.inFeatures, codes, stats, ...(statBlocks ? { statBlocks } : {}) };
+  const step = rt.step();
+  let start = 0;
+  for (const w of weights) {
+    const o = partOffsets(first, start);
+    const end = partOffsets(first, start + w.out);
+    step.copy(w.codes, { ...codes, byteOffset: o.codes }, end.codes - o.codes);
+    // DQ: a part's packed statistics may end in a half-used word; the next part starts on a block boundary.
+    step.copy(w.stats, { ...stats, byteOffset: o.stats }, Math.ceil((end.stats - o.stats) / 4) * 4);
+    if (statBlocks && w.statBlocks) step.copy(w.statBlocks, { ...statBlocks, byteOffset: o.statBlocks }, Math.ceil((end.groups - o.groups) / DQ_BLOCK) * 16);
+    start += w.out;
+  }
+  step.submit();
+  for (const w of weights) rt.free(w.codes, w.stats, ...(w.statBlocks ? [w.statBlocks] : []));
+  start = 0;
+  const parts = weights.map((w) => {
+    const view = rowView(rt, weight, start, w.out, w.name);
+    start += w.out;
+    return view;
+  });
+  return { weight, parts, rows };
+}
