@@ -5,7 +5,7 @@ import { openAsBlob, readFileSync } from 'node:fs';
 import type { Runtime, Tensor } from '../src/gpu';
 import { byteLength } from '../src/gpu';
 import {
-  argmax, blobSource, generateTokens, LlamaModel, loadTokenizer, parseLlamaConfig, perplexity, type LayerWeights, type LinearWeight,
+  argmax, blobSource, generateTokens, LlamaModel, loadTokenizer, parseLlamaConfig, perplexity, stackLinears, type LayerWeights, type LinearWeight,
   type LlamaConfig, type LlamaWeights,
 } from '../src/model';
 import { quantize, type QuantSpec } from '../src/quant';
@@ -83,6 +83,11 @@ async function decodeAndPrefill(rt: Runtime, model: LlamaModel, label: string, b
       byKernel.set(key, (byKernel.get(key) ?? 0) + t.ns / 1e3);
     }
     const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+    if (what.startsWith('decode')) {
+      const shape = `batch 1, ${timings.length} dispatches`;
+      push({ name: `decode step GPU time, sum of per-dispatch timestamps, ${label}`, shape, value: total / 1e3, unit: 'ms', ceiling: null, ratio: null, seconds: total / 1e6, timing: 'timestamp' });
+      push({ name: `decode step recording (CPU), ${label}`, shape, value: recordSeconds * 1e3, unit: 'ms', ceiling: null, ratio: null, seconds: recordSeconds, timing: 'wall' });
+    }
     console.log(`  ${what}: ${timings.length} dispatches, recording ${(recordSeconds * 1e3).toFixed(2)} ms (CPU), GPU sum ${(total / 1e3).toFixed(2)} ms: ` +
       [...byKernel].sort((a, b) => b[1] - a[1]).map(([k, us]) => `${k} ${(us / 1e3).toFixed(2)} ms`).join(', '));
   };
@@ -144,12 +149,18 @@ export async function runModelSuite(rt: Runtime, scale: 'gpu' | 'cpu', copyGBs: 
   console.log(`random ${scale === 'gpu' ? 'TinyLlama-1.1B' : 'small'}-shaped model built and quantized in ${((performance.now() - t0) / 1e3).toFixed(1)} s`);
   const model = LlamaModel.fromWeights(rt, weights);
   const name = scale === 'gpu' ? 'TinyLlama-1.1B shape' : 'small llama';
-  const results = await decodeAndPrefill(rt, model, `${name}, nf4 G64, f32 LM head`, bandwidth, scale, log);
-  // The same with the LM head quantized too (the f32 head is a quarter of the decode bytes).
-  const head = weights.lmHead;
-  weights.lmHead = { kind: 'quantized', name: 'lm_head', out: config.vocabSize, in: config.hiddenSize, weight: await quantize(rt, head.weight as Tensor, spec, 'lm_head') };
+  // The LM head quantized too (the f32 head is a quarter of the decode bytes); first with q/k/v and gate/up as
+  // separate weights, then stacked as the loader does by default (one launch per set).
+  const f32Head = weights.lmHead;
+  const nf4Head: LinearWeight = { kind: 'quantized', name: 'lm_head', out: config.vocabSize, in: config.hiddenSize, weight: await quantize(rt, f32Head.weight as Tensor, spec, 'lm_head') };
+  weights.lmHead = nf4Head;
+  const results = await decodeAndPrefill(rt, model, `${name}, nf4 G64, nf4 LM head, q/k/v and gate/up separate`, bandwidth, scale, log);
+  stackLinears(rt, weights);
   results.push(...(await decodeAndPrefill(rt, model, `${name}, nf4 G64, nf4 LM head`, bandwidth, scale, log)));
-  rt.free(head.weight as Tensor);
+  weights.lmHead = f32Head;
+  results.push(...(await decodeAndPrefill(rt, model, `${name}, nf4 G64, f32 LM head`, bandwidth, scale, log)));
+  rt.free(f32Head.weight as Tensor);
+  weights.lmHead = nf4Head;
   model.dispose();
   // Double-quantized statistics (8-bit), LM head included: fewer bytes per token.
   const dqSpec: QuantSpec = { ...spec, doubleQuant: true };
@@ -157,6 +168,7 @@ export async function runModelSuite(rt: Runtime, scale: 'gpu' | 'cpu', copyGBs: 
   const dqHead = dqWeights.lmHead;
   dqWeights.lmHead = { kind: 'quantized', name: 'lm_head', out: config.vocabSize, in: config.hiddenSize, weight: await quantize(rt, dqHead.weight as Tensor, dqSpec, 'lm_head') };
   rt.free(dqHead.weight as Tensor);
+  stackLinears(rt, dqWeights);
   const dqModel = LlamaModel.fromWeights(rt, dqWeights);
   results.push(...(await decodeAndPrefill(rt, dqModel, `${name}, nf4 G64 DQ, nf4 DQ LM head`, bandwidth, scale, log)));
   dqModel.dispose();

@@ -10,4 +10,4 @@ export { parseSafetensorsHeader, readSafetensors, type SafetensorsEntry, type Sa
 export { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling';
 export { blobSource, hubSource, urlSource, type ModelSource, type SourceFile } from './source';
 export { loadTokenizer, TextTokenizer, type ChatMessage } from './tokenizer';
-export { expectedTensors, freeLlamaWeights, loadConfig, loadLlamaWeights, type LayerWeights, type LlamaWeights, type LoadOptions, type LoadProgress } from './weights';
+export { expectedTensors, freeLlamaWeights, loadConfig, loadLlamaWeights, stackLinears, type LayerWeights, type LlamaWeights, type LoadOptions, type LoadProgress } from './weights';

@@ -7,6 +7,7 @@ import { expectShape, numel, reshape, ShapeError } from '../gpu';
 import {
   attentionForward, embeddingForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
 } from '../ops';
+import { quantMatmul } from '../quant';
 import { ropeInvFreq, type LlamaConfig } from './config';
 import { linearForward } from './linear';
 import { freeLlamaWeights, loadLlamaWeights, type LlamaWeights, type LoadOptions } from './weights';
@@ -137,12 +138,19 @@ export class LlamaModel {
     rt.write(posT, positions);
     const x = t([N, H], 'residual');
     const h = t([N, H], 'normed');
-    const q = t([N, qd], 'q');
-    const k = t([N, kvd], 'k');
-    const v = t([N, kvd], 'v');
+    // Stacked layers write q, k, v (gate, up) in one launch, each as its own block of one buffer.
+    const align = rt.device.limits.minStorageBufferOffsetAlignment;
+    const blocks = (sizes: number[], label: string): { all: Tensor; parts: Tensor[] } | null => {
+      const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+      if (starts.some((s0) => (N * s0 * 4) % align !== 0)) return null;
+      const all = t([N, sizes.reduce((a, b) => a + b, 0)], label);
+      return { all, parts: sizes.map((n, i) => ({ ...all, byteOffset: all.byteOffset + N * starts[i] * 4, shape: [N, n], label: `${label}[${i}]` })) };
+    };
+    const stackedQkv = weights.layers.some((l) => l.qkv) ? blocks([qd, kvd, kvd], 'qkv') : null;
+    const stackedGateUp = weights.layers.some((l) => l.gateUp) ? blocks([I, I], 'gate+up') : null;
+    const [q, k, v] = stackedQkv?.parts ?? [t([N, qd], 'q'), t([N, kvd], 'k'), t([N, kvd], 'v')];
+    const [gate, up] = stackedGateUp?.parts ?? [t([N, I], 'gate'), t([N, I], 'up')];
     const attn = t([N, qd], 'attention');
-    const gate = t([N, I], 'gate');
-    const up = t([N, I], 'up');
     const act = t([N, I], 'swiglu');
     const window = { batch: B, tokens: T, past };
 
@@ -153,9 +161,12 @@ export class LlamaModel {
       for (let l = 0; l < c.layers; l++) {
         const w = weights.layers[l];
         await rmsnormForward(rt, step, x, w.inputNorm, h, c.rmsNormEps);
-        await linearForward(rt, step, h, w.q, q);
-        await linearForward(rt, step, h, w.k, k);
-        await linearForward(rt, step, h, w.v, v);
+        if (w.qkv && stackedQkv) await quantMatmul(rt, step, h, w.qkv.weight, stackedQkv.all, { parts: w.qkv.rows });
+        else {
+          await linearForward(rt, step, h, w.q, q);
+          await linearForward(rt, step, h, w.k, k);
+          await linearForward(rt, step, h, w.v, v);
+        }
         const q3 = reshape(q, [N, c.heads, c.headDim]);
         const k3 = reshape(k, [N, c.kvHeads, c.headDim]);
         await ropeForward(rt, step, q3, posT, ropeTab);
@@ -164,8 +175,11 @@ export class LlamaModel {
         await attentionForward(rt, step, q3, cache.keys[l], cache.values[l], cache.mask, reshape(attn, q3.shape), window);
         await linearForward(rt, step, attn, w.o, x, true);
         await rmsnormForward(rt, step, x, w.postNorm, h, c.rmsNormEps);
-        await linearForward(rt, step, h, w.gate, gate);
-        await linearForward(rt, step, h, w.up, up);
+        if (w.gateUp && stackedGateUp) await quantMatmul(rt, step, h, w.gateUp.weight, stackedGateUp.all, { parts: w.gateUp.rows });
+        else {
+          await linearForward(rt, step, h, w.gate, gate);
+          await linearForward(rt, step, h, w.up, up);
+        }
         await swigluForward(rt, step, gate, up, act);
         await linearForward(rt, step, act, w.down, x, true);
       }

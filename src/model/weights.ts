@@ -2,8 +2,8 @@
 // weights are quantized on the GPU as they arrive (or kept f32 when no format is given), norms and the
 // embedding stay f32. On any error everything already on the GPU is freed before the error propagates.
 import type { Runtime, Tensor } from '../gpu';
-import type { QuantSpec } from '../quant';
-import { quantize } from '../quant';
+import type { QuantizedWeight, QuantSpec, StackedWeight } from '../quant';
+import { freeQuantized, quantize, stackProblem, stackQuantized } from '../quant';
 import { parseLlamaConfig, type LlamaConfig } from './config';
 import { ModelFormatError } from './errors';
 import { freeLinear, type LinearWeight } from './linear';
@@ -20,6 +20,10 @@ export interface LayerWeights {
   gate: LinearWeight; // [intermediate, hidden]
   up: LinearWeight; // [intermediate, hidden]
   down: LinearWeight; // [hidden, intermediate]
+  /** q, k, v stacked into one weight (stackLinears); q, k, v are then views into it. */
+  qkv?: StackedWeight;
+  /** gate, up stacked likewise. */
+  gateUp?: StackedWeight;
 }
 
 export interface LlamaWeights {
@@ -43,6 +47,9 @@ export interface LoadOptions {
   quant?: QuantSpec | null;
   /** Quantize the LM head too (default false: it stays f32, as QLoRA does). */
   quantizeLmHead?: boolean;
+  /** Store each layer's quantized q, k, v and its gate, up as one weight each, so decoding reads each set in
+   *  one launch (default true; where the format and device alignment allow, see stackProblem). */
+  stack?: boolean;
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
 }
@@ -94,6 +101,7 @@ export async function loadConfig(source: ModelSource): Promise<LlamaConfig> {
 
 export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options: LoadOptions = {}): Promise<LlamaWeights> {
   const config = await loadConfig(source);
+  let weights: LlamaWeights;
   const expected = expectedTensors(config);
   const dense = new Map<string, Tensor>();
   const linears = new Map<string, LinearWeight>();
@@ -155,10 +163,50 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
       };
     });
     await rt.sync();
-    return { config, embed, layers, norm: dense.get('model.norm.weight')!, lmHead };
+    weights = { config, embed, layers, norm: dense.get('model.norm.weight')!, lmHead };
   } catch (e) {
     freeAll();
     throw e;
+  }
+  if (options.stack ?? true) {
+    try {
+      stackLinears(rt, weights);
+    } catch (e) {
+      freeLlamaWeights(rt, weights);
+      throw e;
+    }
+  }
+  return weights;
+}
+
+/** `linears` stacked (stackQuantized) with their parts as views, or null when one is dense or stackProblem
+ *  names a reason. */
+function stackSet(rt: Runtime, linears: LinearWeight[]): { stacked: StackedWeight; linears: LinearWeight[] } | null {
+  const parts: QuantizedWeight[] = [];
+  for (const w of linears) {
+    if (w.kind !== 'quantized') return null;
+    parts.push(w.weight);
+  }
+  if (stackProblem(rt, parts)) return null;
+  const stacked = stackQuantized(rt, parts, parts.map((w) => w.name).join('+'));
+  return { stacked, linears: linears.map((w, i) => ({ ...w, weight: stacked.parts[i] }) as LinearWeight) };
+}
+
+/** Stacks each layer's quantized q, k, v and gate, up (LayerWeights.qkv, gateUp) where stackProblem allows;
+ *  leaves the others as they are. A layer is consistent after every step, so freeLlamaWeights frees it whatever
+ *  happens. */
+export function stackLinears(rt: Runtime, weights: LlamaWeights): void {
+  for (const layer of weights.layers) {
+    const qkv = layer.qkv ? null : stackSet(rt, [layer.q, layer.k, layer.v]);
+    if (qkv) {
+      layer.qkv = qkv.stacked;
+      [layer.q, layer.k, layer.v] = qkv.linears;
+    }
+    const gateUp = layer.gateUp ? null : stackSet(rt, [layer.gate, layer.up]);
+    if (gateUp) {
+      layer.gateUp = gateUp.stacked;
+      [layer.gate, layer.up] = gateUp.linears;
+    }
   }
 }
 
@@ -166,7 +214,10 @@ export function freeLlamaWeights(rt: Runtime, w: LlamaWeights) {
   rt.free(w.embed, w.norm);
   for (const l of w.layers) {
     rt.free(l.inputNorm, l.postNorm);
-    for (const key of LINEARS) freeLinear(rt, l[key]);
+    if (l.qkv) freeQuantized(rt, l.qkv.weight);
+    if (l.gateUp) freeQuantized(rt, l.gateUp.weight);
+    const stacked = new Set<LinearKey>([...(l.qkv ? (['q', 'k', 'v'] as const) : []), ...(l.gateUp ? (['gate', 'up'] as const) : [])]);
+    for (const key of LINEARS) if (!stacked.has(key)) freeLinear(rt, l[key]);
   }
   if (!(w.lmHead.kind === 'dense' && w.lmHead.weight === w.embed)) freeLinear(rt, w.lmHead);
 }

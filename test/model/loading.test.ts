@@ -102,6 +102,32 @@ describe('loading rejects bad input and frees what it allocated', () => {
     model.dispose();
   });
 
+  it('stacks q/k/v and gate/up by default: the same logits as separate weights, prefill and decode, and frees all', async () => {
+    const raw = { ...CONFIG, hidden_size: 64, intermediate_size: 128, num_key_value_heads: 4 };
+    const tensors = tensorsFor(parseLlamaConfig(raw), 11);
+    const rt = await testRuntime();
+    const run = async (stack: boolean) => {
+      const model = await LlamaModel.load(rt, blobSource('stack', files(raw, tensors)), { quant: { codebook: 'int', bits: 3, groupSize: 32 }, stack });
+      expect(model.weights.layers.every((l) => !!l.qkv && !!l.gateUp)).toBe(stack);
+      const cache = model.createCache(1, 13);
+      const prefill = await model.forward({ ids: Array.from({ length: 12 }, (_, i) => (i * 7) % 40), batch: 1 }, cache, { logits: 'all' });
+      const decode = await model.forward({ ids: [3], batch: 1 }, cache, { logits: 'all' });
+      const out = [(await rt.read(prefill)) as Float32Array, (await rt.read(decode)) as Float32Array];
+      rt.free(prefill, decode);
+      model.freeCache(cache);
+      model.dispose();
+      return out;
+    };
+    const separate = await run(false); // also creates the runtime's constants (level tables)
+    await rt.sync();
+    const before = rt.pool.stats.bytesInUse;
+    const stacked = await run(true);
+    expect(stacked[0]).toEqual(separate[0]); // 12 rows: a GEMM per part
+    expect(stacked[1]).toEqual(separate[1]); // 1 row: one GEMV launch per stack
+    await rt.sync();
+    expect(rt.pool.stats.bytesInUse, 'GPU bytes still in use after dispose').toBe(before);
+  });
+
   it('loads with double-quantized statistics; logits stay close to the single-quantized model', async () => {
     const rt = await testRuntime();
     const tensors = tensorsFor(config, 9);
