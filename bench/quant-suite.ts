@@ -31,9 +31,11 @@ const packedBytes = (w: QuantizedWeight) => {
 /** GEMV (M = 1 unless given), cycling through enough weight copies that they do not fit in L2 (50 MB on the H100). */
 async function gemvBench(
   rt: Runtime, out: number, inF: number, spec: QuantSpec, copyBandwidth: number | null,
-  { lanesPerRow, l2Resident = false, kernel, timing = 'dispatch', iters, subgroups, unitsPerLane, M = 1 }: {
+  { lanesPerRow, l2Resident = false, kernel, timing = 'dispatch', iters, subgroups, unitsPerLane, M = 1, parts }: {
     lanesPerRow?: QuantMatmulOptions['lanesPerRow']; l2Resident?: boolean; kernel?: 'units' | 'quads'; iters?: number;
     subgroups?: boolean; unitsPerLane?: number; M?: number;
+    /** The weight as stacked parts of these rows (q/k/v, gate/up: one launch, each part's outputs a block). */
+    parts?: number[];
     /** dispatch: a timed pass per launch; stream: back-to-back launches in one pass, each to its own output
      *  (independent, like q/k/v); chain: the same, all into one output (a barrier between launches). */
     timing?: 'dispatch' | 'stream' | 'chain';
@@ -47,13 +49,13 @@ async function gemvBench(
   let next = 0;
   const t = await timeLaunch(rt, (step) => {
     const i = next++ % copies;
-    return quantMatmul(rt, step, x, weights[i], ys[i % ys.length], { lanesPerRow, gemv: kernel, subgroups, unitsPerLane });
+    return quantMatmul(rt, step, x, weights[i], ys[i % ys.length], { lanesPerRow, gemv: kernel, subgroups, unitsPerLane, parts });
   }, { iters: iters ?? Math.max(32, 4 * copies), reps: 5, stream: timing !== 'dispatch' });
   const bytes = packedBytes(probe);
   weights.forEach((w) => freeQuantized(rt, w));
   rt.free(x, ...ys);
   const gbps = bytes / t.seconds / 1e9;
-  const variant = `${kernel ? ` ${kernel}` : ''}${lanesPerRow ? ` ${lanesPerRow} lanes/row` : ''}${subgroups === undefined ? '' : subgroups ? ' subgroup sums' : ' tree sums'}${unitsPerLane ? ` ${unitsPerLane} units/lane` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}${timing === 'dispatch' ? '' : ` ${timing}`}${iters ? ` ×${iters}` : ''}`;
+  const variant = `${kernel ? ` ${kernel}` : ''}${lanesPerRow ? ` ${lanesPerRow} lanes/row` : ''}${subgroups === undefined ? '' : subgroups ? ' subgroup sums' : ' tree sums'}${unitsPerLane ? ` ${unitsPerLane} units/lane` : ''}${l2Resident ? ' one copy (L2-resident)' : ''}${timing === 'dispatch' ? '' : ` ${timing}`}${iters ? ` ×${iters}` : ''}${parts ? ` stacked ${parts.length} parts` : ''}`;
   const name = `gemv ${spec.codebook}${spec.bits} G=${spec.groupSize}${spec.doubleQuant ? ' DQ' : ''} M=${M}${variant} (codes+stats)`;
   return { ...result(name, `${out}×${inF}`, gbps, 'GB/s', copyBandwidth, t.seconds, t.timing), wallSeconds: t.wall };
 }
@@ -237,6 +239,11 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
     add(await gemvBench(rt, out, inF, int4, copyBandwidthGBs, { ...stream, kernel: 'quads' }));
   }
   add(await gemvBench(rt, shapes[0][0], shapes[0][1], int4, copyBandwidthGBs, { ...stream, l2Resident: true }));
+  // Stacked weights as a 7B-shaped layer has them: q/k/v (3 × 4096 rows) and gate/up (2 × 11008) in one launch each,
+  // against three / two launches of the parts above.
+  const [h, inter] = scale === 'gpu' ? [4096, 11008] : [256, 512];
+  add(await gemvBench(rt, 3 * h, h, int4, copyBandwidthGBs, { ...stream, parts: [h, h, h] }));
+  add(await gemvBench(rt, 2 * inter, h, int4, copyBandwidthGBs, { ...stream, parts: [inter, inter] }));
   // Up to 8 rows of X take the GEMV too (GEMV_MAX_ROWS): the weight is still read once.
   for (const M of [2, 4, 8]) add(await gemvBench(rt, shapes[0][0], shapes[0][1], int4, copyBandwidthGBs, { ...stream, M }));
   const ms = scale === 'gpu' ? [512, 2048] : [64];

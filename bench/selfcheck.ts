@@ -76,17 +76,30 @@ export async function selfCheck(rt: Runtime): Promise<Check[]> {
       const X = rt.upload(x, [M, inF], 'x');
       const Y = rt.upload(new Float32Array(M * out).fill(NaN), [M, out], 'y');
       const DX = rt.upload(new Float32Array(M * inF).fill(NaN), [M, inF], 'dx');
+      // The same weight read as three stacked parts (as q/k/v): each part's outputs a block of their own.
+      const parts = [32, 16, 24];
+      const YS = rt.upload(new Float32Array(M * out).fill(NaN), [M, out], 'y stacked');
       const step = rt.step();
       await quantMatmul(rt, step, X, q, Y);
       await quantMatmulBackward(rt, step, Y, q, DX);
+      await quantMatmul(rt, step, X, q, YS, { parts });
       step.submit();
       const y = (await rt.read(Y)) as Float32Array;
       const dx = await rt.read(DX);
-      rt.free(X, Y, DX);
+      const ys = await rt.read(YS);
+      rt.free(X, Y, DX, YS);
       const ey = relativeError(y, matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inF, transB: true }));
       const ex = relativeError(dx, matmulRef({ a: y, b: dense, batch: 1, M, N: inF, K: out }));
       checks.push({ name: `quantMatmul ${name} M=${M}`, relativeError: ey, pass: ey < 1e-5 });
       checks.push({ name: `quantMatmulBackward ${name} M=${M}`, relativeError: ex, pass: ex < 1e-5 });
+      const blocks = new Float32Array(M * out);
+      let start = 0;
+      for (const rows of parts) {
+        for (let m = 0; m < M; m++) for (let r = 0; r < rows; r++) blocks[M * start + m * rows + r] = y[m * out + start + r];
+        start += rows;
+      }
+      const es = relativeError(ys, blocks);
+      checks.push({ name: `quantMatmul ${name} M=${M} as stacked parts [${parts}] against unstacked`, relativeError: es, pass: es === 0 });
     }
     rt.free(W, q.codes, q.stats);
   }
