@@ -148,3 +148,55 @@ describe('constant tensors', () => {
     expect(Array.from(await rt.read(a))).toEqual([1, 2, 3]);
   });
 });
+
+describe('bind groups across steps', () => {
+  const values = (t: Float32Array, f: number) => Array.from(t, (v) => v * f);
+
+  it('reuse one bind group while a kernel\'s uniforms change from step to step', async () => {
+    const rt = await Runtime.create();
+    const created = { groups: 0 };
+    const device = rt.device as GPUDevice & { createBindGroup: GPUDevice['createBindGroup'] };
+    const create = device.createBindGroup.bind(device);
+    device.createBindGroup = (d) => (created.groups++, create(d));
+    const a0 = new Rng(3).normals(64);
+    const a = rt.upload(a0, [64], 'a');
+    const out = rt.tensor([64], 'f32', 'out');
+    for (const f of [2, 3, 5, 0.5]) {
+      const step = rt.step();
+      await scale(rt, step, a, f, out);
+      step.submit();
+      expect(Array.from(await rt.read(out))).toEqual(values(a0, f).map(Math.fround));
+    }
+    expect(created.groups).toBe(1);
+    rt.dispose();
+  });
+
+  it('keep every value a step being recorded still needs: twice in one step, and steps recorded side by side', async () => {
+    const rt = await testRuntime();
+    const a0 = new Rng(4).normals(64);
+    const a = rt.upload(a0, [64], 'a');
+    const out = rt.tensor([64], 'f32', 'out');
+    // One step: out = 2a, a = out, out = 3a → 6·a0 (both values live in one step).
+    const one = rt.step();
+    await scale(rt, one, a, 2, out);
+    one.copy(out, a);
+    await scale(rt, one, a, 3, out);
+    one.submit();
+    expect(Array.from(await rt.read(out))).toEqual(values(a0, 2).map(Math.fround).map((v) => Math.fround(v * 3)));
+    // Two steps open at once, submitted in reverse order: the first keeps its value.
+    rt.write(a, a0);
+    const first = rt.step();
+    await scale(rt, first, a, 7, out);
+    const second = rt.step();
+    await scale(rt, second, a, 11, out);
+    second.submit();
+    first.submit();
+    expect(Array.from(await rt.read(out))).toEqual(values(a0, 7).map(Math.fround));
+    // Both submitted: the next value may take the shared buffer again.
+    const third = rt.step();
+    await scale(rt, third, a, 13, out);
+    third.submit();
+    expect(Array.from(await rt.read(out))).toEqual(values(a0, 13).map(Math.fround));
+    rt.free(a, out);
+  });
+});

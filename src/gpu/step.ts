@@ -22,6 +22,10 @@ export class Step {
   private timingsPromise: Promise<DispatchTiming[]> | null = null;
   private submitted = false;
 
+  get isSubmitted(): boolean {
+    return this.submitted;
+  }
+
   /** `profile` times every dispatch ('dispatch': one pass each) or every compute pass as recorded ('pass')
    *  with timestamp queries; needs 'timestamp-query'. */
   constructor(
@@ -49,7 +53,7 @@ export class Step {
       const size = byteLength(t);
       if (size > maxBinding) throw new LimitError('maxStorageBufferBindingSize', size, maxBinding, `tensor '${t.label}' in ${label}`);
     }
-    const bindGroup = this.rt.bindGroups.get(kernel, uniforms, tensors);
+    const bindGroup = this.rt.bindGroups.get(kernel, uniforms, tensors, this);
     const maxGroups = this.rt.device.limits.maxComputeWorkgroupsPerDimension;
     const [x, y = 1, z = 1] = workgroups;
     for (const n of [x, y, z]) {
