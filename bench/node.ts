@@ -3,15 +3,16 @@
 // BENCH_SUITES picks suites (comma-separated; default kernels,model,micro): kernels (self-check, kernels,
 // quantization, fidelity), model (TinyLlama-shaped decode/prefill), micro (micro-llama-6m's validation loss; needs
 // MICRO_LLAMA_DIR and CORPUS_DIR); and for tuning: quanttune (quantized-GEMM tile depths), gemm (quantized GEMM
-// int2/3/4 and nf4 against f32 at M = 2048), gemvprobe (the decode GEMV with parts cut out, and a plain read of
-// the same bytes), gemvtune (decode GEMV variants), gemvrows (the decode GEMV at M = 2…8).
+// int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemvprobe (the decode
+// GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvrows (the
+// decode GEMV at M = 2…8).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
 import type { BenchReport, BenchResult } from './harness';
 import { selfCheck } from './selfcheck';
 import { existsSync } from 'node:fs';
 import { fidelity, formatFidelity, type FidelityRow } from './fidelity';
-import { runGemmComparison, runGemvRows, runGemvTuning, runQuantSuite, runQuantTuning } from './quant-suite';
+import { runGemmComparison, runGemmTiles, runGemvRows, runGemvTuning, runQuantSuite, runQuantTuning } from './quant-suite';
 import { runGemvProbe } from './gemv-probe';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
@@ -48,6 +49,7 @@ if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, copy ? copy
 if (suites.has('gemvtune')) results.push(...(await runGemvTuning(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvrows')) results.push(...(await runGemvRows(rt, copy ? copy.value : null, log)));
 if (suites.has('gemm')) results.push(...(await runGemmComparison(rt, log)));
+if (suites.has('gemmtiles')) results.push(...(await runGemmTiles(rt, log)));
 if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? copy.value : null, log)));
 const microDir = process.env.MICRO_LLAMA_DIR;
 const corpusDir = process.env.CORPUS_DIR;

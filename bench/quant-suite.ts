@@ -65,8 +65,11 @@ interface GemmVariant {
   bits: Bits;
   codebook?: QuantSpec['codebook'];
   doubleQuant?: boolean;
-  tiling?: { tile?: 4 | 8; depth?: 8 | 16 | 32 };
+  tiling?: Tiling;
 }
+
+type Tiling = Pick<QuantMatmulOptions, 'tile' | 'tileN' | 'depth'>;
+const tilingName = (t: Tiling) => `${t.tile ? ` tile ${t.tile}${t.tileN ? `×${t.tileN}` : ''}` : ''}${t.depth ? ` BK ${t.depth}` : ''}`;
 
 async function gemmBench(
   rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward', baseline: number,
@@ -84,18 +87,18 @@ async function gemmBench(
   freeQuantized(rt, w);
   rt.free(a, c);
   const tflops = (2 * M * out * inF) / t.seconds / 1e12;
-  const variant = `${doubleQuant ? ' DQ' : ''}${tiling.tile ? ` tile ${tiling.tile}` : ''}${tiling.depth ? ` BK ${tiling.depth}` : ''}`;
+  const variant = `${doubleQuant ? ' DQ' : ''}${tilingName(tiling)}`;
   return result(`${direction === 'forward' ? 'X·Ŵᵀ' : 'dY·Ŵ'} ${codebook}${bits} G=64${variant} (ratio: vs f32 matmul)`, `M=${M} ${out}×${inF}`, tflops, 'TFLOP/s', baseline, t.seconds, t.timing);
 }
 
-async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward'): Promise<BenchResult> {
+async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward', tiling: Tiling = {}): Promise<BenchResult> {
   const W: Tensor = rt.upload(seededUniforms(out * inF, 5), [out, inF], 'W');
   const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
   const a = rt.upload(seededUniforms(M * rows, 6), [M, rows], 'a');
   const c = rt.tensor([M, cols], 'f32', 'c');
-  const t = await timeLaunch(rt, (step) => matmul(rt, step, a, W, c, { transB: direction === 'forward' }), { iters: 10, reps: 3 });
+  const t = await timeLaunch(rt, (step) => matmul(rt, step, a, W, c, { transB: direction === 'forward', ...tiling }), { iters: 10, reps: 3 });
   rt.free(W, a, c);
-  return result(`f32 matmul ${direction === 'forward' ? 'X·Wᵀ' : 'dY·W'}`, `M=${M} ${out}×${inF}`, (2 * M * out * inF) / t.seconds / 1e12, 'TFLOP/s', null, t.seconds, t.timing);
+  return result(`f32 matmul ${direction === 'forward' ? 'X·Wᵀ' : 'dY·W'}${tilingName(tiling)}`, `M=${M} ${out}×${inF}`, (2 * M * out * inF) / t.seconds / 1e12, 'TFLOP/s', null, t.seconds, t.timing);
 }
 
 /** Results pushed as they come and logged, for the suites below. */
@@ -109,14 +112,20 @@ function collector(log: (r: BenchResult) => void) {
   return { results, add };
 }
 
-/** For each direction, M and shape: the f32 matmul, then each quantized variant against it. */
+/** For each direction, M and shape: the f32 matmul (default tiling), then each f32 tiling and each quantized
+ *  variant against it. */
 async function gemmRows(
   rt: Runtime, ms: number[], shapes: [number, number][], variants: GemmVariant[], add: (r: BenchResult) => BenchResult,
+  f32Tilings: Tiling[] = [],
 ) {
   for (const direction of ['forward', 'backward'] as const) {
     for (const M of ms) {
       for (const [out, inF] of shapes) {
         const base = add(await f32Baseline(rt, M, out, inF, direction));
+        for (const t of f32Tilings) {
+          const r = await f32Baseline(rt, M, out, inF, direction, t);
+          add({ ...r, name: `${r.name} (ratio: vs default tiling)`, ceiling: base.value, ratio: r.value / base.value });
+        }
         for (const v of variants) add(await gemmBench(rt, M, out, inF, direction, base.value, v));
       }
     }
@@ -154,6 +163,18 @@ export async function runQuantTuning(rt: Runtime, log: (r: BenchResult) => void)
 export async function runGemmComparison(rt: Runtime, log: (r: BenchResult) => void): Promise<BenchResult[]> {
   const { results, add } = collector(log);
   await gemmRows(rt, [2048], TUNING_SHAPES, [{ bits: 2 }, { bits: 3 }, { bits: 4 }, { bits: 4, codebook: 'nf' }], add);
+  return results;
+}
+
+/** Rectangular workgroup tiles (128×64, 64×128) against the default square ones, f32 and quantized, at
+ *  M = 512 and 2048 (BENCH_SUITES=gemmtiles). */
+export async function runGemmTiles(rt: Runtime, log: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const { results, add } = collector(log);
+  const tilings: Tiling[] = [{ tile: 8, tileN: 4, depth: 16 }, { tile: 4, tileN: 8, depth: 16 }];
+  const variants: GemmVariant[] = [
+    { bits: 4 }, ...tilings.map((tiling): GemmVariant => ({ bits: 4, tiling })), { bits: 3 }, { bits: 3, tiling: tilings[0] },
+  ];
+  await gemmRows(rt, [512, 2048], [...TUNING_SHAPES, [4096, 11008]], variants, add, tilings);
   return results;
 }
 

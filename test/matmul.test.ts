@@ -13,6 +13,7 @@ interface Case {
   transA: boolean;
   transB: boolean;
   tile?: 4 | 8;
+  tileN?: 4 | 8;
   depth?: 8 | 16 | 32;
   alpha?: number;
   accumulate?: boolean;
@@ -59,13 +60,15 @@ describe('matmul matches the float64 reference', () => {
     { batch: 1, M: 45, N: 70, K: 81, transA: true, transB: true, tile: 8, depth: 8 },
     { batch: 1, M: 68, N: 72, K: 100, transA: false, transB: true, tile: 4, depth: 32 },
     { batch: 1, M: 31, N: 29, K: 77, transA: true, transB: false, tile: 8, depth: 32 },
+    { batch: 1, M: 140, N: 70, K: 45, transA: false, transB: true, tile: 8, tileN: 4, depth: 16 },
+    { batch: 2, M: 40, N: 136, K: 36, transA: true, transB: false, tile: 4, tileN: 8, depth: 16 },
     // A·Bᵀ with M ≤ 8 and K % 4 = 0 takes the dense GEMV path.
     { batch: 1, M: 1, N: 37, K: 132, transA: false, transB: true },
     { batch: 1, M: 5, N: 300, K: 20, transA: false, transB: true, accumulate: true },
     { batch: 1, M: 8, N: 9, K: 4, transA: false, transB: true },
   ];
   cases.forEach((c, i) => {
-    const name = `${c.batch}×${c.M}×${c.N}×${c.K} transA=${c.transA} transB=${c.transB} tile=${c.tile ?? 'auto'} depth=${c.depth ?? 16}`;
+    const name = `${c.batch}×${c.M}×${c.N}×${c.K} transA=${c.transA} transB=${c.transB} tile=${c.tile ?? 'auto'}${c.tileN ? `×${c.tileN}` : ''} depth=${c.depth ?? 16}`;
     it(name, () => check(c, 100 + i));
   });
 

@@ -28,7 +28,7 @@ async function forward(
   expect(relativeError(got, want)).toBeLessThan(1e-5);
 }
 
-async function backward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, tiling: Pick<QuantMatmulOptions, 'tile' | 'depth'> = {}) {
+async function backward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, tiling: Pick<QuantMatmulOptions, 'tile' | 'tileN' | 'depth'> = {}) {
   const rt = await testRuntime();
   const { qw, dense } = makeWeight(rt, out, inFeatures, spec, seed);
   const dy = new Rng(seed + 2000).normals(M * out);
@@ -137,6 +137,11 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
     await backward(spec, 13, 300, 64, 94);
   });
   it('backward on 128×128 tiles', () => backward({ codebook: 'int', bits: 2, groupSize: 32 }, 64, 132, 160, 78, { tile: 8 }));
+  it('128×64 and 64×128 tiles, forward and backward', async () => {
+    await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 72, 160, 90, true, { tile: 8, tileN: 4, depth: 16 });
+    await forward({ codebook: 'nf', bits: 4, groupSize: 64 }, 70, 136, 128, 91, false, { tile: 4, tileN: 8, depth: 16 });
+    await backward({ codebook: 'int', bits: 4, groupSize: 32 }, 136, 96, 192, 92, { tile: 8, tileN: 4, depth: 16 });
+  });
 });
 
 describe('quantized matmul rejects bad shapes', () => {

@@ -18,6 +18,8 @@ export interface MatmulOptions {
   /** Register tile per invocation: 8 (128×128 workgroup tiles) or 4 (64×64). Default: 8 when that still
    *  gives at least 256 workgroups (two waves on a 132-SM H100), else 4. */
   tile?: 4 | 8;
+  /** Register tile along N when it differs from `tile` (128×64 or 64×128 workgroup tiles). Default: `tile`. */
+  tileN?: 4 | 8;
   /** K-depth of a workgroup tile: 8, 16 or 32. Default: 8 for tile 8, 16 for tile 4 (fastest on the H100,
    *  see BENCHMARKS.md). */
   depth?: 8 | 16 | 32;
@@ -68,7 +70,7 @@ export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: T
   if (c.shape.length !== expected.length || c.shape.some((d, i) => d !== expected[i]) || c.dtype !== 'f32') {
     throw new ShapeError(`matmul: output '${c.label}' is ${c.dtype} [${c.shape}], expected f32 [${expected}]`);
   }
-  const plain = (options.alpha ?? 1) === 1 && !options.tile && !options.depth;
+  const plain = (options.alpha ?? 1) === 1 && !options.tile && !options.tileN && !options.depth;
   if (!batched && !transA && transB && M <= DENSE_GEMV_MAX_ROWS && K % 4 === 0 && plain) {
     const values = { LANES: rt.gemvLanes, MR: M, DENSE: 1, SUBGROUPS: +(rt.subgroupMinSize >= rt.gemvLanes) };
     const kernel = await gemvKernel(rt, 'gemv', gemvCode + gemvStoreCode, values);
@@ -104,15 +106,15 @@ export async function recordGemm(
 ) {
   const tile = options.tile ?? (batch * Math.ceil(M / 128) * Math.ceil(N / 128) >= 256 ? 8 : 4);
   const depth = options.depth ?? (tile === 8 ? 8 : 16);
-  if (tile === 4 && depth === 8) throw new RangeError('matmul: tile 4 needs depth 16 or 32');
+  const tileN = options.tileN ?? tile;
+  if ((tile === 4 || tileN === 4) && depth === 8) throw new RangeError('matmul: a register tile of 4 needs depth 16 or 32');
   const values = {
-    TM: tile, TN: tile, BK: depth, TRANS_A: +!!options.transA,
+    TM: tile, TN: tileN, BK: depth, TRANS_A: +!!options.transA,
     VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), ...variant,
   };
   const kernel = await rt.kernel({ shader: variantName('matmul', values), code: () => renderWgsl('matmul', code + appendCode, values), entryPoint: 'main' });
   const params = new Uniforms(8)
     .u32(M).u32(N).u32(K).f32(options.alpha ?? 1)
     .u32(options.accumulate ? 1 : 0).u32(M * K).u32(strideB).u32(M * N);
-  const block = 16 * tile;
-  step.dispatch(kernel, params.bytes, bindings, [Math.ceil(N / block), Math.ceil(M / block), batch], `matmul ${M}x${N}x${K}`);
+  step.dispatch(kernel, params.bytes, bindings, [Math.ceil(N / (16 * tileN)), Math.ceil(M / (16 * tile)), batch], `matmul ${M}x${N}x${K}`);
 }

@@ -18,6 +18,7 @@ export interface QuantMatmulOptions {
   accumulate?: boolean;
   /** Tiling of the GEMM path (see MatmulOptions). */
   tile?: MatmulOptions['tile'];
+  tileN?: MatmulOptions['tileN'];
   depth?: MatmulOptions['depth'];
   /** Invocations of the decode GEMV that share one output row. 'quads': default rt.gemvLanes (32 on GPUs, 1 on
    *  CPU adapters); 'units': at most 32 (within the device's workgroup memory), default 8 (fewer where that does not fit). */
