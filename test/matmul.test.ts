@@ -62,6 +62,8 @@ describe('matmul matches the float64 reference', () => {
     { batch: 1, M: 31, N: 29, K: 77, transA: true, transB: false, tile: 8, depth: 32 },
     { batch: 1, M: 140, N: 70, K: 45, transA: false, transB: true, tile: 8, tileN: 4, depth: 16 },
     { batch: 2, M: 40, N: 136, K: 36, transA: true, transB: false, tile: 4, tileN: 8, depth: 16 },
+    // Automatic 128×64 tiles: 130 workgroups of 128×128, 258 of 128×64.
+    { batch: 1, M: 130, N: 8200, K: 12, transA: false, transB: true },
     // A·Bᵀ with M ≤ 8 and K % 4 = 0 takes the dense GEMV path.
     { batch: 1, M: 1, N: 37, K: 132, transA: false, transB: true },
     { batch: 1, M: 5, N: 300, K: 20, transA: false, transB: true, accumulate: true },

@@ -15,12 +15,13 @@ export interface MatmulOptions {
   alpha?: number;
   /** C += alpha · op(A)·op(B) instead of C = ... */
   accumulate?: boolean;
-  /** Register tile per invocation: 8 (128×128 workgroup tiles) or 4 (64×64). Default: 8 when that still
-   *  gives at least 256 workgroups (two waves on a 132-SM H100), else 4. */
+  /** Register tile per invocation along M: 8 (128-row workgroup tiles) or 4 (64). Default, with tileN: the
+   *  largest of 128×128, 128×64 and 64×64 workgroup tiles that still gives at least 256 workgroups (two waves on a
+   *  132-SM H100; BENCHMARKS.md), else 64×64. */
   tile?: 4 | 8;
-  /** Register tile along N when it differs from `tile` (128×64 or 64×128 workgroup tiles). Default: `tile`. */
+  /** Register tile along N. Default: the automatic choice above, or `tile` when that is given. */
   tileN?: 4 | 8;
-  /** K-depth of a workgroup tile: 8, 16 or 32. Default: 8 for tile 8, 16 for tile 4 (fastest on the H100,
+  /** K-depth of a workgroup tile: 8, 16 or 32. Default: 8 for 128×128 tiles, else 16 (fastest on the H100,
    *  see BENCHMARKS.md). */
   depth?: 8 | 16 | 32;
 }
@@ -104,9 +105,12 @@ export async function recordGemm(
   options: MatmulOptions = {},
   appendCode = '',
 ) {
-  const tile = options.tile ?? (batch * Math.ceil(M / 128) * Math.ceil(N / 128) >= 256 ? 8 : 4);
-  const depth = options.depth ?? (tile === 8 ? 8 : 16);
-  const tileN = options.tileN ?? tile;
+  const workgroups = (rows: number, cols: number) => batch * Math.ceil(M / rows) * Math.ceil(N / cols);
+  const auto: [4 | 8, 4 | 8] = workgroups(128, 128) >= 256 ? [8, 8] : workgroups(128, 64) >= 256 ? [8, 4] : [4, 4];
+  const given = options.tile !== undefined || options.tileN !== undefined;
+  const tile = given ? (options.tile ?? 8) : auto[0];
+  const tileN = given ? (options.tileN ?? tile) : auto[1];
+  const depth = options.depth ?? (tile === 8 && tileN === 8 ? 8 : 16);
   if ((tile === 4 || tileN === 4) && depth === 8) throw new RangeError('matmul: a register tile of 4 needs depth 16 or 32');
   const values = {
     TM: tile, TN: tileN, BK: depth, TRANS_A: +!!options.transA,
