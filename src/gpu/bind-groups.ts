@@ -6,8 +6,9 @@
 // rewritten with queue.writeBuffer — ordered after every step already submitted — instead of a new buffer and
 // bind group being made. Only while a step that uses the slot's value is still being recorded (e.g. the same
 // kernel on the same tensors twice in one step with different values) does a new value get a buffer of its own,
-// cached by content. When a cache grows past its cap it is simply dropped: nothing is destroyed, so a step still being
-// recorded keeps working, and unreferenced buffers and bind groups are released by the garbage collector.
+// cached by content. When a cache grows past its cap it is simply dropped: nothing is destroyed, so a step
+// still being recorded keeps working, and unreferenced buffers and bind groups are released by the garbage
+// collector.
 import { BufferUsage } from './flags';
 import type { Kernel } from './kernel-cache';
 import { byteLength, type Tensor } from './tensor';
