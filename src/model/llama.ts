@@ -7,7 +7,7 @@ import { expectShape, numel, reshape, ShapeError } from '../gpu';
 import {
   attentionForward, embeddingForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
 } from '../ops';
-import { quantMatmul } from '../quant';
+import { blockStarts, quantMatmul } from '../quant';
 import { ropeInvFreq, type LlamaConfig } from './config';
 import { linearForward } from './linear';
 import { freeLlamaWeights, loadLlamaWeights, type LlamaWeights, type LoadOptions } from './weights';
@@ -141,7 +141,7 @@ export class LlamaModel {
     // Stacked layers write q, k, v (gate, up) in one launch, each as its own block of one buffer.
     const align = rt.device.limits.minStorageBufferOffsetAlignment;
     const blocks = (sizes: number[], label: string): { all: Tensor; parts: Tensor[] } | null => {
-      const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+      const starts = blockStarts(sizes);
       if (starts.some((s0) => (N * s0 * 4) % align !== 0)) return null;
       const all = t([N, sizes.reduce((a, b) => a + b, 0)], label);
       return { all, parts: sizes.map((n, i) => ({ ...all, byteOffset: all.byteOffset + N * starts[i] * 4, shape: [N, n], label: `${label}[${i}]` })) };

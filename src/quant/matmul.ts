@@ -11,7 +11,7 @@ import gemvStoreCode from '../../shaders/gemv_store.wgsl?raw';
 import gemvUnitsCode from '../../shaders/gemv_units.wgsl?raw';
 import { codeLevels } from './format';
 import type { QuantizedWeight } from './quantize';
-import { rowView } from './stack';
+import { blockStarts, rowView } from './stack';
 
 export interface QuantMatmulOptions {
   /** Add into the output instead of overwriting it. */
@@ -115,7 +115,7 @@ function partStarts(w: QuantizedWeight, parts: readonly number[], op: string): n
   if (parts.length < 1 || parts.length > 3 || parts.some((r) => !Number.isInteger(r) || r < 1) || sum !== w.out) {
     throw new ShapeError(`${op}: parts must be 1 to 3 whole row counts ≥ 1 adding up to the weight's ${w.out} rows, got [${parts}]`);
   }
-  return parts.map((_, i) => parts.slice(0, i).reduce((a, b) => a + b, 0));
+  return blockStarts(parts);
 }
 
 /** Y[M, out] = X[M, in]·Ŵᵀ (+ Y). */

@@ -4,7 +4,7 @@
 import type { Runtime, Tensor } from '../gpu';
 import { DQ_BLOCK, wordsPerRow } from './format';
 import { QuantFormatError } from './errors';
-import type { QuantizedWeight } from './quantize';
+import { freeQuantized, type QuantizedWeight } from './quantize';
 
 export interface StackedWeight {
   /** All parts' rows in one weight, [Σ out, in]; it owns the buffers (freeQuantized frees them). */
@@ -13,6 +13,17 @@ export interface StackedWeight {
   readonly parts: readonly QuantizedWeight[];
   /** Rows of each part, for quantMatmul's `parts` option. */
   readonly rows: readonly number[];
+}
+
+/** Where each of consecutive blocks of these sizes starts (the parts' first rows; their output blocks' columns). */
+export function blockStarts(sizes: readonly number[]): number[] {
+  const starts: number[] = [];
+  let at = 0;
+  for (const n of sizes) {
+    starts.push(at);
+    at += n;
+  }
+  return starts;
 }
 
 /** Where rows [start, start + rows) of `w` lie in its codes, stats and (DQ) statBlocks buffers, in bytes. */
@@ -64,9 +75,7 @@ export function stackProblem(rt: Runtime, weights: readonly QuantizedWeight[]): 
     a.spec.groupSize === first.spec.groupSize && !!a.spec.doubleQuant === !!first.spec.doubleQuant;
   const other = weights.find((w) => !same(w));
   if (other) return `'${other.name}' differs from '${first.name}' in input size or format`;
-  let start = 0;
-  for (const w of weights.slice(0, -1)) {
-    start += w.out;
+  for (const start of blockStarts(weights.map((w) => w.out)).slice(1)) {
     const problem = misalignment(rt, first, start);
     if (problem) return problem;
   }
@@ -92,24 +101,18 @@ export function stackQuantized(rt: Runtime, weights: readonly QuantizedWeight[],
     : rt.tensor([out, groupsPerRow, 2], 'f32', `${name}.stats`);
   const statBlocks = first.spec.doubleQuant ? rt.tensor([Math.ceil(total.groups / DQ_BLOCK), 4], 'f32', `${name}.statBlocks`) : undefined;
   const weight: QuantizedWeight = { name, spec: first.spec, out, inFeatures: first.inFeatures, codes, stats, ...(statBlocks ? { statBlocks } : {}) };
+  const starts = blockStarts(rows);
   const step = rt.step();
-  let start = 0;
-  for (const w of weights) {
-    const o = partOffsets(first, start);
-    const end = partOffsets(first, start + w.out);
+  for (const [i, w] of weights.entries()) {
+    const o = partOffsets(first, starts[i]);
+    const end = partOffsets(first, starts[i] + w.out);
     step.copy(w.codes, { ...codes, byteOffset: o.codes }, end.codes - o.codes);
     // DQ: a part's packed statistics may end in a half-used word; the next part starts on a block boundary.
     step.copy(w.stats, { ...stats, byteOffset: o.stats }, Math.ceil((end.stats - o.stats) / 4) * 4);
     if (statBlocks && w.statBlocks) step.copy(w.statBlocks, { ...statBlocks, byteOffset: o.statBlocks }, Math.ceil((end.groups - o.groups) / DQ_BLOCK) * 16);
-    start += w.out;
   }
   step.submit();
-  for (const w of weights) rt.free(w.codes, w.stats, ...(w.statBlocks ? [w.statBlocks] : []));
-  start = 0;
-  const parts = weights.map((w) => {
-    const view = rowView(rt, weight, start, w.out, w.name);
-    start += w.out;
-    return view;
-  });
+  for (const w of weights) freeQuantized(rt, w);
+  const parts = weights.map((w, i) => rowView(rt, weight, starts[i], w.out, w.name));
   return { weight, parts, rows };
 }
