@@ -2,14 +2,19 @@
 // with optional ICQ (IR-QLoRA) calibration. Layout of codes and stats: src/quant/format.ts.
 // One 128-invocation workgroup per group (G ≤ 128; groups beyond 65535 fold into wg.y):
 //   1. the group's G weights go to workgroup memory; a non-finite weight records its group in `bad`;
-//   2. nf + ICQ: τ0 = lower median (invocation i counts the weights below w_i, ties by index) and
-//      m = max|w − τ0|;  int: xmin = min(w, 0), xmax = max(w, 0);
-//   3. invocation c < p.candidates scores candidate c: its thresholds, the codes' histogram, and
-//      S = Σ T[count] (fixed-point Σ n·log2 n; smaller S = larger entropy);
-//   4. a tree picks the first candidate with the smallest S; invocation j codes weight j with it;
+//      invocation i counts the weights below w_i (ties by index) and puts w_i at that rank: the group
+//      sorted ascending;
+//   2. from the sorted weights: nf + ICQ: τ0 = lower median and m = max|w − τ0| (at one end);
+//      int: xmin = min(w, 0), xmax = max(w, 0);
+//   3. with several candidates (ICQ), invocation c < p.candidates scores candidate c: its thresholds
+//      t_0 ≤ … ≤ t_{L−2}, the count of each code from where each threshold falls in the sorted weights
+//      (a binary search: w − τ is monotonic in w, so the codes are too), and S = Σ T[count] (fixed-point
+//      Σ n·log2 n; smaller S = larger entropy); a tree picks the first candidate with the smallest S;
+//   4. invocation j codes weight j with the chosen candidate;
 //   5. invocations < G·BITS/32 assemble one packed word each; invocation 0 writes (s, o).
 // Every decision uses only f32 products, differences and comparisons (no division, no fused
-// multiply-add) so test/ref/quantize.ts reproduces the codes exactly.
+// multiply-add) so test/ref/quantize.ts reproduces the codes exactly. (Coding all G weights per candidate
+// into a histogram instead took 2.5× the time of plain quantization for ICQ on the H100: BENCHMARKS.md.)
 // Template: BITS ∈ {2, 3, 4}, G ∈ {32, 64, 128}, NF ∈ {0, 1}.
 
 struct Params {
@@ -31,14 +36,12 @@ const G = {{G}}u;
 const LEVELS = 1u << BITS;
 const WG = 128u;
 
-var<workgroup> ws: array<f32, G>;
-var<workgroup> red: array<f32, WG>;
-var<workgroup> red2: array<f32, WG>;
+var<workgroup> ws: array<f32, G>;     // the group's weights in order
+var<workgroup> sorted: array<f32, G>; // ascending, ties in index order
 var<workgroup> cost: array<u32, WG>;
 var<workgroup> who: array<u32, WG>;
 var<workgroup> products: array<f32, WG>;
 var<workgroup> codes: array<u32, G>;
-var<workgroup> center: f32;
 var<workgroup> nonFinite: atomic<u32>;
 
 fn isFinite(x: f32) -> bool {
@@ -52,8 +55,8 @@ fn candidate(c: u32, lo: f32, hi: f32) -> Candidate {
   var k: Candidate;
 //#if NF
   let tau = lo + products[c]; // products[c] = f·m, computed before a barrier so it is never fused
-  var a = 0.0;
-  for (var j = 0u; j < G; j++) { a = max(a, abs(ws[j] - tau)); }
+  // max_j |w_j − τ|: w − τ is monotonic in w, so the largest magnitude is at one end of the sorted group.
+  let a = max(abs(sorted[0] - tau), abs(sorted[G - 1u] - tau));
   for (var i = 0u; i < LEVELS - 1u; i++) { k.thresholds[i] = a * mids[i]; }
   k.shift = tau;
   k.s = a;
@@ -71,6 +74,28 @@ fn candidate(c: u32, lo: f32, hi: f32) -> Candidate {
   k.o = scale * -f32(zero);
 //#endif
   return k;
+}
+
+// #{j : sorted[j] − shift ≤ t}, the weights whose codes lie below threshold t: a binary search, as
+// sorted[j] − shift > t is false for j below that count and true from it on. G is a power of two.
+fn countNotAbove(shift: f32, t: f32) -> u32 {
+  var n = 0u;
+  for (var step = G / 2u; step > 0u; step /= 2u) {
+    n += select(step, 0u, sorted[n + step - 1u] - shift > t);
+  }
+  return n + select(1u, 0u, sorted[n] - shift > t);
+}
+
+// S = Σ_q T[#weights with code q] of candidate k: code q holds the weights between thresholds q − 1 and q.
+fn candidateCost(k: Candidate) -> u32 {
+  var below = 0u;
+  var score = 0u;
+  for (var i = 0u; i < LEVELS - 1u; i++) {
+    let n = countNotAbove(k.shift, k.thresholds[i]);
+    score += costTable[n - below];
+    below = n;
+  }
+  return score + costTable[G - below];
 }
 
 fn codeOf(w: f32, k: Candidate) -> u32 {
@@ -99,77 +124,59 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   }
   workgroupBarrier();
   if (lid == 0u && atomicLoad(&nonFinite) != 0u) { atomicMin(&bad[0], g); }
-
-  // Step 2: the group's centre and spread.
-  var lo: f32;
-  var hi: f32;
-//#if NF
-  if (lid == 0u) { center = 0.0; }
-  workgroupBarrier();
-  if (p.useMedian != 0u && lid < G) {
+  if (lid < G) {
     let w = ws[lid];
     var rank = 0u;
     for (var j = 0u; j < G; j++) {
       let v = ws[j];
       rank += select(0u, 1u, v < w || (v == w && j < lid));
     }
-    if (rank == (G - 1u) / 2u) { center = w; }
+    sorted[min(rank, G - 1u)] = w; // min: ranks of non-finite weights are meaningless, the group fails anyway
   }
   workgroupBarrier();
-  let tau0 = center;
-  red[lid] = select(0.0, abs(ws[min(lid, G - 1u)] - tau0), lid < G && p.useMedian != 0u);
-  workgroupBarrier();
-  for (var width = WG / 2u; width > 0u; width /= 2u) {
-    if (lid < width) { red[lid] = max(red[lid], red[lid + width]); }
-    workgroupBarrier();
+
+  // Step 2: the group's centre and spread.
+  var lo: f32;
+  var hi: f32;
+//#if NF
+  lo = 0.0;
+  hi = 0.0;
+  if (p.useMedian != 0u) {
+    lo = sorted[(G - 1u) / 2u];
+    hi = max(abs(sorted[0] - lo), abs(sorted[G - 1u] - lo));
   }
-  lo = tau0;
-  hi = red[0];
   if (lid < p.candidates) { products[lid] = factors[lid] * hi; }
   workgroupBarrier();
 //#else
-  red[lid] = select(0.0, ws[min(lid, G - 1u)], lid < G);
-  red2[lid] = red[lid];
-  workgroupBarrier();
-  for (var width = WG / 2u; width > 0u; width /= 2u) {
-    if (lid < width) {
-      red[lid] = min(red[lid], red[lid + width]);
-      red2[lid] = max(red2[lid], red2[lid + width]);
-    }
-    workgroupBarrier();
-  }
-  lo = min(red[0], 0.0);
-  hi = max(red2[0], 0.0);
+  lo = min(sorted[0], 0.0);
+  hi = max(sorted[G - 1u], 0.0);
   if (lo == 0.0 && hi == 0.0) {
     lo = -1.0;
     hi = 1.0;
   }
 //#endif
 
-  // Step 3: score candidate `lid`.
-  var score = 0xffffffffu;
-  if (lid < p.candidates) {
-    let k = candidate(lid, lo, hi);
-    var counts: array<u32, 16>;
-    for (var j = 0u; j < G; j++) { counts[codeOf(ws[j], k)] += 1u; }
-    score = 0u;
-    for (var q = 0u; q < LEVELS; q++) { score += costTable[counts[q]]; }
-  }
-  cost[lid] = score;
-  who[lid] = lid;
-  workgroupBarrier();
-
-  // Step 4: first candidate with the smallest cost.
-  for (var width = WG / 2u; width > 0u; width /= 2u) {
-    if (lid < width) {
-      let other = lid + width;
-      if (cost[other] < cost[lid] || (cost[other] == cost[lid] && who[other] < who[lid])) {
-        cost[lid] = cost[other];
-        who[lid] = who[other];
-      }
-    }
+  // Step 3 (ICQ): score candidate `lid`; the first with the smallest cost wins.
+  if (lid == 0u) { who[0] = 0u; }
+  if (p.candidates > 1u) {
+    var score = 0xffffffffu;
+    if (lid < p.candidates) { score = candidateCost(candidate(lid, lo, hi)); }
+    cost[lid] = score;
+    who[lid] = lid;
     workgroupBarrier();
+    for (var width = WG / 2u; width > 0u; width /= 2u) {
+      if (lid < width) {
+        let other = lid + width;
+        if (cost[other] < cost[lid] || (cost[other] == cost[lid] && who[other] < who[lid])) {
+          cost[lid] = cost[other];
+          who[lid] = who[other];
+        }
+      }
+      workgroupBarrier();
+    }
   }
+  workgroupBarrier();
+  // Step 4.
   let best = candidate(who[0], lo, hi);
   if (lid < G) { codes[lid] = codeOf(ws[lid], best); }
   workgroupBarrier();

@@ -60,6 +60,31 @@ describe('GPU quantization equals the CPU reference', () => {
   }
 });
 
+describe('GPU quantization equals the CPU reference on tied weights', () => {
+  // Weights on a coarse grid (many ties), one group all equal, one of +0 and −0: the sort's tie order and
+  // the thresholds' binary search at its ends.
+  function tied(seed: number): Float32Array {
+    const w = weights(seed, SHAPE.out * SHAPE.inFeatures).map((v) => Math.round(v * 200) / 200);
+    w.fill(0.0125, 0, 128);
+    for (let i = 128; i < 256; i++) w[i] = i % 3 ? 0 : -0;
+    return w;
+  }
+  for (const codebook of ['int', 'nf'] as const) {
+    for (const bits of [2, 4] as Bits[]) {
+      for (const calibrate of ['none', 'icq'] as const) {
+        const spec: QuantSpec = { codebook, bits, groupSize: 32, calibrate };
+        it(`${codebook}${bits} G=32 ${calibrate}: identical codes and stats`, async () => {
+          const w = tied(bits * 10 + (codebook === 'nf' ? 1 : 0));
+          const got = await gpuQuantize(w, spec);
+          const want = quantizeRef(w, SHAPE.out, SHAPE.inFeatures, spec);
+          expect(got.codes).toEqual(want.codes);
+          expect(got.stats).toEqual(want.stats);
+        });
+      }
+    }
+  }
+});
+
 describe('double quantization of the statistics', () => {
   it('GPU quantize with doubleQuant stores the reference stats as 8-bit codes and block parameters', async () => {
     const rt = await testRuntime();

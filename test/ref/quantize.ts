@@ -46,7 +46,9 @@ function quantizeGroup(w: Float32Array, spec: QuantSpec, table: Uint32Array): { 
     let tau0 = 0;
     let m = 0;
     if (icq) {
-      tau0 = Float32Array.from(w).sort()[(w.length - 1) >> 1];
+      // Lower median, ties (−0 and +0 among them) in index order as the kernel ranks them: a stable sort by
+      // value (Float32Array's sort would put −0 before +0).
+      tau0 = Array.from(w).sort((x, y) => x - y)[(w.length - 1) >> 1];
       for (const v of w) m = Math.max(m, Math.abs(f(v - tau0)));
     }
     for (const factor of icq ? icqNfFactors() : [0]) {
