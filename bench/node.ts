@@ -5,14 +5,14 @@
 // MICRO_LLAMA_DIR and CORPUS_DIR); and for tuning: quanttune (quantized-GEMM tile depths), gemm (quantized GEMM
 // int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemvprobe (the decode
 // GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvrows (the
-// decode GEMV at M = 2…8).
+// decode GEMV at M = 2…8), quantize (quantization alone, plain and ICQ, three formats per codebook).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
 import type { BenchReport, BenchResult } from './harness';
 import { selfCheck } from './selfcheck';
 import { existsSync } from 'node:fs';
 import { fidelity, formatFidelity, type FidelityRow } from './fidelity';
-import { runGemmComparison, runGemmTiles, runGemvRows, runGemvTuning, runQuantSuite, runQuantTuning } from './quant-suite';
+import { runGemmComparison, runGemmTiles, runGemvRows, runGemvTuning, runQuantizeSuite, runQuantSuite, runQuantTuning } from './quant-suite';
 import { runGemvProbe } from './gemv-probe';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
@@ -44,6 +44,7 @@ else {
 }
 const copy = results.find((r) => r.name.startsWith('copy'));
 if (suites.has('kernels')) results.push(...(await runQuantSuite(rt, scale, copy ? copy.value : null, log)));
+if (suites.has('quantize')) results.push(...(await runQuantizeSuite(rt, log)));
 if (suites.has('quanttune')) results.push(...(await runQuantTuning(rt, log)));
 if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvtune')) results.push(...(await runGemvTuning(rt, copy ? copy.value : null, log)));

@@ -269,11 +269,27 @@ export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidt
   for (const M of [2, 4, 8]) add(await gemvBench(rt, shapes[0][0], shapes[0][1], int4, copyBandwidthGBs, { ...stream, M }));
   const ms = scale === 'gpu' ? [512, 2048] : [64];
   await gemmRows(rt, ms, shapes, [{ bits: 2 }, { bits: 3 }, { bits: 4 }, { bits: 4, doubleQuant: true }], add);
-  const n = scale === 'gpu' ? 4096 : 256;
-  for (const codebook of ['nf', 'int'] as const) {
-    const plain = add(await quantizeBench(rt, n, { codebook, bits: 4, groupSize: 64 }));
-    const icq = add(await quantizeBench(rt, n, { codebook, bits: 4, groupSize: 64, calibrate: 'icq' }));
-    add(result(`ICQ time overhead ${codebook}4 G=64 (t_icq / t_plain − 1)`, `${n}×${n}`, icq.seconds / plain.seconds - 1, 'fraction', null, icq.seconds - plain.seconds, 'wall'));
+  await quantizeRows(rt, scale === 'gpu' ? 4096 : 256, [{ codebook: 'nf', bits: 4, groupSize: 64 }, { codebook: 'int', bits: 4, groupSize: 64 }], add);
+  return results;
+}
+
+/** Quantization throughput of each format without and with ICQ on an n×n weight, and ICQ's time overhead. */
+async function quantizeRows(rt: Runtime, n: number, specs: QuantSpec[], add: (r: BenchResult) => BenchResult) {
+  for (const spec of specs) {
+    const plain = add(await quantizeBench(rt, n, { ...spec, calibrate: 'none' }));
+    const icq = add(await quantizeBench(rt, n, { ...spec, calibrate: 'icq' }));
+    const format = `${spec.codebook}${spec.bits} G=${spec.groupSize}`;
+    add(result(`ICQ time overhead ${format} (t_icq / t_plain − 1)`, `${n}×${n}`, icq.seconds / plain.seconds - 1, 'fraction', null, icq.seconds - plain.seconds, 'wall'));
   }
+}
+
+/** Quantization alone (BENCH_SUITES=quantize): nf and int at 2, 3, 4 bits and G = 32, 64, 128, plain and ICQ. */
+export async function runQuantizeSuite(rt: Runtime, log: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const { results, add } = collector(log);
+  const specs: QuantSpec[] = [];
+  for (const codebook of ['nf', 'int'] as const) {
+    specs.push({ codebook, bits: 4, groupSize: 64 }, { codebook, bits: 3, groupSize: 32 }, { codebook, bits: 2, groupSize: 128 });
+  }
+  await quantizeRows(rt, 4096, specs, add);
   return results;
 }
