@@ -48,60 +48,77 @@ fn isFinite(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }
 
-struct Candidate { shift: f32, s: f32, o: f32, thresholds: array<f32, 15> }
+// A candidate's stats (s, o), the shift its codes are taken after (τ for nf, 0 for int) and, for int, the
+// code of zero. Its thresholds come from threshold(), one at a time (no register array).
+struct Candidate { shift: f32, s: f32, o: f32, zero: u32 }
 
-// Candidate c's thresholds and stats; `lo`, `hi` are xmin, xmax (int) or τ0, m (nf).
+// Candidate c; `lo`, `hi` are xmin, xmax (int) or τ0, m (nf).
 fn candidate(c: u32, lo: f32, hi: f32) -> Candidate {
   var k: Candidate;
 //#if NF
   let tau = lo + products[c]; // products[c] = f·m, computed before a barrier so it is never fused
   // max_j |w_j − τ|: w − τ is monotonic in w, so the largest magnitude is at one end of the sorted group.
   let a = max(abs(sorted[0] - tau), abs(sorted[G - 1u] - tau));
-  for (var i = 0u; i < LEVELS - 1u; i++) { k.thresholds[i] = a * mids[i]; }
   k.shift = tau;
   k.s = a;
   k.o = tau;
 //#else
-  _ = mids[0]; // bound for both codebooks; only nf reads it
   let factor = factors[c];
   let scale = (factor * (hi - lo)) * p.invLevels;
   let negMin = factor * -lo;
   var zero = 0u;
   for (var j = 0u; j < LEVELS - 1u; j++) { zero += select(0u, 1u, negMin > scale * (f32(j) + 0.5)); }
-  for (var j = 0u; j < LEVELS - 1u; j++) { k.thresholds[j] = scale * (f32(j) + 0.5 - f32(zero)); }
   k.shift = 0.0;
   k.s = scale;
   k.o = scale * -f32(zero);
+  k.zero = zero;
 //#endif
   return k;
 }
 
-// #{j : sorted[j] − shift ≤ t}, the weights whose codes lie below threshold t: a binary search, as
-// sorted[j] − shift > t is false for j below that count and true from it on. G is a power of two.
-fn countNotAbove(shift: f32, t: f32) -> u32 {
-  var n = 0u;
-  for (var step = G / 2u; step > 0u; step /= 2u) {
-    n += select(step, 0u, sorted[n + step - 1u] - shift > t);
-  }
-  return n + select(1u, 0u, sorted[n] - shift > t);
+// Threshold i of candidate k (ascending in i): nf a·mid_i, int scale·(i + ½ − zero).
+fn threshold(k: Candidate, i: u32) -> f32 {
+//#if NF
+  return k.s * mids[i];
+//#else
+  _ = mids[0]; // bound for both codebooks; only nf reads it
+  return k.s * (f32(i) + 0.5 - f32(k.zero));
+//#endif
 }
 
-// S = Σ_q T[#weights with code q] of candidate k: code q holds the weights between thresholds q − 1 and q.
+// #{j : sorted[j] − shift ≤ t} for four thresholds t at once (four independent searches in flight): the
+// weights whose codes lie below each. A binary search, as sorted[j] − shift > t is false for j below that
+// count and true from it on. G is a power of two.
+fn countNotAbove(shift: f32, t: vec4<f32>) -> vec4<u32> {
+  var n = vec4<u32>(0u);
+  for (var step = G / 2u; step > 0u; step /= 2u) {
+    let m = n + (step - 1u);
+    let x = vec4<f32>(sorted[m.x], sorted[m.y], sorted[m.z], sorted[m.w]) - shift;
+    n += select(vec4<u32>(step), vec4<u32>(0u), x > t);
+  }
+  let x = vec4<f32>(sorted[n.x], sorted[n.y], sorted[n.z], sorted[n.w]) - shift;
+  return n + select(vec4<u32>(1u), vec4<u32>(0u), x > t);
+}
+
+// S = Σ_q T[#weights with code q] of candidate k: code q holds the weights above threshold q − 1 and not
+// above threshold q; the last code's "threshold" is the largest finite f32 (all G weights lie below it).
 fn candidateCost(k: Candidate) -> u32 {
+  let top = bitcast<f32>(0x7f7fffffu);
   var below = 0u;
   var score = 0u;
-  for (var i = 0u; i < LEVELS - 1u; i++) {
-    let n = countNotAbove(k.shift, k.thresholds[i]);
-    score += costTable[n - below];
-    below = n;
+  for (var i = 0u; i < LEVELS; i += 4u) {
+    let t = vec4<f32>(threshold(k, i), threshold(k, i + 1u), threshold(k, i + 2u), select(threshold(k, min(i + 3u, LEVELS - 2u)), top, i + 4u == LEVELS));
+    let n = countNotAbove(k.shift, t);
+    score += (costTable[n.x - below] + costTable[n.y - n.x]) + (costTable[n.z - n.y] + costTable[n.w - n.z]);
+    below = n.w;
   }
-  return score + costTable[G - below];
+  return score;
 }
 
 fn codeOf(w: f32, k: Candidate) -> u32 {
   let x = w - k.shift;
   var q = 0u;
-  for (var i = 0u; i < LEVELS - 1u; i++) { q += select(0u, 1u, x > k.thresholds[i]); }
+  for (var i = 0u; i < LEVELS - 1u; i++) { q += select(0u, 1u, x > threshold(k, i)); }
   return q;
 }
 
