@@ -17,7 +17,7 @@ export interface MatmulOptions {
   accumulate?: boolean;
   /** Register tile per invocation along M: 8 (128-row workgroup tiles) or 4 (64). Default, with tileN: the
    *  largest of 128×128, 128×64 and 64×64 workgroup tiles that still gives at least 256 workgroups (two waves on a
-   *  132-SM H100; BENCHMARKS.md), else 64×64. */
+   *  132-SM H100; 512 for quantized 128×128 tiles; BENCHMARKS.md), else 64×64. */
   tile?: 4 | 8;
   /** Register tile along N. Default: the automatic choice above, or `tile` when that is given. */
   tileN?: 4 | 8;
@@ -106,7 +106,11 @@ export async function recordGemm(
   appendCode = '',
 ) {
   const workgroups = (rows: number, cols: number) => batch * Math.ceil(M / rows) * Math.ceil(N / cols);
-  const auto: [4 | 8, 4 | 8] = workgroups(128, 128) >= 256 ? [8, 8] : workgroups(128, 64) >= 256 ? [8, 4] : [4, 4];
+  // Quantized 128×128 tiles want 512 workgroups: fewer of them fit an SM than f32 ones (inferred from wave counts),
+  // so at 344 (M = 512, N = 11008) a second, mostly empty wave ran; 128×64 tiles took dY·Ŵ there from 21.4 to
+  // 25.5 TFLOP/s on the H100 (h100-gemm-tiles.json), while f32 lost 5 % with them.
+  const bigTiles = variant.QUANT ? 512 : 256;
+  const auto: [4 | 8, 4 | 8] = workgroups(128, 128) >= bigTiles ? [8, 8] : workgroups(128, 64) >= 256 ? [8, 4] : [4, 4];
   const given = options.tile !== undefined || options.tileN !== undefined;
   const tile = given ? (options.tile ?? 8) : auto[0];
   const tileN = given ? (options.tileN ?? tile) : auto[1];
