@@ -1,7 +1,7 @@
-// Where the decode GEMV's time goes (BENCH_SUITES=gemvprobe): the 128-weight-unit kernel at 4096² int4 G64,
-// M = 1, with parts of it cut out by text substitution, timed like the suite (clock ramp, stream of
-// back-to-back launches over weight copies that do not fit in L2); and the same byte counts read by a plain
-// vec4 sum kernel, for what a launch of that size can reach at all.
+// Where the decode GEMV's time goes (BENCH_SUITES=gemvprobe): the 128-weight-unit kernel at int4 G64, M = 1
+// (4096², and 11008×4096 in the default configuration), with parts of it cut out or changed by text
+// substitution, timed like the suite (clock ramp, stream of back-to-back launches over weight copies that do not
+// fit in L2); and the same byte counts read by a plain vec4 sum kernel, for what a launch of that size can reach.
 import type { Runtime, Step, Tensor } from '../src/gpu';
 import { u32Params } from '../src/gpu';
 import { gemvSource } from '../src/ops/matmul';
@@ -15,10 +15,19 @@ import { randomWeight } from './quant-suite';
 const DECODE = '      if (u < units) { unitRows(c, st, (k * LANES + lane) * UNIT_X, &acc); }';
 const STAGE = '      xs[(m * CHUNK + v / 32u) * UNIT_X + v % 32u] = select(vec4<f32>(0.0), X[m * xRow + min(col, xRow - 1u)], col < xRow);';
 const CODES = '    var c = unitCodes(row, min(u, units - 1u), units);\n    var st = unitStats(row, min(u, units - 1u), groups);';
+// The lanes of a row read their units' code vec4s lane-interleaved: load b of lane l takes vec4 b·LANES + l of
+// the row's LANES units (consecutive lanes, consecutive 16 B) instead of vec4 b of its own unit (lanes 16·BITS B
+// apart). Same bytes, wrong pairing with X: timing only, for what a lane-interleaved packing would buy.
+const UNIT_CODES = '  let first = (row * units + u) * BITS;\n  var c = array<vec4<u32>, 4>(codes[first], codes[first + 1u], vec4<u32>(0u), vec4<u32>(0u));\n  if (BITS >= 3u) { c[2] = codes[first + 2u]; }\n  if (BITS == 4u) { c[3] = codes[first + 3u]; }';
+const INTERLEAVED = '  let lane = u % LANES;\n  let first = (row * units + u - lane) * BITS + lane;\n  var c = array<vec4<u32>, 4>(codes[first], codes[first + LANES], vec4<u32>(0u), vec4<u32>(0u));\n  if (BITS >= 3u) { c[2] = codes[first + 2u * LANES]; }\n  if (BITS == 4u) { c[3] = codes[first + 3u * LANES]; }';
 const CUTS: [string, [string, string][]][] = [
   ['full kernel', []],
+  ['codes read lane-interleaved (timing only)', [[UNIT_CODES, INTERLEAVED]]],
   ['X not staged (workgroup memory left as is)', [[STAGE, '      _ = X[0];']]],
   ['codes and statistics loaded, nothing decoded', [[DECODE, '      acc[0] += f32((c[0].x ^ c[1].y) ^ (c[2].z ^ c[3].w)) + st[0].x + st[1].y;']]],
+  ['codes (lane-interleaved) and statistics loaded, nothing decoded', [
+    [UNIT_CODES, INTERLEAVED], [DECODE, '      acc[0] += f32((c[0].x ^ c[1].y) ^ (c[2].z ^ c[3].w)) + st[0].x + st[1].y;'],
+  ]],
   ['nothing loaded or decoded (launch, barriers, reduction, store)', [
     [DECODE, '      acc[0] += f32(u + row);'],
     [CODES, '    var c = array<vec4<u32>, 4>(vec4<u32>(u), vec4<u32>(u), vec4<u32>(u), vec4<u32>(u));\n    var st = array<vec2<f32>, 4>();\n    _ = codes[0];\n    _ = stats[0];'],
@@ -70,13 +79,15 @@ async function readCeiling(rt: Runtime, bytes: number, shape: string, copyGBs: n
 export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r: BenchResult) => void) {
   const results: BenchResult[] = [];
   const spec: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
-  const n = 4096;
-  const ws = Array.from({ length: 26 }, (_, i) => randomWeight(rt, n, n, spec, 40 + i));
-  const x = rt.upload(seededUniforms(n, 9), [1, n], 'x');
-  const ys = ws.map(() => rt.tensor([1, n], 'f32', 'y'));
+  const inF = 4096;
   const levels: Tensor = rt.constant('levels-int4', () => codeLevels(spec));
-  // Session 3's kernel (16 lanes, a chunk per 16 units, tree sums) and today's default (8 lanes, all of X in one chunk).
-  for (const [lanes, subgroups, upl] of [[16, 0, 1], [8, 1, 4]]) {
+  // Session 3's kernel (16 lanes, a chunk per 16 units, tree sums) and today's default (8 lanes, all of X in one
+  // chunk) at 4096², and the default at 11008×4096.
+  for (const [out, lanes, subgroups, upl] of [[4096, 16, 0, 1], [4096, 8, 1, 4], [11008, 8, 1, 4]]) {
+    const bytes = out * inF / 2 + out * (inF / 64) * 8;
+    const ws = Array.from({ length: Math.ceil((256 * 2 ** 20) / bytes) + 1 }, (_, i) => randomWeight(rt, out, inF, spec, 40 + i));
+    const x = rt.upload(seededUniforms(inF, 9), [1, inF], 'x');
+    const ys = ws.map(() => rt.tensor([1, out], 'f32', 'y'));
     for (const [what, cuts] of CUTS) {
       const values = { BITS: 4, GROUP: 64, NF: 0, DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: subgroups, UPL: upl };
       let code = gemvSource('gemv_units', unitsCode + storeCode + dequantCode, values);
@@ -89,17 +100,16 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
       const t = await timeLaunch(rt, (step: Step) => {
         const i = next++ % ws.length;
         const w = ws[i];
-        step.dispatch(kernel, u32Params(1, n, n, 0, n, n), [x, w.codes, ys[i], w.stats, levels], [n / (256 / lanes)]);
+        step.dispatch(kernel, u32Params(1, out, inF, 0, out, out), [x, w.codes, ys[i], w.stats, levels], [Math.ceil(out / (256 / lanes))]);
         return Promise.resolve();
-      }, { iters: 104, reps: 5, stream: true });
-      const bytes = n * n / 2 + n * (n / 64) * 8;
-      const r = { ...result(`gemv probe int4 G64 ${lanes} lanes ${upl} units/lane${subgroups ? ' subgroup sums' : ' tree sums'}: ${what}`, `${n}×${n}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall };
+      }, { iters: 4 * ws.length, reps: 5, stream: true });
+      const r = { ...result(`gemv probe int4 G64 ${lanes} lanes ${upl} units/lane${subgroups ? ' subgroup sums' : ' tree sums'}: ${what}`, `${out}×${inF}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall };
       results.push(r);
       log(r);
     }
+    ws.forEach((w) => freeQuantized(rt, w));
+    rt.free(x, ...ys);
   }
-  ws.forEach((w) => freeQuantized(rt, w));
-  rt.free(x, ...ys);
   // int4 G64 packed bytes (codes + f32 stats) of the three benchmark shapes.
   for (const [out, inF] of [[4096, 4096], [11008, 4096], [4096, 11008]]) {
     const r = await readCeiling(rt, out * inF / 2 + out * (inF / 64) * 8, `${out}×${inF} int4 G64 bytes`, copyGBs);
