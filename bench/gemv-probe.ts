@@ -13,7 +13,8 @@ import { result, seededUniforms, timeLaunch, type BenchResult } from './harness'
 import { randomWeight } from './quant-suite';
 
 const DECODE = '      if (u < units) { unitRows(c, st, (k * LANES + lane) * UNIT_X, &acc); }';
-const STAGE = '      xs[(m * CHUNK + v / 32u) * UNIT_X + v % 32u] = select(vec4<f32>(0.0), X[m * xRow + min(col, xRow - 1u)], col < xRow);';
+const STAGE = '      staged[r] = select(vec4<f32>(0.0), X[min(i / (32u * CHUNK), MMAX - 1u) * xRow + min(col, xRow - 1u)], col < xRow);';
+const STORE = '      if (i < 32u * CHUNK * MMAX) { xs[((i / (32u * CHUNK)) * CHUNK + v / 32u) * UNIT_X + v % 32u] = staged[r]; }';
 const CODES = '    var c = unitCodes(row, min(u, units - 1u), units);\n    var st = unitStats(row, min(u, units - 1u), groups);';
 // The lanes of a row read their units' code vec4s lane-interleaved: load b of lane l takes vec4 b·LANES + l of
 // the row's LANES units (consecutive lanes, consecutive 16 B) instead of vec4 b of its own unit (lanes 16·BITS B
@@ -23,7 +24,7 @@ const INTERLEAVED = '  let lane = u % LANES;\n  let first = (row * units + u - l
 const CUTS: [string, [string, string][]][] = [
   ['full kernel', []],
   ['codes read lane-interleaved (timing only)', [[UNIT_CODES, INTERLEAVED]]],
-  ['X not staged (workgroup memory left as is)', [[STAGE, '      _ = X[0];']]],
+  ['X not staged (workgroup memory left as is)', [[STAGE, '      _ = X[0];'], [STORE, '']]],
   ['codes and statistics loaded, nothing decoded', [[DECODE, '      acc[0] += f32((c[0].x ^ c[1].y) ^ (c[2].z ^ c[3].w)) + st[0].x + st[1].y;']]],
   ['codes (lane-interleaved) and statistics loaded, nothing decoded', [
     [UNIT_CODES, INTERLEAVED], [DECODE, '      acc[0] += f32((c[0].x ^ c[1].y) ^ (c[2].z ^ c[3].w)) + st[0].x + st[1].y;'],
@@ -32,7 +33,7 @@ const CUTS: [string, [string, string][]][] = [
     [DECODE, '      acc[0] += f32(u + row);'],
     [CODES, '    var c = array<vec4<u32>, 4>(vec4<u32>(u), vec4<u32>(u), vec4<u32>(u), vec4<u32>(u));\n    var st = array<vec2<f32>, 4>();\n    _ = codes[0];\n    _ = stats[0];'],
     ['cNext = unitCodes(row, min(u + LANES, units - 1u), units);', ''], ['stNext = unitStats(row, min(u + LANES, units - 1u), groups);', ''],
-    [STAGE, '      _ = X[0];'],
+    [STAGE, '      _ = X[0];'], [STORE, ''],
   ]],
 ];
 

@@ -31,6 +31,7 @@ const ROWS = WG / LANES;
 const UPL = {{UPL}}u;      // units per lane in a chunk
 const CHUNK = LANES * UPL; // units per chunk: their X is staged at once
 const UNIT_GROUPS = 128u / GROUP;
+const STAGE = (32u * CHUNK * MMAX + WG - 1u) / WG; // vec4s of X each invocation stages per chunk
 
 const UNIT_X = 33u; // vec4s of X per unit in workgroup memory: 32 and one of padding
 var<workgroup> xs: array<vec4<f32>, UNIT_X * CHUNK * MMAX>; // the chunk's X: xs[(m·CHUNK + unit)·UNIT_X + j]
@@ -201,11 +202,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var u = chunk * CHUNK + lane;
     var c = unitCodes(row, min(u, units - 1u), units);
     var st = unitStats(row, min(u, units - 1u), groups);
-    for (var i = lid; i < 32u * CHUNK * MMAX; i += WG) {
-      let m = i / (32u * CHUNK);
+    // All of an invocation's X loads are issued before any is stored (a loop storing each before loading the next
+    // waited out a memory latency per vec4).
+    var staged: array<vec4<f32>, STAGE>;
+    for (var r = 0u; r < STAGE; r++) {
+      let i = r * WG + lid; // (m, v): vec4 v of row m of the chunk's X
+      let col = chunk * 32u * CHUNK + i % (32u * CHUNK);
+      staged[r] = select(vec4<f32>(0.0), X[min(i / (32u * CHUNK), MMAX - 1u) * xRow + min(col, xRow - 1u)], col < xRow);
+    }
+    for (var r = 0u; r < STAGE; r++) {
+      let i = r * WG + lid;
       let v = i % (32u * CHUNK);
-      let col = chunk * 32u * CHUNK + v;
-      xs[(m * CHUNK + v / 32u) * UNIT_X + v % 32u] = select(vec4<f32>(0.0), X[m * xRow + min(col, xRow - 1u)], col < xRow);
+      if (i < 32u * CHUNK * MMAX) { xs[((i / (32u * CHUNK)) * CHUNK + v / 32u) * UNIT_X + v % 32u] = staged[r]; }
     }
     workgroupBarrier();
     for (var k = 0u; k < UPL; k++) {
