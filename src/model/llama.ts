@@ -7,7 +7,7 @@ import { expectShape, numel, reshape, ShapeError } from '../gpu';
 import {
   attentionForward, embeddingForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
 } from '../ops';
-import { blockStarts, quantMatmul } from '../quant';
+import { outputBlocks, quantMatmul } from '../quant';
 import { ropeInvFreq, type LlamaConfig } from './config';
 import { linearForward } from './linear';
 import { freeLlamaWeights, loadLlamaWeights, type LlamaWeights, type LoadOptions } from './weights';
@@ -140,11 +140,11 @@ export class LlamaModel {
     const h = t([N, H], 'normed');
     // Stacked layers write q, k, v (gate, up) in one launch, each as its own block of one buffer.
     const align = rt.device.limits.minStorageBufferOffsetAlignment;
+    // Blocks off the offset alignment (odd N with small widths): the layers fall back to separate outputs.
     const blocks = (sizes: number[], label: string): { all: Tensor; parts: Tensor[] } | null => {
-      const starts = blockStarts(sizes);
-      if (starts.some((s0) => (N * s0 * 4) % align !== 0)) return null;
       const all = t([N, sizes.reduce((a, b) => a + b, 0)], label);
-      return { all, parts: sizes.map((n, i) => ({ ...all, byteOffset: all.byteOffset + N * starts[i] * 4, shape: [N, n], label: `${label}[${i}]` })) };
+      const parts = outputBlocks(all, sizes);
+      return parts.every((p) => p.byteOffset % align === 0) ? { all, parts } : null;
     };
     const stackedQkv = weights.layers.some((l) => l.qkv) ? blocks([qd, kvd, kvd], 'qkv') : null;
     const stackedGateUp = weights.layers.some((l) => l.gateUp) ? blocks([I, I], 'gate+up') : null;

@@ -8,5 +8,5 @@ export {
 export { entropyBits, entropyTable, ICQ_SIGMA, icqIntFactors, icqNfFactors } from './icq';
 export { normalCdf, normalQuantile } from './normal';
 export { freeQuantized, quantize, type QuantizedWeight } from './quantize';
-export { blockStarts, rowView, stackProblem, stackQuantized, type StackedWeight } from './stack';
+export { blockStarts, outputBlocks, rowView, stackProblem, stackQuantized, type StackedWeight } from './stack';
 export { GEMV_MAX_ROWS, quantMatmul, quantMatmulBackward, type QuantMatmulOptions } from './matmul';

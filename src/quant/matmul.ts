@@ -11,7 +11,7 @@ import gemvStoreCode from '../../shaders/gemv_store.wgsl?raw';
 import gemvUnitsCode from '../../shaders/gemv_units.wgsl?raw';
 import { codeLevels } from './format';
 import type { QuantizedWeight } from './quantize';
-import { blockStarts, rowView } from './stack';
+import { blockStarts, outputBlocks, rowView } from './stack';
 
 export interface QuantMatmulOptions {
   /** Add into the output instead of overwriting it. */
@@ -127,11 +127,12 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   if (M > GEMV_MAX_ROWS && options.parts && options.parts.length > 1) {
     // One GEMM per part, over row views of the weight and the part's block of Y.
     const align = rt.device.limits.minStorageBufferOffsetAlignment;
+    const blocks = outputBlocks(y, options.parts);
     for (const [i, rows] of options.parts.entries()) {
-      const offset = y.byteOffset + M * starts[i] * 4;
+      const offset = blocks[i].byteOffset;
       if (offset % align !== 0) throw new ShapeError(`${op}: part ${i}'s block of '${y.label}' starts at byte ${offset}, not a multiple of the device's minStorageBufferOffsetAlignment ${align}`);
       const part = rowView(rt, w, starts[i], rows, `${w.name}[${i}]`);
-      await quantMatmul(rt, step, x, part, { ...y, byteOffset: offset, shape: [M, rows] }, { ...options, parts: undefined });
+      await quantMatmul(rt, step, x, part, blocks[i], { ...options, parts: undefined });
     }
     return;
   }

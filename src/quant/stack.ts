@@ -26,6 +26,12 @@ export function blockStarts(sizes: readonly number[]): number[] {
   return starts;
 }
 
+/** Y [M, Σ sizes] as consecutive [M, size] blocks, the outputs of a stacked weight's parts: views of y's buffer. */
+export function outputBlocks(y: Tensor, sizes: readonly number[]): Tensor[] {
+  const M = y.shape[0];
+  return blockStarts(sizes).map((start, i) => ({ ...y, byteOffset: y.byteOffset + M * start * 4, shape: [M, sizes[i]], label: `${y.label}[${i}]` }));
+}
+
 /** Where rows [start, start + rows) of `w` lie in its codes, stats and (DQ) statBlocks buffers, in bytes. */
 function partOffsets(w: Pick<QuantizedWeight, 'spec' | 'inFeatures'>, start: number) {
   const groups = start * (w.inFeatures / w.spec.groupSize);
