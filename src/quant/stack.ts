@@ -112,10 +112,10 @@ export function stackQuantized(rt: Runtime, weights: readonly QuantizedWeight[],
   for (const [i, w] of weights.entries()) {
     const o = partOffsets(first, starts[i]);
     const end = partOffsets(first, starts[i] + w.out);
-    step.copy(w.codes, { ...codes, byteOffset: o.codes }, end.codes - o.codes);
+    step.copy(w.codes, { ...codes, byteOffset: codes.byteOffset + o.codes }, end.codes - o.codes);
     // DQ: a part's packed statistics may end in a half-used word; the next part starts on a block boundary.
-    step.copy(w.stats, { ...stats, byteOffset: o.stats }, Math.ceil((end.stats - o.stats) / 4) * 4);
-    if (statBlocks && w.statBlocks) step.copy(w.statBlocks, { ...statBlocks, byteOffset: o.statBlocks }, Math.ceil((end.groups - o.groups) / DQ_BLOCK) * 16);
+    step.copy(w.stats, { ...stats, byteOffset: stats.byteOffset + o.stats }, Math.ceil((end.stats - o.stats) / 4) * 4);
+    if (statBlocks && w.statBlocks) step.copy(w.statBlocks, { ...statBlocks, byteOffset: statBlocks.byteOffset + o.statBlocks }, Math.ceil((end.groups - o.groups) / DQ_BLOCK) * 16);
   }
   step.submit();
   for (const w of weights) freeQuantized(rt, w);
