@@ -45,38 +45,54 @@ fn level(q: u32) -> f32 {
 
 //#if CODES4
 //#else
-// What Ŵ[r, c..c+3] is made of, for c a multiple of 4 (the four codes share a word and a group): the code
-// bits shifted down to bit 0 (3 bits: the low two bits in x, the third bits in y) and the group's (s, o) as
-// bits in z, w. The GEMM loads these for the next tile before it multiplies the current one and decodes
-// them only after, so no load's latency sits between a fetch and the multiply-adds.
-fn fetchQuant4(r: u32, c: u32, inFeatures: u32) -> vec4<u32> {
+// What Ŵ[r, c..c+3] is made of, for c a multiple of 4 (the four codes share a word and a group), as loaded: the
+// word holding the codes (3 bits: the low-bits word and the third-bits word), the group's (s, o) and where the
+// codes start in their 32-code block. Nothing here uses a loaded code word, so the GEMM can keep them in
+// registers through a tile's multiply-adds and decode them after without first waiting on the loads (the backward
+// shifted the words, or dequantized, at fetch time: M = 2048 0.87 → 0.90 of f32 on the H100 without, M = 512
+// 0.72 → 0.89; bench/gemm-probe.ts, BENCHMARKS.md). DQ statistics are decoded here, from their two loads.
+struct QuantFetch { words: vec2<u32>, so: vec2<f32>, j: u32 }
+
+fn fetchQuant4(r: u32, c: u32, inFeatures: u32) -> QuantFetch {
   let j = c % 32u;
   let word0 = (r * (inFeatures / 32u) + c / 32u) * BITS;
-  var bits: vec2<u32>;
+  var words: vec2<u32>;
   if (BITS == 4u) {
-    bits = vec2<u32>(codes[word0 + j / 8u] >> (4u * (j % 8u)), 0u);
+    words = vec2<u32>(codes[word0 + j / 8u], 0u);
   } else if (BITS == 2u) {
-    bits = vec2<u32>(codes[word0 + j / 16u] >> (2u * (j % 16u)), 0u);
+    words = vec2<u32>(codes[word0 + j / 16u], 0u);
   } else {
-    bits = vec2<u32>(codes[word0 + j / 16u] >> (2u * (j % 16u)), codes[word0 + 2u] >> j);
+    words = vec2<u32>(codes[word0 + j / 16u], codes[word0 + 2u]);
   }
-  let so = groupStats(r * (inFeatures / GROUP) + c / GROUP);
-  return vec4<u32>(bits, bitcast<vec2<u32>>(so));
+  return QuantFetch(words, groupStats(r * (inFeatures / GROUP) + c / GROUP), j);
 }
 
-// Ŵ[r, c..c+3] = s·level[q] + o from fetchQuant4's result (all zero gives zeros).
-fn decodeQuant4(v: vec4<u32>) -> vec4<f32> {
+// fetchQuant4's result with the codes shifted down to bit 0 of their words (3 bits: the low two bits in x, the
+// third bits in y) and j = 0: the forward GEMM does this at fetch time, which measured faster there.
+fn alignQuant4(f: QuantFetch) -> QuantFetch {
+  var words: vec2<u32>;
+  if (BITS == 4u) {
+    words = vec2<u32>(f.words.x >> (4u * (f.j % 8u)), 0u);
+  } else if (BITS == 2u) {
+    words = vec2<u32>(f.words.x >> (2u * (f.j % 16u)), 0u);
+  } else {
+    words = vec2<u32>(f.words.x >> (2u * (f.j % 16u)), f.words.y >> f.j);
+  }
+  return QuantFetch(words, f.so, 0u);
+}
+
+// Ŵ[r, c..c+3] = s·level[q] + o from fetchQuant4's (or alignQuant4's) result (all zero gives zeros).
+fn decodeQuant4(f: QuantFetch) -> vec4<f32> {
   var q: vec4<u32>;
   if (BITS == 4u) {
-    q = (vec4<u32>(v.x) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
+    q = (vec4<u32>(f.words.x >> (4u * (f.j % 8u))) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
   } else if (BITS == 2u) {
-    q = (vec4<u32>(v.x) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
+    q = (vec4<u32>(f.words.x >> (2u * (f.j % 16u))) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
   } else {
-    q = ((vec4<u32>(v.x) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u))
-      | (((vec4<u32>(v.y) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u));
+    q = ((vec4<u32>(f.words.x >> (2u * (f.j % 16u))) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u))
+      | (((vec4<u32>(f.words.y >> f.j) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u));
   }
-  let so = bitcast<vec2<f32>>(v.zw);
-  return so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + so.y;
+  return f.so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + f.so.y;
 }
 
 fn dequant4(r: u32, c: u32, inFeatures: u32) -> vec4<f32> {

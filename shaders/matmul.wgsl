@@ -63,26 +63,22 @@ fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
 }
 //#endif
 
-// B tiles are fetched into registers as BFetch. QUANT (shaders/dequant.wgsl, appended): the forward (TRANS_B)
-// fetches the raw codes and statistics of Ŵ[r, c..c+3] and decodeB turns them into f32 after the tile's
-// multiply-adds (measured at K-depth 16, M = 2048: 0.82 / 0.88 → 0.84 / 0.91 of f32 on the H100); the backward
-// dequantizes as it fetches, which measured 3–5 % faster there than decoding late. f32 B is fetched as is.
+// B tiles are fetched into registers as BFetch. QUANT (shaders/dequant.wgsl, appended): the code words and
+// statistics of Ŵ[r, c..c+3]; decodeB turns them into f32 after the tile's multiply-adds, so no decoding sits
+// between a fetch and the multiply-adds. On the H100 the backward is fastest with the words kept as loaded until
+// then (M = 2048: 0.87 → 0.90 of f32; M = 512: 0.72 → 0.89), the forward with them shifted at fetch time (0.90 →
+// 0.945 at M = 2048): BENCHMARKS.md. f32 B is fetched as is.
 //#if QUANT
-//#if TRANS_B
-alias BFetch = vec4<u32>;
+alias BFetch = QuantFetch;
 fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> BFetch {
-  if (r >= rows || c >= cols) { return vec4<u32>(0u); }
+  if (r >= rows || c >= cols) { return QuantFetch(vec2<u32>(0u), vec2<f32>(0.0), 0u); }
+//#if TRANS_B
+  return alignQuant4(fetchQuant4(r, c, cols));
+//#else
   return fetchQuant4(r, c, cols);
+//#endif
 }
 fn decodeB(v: BFetch) -> vec4<f32> { return decodeQuant4(v); }
-//#else
-alias BFetch = vec4<f32>;
-fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> BFetch {
-  if (r >= rows || c >= cols) { return vec4<f32>(0.0); }
-  return dequant4(r, c, cols);
-}
-fn decodeB(v: BFetch) -> vec4<f32> { return v; }
-//#endif
 //#else
 alias BFetch = vec4<f32>;
 //#if VEC4
