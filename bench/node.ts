@@ -3,8 +3,10 @@
 // BENCH_SUITES picks suites (comma-separated; default kernels,model,micro): kernels (self-check, kernels,
 // quantization, fidelity), model (TinyLlama-shaped decode/prefill), micro (micro-llama-6m's validation loss; needs
 // MICRO_LLAMA_DIR and CORPUS_DIR); and for tuning: quanttune (quantized-GEMM tile depths), gemm (quantized GEMM
-// int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemvprobe (the decode
-// GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvrows (the
+// int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemmprobe
+// (the quantized GEMM with parts cut out), gemvprobe (the decode
+// GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvwg (decode GEMV
+// workgroup sizes and lanes per row), gemvrows (the
 // decode GEMV at M = 2…8), quantize (quantization alone, plain and ICQ, three formats per codebook).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
@@ -14,6 +16,8 @@ import { existsSync } from 'node:fs';
 import { fidelity, formatFidelity, type FidelityRow } from './fidelity';
 import { runGemmComparison, runGemmTiles, runGemvRows, runGemvTuning, runQuantizeSuite, runQuantSuite, runQuantTuning } from './quant-suite';
 import { runGemvProbe } from './gemv-probe';
+import { runGemvWorkgroups } from './gemv-workgroups';
+import { runGemmProbe } from './gemm-probe';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
 import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
@@ -47,9 +51,11 @@ if (suites.has('kernels')) results.push(...(await runQuantSuite(rt, scale, copy 
 if (suites.has('quantize')) results.push(...(await runQuantizeSuite(rt, log)));
 if (suites.has('quanttune')) results.push(...(await runQuantTuning(rt, log)));
 if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, copy ? copy.value : null, log)));
+if (suites.has('gemvwg')) results.push(...(await runGemvWorkgroups(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvtune')) results.push(...(await runGemvTuning(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvrows')) results.push(...(await runGemvRows(rt, copy ? copy.value : null, log)));
 if (suites.has('gemm')) results.push(...(await runGemmComparison(rt, log)));
+if (suites.has('gemmprobe')) results.push(...(await runGemmProbe(rt, log)));
 if (suites.has('gemmtiles')) results.push(...(await runGemmTiles(rt, log)));
 if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? copy.value : null, log)));
 const microDir = process.env.MICRO_LLAMA_DIR;
