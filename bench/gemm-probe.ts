@@ -45,6 +45,7 @@ export async function runGemmProbe(rt: Runtime, log: (r: BenchResult) => void) {
       ['backward', 2048, 11008, 4096, 4], ['forward', 2048, 4096, 4096, 4], ['forward', 2048, 4096, 4096, 3],
       ['forward', 2048, 11008, 4096, 3], ['forward', 512, 11008, 4096, 4],
       ['forward', 2048, 4096, 4096, 4, true], ['forward', 2048, 11008, 4096, 4, true], ['backward', 2048, 4096, 4096, 4, true],
+      ['backward', 512, 4096, 11008, 4, true], ['forward', 512, 11008, 4096, 4, true],
     ];
   for (const [direction, M, out, inF, bits, dq = false] of cases) {
     const [K, N] = direction === 'forward' ? [inF, out] : [out, inF];

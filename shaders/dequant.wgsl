@@ -13,26 +13,37 @@ const GROUP = {{GROUP}}u;
 @group(0) @binding(2) var<storage, read> codes: array<u32>;
 //#endif
 @group(0) @binding(5) var<storage, read> levelTable: array<f32>;
+// A group's (s, o) as loaded (fetchStats) and as numbers (decodeStats): the GEMM keeps the loaded form in registers
+// through a tile's multiply-adds and decodes it after, like the codes (fetchQuant4 below).
 //#if DQ
 // Two groups per word: (s code, o code) as signed bytes, group g in bits 16·(g % 2)…; per 256 groups
 // (s centre, s step, o centre, o step), so s = centre + step·code.
 @group(0) @binding(4) var<storage, read> stats: array<u32>;
 @group(0) @binding(6) var<storage, read> statBlocks: array<vec4<f32>>;
 
-fn groupStats(g: u32) -> vec2<f32> {
-  let w = stats[g / 2u] >> (16u * (g % 2u));
+struct StatsFetch { word: u32, shift: u32, block: vec4<f32> }
+
+fn fetchStats(g: u32) -> StatsFetch {
+  return StatsFetch(stats[g / 2u], 16u * (g % 2u), statBlocks[g / 256u]);
+}
+
+fn decodeStats(f: StatsFetch) -> vec2<f32> {
+  let w = f.word >> f.shift;
   let sCode = f32((i32(w) << 24u) >> 24u);
   let oCode = f32((i32(w) << 16u) >> 24u);
-  let b = statBlocks[g / 256u];
-  return vec2<f32>(b.x + b.y * sCode, b.z + b.w * oCode);
+  return vec2<f32>(f.block.x + f.block.y * sCode, f.block.z + f.block.w * oCode);
 }
 //#else
 @group(0) @binding(4) var<storage, read> stats: array<vec2<f32>>; // (s, o) per group
 
-fn groupStats(g: u32) -> vec2<f32> {
-  return stats[g];
-}
+alias StatsFetch = vec2<f32>;
+fn fetchStats(g: u32) -> StatsFetch { return stats[g]; }
+fn decodeStats(f: StatsFetch) -> vec2<f32> { return f; }
 //#endif
+
+fn groupStats(g: u32) -> vec2<f32> {
+  return decodeStats(fetchStats(g));
+}
 
 fn level(q: u32) -> f32 {
 //#if NF
@@ -47,11 +58,11 @@ fn level(q: u32) -> f32 {
 //#else
 // What Ŵ[r, c..c+3] is made of, for c a multiple of 4 (the four codes share a word and a group), as loaded: the
 // word holding the codes (3 bits: the low-bits word and the third-bits word), the group's (s, o) and where the
-// codes start in their 32-code block. Nothing here uses a loaded code word, so the GEMM can keep them in
-// registers through a tile's multiply-adds and decode them after without first waiting on the loads (the backward
-// shifted the words, or dequantized, at fetch time: M = 2048 0.87 → 0.90 of f32 on the H100 without, M = 512
-// 0.72 → 0.89; bench/gemm-probe.ts, BENCHMARKS.md). DQ statistics are decoded here, from their two loads.
-struct QuantFetch { words: vec2<u32>, so: vec2<f32>, j: u32 }
+// codes start in their 32-code block. Nothing here uses a loaded value, so the GEMM can keep them in registers
+// through a tile's multiply-adds and decode them after without first waiting on the loads (the backward shifted
+// the words, or dequantized, at fetch time: M = 2048 0.87 → 0.90 of f32 on the H100 without, M = 512 0.72 → 0.89;
+// bench/gemm-probe.ts, BENCHMARKS.md). All zero decodes to zeros.
+struct QuantFetch { words: vec2<u32>, stats: StatsFetch, j: u32 }
 
 fn fetchQuant4(r: u32, c: u32, inFeatures: u32) -> QuantFetch {
   let j = c % 32u;
@@ -64,7 +75,7 @@ fn fetchQuant4(r: u32, c: u32, inFeatures: u32) -> QuantFetch {
   } else {
     words = vec2<u32>(codes[word0 + j / 16u], codes[word0 + 2u]);
   }
-  return QuantFetch(words, groupStats(r * (inFeatures / GROUP) + c / GROUP), j);
+  return QuantFetch(words, fetchStats(r * (inFeatures / GROUP) + c / GROUP), j);
 }
 
 // fetchQuant4's result with the codes shifted down to bit 0 of their words (3 bits: the low two bits in x, the
@@ -78,7 +89,7 @@ fn alignQuant4(f: QuantFetch) -> QuantFetch {
   } else {
     words = vec2<u32>(f.words.x >> (2u * (f.j % 16u)), f.words.y >> f.j);
   }
-  return QuantFetch(words, f.so, 0u);
+  return QuantFetch(words, f.stats, 0u);
 }
 
 // Ŵ[r, c..c+3] = s·level[q] + o from fetchQuant4's (or alignQuant4's) result (all zero gives zeros).
@@ -92,7 +103,8 @@ fn decodeQuant4(f: QuantFetch) -> vec4<f32> {
     q = ((vec4<u32>(f.words.x >> (2u * (f.j % 16u))) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u))
       | (((vec4<u32>(f.words.y >> f.j) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u));
   }
-  return f.so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + f.so.y;
+  let so = decodeStats(f.stats);
+  return so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + so.y;
 }
 
 fn dequant4(r: u32, c: u32, inFeatures: u32) -> vec4<f32> {

@@ -71,7 +71,7 @@ fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
 //#if QUANT
 alias BFetch = QuantFetch;
 fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> BFetch {
-  if (r >= rows || c >= cols) { return QuantFetch(vec2<u32>(0u), vec2<f32>(0.0), 0u); }
+  if (r >= rows || c >= cols) { return QuantFetch(); }
 //#if TRANS_B
   return alignQuant4(fetchQuant4(r, c, cols));
 //#else
