@@ -5,9 +5,9 @@
 //   TM×TN register tile (rows ty·TM.., columns tx·TN..). K advances BK at a time through
 //   workgroup memory, As[k][m] and Bs[k][n] (both k-major so the inner loop reads vec4s); the next
 //   K tile is fetched into registers while the current one is multiplied (register double buffering).
-// QUANT = 1: B is a quantized weight Ŵ [out, in], dequantized as its tiles are fetched (never as a
-//   whole matrix): TRANS_B = 1 gives Y = X·Ŵᵀ (forward), TRANS_B = 0 gives dX = dY·Ŵ (backward-input);
-//   BITS, GROUP, NF describe its format.
+// QUANT = 1: B is a quantized weight Ŵ [out, in], dequantized tile by tile as the tiles go into workgroup memory
+//   (never as a whole matrix): TRANS_B = 1 gives Y = X·Ŵᵀ (forward), TRANS_B = 0 gives dX = dY·Ŵ
+//   (backward-input); BITS, GROUP, NF, DQ describe its format.
 // Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
 //   vec4 and needs M, N, K (and the batch strides) to be multiples of 4; VEC4 = 0 is the general path.
 

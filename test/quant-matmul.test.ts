@@ -125,7 +125,7 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
   it('forward on the vec4 path with 128×128 tiles accumulates, at K-depths 8 (the default), 16 and 32', async () => {
     await forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 132, 136, 256, 77, true, { tile: 8 });
     await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 136, 256, 79, false, { tile: 8, depth: 16 });
-    // A new group every K tile: the statistics the forward keeps from tile to tile are reloaded each time.
+    // K-depth 32 with G = 32: every K tile starts a new group.
     await forward({ codebook: 'int', bits: 4, groupSize: 32, doubleQuant: true }, 132, 136, 256, 76, false, { tile: 8, depth: 32 });
   });
   it('forward on 128×128 tiles (raw codes fetched, decoded after the tile): 2, 3 and 4 bits, DQ, partial tiles', async () => {
