@@ -13,6 +13,7 @@
 
 Fixtures store every tensor as float32 (token ids are small integers, exact in f32).
 """
+import gzip
 import inspect
 import json
 import os
@@ -102,13 +103,22 @@ def quantized(out_dir, deq_dir):
         print(name, 'quantized logits', tuple(logits.shape))
 
 
+def read_corpus(data_dir, corpus):
+    """A corpus as text, from <corpus>.txt or, as scripts/reference/pack.sh carries it, <corpus>.txt.gz."""
+    path = os.path.join(data_dir, corpus + '.txt')
+    if os.path.exists(path):
+        return open(path, encoding='utf8').read()
+    with gzip.open(path + '.gz', 'rt', encoding='utf8') as f:
+        return f.read()
+
+
 def micro(out_dir, model_dir, data_dir):
     from tokenizers import Tokenizer
     model = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.float32).cuda().eval()
     tok = Tokenizer.from_file(os.path.join(model_dir, 'tokenizer.json'))
     result = {}
     for corpus in ['war_and_peace', 'sotu', 'tinyshakespeare']:
-        text = open(os.path.join(data_dir, corpus + '.txt'), encoding='utf8').read()
+        text = read_corpus(data_dir, corpus)
         cut = text.rfind('\n', 0, int(0.9 * len(text)) + 1)  # valid = last 10 %, from the newline before 90 %
         ids = tok.encode(text[cut:]).ids
         x = torch.tensor(ids[:256], device='cuda')[None]
