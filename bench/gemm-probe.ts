@@ -42,7 +42,7 @@ export async function runGemmProbe(rt: Runtime, log: (r: BenchResult) => void) {
     ? [['backward', 64, 128, 256, 4], ['forward', 64, 128, 256, 3], ['forward', 64, 128, 256, 4, true]]
     : [
       ['backward', 2048, 4096, 4096, 4], ['backward', 2048, 4096, 4096, 3], ['backward', 512, 4096, 11008, 4],
-      ['backward', 2048, 11008, 4096, 4], ['forward', 2048, 4096, 4096, 4], ['forward', 2048, 4096, 4096, 3],
+      ['backward', 2048, 11008, 4096, 4], ['backward', 2048, 4096, 11008, 4], ['forward', 2048, 4096, 4096, 4], ['forward', 2048, 4096, 4096, 3],
       ['forward', 2048, 11008, 4096, 3], ['forward', 512, 11008, 4096, 4],
       ['forward', 2048, 4096, 4096, 4, true], ['forward', 2048, 11008, 4096, 4, true], ['backward', 2048, 4096, 4096, 4, true],
       ['backward', 512, 4096, 11008, 4, true], ['forward', 512, 11008, 4096, 4, true],
@@ -66,10 +66,14 @@ export async function runGemmProbe(rt: Runtime, log: (r: BenchResult) => void) {
     const wgs = (rows: number, cols: number) => Math.ceil(M / rows) * Math.ceil(N / cols);
     const [TM, TN] = wgs(128, 128) >= 512 ? [8, 8] : wgs(128, 64) >= 256 ? [8, 4] : [4, 4];
     const BK = TM === 8 && TN === 8 ? 8 : 16;
-    const values = { TM, TN, BK, TRANS_A: 0, VEC4: 1, TRANS_B: +(direction === 'forward'), QUANT: 1, BITS: bits, GROUP: 64, NF: 0, DQ: +dq, CODES4: 0 };
+    // The library's tile order (quantMatmulBackward: groups of 4 M-blocks), and the other one, as is.
+    const mgroup = direction === 'backward' ? 4 : 0;
+    const values = { TM, TN, BK, TRANS_A: 0, VEC4: 1, TRANS_B: +(direction === 'forward'), QUANT: 1, BITS: bits, GROUP: 64, NF: 0, DQ: +dq, CODES4: 0, MGROUP: mgroup };
     const params = new Uniforms(8).u32(M).u32(N).u32(K).f32(1).u32(0).u32(M * K).u32(0).u32(M * N).bytes;
-    for (const [what, cuts] of dq ? CUTS.slice(0, 1) : CUTS) {
-      const source = renderWgsl('matmul', matmulCode + dequantCode, values);
+    const orders: [string, [string, string][], number][] = [[`workgroups ${mgroup ? 'in grid order' : 'in groups of 4 M-blocks'} (MGROUP ${4 - mgroup}), as is`, [], 4 - mgroup]];
+    const variants: [string, [string, string][], number][] = [...(dq ? CUTS.slice(0, 1) : CUTS).map(([what, cuts]): [string, [string, string][], number] => [what, cuts, mgroup]), ...orders];
+    for (const [what, cuts, order] of variants) {
+      const source = renderWgsl('matmul', matmulCode + dequantCode, { ...values, MGROUP: order });
       let code = source;
       for (const [from, to] of cuts) code = code.replace(from, to);
       if (cuts.length && code === source) {

@@ -8,7 +8,7 @@
 // QUANT = 1: B is a quantized weight Ŵ [out, in], dequantized tile by tile as the tiles go into workgroup memory
 //   (never as a whole matrix): TRANS_B = 1 gives Y = X·Ŵᵀ (forward), TRANS_B = 0 gives dX = dY·Ŵ
 //   (backward-input); BITS, GROUP, NF, DQ describe its format.
-// Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
+// Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); MGROUP ≥ 0 (tile order, main); TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
 //   vec4 and needs M, N, K (and the batch strides) to be multiples of 4; VEC4 = 0 is the general path.
 
 struct Params {
@@ -40,6 +40,7 @@ const TN = {{TN}}u;
 const BM = 16u * TM;
 const BN = 16u * TN;
 const BK = {{BK}}u;
+const MGROUP = {{MGROUP}}u; // 0: workgroups in grid order; else M-blocks per group (main)
 const LA = BM * BK / 4u / 256u; // vec4s of A each invocation moves per K tile
 const LB = BN * BK / 4u / 256u;
 
@@ -157,12 +158,26 @@ fn storeBTile(rb: ptr<function, array<BFetch, LB>>, flat: u32) {
 //#endif
 
 @compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+) {
   let tx = lid.x;
   let ty = lid.y;
   let flat = ty * 16u + tx;
+//#if MGROUP
+  // Launch order takes MGROUP M-blocks of one N-block, then of the next: a wave of workgroups covers a patch of C
+  // rather than whole rows of tiles (the quantized backward at 4096×11008, M = 2048: 0.82 → 0.86 of f32 on the
+  // H100; BENCHMARKS.md). The last group may hold fewer M-blocks.
+  let lin = wg.y * nwg.x + wg.x;
+  let inGroup = MGROUP * nwg.x;
+  let firstM = (lin / inGroup) * MGROUP;
+  let mBlocks = min(nwg.y - firstM, MGROUP);
+  let m0 = (firstM + (lin % inGroup) % mBlocks) * BM;
+  let n0 = ((lin % inGroup) / mBlocks) * BN;
+//#else
   let m0 = wg.y * BM;
   let n0 = wg.x * BN;
+//#endif
   let baseA = wg.z * p.strideA;
   let baseB = wg.z * p.strideB;
   let baseC = wg.z * p.strideC;

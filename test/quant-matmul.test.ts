@@ -139,6 +139,8 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
     await backward(spec, 13, 300, 64, 94);
   });
   it('backward on 128×128 tiles', () => backward({ codebook: 'int', bits: 2, groupSize: 32 }, 64, 132, 160, 78, { tile: 8 }));
+  it('backward over 5 × 5 tiles, taken in groups of 4 M-blocks and a last group of 1', () =>
+    backward({ codebook: 'nf', bits: 4, groupSize: 64 }, 300, 72, 320, 79, { tile: 4 }));
   it('128×64 and 64×128 tiles, forward and backward', async () => {
     await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 72, 160, 90, true, { tile: 8, tileN: 4, depth: 16 });
     await forward({ codebook: 'nf', bits: 4, groupSize: 64 }, 70, 136, 128, 91, false, { tile: 4, tileN: 8, depth: 16 });

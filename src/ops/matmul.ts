@@ -93,8 +93,8 @@ export interface GemmDims {
 /**
  * Records one launch of shaders/matmul.wgsl. `bindings` follow the shader: A, B (or the codes of a
  * quantized B), C, then any extra bindings of the variant; `variant` holds its template values
- * beyond the tiling (TRANS_B, QUANT and the quantized format's); `appendCode` is WGSL the variant
- * needs besides matmul.wgsl (the quantized B reader).
+ * beyond the tiling (TRANS_B, QUANT and the quantized format's; MGROUP, default 0: workgroups in groups of
+ * that many M-blocks); `appendCode` is WGSL the variant needs besides matmul.wgsl (the quantized B reader).
  */
 export async function recordGemm(
   rt: Runtime,
@@ -118,7 +118,7 @@ export async function recordGemm(
   if ((tile === 4 || tileN === 4) && depth === 8) throw new RangeError('matmul: a register tile of 4 needs depth 16 or 32');
   const values = {
     TM: tile, TN: tileN, BK: depth, TRANS_A: +!!options.transA,
-    VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), ...variant,
+    VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), MGROUP: 0, ...variant,
   };
   const kernel = await rt.kernel({ shader: variantName('matmul', values), code: () => renderWgsl('matmul', code + appendCode, values), entryPoint: 'main' });
   const params = new Uniforms(8)
