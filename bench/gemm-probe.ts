@@ -1,7 +1,7 @@
 // Where the quantized GEMM's time goes against the f32 kernel (BENCH_SUITES=gemmprobe): matmul.wgsl's quantized
 // variant (default tiling, as recordGemm picks it) with parts of dequant.wgsl cut out or changed by text
-// substitution, forward and backward-input, next to the f32 matmul on the same shape. Timing only: the cut
-// variants compute wrong numbers on purpose.
+// substitution, and as is in the other workgroup order (MGROUP), forward and backward-input, next to the f32 matmul
+// on the same shape. Timing only: the cut variants compute wrong numbers on purpose.
 import type { Runtime, Step } from '../src/gpu';
 import { renderWgsl, Uniforms } from '../src/gpu';
 import { matmul } from '../src/ops';
@@ -11,8 +11,8 @@ import matmulCode from '../shaders/matmul.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 import { randomWeight } from './quant-suite';
 
-// Cut strings for both forms of dequant.wgsl (before and after session 7's raw fetch), so a bundle of either runs
-// the probe; a variant none of whose cuts applies is skipped.
+// Cut strings for dequant.wgsl before session 7 (dbe6504), at 5dbf3c2 and now, so the probe runs on a bundle of any
+// of them (h100-gemm-probe.json's first run is dbe6504's); a variant none of whose cuts applies is skipped.
 const OLD_STATS = '  let so = groupStats(r * (inFeatures / GROUP) + c / GROUP);';
 const CONST_STATS = '  let so = vec2<f32>(0.01, f32(c & 7u));\n  _ = stats[0];';
 const STATS: [string, string][] = [
