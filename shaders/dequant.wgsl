@@ -94,14 +94,15 @@ fn alignQuant4(f: QuantFetch) -> QuantFetch {
 
 // Ŵ[r, c..c+3] = s·level[q] + o from fetchQuant4's (or alignQuant4's) result (all zero gives zeros).
 fn decodeQuant4(f: QuantFetch) -> vec4<f32> {
+  let w = alignQuant4(f).words;
   var q: vec4<u32>;
   if (BITS == 4u) {
-    q = (vec4<u32>(f.words.x >> (4u * (f.j % 8u))) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
+    q = (vec4<u32>(w.x) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u);
   } else if (BITS == 2u) {
-    q = (vec4<u32>(f.words.x >> (2u * (f.j % 16u))) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
+    q = (vec4<u32>(w.x) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
   } else {
-    q = ((vec4<u32>(f.words.x >> (2u * (f.j % 16u))) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u))
-      | (((vec4<u32>(f.words.y >> f.j) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u));
+    q = ((vec4<u32>(w.x) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u))
+      | (((vec4<u32>(w.y) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u));
   }
   let so = decodeStats(f.stats);
   return so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + so.y;

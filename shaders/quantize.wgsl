@@ -53,13 +53,17 @@ fn isFinite(x: f32) -> bool {
 // code of zero. Its thresholds come from threshold(), one at a time (no register array).
 struct Candidate { shift: f32, s: f32, o: f32, zero: u32 }
 
+// max_j |w_j − τ|: w − τ is monotonic in w, so the largest magnitude is at one end of the sorted group.
+fn farthest(tau: f32) -> f32 {
+  return max(abs(sorted[0] - tau), abs(sorted[G - 1u] - tau));
+}
+
 // Candidate c; `lo`, `hi` are xmin, xmax (int) or τ0, m (nf).
 fn candidate(c: u32, lo: f32, hi: f32) -> Candidate {
   var k: Candidate;
 //#if NF
   let tau = lo + products[c]; // products[c] = f·m, computed before a barrier so it is never fused
-  // max_j |w_j − τ|: w − τ is monotonic in w, so the largest magnitude is at one end of the sorted group.
-  let a = max(abs(sorted[0] - tau), abs(sorted[G - 1u] - tau));
+  let a = farthest(tau);
   k.shift = tau;
   k.s = a;
   k.o = tau;
@@ -161,7 +165,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) grid: vec
   hi = 0.0;
   if (p.useMedian != 0u) {
     lo = sorted[(G - 1u) / 2u];
-    hi = max(abs(sorted[0] - lo), abs(sorted[G - 1u] - lo));
+    hi = farthest(lo);
   }
   if (lid < p.candidates) { products[lid] = factors[lid] * hi; }
   workgroupBarrier();
