@@ -4,12 +4,13 @@
 // on the same shape. Timing only: the cut variants compute wrong numbers on purpose.
 import type { Runtime, Step } from '../src/gpu';
 import { renderWgsl, Uniforms } from '../src/gpu';
-import { matmul } from '../src/ops';
+import { gemmTiling } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type Bits, type QuantSpec } from '../src/quant';
+import { BACKWARD_MGROUP } from '../src/quant/matmul';
 import dequantCode from '../shaders/dequant.wgsl?raw';
 import matmulCode from '../shaders/matmul.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
-import { randomWeight } from './quant-suite';
+import { collector, f32Baseline, randomWeight } from './quant-suite';
 
 // Cut strings for dequant.wgsl before session 7 (dbe6504), at 5dbf3c2 and now, so the probe runs on a bundle of any
 // of them (h100-gemm-probe.json's first run is dbe6504's); a variant none of whose cuts applies is skipped.
@@ -35,8 +36,7 @@ const CUTS: [string, [string, string][]][] = [
 ];
 
 export async function runGemmProbe(rt: Runtime, log: (r: BenchResult) => void) {
-  const results: BenchResult[] = [];
-  const add = (r: BenchResult) => { results.push(r); log(r); };
+  const { results, add } = collector(log);
   // [direction, M, out, in, bits, double-quantized statistics (timed as is only)]
   const cases: [('forward' | 'backward'), number, number, number, Bits, boolean?][] = rt.isCpuAdapter
     ? [['backward', 64, 128, 256, 4], ['forward', 64, 128, 256, 3], ['forward', 64, 128, 256, 4, true]]
@@ -53,24 +53,18 @@ export async function runGemmProbe(rt: Runtime, log: (r: BenchResult) => void) {
     const a = rt.upload(seededUniforms(M * K, 4), [M, K], 'a');
     const c = rt.tensor([M, N], 'f32', 'c');
     const opts = { iters: rt.isCpuAdapter ? 1 : 10, reps: rt.isCpuAdapter ? 1 : 3 };
-    const W = rt.upload(seededUniforms(out * inF, 5), [out, inF], 'W');
-    const f32 = await timeLaunch(rt, (step) => matmul(rt, step, a, W, c, { transB: direction === 'forward' }), opts);
-    rt.free(W);
     const flops = 2 * M * out * inF;
-    const base = flops / f32.seconds / 1e12;
-    add(result(`gemm probe f32 ${direction}`, shape, base, 'TFLOP/s', null, f32.seconds, f32.timing));
+    const base = add(await f32Baseline(rt, M, out, inF, direction)).value;
     const spec: QuantSpec = { codebook: 'int', bits, groupSize: 64, doubleQuant: dq };
     const w = randomWeight(rt, out, inF, spec, 3);
     const levels = rt.constant(`levels-int${bits}`, () => codeLevels(spec));
-    // recordGemm's default tiling for a quantized B.
-    const wgs = (rows: number, cols: number) => Math.ceil(M / rows) * Math.ceil(N / cols);
-    const [TM, TN] = wgs(128, 128) >= 512 ? [8, 8] : wgs(128, 64) >= 256 ? [8, 4] : [4, 4];
-    const BK = TM === 8 && TN === 8 ? 8 : 16;
-    // The library's tile order (quantMatmulBackward: groups of 4 M-blocks), and the other one, as is.
-    const mgroup = direction === 'backward' ? 4 : 0;
+    const { tile: TM, tileN: TN, depth: BK } = gemmTiling({ M, N, batch: 1 }, true);
+    // The library's tile order (quantMatmulBackward: groups of BACKWARD_MGROUP M-blocks), and the other one, as is.
+    const mgroup = direction === 'backward' ? BACKWARD_MGROUP : 0;
     const values = { TM, TN, BK, TRANS_A: 0, VEC4: 1, TRANS_B: +(direction === 'forward'), QUANT: 1, BITS: bits, GROUP: 64, NF: 0, DQ: +dq, CODES4: 0, MGROUP: mgroup };
     const params = new Uniforms(8).u32(M).u32(N).u32(K).f32(1).u32(0).u32(M * K).u32(0).u32(M * N).bytes;
-    const orders: [string, [string, string][], number][] = [[`workgroups ${mgroup ? 'in grid order' : 'in groups of 4 M-blocks'} (MGROUP ${4 - mgroup}), as is`, [], 4 - mgroup]];
+    const other = mgroup ? 0 : BACKWARD_MGROUP;
+    const orders: [string, [string, string][], number][] = [[`workgroups ${other ? `in groups of ${other} M-blocks` : 'in grid order'} (MGROUP ${other}), as is`, [], other]];
     const variants: [string, [string, string][], number][] = [...(dq ? CUTS.slice(0, 1) : CUTS).map(([what, cuts]): [string, [string, string][], number] => [what, cuts, mgroup]), ...orders];
     for (const [what, cuts, order] of variants) {
       const source = renderWgsl('matmul', matmulCode + dequantCode, { ...values, MGROUP: order });

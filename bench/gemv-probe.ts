@@ -10,7 +10,7 @@ import dequantCode from '../shaders/dequant.wgsl?raw';
 import storeCode from '../shaders/gemv_store.wgsl?raw';
 import unitsCode from '../shaders/gemv_units.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
-import { randomWeight } from './quant-suite';
+import { packedBytes, randomWeight } from './quant-suite';
 
 const DECODE = '      if (u < units) { unitRows(c, st, (k * LANES + lane) * UNIT_X, &acc); }';
 const STAGE = '      staged[r] = select(vec4<f32>(0.0), X[min(i / (32u * CHUNK), MMAX - 1u) * xRow + min(col, xRow - 1u)], col < xRow);';
@@ -85,7 +85,7 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
   // Session 3's kernel (16 lanes, a chunk per 16 units, tree sums) and today's default (8 lanes, all of X in one
   // chunk) at 4096², and the default at 11008×4096.
   for (const [out, lanes, subgroups, upl] of [[4096, 16, 0, 1], [4096, 8, 1, 4], [11008, 8, 1, 4]]) {
-    const bytes = out * inF / 2 + out * (inF / 64) * 8;
+    const bytes = packedBytes({ out, inFeatures: inF, spec });
     const ws = Array.from({ length: Math.ceil((256 * 2 ** 20) / bytes) + 1 }, (_, i) => randomWeight(rt, out, inF, spec, 40 + i));
     const x = rt.upload(seededUniforms(inF, 9), [1, inF], 'x');
     const ys = ws.map(() => rt.tensor([1, out], 'f32', 'y'));
@@ -113,7 +113,7 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
   }
   // int4 G64 packed bytes (codes + f32 stats) of the three benchmark shapes.
   for (const [out, inF] of [[4096, 4096], [11008, 4096], [4096, 11008]]) {
-    const r = await readCeiling(rt, out * inF / 2 + out * (inF / 64) * 8, `${out}×${inF} int4 G64 bytes`, copyGBs);
+    const r = await readCeiling(rt, packedBytes({ out, inFeatures: inF, spec }), `${out}×${inF} int4 G64 bytes`, copyGBs);
     results.push(r);
     log(r);
   }

@@ -8,11 +8,13 @@ import type { Runtime, Step } from '../src/gpu';
 import { u32Params } from '../src/gpu';
 import { gemvSource } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
+import { unitsPerLane } from '../src/quant/matmul';
 import dequantCode from '../shaders/dequant.wgsl?raw';
 import storeCode from '../shaders/gemv_store.wgsl?raw';
 import unitsCode from '../shaders/gemv_units.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
-import { randomWeight } from './quant-suite';
+import { collector, packedBytes, randomWeight } from './quant-suite';
+import { relativeError } from './selfcheck';
 
 const WG_LINE = 'const WG = 256u;';
 // Register-saving variants, by text substitution: no next-unit request (the unit's codes and statistics loaded
@@ -31,8 +33,7 @@ const VARIANTS: [string, [string, string][]][] = [
 ];
 
 export async function runGemvWorkgroups(rt: Runtime, copyGBs: number | null, log: (r: BenchResult) => void) {
-  const results: BenchResult[] = [];
-  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
+  const { results, add } = collector(log);
   const maxInvocations = rt.device.limits.maxComputeInvocationsPerWorkgroup;
   const specs: QuantSpec[] = [{ codebook: 'int', bits: 4, groupSize: 64 }, { codebook: 'int', bits: 3, groupSize: 64 }, { codebook: 'nf', bits: 4, groupSize: 64 }];
   const shapes: [number, number, QuantSpec[]][] = rt.isCpuAdapter ? [[64, 4096, specs]] : [
@@ -43,7 +44,7 @@ export async function runGemvWorkgroups(rt: Runtime, copyGBs: number | null, log
   const configs = (variant: string): [number, number][] => (variant ? [[256, 8], [256, 16]] : [[256, 8], [256, 16], [512, 8], [512, 16], [512, 32], [1024, 16], [1024, 32]]);
   for (const [out, inF, formats] of shapes) {
     for (const spec of formats) {
-      const bytes = (out * inF * spec.bits) / 8 + out * (inF / 64) * 8;
+      const bytes = packedBytes({ out, inFeatures: inF, spec });
       const ws = Array.from({ length: rt.isCpuAdapter ? 1 : Math.ceil((256 * 2 ** 20) / bytes) + 1 }, (_, i) => randomWeight(rt, out, inF, spec, 40 + i));
       const levels = rt.constant(`levels-${spec.codebook}${spec.bits}`, () => codeLevels(spec));
       const x = rt.upload(seededUniforms(inF, 9, -1, 1), [1, inF], 'x');
@@ -51,9 +52,9 @@ export async function runGemvWorkgroups(rt: Runtime, copyGBs: number | null, log
       let reference: Float32Array | null = null;
       for (const [variant, cuts] of VARIANTS) for (const [wg, lanes] of configs(variant)) {
         if (wg > maxInvocations) continue;
-        let upl = Math.ceil(inF / 128 / lanes);
-        while (upl > 1 && 528 * lanes * upl + 64 > limit) upl--;
-        const values = { BITS: spec.bits, GROUP: 64, NF: +(spec.codebook === 'nf'), DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: +(rt.subgroupMinSize >= lanes), UPL: upl };
+        const subgroups = rt.subgroupMinSize >= lanes;
+        const upl = unitsPerLane(rt, { inFeatures: inF }, 1, lanes, subgroups, undefined, 'gemvwg');
+        const values = { BITS: spec.bits, GROUP: 64, NF: +(spec.codebook === 'nf'), DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: +subgroups, UPL: upl };
         let code = gemvSource('gemv_units', unitsCode + storeCode + dequantCode, values);
         for (const [from, to] of [[WG_LINE, `const WG = ${wg}u;`], ...cuts]) {
           if (!code.includes(from)) throw new Error(`gemvwg: '${from.slice(0, 40)}…' not in the kernel`);
@@ -70,10 +71,7 @@ export async function runGemvWorkgroups(rt: Runtime, copyGBs: number | null, log
         let note = '';
         if (!reference) reference = Float32Array.from(y);
         else {
-          let num = 0;
-          let den = 0;
-          for (let i = 0; i < out; i++) { num += (y[i] - reference[i]) ** 2; den += reference[i] ** 2; }
-          const rel = Math.sqrt(num / den);
+          const rel = relativeError(y, reference);
           if (!(rel < 1e-5)) note = ` MISMATCH rel ${rel.toExponential(2)}`;
         }
         let next = 0;
@@ -81,9 +79,7 @@ export async function runGemvWorkgroups(rt: Runtime, copyGBs: number | null, log
           record(step, next++ % ws.length);
           return Promise.resolve();
         }, { iters: rt.isCpuAdapter ? 2 : 4 * ws.length, reps: rt.isCpuAdapter ? 1 : 5, stream: true });
-        const r = { ...result(`gemv ${spec.codebook}${spec.bits} G64 M=1 workgroup ${wg}, ${lanes} lanes/row, ${upl} units/lane, stream${variant}${note}`, `${out}×${inF}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall };
-        results.push(r);
-        log(r);
+        add({ ...result(`gemv ${spec.codebook}${spec.bits} G64 M=1 workgroup ${wg}, ${lanes} lanes/row, ${upl} units/lane, stream${variant}${note}`, `${out}×${inF}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall });
       }
       ws.forEach((w) => freeQuantized(rt, w));
       rt.free(x, ...ys);

@@ -23,7 +23,7 @@ export function randomWeight(rt: Runtime, out: number, inF: number, spec: QuantS
 }
 
 /** Bytes a GEMV must read: codes plus statistics (f32 pairs, or 8-bit pairs and 16 bytes per 256 groups). */
-const packedBytes = (w: QuantizedWeight) => {
+export const packedBytes = (w: Pick<QuantizedWeight, 'out' | 'inFeatures' | 'spec'>) => {
   const groups = w.out * (w.inFeatures / w.spec.groupSize);
   return (w.out * w.inFeatures * w.spec.bits) / 8 + (w.spec.doubleQuant ? groups * 2 + Math.ceil(groups / 256) * 16 : groups * 8);
 };
@@ -91,7 +91,7 @@ async function gemmBench(
   return result(`${direction === 'forward' ? 'X·Ŵᵀ' : 'dY·Ŵ'} ${codebook}${bits} G=64${variant} (ratio: vs f32 matmul)`, `M=${M} ${out}×${inF}`, tflops, 'TFLOP/s', baseline, t.seconds, t.timing);
 }
 
-async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward', tiling: Tiling = {}): Promise<BenchResult> {
+export async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, direction: 'forward' | 'backward', tiling: Tiling = {}): Promise<BenchResult> {
   const W: Tensor = rt.upload(seededUniforms(out * inF, 5), [out, inF], 'W');
   const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
   const a = rt.upload(seededUniforms(M * rows, 6), [M, rows], 'a');
@@ -102,7 +102,7 @@ async function f32Baseline(rt: Runtime, M: number, out: number, inF: number, dir
 }
 
 /** Results pushed as they come and logged, for the suites below. */
-function collector(log: (r: BenchResult) => void) {
+export function collector(log: (r: BenchResult) => void) {
   const results: BenchResult[] = [];
   const add = (r: BenchResult) => {
     results.push(r);

@@ -90,6 +90,22 @@ export interface GemmDims {
   strideB: number;
 }
 
+/** The workgroup tiling recordGemm uses: the one given in `options`, or the automatic choice (MatmulOptions.tile). */
+export function gemmTiling({ M, N, batch }: Pick<GemmDims, 'M' | 'N' | 'batch'>, quantized: boolean, options: MatmulOptions = {}) {
+  const workgroups = (rows: number, cols: number) => batch * Math.ceil(M / rows) * Math.ceil(N / cols);
+  // Quantized 128×128 tiles want 512 workgroups: fewer of them fit an SM than f32 ones (inferred from wave counts),
+  // so at 344 (M = 512, N = 11008) a second, mostly empty wave ran; 128×64 tiles took dY·Ŵ there from 21.4 to
+  // 25.5 TFLOP/s on the H100 (h100-gemm-tiles.json), while f32 lost 5 % with them.
+  const bigTiles = quantized ? 512 : 256;
+  const auto: [4 | 8, 4 | 8] = workgroups(128, 128) >= bigTiles ? [8, 8] : workgroups(128, 64) >= 256 ? [8, 4] : [4, 4];
+  const given = options.tile !== undefined || options.tileN !== undefined;
+  const tile = given ? (options.tile ?? 8) : auto[0];
+  const tileN = given ? (options.tileN ?? tile) : auto[1];
+  const depth = options.depth ?? (tile === 8 && tileN === 8 ? 8 : 16);
+  if ((tile === 4 || tileN === 4) && depth === 8) throw new RangeError('matmul: a register tile of 4 needs depth 16 or 32');
+  return { tile, tileN, depth };
+}
+
 /**
  * Records one launch of shaders/matmul.wgsl. `bindings` follow the shader: A, B (or the codes of a
  * quantized B), C, then any extra bindings of the variant; `variant` holds its template values
@@ -105,17 +121,7 @@ export async function recordGemm(
   options: MatmulOptions = {},
   appendCode = '',
 ) {
-  const workgroups = (rows: number, cols: number) => batch * Math.ceil(M / rows) * Math.ceil(N / cols);
-  // Quantized 128×128 tiles want 512 workgroups: fewer of them fit an SM than f32 ones (inferred from wave counts),
-  // so at 344 (M = 512, N = 11008) a second, mostly empty wave ran; 128×64 tiles took dY·Ŵ there from 21.4 to
-  // 25.5 TFLOP/s on the H100 (h100-gemm-tiles.json), while f32 lost 5 % with them.
-  const bigTiles = variant.QUANT ? 512 : 256;
-  const auto: [4 | 8, 4 | 8] = workgroups(128, 128) >= bigTiles ? [8, 8] : workgroups(128, 64) >= 256 ? [8, 4] : [4, 4];
-  const given = options.tile !== undefined || options.tileN !== undefined;
-  const tile = given ? (options.tile ?? 8) : auto[0];
-  const tileN = given ? (options.tileN ?? tile) : auto[1];
-  const depth = options.depth ?? (tile === 8 && tileN === 8 ? 8 : 16);
-  if ((tile === 4 || tileN === 4) && depth === 8) throw new RangeError('matmul: a register tile of 4 needs depth 16 or 32');
+  const { tile, tileN, depth } = gemmTiling({ M, N, batch }, !!variant.QUANT, options);
   const values = {
     TM: tile, TN: tileN, BK: depth, TRANS_A: +!!options.transA,
     VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), MGROUP: 0, ...variant,
