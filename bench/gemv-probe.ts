@@ -12,7 +12,7 @@ import unitsCode from '../shaders/gemv_units.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 import { packedBytes, randomWeight } from './quant-suite';
 
-const DECODE = '      if (u < units) { unitRows(c, st, (k * LANES + lane) * UNIT_X, &acc); }';
+const DECODE = '      if (u < units) { unitRows(c, st, k * LANES + lane, &acc); }';
 const STAGE = '      staged[r] = select(vec4<f32>(0.0), X[min(i / (32u * CHUNK), MMAX - 1u) * xRow + min(col, xRow - 1u)], col < xRow);';
 const STORE = '      if (i < 32u * CHUNK * MMAX) { xs[((i / (32u * CHUNK)) * CHUNK + v / 32u) * UNIT_X + v % 32u] = staged[r]; }';
 const CODES = '    var c = unitCodes(row, min(u, units - 1u), units);\n    var st = unitStats(row, min(u, units - 1u), groups);';

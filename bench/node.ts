@@ -2,7 +2,7 @@
 // SwiftShader. Usage: node <bundle> [out.json]. Prints a table and writes the JSON report.
 // BENCH_SUITES picks suites (comma-separated; default kernels,model,micro): kernels (self-check, kernels,
 // quantization, fidelity), model (TinyLlama-shaped decode/prefill), micro (micro-llama-6m's validation loss; needs
-// MICRO_LLAMA_DIR and CORPUS_DIR); and for tuning: quanttune (quantized-GEMM tile depths), gemm (quantized GEMM
+// MICRO_LLAMA_DIR and CORPUS_DIR); and for tuning: gemv (the kernels suite's decode GEMV rows alone), quanttune (quantized-GEMM tile depths), gemm (quantized GEMM
 // int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemmprobe
 // (the quantized GEMM with parts cut out), gemvprobe (the decode
 // GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvwg (decode GEMV
@@ -14,7 +14,7 @@ import type { BenchReport, BenchResult } from './harness';
 import { selfCheck } from './selfcheck';
 import { existsSync } from 'node:fs';
 import { fidelity, formatFidelity, type FidelityRow } from './fidelity';
-import { runGemmComparison, runGemmTiles, runGemvRows, runGemvTuning, runQuantizeSuite, runQuantSuite, runQuantTuning } from './quant-suite';
+import { runGemmComparison, runGemmTiles, runGemvRows, runGemvSuite, runGemvTuning, runQuantizeSuite, runQuantSuite, runQuantTuning } from './quant-suite';
 import { runGemvProbe } from './gemv-probe';
 import { runGemvWorkgroups } from './gemv-workgroups';
 import { runGemmProbe } from './gemm-probe';
@@ -25,7 +25,9 @@ import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
 declare const __COMMIT__: string;
 
 // Unquantized timestamps, and matrix-unit features visible where the driver has them.
-setNodeDawnFlags(['enable-dawn-features=allow_unsafe_apis', 'disable-dawn-features=timestamp_quantization']);
+// BENCH_DAWN_ENABLE replaces the enabled Dawn toggles, for diagnostics (e.g. allow_unsafe_apis,disable_robustness:
+// what Dawn's bounds clamping costs; a browser always has it).
+setNodeDawnFlags([`enable-dawn-features=${process.env.BENCH_DAWN_ENABLE ?? 'allow_unsafe_apis'}`, 'disable-dawn-features=timestamp_quantization']);
 
 const out = process.argv[2];
 const rt = await Runtime.create({ onDeviceLost: (e) => console.error(String(e)) });
@@ -48,6 +50,7 @@ else {
 }
 const copy = results.find((r) => r.name.startsWith('copy'));
 if (suites.has('kernels')) results.push(...(await runQuantSuite(rt, scale, copy ? copy.value : null, log)));
+if (suites.has('gemv')) results.push(...(await runGemvSuite(rt, scale, copy ? copy.value : null, log)));
 if (suites.has('quantize')) results.push(...(await runQuantizeSuite(rt, log)));
 if (suites.has('quanttune')) results.push(...(await runQuantTuning(rt, log)));
 if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, copy ? copy.value : null, log)));

@@ -4,14 +4,14 @@
 // blocks, so 2, 3 and 4 bits all load whole vec4s) and the 128/GROUP statistics of its groups. A workgroup owns
 // ROWS = WG / LANES rows; a row's LANES invocations take consecutive units (its codes are read as
 // 16·BITS·LANES contiguous bytes), UPL units each per chunk. A chunk's X is staged in workgroup memory behind
-// one barrier — by default the whole of X — and an invocation requests its next unit's codes and statistics
+// one barrier — by default the whole of X — with the Σ x of each 32-block (behind a second), and an invocation requests its next unit's codes and statistics
 // before decoding the current one. One vec4 of padding per unit keeps the 8 invocations of a 128-bit access
 // phase on distinct banks. (Read from global memory instead, each invocation's X lay 512 B from its
 // neighbour's and X alone took 13 of 23 µs at 4096² int4 on the H100; one unit per lane and chunk, i.e. a
 // barrier per 8 units, took 12.1 against 9.8 µs with all of X in one chunk — BENCHMARKS.md.)
-// Per group, Σ (s·l + o)·x = s·Σ l·x + o·Σ x: one multiply-add per weight, the statistics once per group; each
-// code word is decoded once for all M rows of X.
-// Template: LANES ∈ {1, 2, 4, …, 32}, MR = M ∈ 1..8, UPL ≥ 1 (workgroup memory: 528·LANES·UPL·M bytes of X,
+// Per group, Σ (s·l + o)·x = s·Σ l·x + o·Σ x: one multiply-add per weight, the statistics once per group, Σ x
+// once per chunk for all rows of the workgroup; each code word is decoded once for all M rows of X.
+// Template: LANES ∈ {1, 2, 4, …, 32}, MR = M ∈ 1..8, UPL ≥ 1 (workgroup memory: 544·LANES·UPL·M bytes of X and its sums,
 // and without SUBGROUPS 1024·M of partial sums), gemv_store.wgsl's SUBGROUPS, and dequant.wgsl's BITS, GROUP,
 // NF, DQ with CODES4 = 1.
 
@@ -35,6 +35,7 @@ const STAGE = (32u * CHUNK * MMAX + WG - 1u) / WG; // vec4s of X each invocation
 
 const UNIT_X = 33u; // vec4s of X per unit in workgroup memory: 32 and one of padding
 var<workgroup> xs: array<vec4<f32>, UNIT_X * CHUNK * MMAX>; // the chunk's X: xs[(m·CHUNK + unit)·UNIT_X + j]
+var<workgroup> xsum: array<f32, 4u * CHUNK * MMAX>; // Σ x of each 32-block: xsum[(m·CHUNK + unit)·4 + block]
 var<workgroup> levels: array<f32, 16>;            // nf: the level table, read per code from workgroup memory
 
 // nf: the levels of four codes, from the table in workgroup memory.
@@ -50,65 +51,83 @@ fn unitFloats(bits: vec4<u32>) -> vec4<f32> {
   return bitcast<vec4<f32>>((bits & vec4<u32>(((1u << BITS) - 1u) << (23u - BITS))) | vec4<u32>(0x3F800000u));
 }
 
-// The helpers add (Σ level·x, Σ x) of a block of 32 codes for every row m of X into r[m]: each word's codes are
-// decoded once and used for all M rows. Straight-line code with constant shifts: no register arrays indexed by
-// data, which the driver may put in local memory.
-alias Sums = array<vec2<f32>, MMAX>;
+// The helpers return Σ level·x over a block of 32 codes for every row m of X: each word's codes are decoded
+// once and used for all M rows, into four running sums per row (one multiply-add per weight, four independent
+// chains), added up at the block's end. Σ x of the block is not summed here: it is the same for every output row,
+// so it is summed once per chunk into xsum. Straight-line code with constant shifts: no register arrays indexed
+// by data, which the driver may put in local memory. (Against dot products per word, each row's invocations
+// summing Σ x too and two shifts per code: M = 1 −4 to −12 % on the H100, h100-gemv-diet-ab.json.)
+alias Quads = array<vec4<f32>, MMAX>;
+alias Dots = array<f32, MMAX>;
 const XM = CHUNK * UNIT_X; // xs stride from one row of X to the next
 
 fn sumX(a: vec4<f32>) -> f32 { return (a.x + a.y) + (a.z + a.w); }
 
-// 4 bits: 8 codes per word, a block of 32 codes is one vec4 of words.
-fn word4(w: u32, xv: u32, r: ptr<function, Sums>) {
-//#if NF
-  let lo = quadLevels((vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u));
-  let hi = quadLevels((vec4<u32>(w) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u));
-//#else
-  let lo = unitFloats(vec4<u32>(w) << vec4<u32>(19u, 15u, 11u, 7u));
-  let hi = unitFloats(vec4<u32>(w >> 16u) << vec4<u32>(19u, 15u, 11u, 7u));
-//#endif
-  for (var m = 0u; m < MMAX; m++) {
-    let a = xs[xv + m * XM];
-    let b = xs[xv + m * XM + 1u];
-    (*r)[m] += vec2<f32>(dot(lo, a) + dot(hi, b), sumX(a) + sumX(b));
-  }
-}
-fn block4(c: vec4<u32>, xv: u32, r: ptr<function, Sums>) {
-  word4(c.x, xv, r);
-  word4(c.y, xv + 2u, r);
-  word4(c.z, xv + 4u, r);
-  word4(c.w, xv + 6u, r);
+fn blockDots(r: Quads) -> Dots {
+  var d: Dots;
+  for (var m = 0u; m < MMAX; m++) { d[m] = sumX(r[m]); }
+  return d;
 }
 
-// 2 bits: 16 codes per word (and 3 bits' low two bits, `hi` holding their third bits from bit 0).
+// Four codes' floats times X vec4 j of the block (xs[xv + j] for row 0), into r.
+fn quadInto(q: vec4<f32>, xv: u32, j: u32, r: ptr<function, Quads>) {
+  for (var m = 0u; m < MMAX; m++) { (*r)[m] = fma(q, xs[xv + m * XM + j], (*r)[m]); }
+}
+
+// 4 bits: 8 codes per word, a block of 32 codes is one vec4 of words. int: each code moved straight to mantissa
+// bits 19…22 (one shift per code).
+fn word4(w: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
+//#if NF
+  quadInto(quadLevels((vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u)), xv, j, r);
+  quadInto(quadLevels((vec4<u32>(w) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)), xv, j + 1u, r);
+//#else
+  quadInto(unitFloats(vec4<u32>(w) << vec4<u32>(19u, 15u, 11u, 7u)), xv, j, r);
+  quadInto(unitFloats(vec4<u32>(w << 3u, w >> 1u, w >> 5u, w >> 9u)), xv, j + 1u, r);
+//#endif
+}
+fn block4(c: vec4<u32>, xv: u32) -> Dots {
+  var r = Quads(); // zeroed explicitly: SwiftShader has kept a loop-local array's values from the previous iteration
+  word4(c.x, xv, 0u, &r);
+  word4(c.y, xv, 2u, &r);
+  word4(c.z, xv, 4u, &r);
+  word4(c.w, xv, 6u, &r);
+  return blockDots(r);
+}
+
+// 2 bits: 16 codes per word; 3 bits: the same for the low two bits, and hi holding the 16 codes' third bits from
+// bit 0. Codes 4i…4i+3 of a word, as floats (i a constant at every call). int: each code's low bits moved
+// straight to mantissa bits 23 − BITS and up, its third bit to bit 22: one shift each (code k's shift is
+// 23 − BITS − 2k, left or right; the other direction's is 0 and folds away).
 fn quad2(w: u32, hi: u32, i: u32) -> vec4<f32> {
 //#if NF
   var q = (vec4<u32>(w >> (8u * i)) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
   if (BITS == 3u) { q |= ((vec4<u32>(hi >> (4u * i)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u); }
   return quadLevels(q);
 //#else
-  if (BITS == 2u) { return unitFloats(vec4<u32>(w >> (8u * i)) << vec4<u32>(21u, 19u, 17u, 15u)); }
-  // 3 bits: the low two bits to mantissa bits 20, 21 and the third to bit 22 (unitFloats masks both).
-  let third = (vec4<u32>(hi >> (4u * i)) << vec4<u32>(22u, 21u, 20u, 19u)) & vec4<u32>(0x400000u);
-  return unitFloats(((vec4<u32>(w >> (8u * i)) << vec4<u32>(20u, 18u, 16u, 14u)) & vec4<u32>(0x300000u)) | third);
+  let s = vec4<i32>(i32(23u - BITS - 8u * i)) - vec4<i32>(0, 2, 4, 6);
+  let low = (vec4<u32>(w) << vec4<u32>(max(s, vec4<i32>(0)))) >> vec4<u32>(max(-s, vec4<i32>(0)));
+  if (BITS == 2u) { return unitFloats(low); }
+  let third = vec4<u32>(hi) << (vec4<u32>(22u, 21u, 20u, 19u) - 4u * i);
+  return bitcast<vec4<f32>>((low & vec4<u32>(0x300000u)) | (third & vec4<u32>(0x400000u)) | vec4<u32>(0x3F800000u));
 //#endif
 }
-fn word2(w: u32, hi: u32, xv: u32, r: ptr<function, Sums>) {
-  for (var i = 0u; i < 4u; i++) { // constant trip count; i is a shift, not an array index
-    let q = quad2(w, hi, i);
-    for (var m = 0u; m < MMAX; m++) {
-      let x = xs[xv + m * XM + i];
-      (*r)[m] += vec2<f32>(dot(q, x), sumX(x));
-    }
-  }
+fn word2(w: u32, hi: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
+  quadInto(quad2(w, hi, 0u), xv, j, r);
+  quadInto(quad2(w, hi, 1u), xv, j + 1u, r);
+  quadInto(quad2(w, hi, 2u), xv, j + 2u, r);
+  quadInto(quad2(w, hi, 3u), xv, j + 3u, r);
 }
-fn block2(w0: u32, w1: u32, xv: u32, r: ptr<function, Sums>) {
-  word2(w0, 0u, xv, r);
-  word2(w1, 0u, xv + 4u, r);
+fn block2(w0: u32, w1: u32, xv: u32) -> Dots {
+  var r = Quads();
+  word2(w0, 0u, xv, 0u, &r);
+  word2(w1, 0u, xv, 4u, &r);
+  return blockDots(r);
 }
-fn block3(lo0: u32, lo1: u32, hi: u32, xv: u32, r: ptr<function, Sums>) {
-  word2(lo0, hi, xv, r);
-  word2(lo1, hi >> 16u, xv + 4u, r);
+fn block3(lo0: u32, lo1: u32, hi: u32, xv: u32) -> Dots {
+  var r = Quads();
+  word2(lo0, hi, xv, 0u, &r);
+  word2(lo1, hi >> 16u, xv, 4u, &r);
+  return blockDots(r);
 }
 
 // (s, o) of a group applied to its (Σ level·x, Σ x). int: r.x sums (1 + q / 2^BITS)·x, so
@@ -155,30 +174,33 @@ fn unitCodes(row: u32, u: u32, units: u32) -> array<vec4<u32>, 4> {
   return c;
 }
 
-// One unit of a row against all M rows of X (row 0's X at xs[xv]), added into acc.
-fn unitRows(c: array<vec4<u32>, 4>, st: array<vec2<f32>, 4>, xv: u32, acc: ptr<function, array<f32, MMAX>>) {
-  // Zeroed explicitly: SwiftShader has kept a loop-local array's values from the previous iteration.
-  var r0 = Sums();
-  var r1 = Sums();
-  var r2 = Sums();
-  var r3 = Sums();
+// Unit `unit` of the chunk, of one row, against all M rows of X, added into acc.
+fn unitRows(c: array<vec4<u32>, 4>, st: array<vec2<f32>, 4>, unit: u32, acc: ptr<function, array<f32, MMAX>>) {
+  let xv = unit * UNIT_X;
+  var d0: Dots;
+  var d1: Dots;
+  var d2: Dots;
+  var d3: Dots;
   if (BITS == 4u) {
-    block4(c[0], xv, &r0);
-    block4(c[1], xv + 8u, &r1);
-    block4(c[2], xv + 16u, &r2);
-    block4(c[3], xv + 24u, &r3);
+    d0 = block4(c[0], xv);
+    d1 = block4(c[1], xv + 8u);
+    d2 = block4(c[2], xv + 16u);
+    d3 = block4(c[3], xv + 24u);
   } else if (BITS == 2u) {
-    block2(c[0].x, c[0].y, xv, &r0);
-    block2(c[0].z, c[0].w, xv + 8u, &r1);
-    block2(c[1].x, c[1].y, xv + 16u, &r2);
-    block2(c[1].z, c[1].w, xv + 24u, &r3);
+    d0 = block2(c[0].x, c[0].y, xv);
+    d1 = block2(c[0].z, c[0].w, xv + 8u);
+    d2 = block2(c[1].x, c[1].y, xv + 16u);
+    d3 = block2(c[1].z, c[1].w, xv + 24u);
   } else {
-    block3(c[0].x, c[0].y, c[0].z, xv, &r0);
-    block3(c[0].w, c[1].x, c[1].y, xv + 8u, &r1);
-    block3(c[1].z, c[1].w, c[2].x, xv + 16u, &r2);
-    block3(c[2].y, c[2].z, c[2].w, xv + 24u, &r3);
+    d0 = block3(c[0].x, c[0].y, c[0].z, xv);
+    d1 = block3(c[0].w, c[1].x, c[1].y, xv + 8u);
+    d2 = block3(c[1].z, c[1].w, c[2].x, xv + 16u);
+    d3 = block3(c[2].y, c[2].z, c[2].w, xv + 24u);
   }
-  for (var m = 0u; m < MMAX; m++) { (*acc)[m] += unitSum(st, r0[m], r1[m], r2[m], r3[m]); }
+  for (var m = 0u; m < MMAX; m++) {
+    let sx = 4u * (m * CHUNK + unit);
+    (*acc)[m] += unitSum(st, vec2<f32>(d0[m], xsum[sx]), vec2<f32>(d1[m], xsum[sx + 1u]), vec2<f32>(d2[m], xsum[sx + 2u]), vec2<f32>(d3[m], xsum[sx + 3u]));
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -216,6 +238,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       if (i < 32u * CHUNK * MMAX) { xs[((i / (32u * CHUNK)) * CHUNK + v / 32u) * UNIT_X + v % 32u] = staged[r]; }
     }
     workgroupBarrier();
+    // Σ x of every 32-block of the chunk, for every row of X: one invocation per block.
+    for (var t = lid; t < 4u * CHUNK * MMAX; t += WG) {
+      let x0 = (t / 4u) * UNIT_X + (t % 4u) * 8u;
+      var b = xs[x0];
+      for (var j = 1u; j < 8u; j++) { b += xs[x0 + j]; }
+      xsum[t] = sumX(b);
+    }
+    workgroupBarrier();
     for (var k = 0u; k < UPL; k++) {
       // The lane's next unit in the chunk is requested before this one is decoded. (Requesting all of them at
       // the chunk's start, into register arrays, measured 1.7–2.6× slower on the H100; two ahead, 8–10 % slower.)
@@ -225,7 +255,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         cNext = unitCodes(row, min(u + LANES, units - 1u), units);
         stNext = unitStats(row, min(u + LANES, units - 1u), groups);
       }
-      if (u < units) { unitRows(c, st, (k * LANES + lane) * UNIT_X, &acc); }
+      if (u < units) { unitRows(c, st, k * LANES + lane, &acc); }
       u += LANES;
       c = cNext;
       st = stNext;
