@@ -37,21 +37,6 @@ const UNIT_X = 33u; // vec4s of X per unit in workgroup memory: 32 and one of pa
 var<workgroup> xs: array<vec4<f32>, UNIT_X * CHUNK * MMAX>; // the chunk's X: xs[(m·CHUNK + unit)·UNIT_X + j]
 var<workgroup> xsum: array<f32, 4u * CHUNK * MMAX>; // Σ x of each 32-block: xsum[(m·CHUNK + unit)·4 + block]
 var<workgroup> levels: array<f32, 16>;            // nf: the level table, read per code from workgroup memory
-//#if DP4A
-// int 2 and 4 bits with integer dot products (DP4A: four byte products summed in one instruction, exactly): each
-// 32-block of X becomes 24-bit integers q·2^(e − 23) with the block's exponent e (2^(e−1) ≤ max |x| < 2^e; the
-// rounding error ≤ 2^-24 of the block's largest |x|, an f32 rounding), held as three byte planes (low, middle,
-// signed high). A code word's codes, masked into bytes (4 bits: even and odd nibbles; 2 bits: four classes), dot
-// with the matching bytes of X: 24 dot products per block and row of X, no shift or float per code.
-// xp: per block, plane p of the codes' byte sets s = 0…7 at vec4 2p + s / 4, component s % 4; set s holds the
-// codes k·NC + s % NC… of word s / NC (NC = 8 / BITS sets per word), so its bytes pair with X (s / NC)·4·NC +
-// s % NC + NC·b, b = 0…3. One vec4 of padding per unit, as in xs.
-const UNIT_P = 25u;
-const NC = 8u / BITS;
-const NONFINITE = 1000; // xexp of a block with an Inf or NaN: its dot products give NaN
-var<workgroup> xp: array<vec4<u32>, UNIT_P * CHUNK * MMAX>;
-var<workgroup> xexp: array<i32, 4u * CHUNK * MMAX>; // e of each 32-block, like xsum
-//#endif
 
 // nf: the levels of four codes, from the table in workgroup memory.
 fn quadLevels(q: vec4<u32>) -> vec4<f32> {
@@ -145,65 +130,6 @@ fn block3(lo0: u32, lo1: u32, hi: u32, xv: u32) -> Dots {
   return blockDots(r);
 }
 
-//#if DP4A
-// Σ q·x of block `blk` (xexp's index for row 0) for every row of X from its codes' byte sets 0…3 and 4…7.
-fn blockDp4a(s03: vec4<u32>, s47: vec4<u32>, xb: u32, blk: u32) -> Dots {
-  var d: Dots;
-  for (var m = 0u; m < MMAX; m++) {
-    let b = xb + m * CHUNK * UNIT_P;
-    let lo = dot4U8Packed(s03.x, xp[b].x) + dot4U8Packed(s03.y, xp[b].y) + dot4U8Packed(s03.z, xp[b].z) + dot4U8Packed(s03.w, xp[b].w)
-      + dot4U8Packed(s47.x, xp[b + 1u].x) + dot4U8Packed(s47.y, xp[b + 1u].y) + dot4U8Packed(s47.z, xp[b + 1u].z) + dot4U8Packed(s47.w, xp[b + 1u].w);
-    let mid = dot4U8Packed(s03.x, xp[b + 2u].x) + dot4U8Packed(s03.y, xp[b + 2u].y) + dot4U8Packed(s03.z, xp[b + 2u].z) + dot4U8Packed(s03.w, xp[b + 2u].w)
-      + dot4U8Packed(s47.x, xp[b + 3u].x) + dot4U8Packed(s47.y, xp[b + 3u].y) + dot4U8Packed(s47.z, xp[b + 3u].z) + dot4U8Packed(s47.w, xp[b + 3u].w);
-    let hi = dot4I8Packed(s03.x, xp[b + 4u].x) + dot4I8Packed(s03.y, xp[b + 4u].y) + dot4I8Packed(s03.z, xp[b + 4u].z) + dot4I8Packed(s03.w, xp[b + 4u].w)
-      + dot4I8Packed(s47.x, xp[b + 5u].x) + dot4I8Packed(s47.y, xp[b + 5u].y) + dot4I8Packed(s47.z, xp[b + 5u].z) + dot4I8Packed(s47.w, xp[b + 5u].w);
-    // Each sum is below 2^17 in magnitude, so exact in f32; the sum of the three is one rounding.
-    let e = xexp[blk + 4u * m * CHUNK];
-    let v = (f32(hi) * 65536.0 + f32(mid) * 256.0 + f32(lo)) * (1.0 / 8388608.0);
-    // A NaN from a runtime value (a constant NaN does not compile).
-    d[m] = select(ldexp(v, e), bitcast<f32>(0x7FC00000u | u32(e - NONFINITE)), e == NONFINITE);
-  }
-  return d;
-}
-
-// The byte sets of a 4-bit block (four words) and of a 2-bit block (two words).
-fn sets4(c: vec4<u32>, half: u32) -> vec4<u32> {
-  let w = select(c.xy, c.zw, half == 1u);
-  let m = vec4<u32>(0x0F0F0F0Fu);
-  return (vec4<u32>(w.x, w.x >> 4u, w.y, w.y >> 4u)) & m;
-}
-fn sets2(w: u32) -> vec4<u32> {
-  return (vec4<u32>(w) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(0x03030303u);
-}
-
-// X vec4s x0…x3 (16 consecutive values of a block's half, as integers) as the byte sets' plane p words.
-fn planeWords(x0: vec4<i32>, x1: vec4<i32>, x2: vec4<i32>, x3: vec4<i32>, p: u32) -> vec4<u32> {
-  var g0: vec4<i32>;
-  var g1: vec4<i32>;
-  var g2: vec4<i32>;
-  var g3: vec4<i32>;
-  if (BITS == 4u) { // sets: even and odd positions of each 8
-    g0 = vec4<i32>(x0.xz, x1.xz);
-    g1 = vec4<i32>(x0.yw, x1.yw);
-    g2 = vec4<i32>(x2.xz, x3.xz);
-    g3 = vec4<i32>(x2.yw, x3.yw);
-  } else { // sets: positions ≡ s (mod 4)
-    g0 = vec4<i32>(x0.x, x1.x, x2.x, x3.x);
-    g1 = vec4<i32>(x0.y, x1.y, x2.y, x3.y);
-    g2 = vec4<i32>(x0.z, x1.z, x2.z, x3.z);
-    g3 = vec4<i32>(x0.w, x1.w, x2.w, x3.w);
-  }
-  let sh = vec4<u32>(8u * p);
-  return vec4<u32>(pack4xU8(bitcast<vec4<u32>>(g0) >> sh), pack4xU8(bitcast<vec4<u32>>(g1) >> sh),
-    pack4xU8(bitcast<vec4<u32>>(g2) >> sh), pack4xU8(bitcast<vec4<u32>>(g3) >> sh));
-}
-
-// x as a 24-bit integer in units of 2^(e − 23).
-fn planeInts(x: vec4<f32>, e: i32) -> vec4<i32> {
-  return clamp(vec4<i32>(round(ldexp(x, vec4<i32>(23 - e)))), vec4<i32>(-8388608), vec4<i32>(8388607));
-}
-//#endif
-
 // (s, o) of a group applied to its (Σ level·x, Σ x). int: r.x sums (1 + q / 2^BITS)·x, so
 // s·Σ q·x = 2^BITS·s·(r.x − Σ x); both sums are of the same order (no cancellation to speak of), the error
 // stays at a few f32 roundings.
@@ -211,12 +137,8 @@ fn applyStats(so: vec2<f32>, r: vec2<f32>) -> f32 {
 //#if NF
   return so.x * r.x + so.y * r.y;
 //#else
-//#if DP4A
-  return so.x * r.x + so.y * r.y; // r.x = Σ q·x
-//#else
   let s = so.x * f32(1u << BITS);
   return s * r.x + (so.y - s) * r.y;
-//#endif
 //#endif
 }
 
@@ -259,20 +181,6 @@ fn unitRows(c: array<vec4<u32>, 4>, st: array<vec2<f32>, 4>, unit: u32, acc: ptr
   var d1: Dots;
   var d2: Dots;
   var d3: Dots;
-//#if DP4A
-  let xb = unit * UNIT_P;
-  if (BITS == 4u) {
-    d0 = blockDp4a(sets4(c[0], 0u), sets4(c[0], 1u), xb, 4u * unit);
-    d1 = blockDp4a(sets4(c[1], 0u), sets4(c[1], 1u), xb + 6u, 4u * unit + 1u);
-    d2 = blockDp4a(sets4(c[2], 0u), sets4(c[2], 1u), xb + 12u, 4u * unit + 2u);
-    d3 = blockDp4a(sets4(c[3], 0u), sets4(c[3], 1u), xb + 18u, 4u * unit + 3u);
-  } else {
-    d0 = blockDp4a(sets2(c[0].x), sets2(c[0].y), xb, 4u * unit);
-    d1 = blockDp4a(sets2(c[0].z), sets2(c[0].w), xb + 6u, 4u * unit + 1u);
-    d2 = blockDp4a(sets2(c[1].x), sets2(c[1].y), xb + 12u, 4u * unit + 2u);
-    d3 = blockDp4a(sets2(c[1].z), sets2(c[1].w), xb + 18u, 4u * unit + 3u);
-  }
-//#else
   if (BITS == 4u) {
     d0 = block4(c[0], xv);
     d1 = block4(c[1], xv + 8u);
@@ -289,7 +197,6 @@ fn unitRows(c: array<vec4<u32>, 4>, st: array<vec2<f32>, 4>, unit: u32, acc: ptr
     d2 = block3(c[1].z, c[1].w, c[2].x, xv + 16u);
     d3 = block3(c[2].y, c[2].z, c[2].w, xv + 24u);
   }
-//#endif
   for (var m = 0u; m < MMAX; m++) {
     let sx = 4u * (m * CHUNK + unit);
     (*acc)[m] += unitSum(st, vec2<f32>(d0[m], xsum[sx]), vec2<f32>(d1[m], xsum[sx + 1u]), vec2<f32>(d2[m], xsum[sx + 2u]), vec2<f32>(d3[m], xsum[sx + 3u]));
@@ -335,41 +242,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var t = lid; t < 4u * CHUNK * MMAX; t += WG) {
       let x0 = (t / 4u) * UNIT_X + (t % 4u) * 8u;
       var b = xs[x0];
-//#if DP4A
-      var big = abs(b);
-      var mass = big;
-      for (var j = 1u; j < 8u; j++) {
-        let v = xs[x0 + j];
-        b += v;
-        big = max(big, abs(v));
-        mass += abs(v);
-      }
-      // Σ |x| is not finite when some x is Inf or NaN (or the block overflows f32 anyway).
-      xexp[t] = select(NONFINITE, frexp(max(max(big.x, big.y), max(big.z, big.w))).exp, sumX(mass) <= 3.40282346e38);
-//#else
       for (var j = 1u; j < 8u; j++) { b += xs[x0 + j]; }
-//#endif
       xsum[t] = sumX(b);
     }
     workgroupBarrier();
-//#if DP4A
-    // X as byte planes: one invocation per half block (16 values, all three planes).
-    for (var t = lid; t < 8u * CHUNK * MMAX; t += WG) {
-      let blk = t / 2u;
-      let h = t % 2u;
-      let e = xexp[blk];
-      let x0 = (blk / 4u) * UNIT_X + (blk % 4u) * 8u + 4u * h;
-      let i0 = planeInts(xs[x0], e);
-      let i1 = planeInts(xs[x0 + 1u], e);
-      let i2 = planeInts(xs[x0 + 2u], e);
-      let i3 = planeInts(xs[x0 + 3u], e);
-      let o = (blk / 4u) * UNIT_P + (blk % 4u) * 6u + h;
-      xp[o] = planeWords(i0, i1, i2, i3, 0u);
-      xp[o + 2u] = planeWords(i0, i1, i2, i3, 1u);
-      xp[o + 4u] = planeWords(i0, i1, i2, i3, 2u);
-    }
-    workgroupBarrier();
-//#endif
     for (var k = 0u; k < UPL; k++) {
       // The lane's next unit in the chunk is requested before this one is decoded. (Requesting all of them at
       // the chunk's start, into register arrays, measured 1.7–2.6× slower on the H100; two ahead, 8–10 % slower.)

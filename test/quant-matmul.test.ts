@@ -108,66 +108,35 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
     await forward({ codebook: 'int', bits: 2, groupSize: 128, doubleQuant: true }, 3, 37, 256, 95, false, { gemv: 'quads' });
   });
   it('M = 8 accumulates into the output', () => forward({ codebook: 'int', bits: 4, groupSize: 64 }, 8, 19, 128, 3, true));
+  it('X spanning 12 decades stays within the f32 tolerance; an Inf or a NaN in X makes its row of Y non-finite', async () => {
+    const wide = new Rng(93).normals(2 * 512).map((v, i) => v * 10 ** (((i * 7919) % 13) - 6));
+    const bad = new Rng(94).normals(3 * 256);
+    bad[40] = Infinity;
+    bad[256 + 200] = NaN;
+    for (const bits of [2, 3, 4] as Bits[]) {
+      const spec: QuantSpec = { codebook: 'int', bits, groupSize: 64 };
+      const w = await decode(spec, 2, 29, 512, wide);
+      expect(relativeError(w.got, w.want)).toBeLessThan(1e-5);
+      const b = await decode(spec, 3, 23, 256, bad);
+      expect(b.got.subarray(0, 46).every((v) => !Number.isFinite(v))).toBe(true);
+      expect(relativeError(b.got.subarray(46), b.want.subarray(46))).toBeLessThan(1e-5);
+    }
+  });
 });
 
-// int2/int4 on the 'units' GEMV take integer dot products where WGSL has them (X as 24-bit integers per block).
-async function decode(spec: QuantSpec, M: number, out: number, inFeatures: number, x: Float32Array, options: Omit<QuantMatmulOptions, 'accumulate'>) {
+async function decode(spec: QuantSpec, M: number, out: number, inFeatures: number, x: Float32Array) {
   const rt = await testRuntime();
   const { qw, dense } = makeWeight(rt, out, inFeatures, spec, 77);
   const X = rt.upload(x, [M, inFeatures], 'x');
   const Y = rt.upload(poison(M * out), [M, out], 'y');
   const step = rt.step();
-  await quantMatmul(rt, step, X, qw, Y, options);
+  await quantMatmul(rt, step, X, qw, Y);
   step.submit();
   const got = (await rt.read(Y)) as Float32Array;
   rt.free(X, Y);
   freeQuantized(rt, qw);
   return { got, want: matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inFeatures, transB: true }) };
 }
-
-describe('decode GEMV with integer dot products (int2, int4)', () => {
-  const paths = async () => ((await testRuntime()).wgslFeatures.has('packed_4x8_integer_dot_product') ? [true, false] : [false]);
-  it('the integer and the float path both match the reference, M = 1, 3 and 8', async () => {
-    for (const integerDot of await paths()) {
-      await forward({ codebook: 'int', bits: 4, groupSize: 32 }, 1, 37, 512, 90, false, { integerDot });
-      await forward({ codebook: 'int', bits: 2, groupSize: 128, doubleQuant: true }, 3, 21, 384, 91, true, { integerDot });
-      await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 8, 19, 256, 92, false, { integerDot, lanesPerRow: 2 });
-    }
-  });
-  it('X spanning 12 decades within each block stays within the f32 tolerance', async () => {
-    const rng = new Rng(93);
-    const x = rng.normals(2 * 512).map((v, i) => v * 10 ** (((i * 7919) % 13) - 6));
-    for (const integerDot of await paths()) {
-      for (const bits of [2, 4] as Bits[]) {
-        const { got, want } = await decode({ codebook: 'int', bits, groupSize: 64 }, 2, 29, 512, x, { integerDot });
-        expect(relativeError(got, want)).toBeLessThan(1e-5);
-      }
-    }
-  });
-  it('an Inf or a NaN in X makes its row of Y non-finite; the other rows stay right', async () => {
-    const x = new Rng(94).normals(3 * 256);
-    x[40] = Infinity;
-    x[256 + 200] = NaN;
-    for (const integerDot of await paths()) {
-      const { got, want } = await decode({ codebook: 'int', bits: 4, groupSize: 64 }, 3, 23, 256, x, { integerDot });
-      expect(got.subarray(0, 46).every((v) => !Number.isFinite(v))).toBe(true);
-      expect(relativeError(got.subarray(46), want.subarray(46))).toBeLessThan(1e-5);
-    }
-  });
-  it('integerDot: true without the WGSL extension is a ShapeError naming it', async () => {
-    const rt = await testRuntime();
-    const without = Object.create(rt, { wgslFeatures: { value: new Set<string>() } }) as typeof rt;
-    const { qw } = makeWeight(rt, 8, 128, { codebook: 'int', bits: 4, groupSize: 64 }, 95);
-    const X = rt.upload(new Rng(95).normals(128), [1, 128], 'x');
-    const Y = rt.tensor([1, 8], 'f32', 'y');
-    try {
-      await expect(quantMatmul(without, rt.step(), X, qw, Y, { integerDot: true })).rejects.toThrow(/lacks packed_4x8_integer_dot_product/);
-    } finally {
-      rt.free(X, Y);
-      freeQuantized(rt, qw);
-    }
-  });
-});
 
 describe('quantized forward and backward-input, tiled path (M > 8)', () => {
   let seed = 50;

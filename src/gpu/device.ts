@@ -38,8 +38,6 @@ export interface AcquiredDevice {
   /** subgroupMinSize / subgroupMaxSize: 0 when the adapter does not say. */
   adapterInfo: { vendor: string; architecture: string; device: string; description: string; subgroupMinSize: number; subgroupMaxSize: number };
   features: ReadonlySet<string>;
-  /** The WGSL language extensions the implementation supports (e.g. 'packed_4x8_integer_dot_product'). */
-  wgslFeatures: ReadonlySet<string>;
   limits: GPUSupportedLimits;
   /** Resolves with a DeviceLostError when the device is lost, including after destroy(). */
   lost: Promise<DeviceLostError>;
@@ -133,7 +131,6 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
       subgroupMaxSize: info?.subgroupMaxSize ?? 0,
     },
     features: new Set(device.features as unknown as Iterable<string>),
-    wgslFeatures: new Set((gpu.wgslLanguageFeatures ?? []) as unknown as Iterable<string>),
     limits: device.limits,
     lost,
   };

@@ -29,8 +29,6 @@ export class Runtime {
   readonly pool: BufferPool;
   readonly bindGroups: BindGroupCache;
   readonly features: ReadonlySet<string>;
-  /** WGSL language extensions of the implementation (acquireDevice's wgslFeatures). */
-  readonly wgslFeatures: ReadonlySet<string>;
   readonly adapterInfo: AcquiredDevice['adapterInfo'];
   /** A CPU implementation of WebGPU (SwiftShader, llvmpipe): kernels there prefer fewer, longer invocations. */
   readonly isCpuAdapter: boolean;
@@ -45,7 +43,6 @@ export class Runtime {
   private constructor(acquired: AcquiredDevice, options: RuntimeOptions) {
     this.device = acquired.device;
     this.features = acquired.features;
-    this.wgslFeatures = acquired.wgslFeatures;
     this.adapterInfo = acquired.adapterInfo;
     const info = acquired.adapterInfo;
     this.isCpuAdapter = /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.description}`);

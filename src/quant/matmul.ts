@@ -29,10 +29,6 @@ export interface QuantMatmulOptions {
   /** 'units' only: 128-weight units each invocation takes per chunk of X staged in workgroup memory. Default:
    *  as many as the row has for it, within the device's workgroup memory. */
   unitsPerLane?: number;
-  /** 'units' only, int codes of 2 or 4 bits: dot the codes with X through WGSL's packed 4×8 integer dot products
-   *  (X rounded to 24-bit integers per 32-value block, an f32-sized error; int3 and nf always take floats). Default:
-   *  where the WGSL implementation has them; true demands them. */
-  integerDot?: boolean;
   /** Sum a row's lanes with subgroup shuffles instead of a tree in workgroup memory. Default: when the device
    *  has the 'subgroups' feature and its smallest subgroup holds lanesPerRow invocations; true demands it. */
   subgroups?: boolean;
@@ -41,40 +37,36 @@ export interface QuantMatmulOptions {
   parts?: readonly number[];
 }
 
-const INTEGER_DOT = 'packed_4x8_integer_dot_product';
-
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
 export const GEMV_MAX_ROWS = 8;
 
-/** Workgroup memory of gemv_units.wgsl: the staged X chunk (33 vec4 per unit) and its block sums (4 f32 per unit),
- *  with integer dot products its byte planes (25 vec4) and block exponents (4 i32), the partial sums unless they
- *  are summed in subgroups, the level table. */
-const unitsSharedBytes = (lanes: number, M: number, subgroups: boolean, upl = 1, dp4a = false) =>
-  (544 + (dp4a ? 416 : 0)) * lanes * upl * M + (subgroups ? 0 : 1024 * M) + 64;
+/** Workgroup memory of gemv_units.wgsl: the staged X chunk (33 vec4 per unit) and its block sums (4 f32 per unit), the partial sums unless they are
+ *  summed in subgroups, the level table. */
+const unitsSharedBytes = (lanes: number, M: number, subgroups: boolean, upl = 1) => 544 * lanes * upl * M + (subgroups ? 0 : 1024 * M) + 64;
 
 /** Units per lane and chunk: the requested number, or as many as a row has for each lane within workgroup memory. */
-export function unitsPerLane(rt: Runtime, w: Pick<QuantizedWeight, 'inFeatures'>, M: number, lanes: number, subgroups: boolean, requested: number | undefined, op: string, dp4a = false) {
+export function unitsPerLane(rt: Runtime, w: Pick<QuantizedWeight, 'inFeatures'>, M: number, lanes: number, subgroups: boolean, requested: number | undefined, op: string) {
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   if (requested !== undefined) {
-    const bytes = unitsSharedBytes(lanes, M, subgroups, requested, dp4a);
+    const bytes = unitsSharedBytes(lanes, M, subgroups, requested);
     if (!Number.isInteger(requested) || requested < 1 || bytes > limit) {
       throw new ShapeError(`${op}: unitsPerLane must be a whole number ≥ 1 within ${limit} bytes of workgroup memory; ${requested} at ${lanes} lanes and M = ${M} needs ${bytes}`);
     }
     return requested;
   }
   let upl = Math.ceil(w.inFeatures / 128 / lanes);
-  while (upl > 1 && unitsSharedBytes(lanes, M, subgroups, upl, dp4a) > limit) upl--;
+  while (upl > 1 && unitsSharedBytes(lanes, M, subgroups, upl) > limit) upl--;
   return upl;
 }
 
 /** Lanes per row of gemv_units.wgsl: 8, the fastest on the H100 at every M measured (M = 1: 4/8/16/32 lanes;
  *  M = 2, 4, 8: 2/4/8/16; BENCHMARKS.md), halved only while one unit per lane would not fit the device's
  *  workgroup memory. */
-function unitsLanes(rt: Runtime, M: number, options: QuantMatmulOptions, dp4a: boolean, op: string): number {
+function unitsLanes(rt: Runtime, M: number, options: QuantMatmulOptions, op: string): number {
   const requested = options.lanesPerRow;
   const subgroupsFor = (lanes: number) => options.subgroups ?? rt.subgroupMinSize >= lanes;
   if (requested !== undefined) {
-    const bytes = unitsSharedBytes(requested, M, subgroupsFor(requested), 1, dp4a);
+    const bytes = unitsSharedBytes(requested, M, subgroupsFor(requested));
     if (requested > 32 || bytes > rt.device.limits.maxComputeWorkgroupStorageSize) {
       throw new ShapeError(`${op}: the 'units' GEMV takes at most 32 lanes per row and ${rt.device.limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory; ${requested} lanes at M = ${M} need ${bytes}`);
     }
@@ -82,15 +74,8 @@ function unitsLanes(rt: Runtime, M: number, options: QuantMatmulOptions, dp4a: b
   }
   if (rt.isCpuAdapter) return 1;
   let lanes = 8;
-  while (lanes > 1 && unitsSharedBytes(lanes, M, subgroupsFor(lanes), 1, dp4a) > rt.device.limits.maxComputeWorkgroupStorageSize) lanes /= 2;
+  while (lanes > 1 && unitsSharedBytes(lanes, M, subgroupsFor(lanes)) > rt.device.limits.maxComputeWorkgroupStorageSize) lanes /= 2;
   return lanes;
-}
-
-/** Whether the 'units' GEMV of w takes integer dot products: int codes of 2 or 4 bits, where WGSL has them. */
-function useIntegerDot(rt: Runtime, w: QuantizedWeight, requested: boolean | undefined, op: string): boolean {
-  const available = rt.wgslFeatures.has(INTEGER_DOT);
-  if (requested && !available) throw new ShapeError(`${op}: integerDot requested, but this WebGPU implementation's WGSL lacks ${INTEGER_DOT}`);
-  return w.spec.codebook === 'int' && w.spec.bits !== 3 && (requested ?? available);
 }
 
 /** Whether a GEMV with `lanes` invocations per row sums them with subgroup shuffles. */
@@ -154,13 +139,12 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   if (M <= GEMV_MAX_ROWS) {
     const units = (options.gemv ?? 'units') === 'units' && w.inFeatures % 128 === 0;
     if (options.gemv === 'units' && !units) throw new ShapeError(`${op}: the 'units' GEMV needs in % 128 = 0, got ${w.inFeatures}`);
-    const dp4a = units && useIntegerDot(rt, w, options.integerDot, op);
-    const lanes = units ? unitsLanes(rt, M, options, dp4a, op) : options.lanesPerRow ?? rt.gemvLanes;
+    const lanes = units ? unitsLanes(rt, M, options, op) : options.lanesPerRow ?? rt.gemvLanes;
     const subgroups = useSubgroups(rt, lanes, options.subgroups, op);
     if (!units && options.unitsPerLane !== undefined) throw new ShapeError(`${op}: unitsPerLane needs the 'units' GEMV`);
-    const upl = units ? unitsPerLane(rt, w, M, lanes, subgroups, options.unitsPerLane, op, dp4a) : 1;
+    const upl = units ? unitsPerLane(rt, w, M, lanes, subgroups, options.unitsPerLane, op) : 1;
     const [name, code] = units ? ['gemv_units', gemvUnitsCode] : ['gemv', gemvCode];
-    const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units, SUBGROUPS: +subgroups, UPL: upl, DP4A: +dp4a };
+    const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units, SUBGROUPS: +subgroups, UPL: upl };
     const kernel = await gemvKernel(rt, name, code + gemvStoreCode + dequantCode, values);
     const part = (i: number) => (i < starts.length ? starts[i] : w.out);
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0, part(1), part(2));
