@@ -2,7 +2,8 @@
 // SwiftShader. Usage: node <bundle> [out.json]. Prints a table and writes the JSON report.
 // BENCH_SUITES picks suites (comma-separated; default kernels,model,micro): kernels (self-check, kernels,
 // quantization, fidelity), model (TinyLlama-shaped decode/prefill), micro (micro-llama-6m's validation loss; needs
-// MICRO_LLAMA_DIR and CORPUS_DIR); and for tuning: gemv (the kernels suite's decode GEMV rows alone), quanttune (quantized-GEMM tile depths), gemm (quantized GEMM
+// MICRO_LLAMA_DIR and CORPUS_DIR); selfcheck (the kernels suite's self-check alone); and for tuning: gemv (the kernels
+// suite's decode GEMV rows alone), quanttune (quantized-GEMM tile depths), gemm (quantized GEMM
 // int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemmprobe
 // (the quantized GEMM with parts cut out), gemvprobe (the decode
 // GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvwg (decode GEMV
@@ -38,7 +39,7 @@ console.log(`features: ${[...rt.features].sort().join(', ')}`);
 const suites = new Set((process.env.BENCH_SUITES ?? 'kernels,model,micro').split(','));
 const scale = isCpu ? 'cpu' : 'gpu';
 const log = (r: BenchResult) => console.log(formatRow(r));
-const checks = suites.has('kernels') ? await selfCheck(rt) : [];
+const checks = suites.has('kernels') || suites.has('selfcheck') ? await selfCheck(rt) : [];
 const failed = checks.filter((c) => !c.pass);
 if (checks.length) console.log(`self-check: ${checks.length - failed.length}/${checks.length} kernel variants match the reference`);
 for (const c of failed) console.log(`  FAIL ${c.name}: relative error ${c.relativeError}`);
