@@ -40,8 +40,8 @@ export interface QuantMatmulOptions {
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
 export const GEMV_MAX_ROWS = 8;
 
-/** Workgroup memory of gemv_units.wgsl: the staged X chunk (33 vec4 per unit) and its block sums (4 f32 per unit), the partial sums unless they are
- *  summed in subgroups, the level table. */
+/** Workgroup memory of gemv_units.wgsl: the staged X chunk (33 vec4 per unit) and its block sums (4 f32 per unit),
+ *  the partial sums unless they are summed in subgroups, the level table. */
 const unitsSharedBytes = (lanes: number, M: number, subgroups: boolean, upl = 1) => 544 * lanes * upl * M + (subgroups ? 0 : 1024 * M) + 64;
 
 /** Units per lane and chunk: the requested number, or as many as a row has for each lane within workgroup memory. */
