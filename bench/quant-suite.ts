@@ -243,10 +243,13 @@ export async function runGemvRows(rt: Runtime, copyBandwidthGBs: number | null, 
   return results;
 }
 
+/** The kernels suite's weight shapes (out × in): the three on a GPU, one small one on a CPU adapter. */
+const suiteShapes = (scale: SuiteScale): [number, number][] => (scale === 'gpu' ? [[4096, 4096], [11008, 4096], [4096, 11008]] : [[256, 256]]);
+
 /** The decode GEMV rows of the kernels suite (BENCH_SUITES=gemv alone, for A/Bs): every format on the three shapes,
  *  int4 timed alone and through the quads kernel, L2-resident, stacked, and at M = 2, 4, 8. */
-export async function gemvSuiteRows(rt: Runtime, scale: SuiteScale, copyBandwidthGBs: number | null, add: (r: BenchResult) => BenchResult) {
-  const shapes: [number, number][] = scale === 'gpu' ? [[4096, 4096], [11008, 4096], [4096, 11008]] : [[256, 256]];
+async function gemvSuiteRows(rt: Runtime, scale: SuiteScale, copyBandwidthGBs: number | null, add: (r: BenchResult) => BenchResult) {
+  const shapes = suiteShapes(scale);
   // GEMVs as a forward runs them: back-to-back launches in one pass (each to its own output), clocks ramped.
   const stream = { timing: 'stream' } as const;
   for (const [out, inF] of shapes) {
@@ -268,7 +271,6 @@ export async function gemvSuiteRows(rt: Runtime, scale: SuiteScale, copyBandwidt
   add(await gemvBench(rt, 2 * inter, h, int4, copyBandwidthGBs, { ...stream, parts: [inter, inter] }));
   // Up to 8 rows of X take the GEMV too (GEMV_MAX_ROWS): the weight is still read once.
   for (const M of [2, 4, 8]) add(await gemvBench(rt, shapes[0][0], shapes[0][1], int4, copyBandwidthGBs, { ...stream, M }));
-  return shapes;
 }
 
 export async function runGemvSuite(rt: Runtime, scale: SuiteScale, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
@@ -279,9 +281,9 @@ export async function runGemvSuite(rt: Runtime, scale: SuiteScale, copyBandwidth
 
 export async function runQuantSuite(rt: Runtime, scale: SuiteScale, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
   const { results, add } = collector(log);
-  const shapes = await gemvSuiteRows(rt, scale, copyBandwidthGBs, add);
+  await gemvSuiteRows(rt, scale, copyBandwidthGBs, add);
   const ms = scale === 'gpu' ? [512, 2048] : [64];
-  await gemmRows(rt, ms, shapes, [{ bits: 2 }, { bits: 3 }, { bits: 4 }, { bits: 4, doubleQuant: true }], add);
+  await gemmRows(rt, ms, suiteShapes(scale), [{ bits: 2 }, { bits: 3 }, { bits: 4 }, { bits: 4, doubleQuant: true }], add);
   await quantizeRows(rt, scale === 'gpu' ? 4096 : 256, [{ codebook: 'nf', bits: 4, groupSize: 64 }, { codebook: 'int', bits: 4, groupSize: 64 }], add);
   return results;
 }

@@ -8,23 +8,30 @@ import { makeWeight } from './helpers/quant-weight';
 import { Rng } from './helpers/rng';
 import { matmulRef } from './ref/matmul';
 
-async function forward(
-  spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, options: Omit<QuantMatmulOptions, 'accumulate'> = {},
+/** Y = X·Ŵᵀ (+ y0) through quantMatmul for a given X, and the float64 reference. */
+async function forwardResult(
+  spec: QuantSpec, M: number, out: number, inFeatures: number, x: Float32Array, seed: number, y0?: Float32Array, options: Omit<QuantMatmulOptions, 'accumulate'> = {},
 ) {
   const rt = await testRuntime();
   const { qw, dense } = makeWeight(rt, out, inFeatures, spec, seed);
-  const rng = new Rng(seed + 1000);
-  const x = rng.normals(M * inFeatures);
-  const y0 = accumulate ? rng.normals(M * out) : undefined;
   const X = rt.upload(x, [M, inFeatures], 'x');
   const Y = rt.upload(y0 ?? poison(M * out), [M, out], 'y');
   const step = rt.step();
-  await quantMatmul(rt, step, X, qw, Y, { ...options, accumulate });
+  await quantMatmul(rt, step, X, qw, Y, { ...options, accumulate: !!y0 });
   step.submit();
-  const got = await rt.read(Y);
+  const got = (await rt.read(Y)) as Float32Array;
   rt.free(X, Y);
   freeQuantized(rt, qw);
-  const want = matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inFeatures, transB: true, c0: y0 });
+  return { got, want: matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inFeatures, transB: true, c0: y0 }) };
+}
+
+async function forward(
+  spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, accumulate = false, options: Omit<QuantMatmulOptions, 'accumulate'> = {},
+) {
+  const rng = new Rng(seed + 1000);
+  const x = rng.normals(M * inFeatures);
+  const y0 = accumulate ? rng.normals(M * out) : undefined;
+  const { got, want } = await forwardResult(spec, M, out, inFeatures, x, seed, y0, options);
   expect(relativeError(got, want)).toBeLessThan(1e-5);
 }
 
@@ -115,28 +122,14 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
     bad[256 + 200] = NaN;
     for (const bits of [2, 3, 4] as Bits[]) {
       const spec: QuantSpec = { codebook: 'int', bits, groupSize: 64 };
-      const w = await decode(spec, 2, 29, 512, wide);
+      const w = await forwardResult(spec, 2, 29, 512, wide, 77);
       expect(relativeError(w.got, w.want)).toBeLessThan(1e-5);
-      const b = await decode(spec, 3, 23, 256, bad);
+      const b = await forwardResult(spec, 3, 23, 256, bad, 77);
       expect(b.got.subarray(0, 46).every((v) => !Number.isFinite(v))).toBe(true);
       expect(relativeError(b.got.subarray(46), b.want.subarray(46))).toBeLessThan(1e-5);
     }
   });
 });
-
-async function decode(spec: QuantSpec, M: number, out: number, inFeatures: number, x: Float32Array) {
-  const rt = await testRuntime();
-  const { qw, dense } = makeWeight(rt, out, inFeatures, spec, 77);
-  const X = rt.upload(x, [M, inFeatures], 'x');
-  const Y = rt.upload(poison(M * out), [M, out], 'y');
-  const step = rt.step();
-  await quantMatmul(rt, step, X, qw, Y);
-  step.submit();
-  const got = (await rt.read(Y)) as Float32Array;
-  rt.free(X, Y);
-  freeQuantized(rt, qw);
-  return { got, want: matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inFeatures, transB: true }) };
-}
 
 describe('quantized forward and backward-input, tiled path (M > 8)', () => {
   let seed = 50;
