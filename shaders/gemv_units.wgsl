@@ -43,13 +43,12 @@ fn quadLevels(q: vec4<u32>) -> vec4<f32> {
   return vec4<f32>(levels[q.x], levels[q.y], levels[q.z], levels[q.w]);
 }
 
-// int: no integer-to-float conversion (a quarter-rate instruction on NVIDIA): the code bits are shifted to
-// the top of the mantissa of 1.0, so each float is exactly 1 + q / 2^BITS, and applyStats folds the 1 back out
-// per group with Σ x. `bits` holds the codes already shifted to mantissa bits 23 − BITS … 22. On the H100:
-// int4 unchanged, int3 12.6 → 11.6 µs at 4096² (fewer instructions, the same loads).
-fn unitFloats(bits: vec4<u32>) -> vec4<f32> {
-  return bitcast<vec4<f32>>((bits & vec4<u32>(((1u << BITS) - 1u) << (23u - BITS))) | vec4<u32>(0x3F800000u));
-}
+// int: no integer-to-float conversion (a quarter-rate instruction on NVIDIA). One shift and one AND-OR place two
+// codes, 16 bits apart in their word, at the top of the mantissas of two packed f16 1.0s, and unpack2x16float
+// widens both: each float is exactly 1 + q / 2^BITS, and applyStats folds the 1 back out per group with Σ x.
+// (Against one code at a time at the top of an f32 1.0's mantissa, a shift and an AND-OR per code: int4 −3 to −4 %,
+// int2 and int3 −7 to −9 % at M = 1 on an H200, h200-gemv-half-ab.json.)
+const F16_ONES = vec4<u32>(0x3C003C00u);
 
 // The helpers return Σ level·x over a block of 32 codes for every row m of X: each word's codes are decoded
 // once and used for all M rows, into four running sums per row (one multiply-add per weight, four independent
@@ -74,15 +73,20 @@ fn quadInto(q: vec4<f32>, xv: u32, j: u32, r: ptr<function, Quads>) {
   for (var m = 0u; m < MMAX; m++) { (*r)[m] = fma(q, xs[xv + m * XM + j], (*r)[m]); }
 }
 
-// 4 bits: 8 codes per word, a block of 32 codes is one vec4 of words. int: each code moved straight to mantissa
-// bits 19…22 (one shift per code).
+// 4 bits: 8 codes per word, a block of 32 codes is one vec4 of words. int: codes k and k + 4 (bits 4k and 4k + 16)
+// to f16 mantissa bits 6…9 and 22…25.
 fn word4(w: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
 //#if NF
   quadInto(quadLevels((vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u)), xv, j, r);
   quadInto(quadLevels((vec4<u32>(w) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)), xv, j + 1u, r);
 //#else
-  quadInto(unitFloats(vec4<u32>(w) << vec4<u32>(19u, 15u, 11u, 7u)), xv, j, r);
-  quadInto(unitFloats(vec4<u32>(w << 3u, w >> 1u, w >> 5u, w >> 9u)), xv, j + 1u, r);
+  let t = (((vec4<u32>(w) << vec4<u32>(6u, 2u, 0u, 0u)) >> vec4<u32>(0u, 0u, 2u, 6u)) & vec4<u32>(0x03C003C0u)) | F16_ONES;
+  let h0 = unpack2x16float(t.x);
+  let h1 = unpack2x16float(t.y);
+  let h2 = unpack2x16float(t.z);
+  let h3 = unpack2x16float(t.w);
+  quadInto(vec4<f32>(h0.x, h1.x, h2.x, h3.x), xv, j, r);
+  quadInto(vec4<f32>(h0.y, h1.y, h2.y, h3.y), xv, j + 1u, r);
 //#endif
 }
 fn block4(c: vec4<u32>, xv: u32) -> Dots {
@@ -95,21 +99,12 @@ fn block4(c: vec4<u32>, xv: u32) -> Dots {
 }
 
 // 2 bits: 16 codes per word; 3 bits: the same for the low two bits, and hi holding the 16 codes' third bits from
-// bit 0. Codes 4i…4i+3 of a word, as floats (i a constant at every call). int: each code's low bits moved
-// straight to mantissa bits 23 − BITS and up, its third bit to bit 22: one shift each (code k's shift is
-// 23 − BITS − 2k, left or right; the other direction's is 0 and folds away).
-fn quad2(w: u32, hi: u32, i: u32) -> vec4<f32> {
+// bit 0. nf: codes 4i…4i+3 of a word, levels from the table (i a constant at every call).
 //#if NF
+fn quad2(w: u32, hi: u32, i: u32) -> vec4<f32> {
   var q = (vec4<u32>(w >> (8u * i)) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
   if (BITS == 3u) { q |= ((vec4<u32>(hi >> (4u * i)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u); }
   return quadLevels(q);
-//#else
-  let s = vec4<i32>(i32(23u - BITS - 8u * i)) - vec4<i32>(0, 2, 4, 6);
-  let low = (vec4<u32>(w) << vec4<u32>(max(s, vec4<i32>(0)))) >> vec4<u32>(max(-s, vec4<i32>(0)));
-  if (BITS == 2u) { return unitFloats(low); }
-  let third = vec4<u32>(hi) << (vec4<u32>(22u, 21u, 20u, 19u) - 4u * i);
-  return bitcast<vec4<f32>>((low & vec4<u32>(0x300000u)) | (third & vec4<u32>(0x400000u)) | vec4<u32>(0x3F800000u));
-//#endif
 }
 fn word2(w: u32, hi: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
   quadInto(quad2(w, hi, 0u), xv, j, r);
@@ -117,6 +112,36 @@ fn word2(w: u32, hi: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
   quadInto(quad2(w, hi, 2u), xv, j + 2u, r);
   quadInto(quad2(w, hi, 3u), xv, j + 3u, r);
 }
+//#else
+// int: codes c and c + 8 (bits 2c and 2c + 16) of a word as an f16 pair: their low two bits to mantissa bits LO and
+// LO + 16 and up (2 bits: the top of the mantissa; 3 bits: below the third bit), 3 bits: their third bits (hi's bits
+// c and c + 8, spread to c and c + 16 first) to 9 and 25. Codes 0…3 come from a, 4…7 from b, 8…15 from their high
+// halves.
+const LO = 10u - BITS;
+fn word2(w: u32, hi: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
+  var a = (vec4<u32>(w) << (vec4<u32>(LO) - vec4<u32>(0u, 2u, 4u, 6u))) & vec4<u32>(0x00030003u << LO);
+  var b = (vec4<u32>(w) >> (vec4<u32>(8u - LO) + vec4<u32>(0u, 2u, 4u, 6u))) & vec4<u32>(0x00030003u << LO);
+  if (BITS == 3u) {
+    let hs = (hi & 0xFFu) | ((hi & 0xFF00u) << 8u);
+    a |= (vec4<u32>(hs) << vec4<u32>(9u, 8u, 7u, 6u)) & vec4<u32>(0x02000200u);
+    b |= (vec4<u32>(hs) << vec4<u32>(5u, 4u, 3u, 2u)) & vec4<u32>(0x02000200u);
+  }
+  a |= F16_ONES;
+  b |= F16_ONES;
+  let a0 = unpack2x16float(a.x);
+  let a1 = unpack2x16float(a.y);
+  let a2 = unpack2x16float(a.z);
+  let a3 = unpack2x16float(a.w);
+  let b0 = unpack2x16float(b.x);
+  let b1 = unpack2x16float(b.y);
+  let b2 = unpack2x16float(b.z);
+  let b3 = unpack2x16float(b.w);
+  quadInto(vec4<f32>(a0.x, a1.x, a2.x, a3.x), xv, j, r);
+  quadInto(vec4<f32>(b0.x, b1.x, b2.x, b3.x), xv, j + 1u, r);
+  quadInto(vec4<f32>(a0.y, a1.y, a2.y, a3.y), xv, j + 2u, r);
+  quadInto(vec4<f32>(b0.y, b1.y, b2.y, b3.y), xv, j + 3u, r);
+}
+//#endif
 fn block2(w0: u32, w1: u32, xv: u32) -> Dots {
   var r = Quads();
   word2(w0, 0u, xv, 0u, &r);
