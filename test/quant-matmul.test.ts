@@ -86,6 +86,8 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
     await forward({ codebook: 'nf', bits: 2, groupSize: 64 }, 3, 29, 1280, 38, true, { lanesPerRow: 4, unitsPerLane: 3 });
     await forward({ codebook: 'int', bits: 3, groupSize: 128 }, 2, 19, 896, 39, false, { lanesPerRow: 1, unitsPerLane: 7 });
     await forward({ codebook: 'int', bits: 2, groupSize: 32 }, 2, 37, 384, 41, true, { lanesPerRow: 8, subgroups: false });
+    // 4 lanes at 4 bits, 11 units: a partial second chunk.
+    await forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 2, 29, 1408, 42, false, { lanesPerRow: 4, unitsPerLane: 2 });
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 256, 1, false, { unitsPerLane: 0 })).rejects.toThrow(/unitsPerLane must be a whole number ≥ 1/);
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 8, 8, 4096, 1, false, { lanesPerRow: 4, unitsPerLane: 64 })).rejects.toThrow(/bytes of workgroup memory/);
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 256, 1, false, { gemv: 'quads', unitsPerLane: 2 })).rejects.toThrow(/unitsPerLane needs the 'units' GEMV/);
