@@ -12,26 +12,27 @@ import unitsCode from '../shaders/gemv_units.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 import { packedBytes, randomWeight } from './quant-suite';
 
-const DECODE = '      unitRows(c, st, k * LANES + lane, &acc);';
+const DECODE = '      if (u < units) { unitRows(c, st, k * LANES + lane, &acc); }';
 const STAGE = '      staged[r] = select(vec4<f32>(0.0), X[min(i / (32u * CHUNK), MMAX - 1u) * xRow + min(col, xRow - 1u)], col < xRow);';
-const STORE = '      if (i < 32u * CHUNK * MMAX) { xs[(i / (32u * CHUNK)) * XM + stagedAt(v)] = staged[r]; }';
-const CODES = '    var c = unitCodes(row, u0, lane, units);\n    var st = unitStats(row, u0, lane, units, groups);';
-const LOADED_ONLY = '      acc[0] += f32((c[0].x ^ c[1].y) ^ (c[2].z ^ c[3].w)) + (st[0].x + st[1].y) + (st[2].x + st[3].y);';
-// The lanes of a row read their code vec4s lane-contiguous, as before session 10: load b of lane l takes vec4 b of
-// the l-th unit (lanes 16·BITS B apart) instead of vec4 b·LANES + l of the step's units (consecutive lanes,
-// consecutive 16 B). Same bytes, wrong pairing with X: timing only.
-const INTERLEAVED = '  let inStep = select(lane * BITS + b, b * LANES + lane, SPREAD > 1u);';
-const CONTIGUOUS = '  let inStep = lane * BITS + b;';
+const STORE = '      if (i < 32u * CHUNK * MMAX) { xs[((i / (32u * CHUNK)) * CHUNK + v / 32u) * UNIT_X + v % 32u] = staged[r]; }';
+const CODES = '    var c = unitCodes(row, min(u, units - 1u), units);\n    var st = unitStats(row, min(u, units - 1u), groups);';
+// The lanes of a row read their units' code vec4s lane-interleaved: load b of lane l takes vec4 b·LANES + l of
+// the row's LANES units (consecutive lanes, consecutive 16 B) instead of vec4 b of its own unit (lanes 16·BITS B
+// apart). Same bytes, wrong pairing with X: timing only, for what a lane-interleaved packing would buy.
+const UNIT_CODES = '  let first = (row * units + u) * BITS;\n  var c = array<vec4<u32>, 4>(codes[first], codes[first + 1u], vec4<u32>(0u), vec4<u32>(0u));\n  if (BITS >= 3u) { c[2] = codes[first + 2u]; }\n  if (BITS == 4u) { c[3] = codes[first + 3u]; }';
+const INTERLEAVED = '  let lane = u % LANES;\n  let first = (row * units + u - lane) * BITS + lane;\n  var c = array<vec4<u32>, 4>(codes[first], codes[first + LANES], vec4<u32>(0u), vec4<u32>(0u));\n  if (BITS >= 3u) { c[2] = codes[first + 2u * LANES]; }\n  if (BITS == 4u) { c[3] = codes[first + 3u * LANES]; }';
 const CUTS: [string, [string, string][]][] = [
   ['full kernel', []],
-  ['codes read lane-contiguous (timing only)', [[INTERLEAVED, CONTIGUOUS]]],
+  ['codes read lane-interleaved (timing only)', [[UNIT_CODES, INTERLEAVED]]],
   ['X not staged (workgroup memory left as is)', [[STAGE, '      _ = X[0];'], [STORE, '']]],
-  ['codes and statistics loaded, nothing decoded', [[DECODE, LOADED_ONLY]]],
-  ['codes (lane-contiguous) and statistics loaded, nothing decoded', [[INTERLEAVED, CONTIGUOUS], [DECODE, LOADED_ONLY]]],
+  ['codes and statistics loaded, nothing decoded', [[DECODE, '      acc[0] += f32((c[0].x ^ c[1].y) ^ (c[2].z ^ c[3].w)) + st[0].x + st[1].y;']]],
+  ['codes (lane-interleaved) and statistics loaded, nothing decoded', [
+    [UNIT_CODES, INTERLEAVED], [DECODE, '      acc[0] += f32((c[0].x ^ c[1].y) ^ (c[2].z ^ c[3].w)) + st[0].x + st[1].y;'],
+  ]],
   ['nothing loaded or decoded (launch, barriers, reduction, store)', [
-    [DECODE, '      acc[0] += f32(u0 + row);'],
-    [CODES, '    var c = array<vec4<u32>, 4>(vec4<u32>(u0), vec4<u32>(u0), vec4<u32>(u0), vec4<u32>(u0));\n    var st = array<vec2<f32>, 4>();\n    _ = codes[0];\n    _ = stats[0];'],
-    ['cNext = unitCodes(row, u0 + LANES, lane, units);', ''], ['stNext = unitStats(row, u0 + LANES, lane, units, groups);', ''],
+    [DECODE, '      acc[0] += f32(u + row);'],
+    [CODES, '    var c = array<vec4<u32>, 4>(vec4<u32>(u), vec4<u32>(u), vec4<u32>(u), vec4<u32>(u));\n    var st = array<vec2<f32>, 4>();\n    _ = codes[0];\n    _ = stats[0];'],
+    ['cNext = unitCodes(row, min(u + LANES, units - 1u), units);', ''], ['stNext = unitStats(row, min(u + LANES, units - 1u), groups);', ''],
     [STAGE, '      _ = X[0];'], [STORE, ''],
   ]],
 ];

@@ -20,16 +20,16 @@ const WG_LINE = 'const WG = 256u;';
 // Register-saving variants, by text substitution: no next-unit request (the unit's codes and statistics loaded
 // where it is decoded); statistics requested with the current unit only.
 const PREFETCH = `      if (k + 1u < UPL) {
-        cNext = unitCodes(row, u0 + LANES, lane, units);
-        stNext = unitStats(row, u0 + LANES, lane, units, groups);
+        cNext = unitCodes(row, min(u + LANES, units - 1u), units);
+        stNext = unitStats(row, min(u + LANES, units - 1u), groups);
       }`;
-const DECODE = '      unitRows(c, st,';
-const LOAD_HERE = '      if (k > 0u) {\n        c = unitCodes(row, u0, lane, units);\n        st = unitStats(row, u0, lane, units, groups);\n      }\n';
-const STATS_HERE = '      if (k > 0u) { st = unitStats(row, u0, lane, units, groups); }\n';
+const DECODE = '      if (u < units) { unitRows(c, st,';
+const LOAD_HERE = '      if (k > 0u) {\n        c = unitCodes(row, min(u, units - 1u), units);\n        st = unitStats(row, min(u, units - 1u), groups);\n      }\n';
+const STATS_HERE = '      if (k > 0u) { st = unitStats(row, min(u, units - 1u), groups); }\n';
 const VARIANTS: [string, [string, string][]][] = [
   ['', []],
   [', no prefetch', [[PREFETCH, ''], [DECODE, LOAD_HERE + DECODE]]],
-  [', codes prefetched, stats not', [[PREFETCH, '      if (k + 1u < UPL) { cNext = unitCodes(row, u0 + LANES, lane, units); }'], [DECODE, STATS_HERE + DECODE]]],
+  [', codes prefetched, stats not', [[PREFETCH, '      if (k + 1u < UPL) { cNext = unitCodes(row, min(u + LANES, units - 1u), units); }'], [DECODE, STATS_HERE + DECODE]]],
 ];
 
 export async function runGemvWorkgroups(rt: Runtime, copyGBs: number | null, log: (r: BenchResult) => void) {

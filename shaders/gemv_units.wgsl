@@ -1,18 +1,14 @@
 // Decode-time forward of a quantized linear layer when K is a multiple of 128: Y[m, n] = Σ_k X[m, k]·Ŵ[n, k]
 // for M ≤ 8 rows of X (shaders/gemv.wgsl takes other K, and dense weights). Its floor is reading the packed
-// weight once. An invocation's unit of work is 128 weights of one row — four 32-code blocks, BITS vec4 code words
-// (2, 3 and 4 bits all load whole vec4s) — and the statistics of their groups. A workgroup owns ROWS = WG / LANES
-// rows; a row's LANES invocations take LANES consecutive units at a time (16·BITS·LANES contiguous bytes of
-// codes), UPL times per chunk. At 2 and 4 bits the lanes load those bytes interleaved, consecutive lanes
-// consecutive 16 B, so lane l holds block(s) (l % SPREAD)·RUN … of units l / SPREAD, l / SPREAD + LANES / SPREAD, …
-// (a unit's vec4s are spread over SPREAD = BITS lanes); at 3 bits a block's words straddle vec4s and a lane takes
-// a whole unit (SPREAD = 1). A chunk's X is staged in workgroup memory behind one barrier — by default the whole of
-// X — with the Σ x of each 32-block (behind a second), laid out per lane: the four blocks of X a lane multiplies
-// are its own 32 vec4s, plus one of padding that keeps the 8 lanes of a 128-bit access phase on distinct banks.
-// An invocation requests its next codes and statistics before decoding the current ones. (Read from global memory
-// instead, each invocation's X lay 512 B from its neighbour's and X alone took 13 of 23 µs at 4096² int4 on the
-// H100; one unit per lane and chunk, i.e. a barrier per 8 units, took 12.1 against 9.8 µs with all of X in one
-// chunk; lanes 64 B apart in their code loads instead of interleaved: BENCHMARKS.md.)
+// weight once. The unit of work is 128 weights of one row: BITS vec4 code words loaded at once (four 32-code
+// blocks, so 2, 3 and 4 bits all load whole vec4s) and the 128/GROUP statistics of its groups. A workgroup owns
+// ROWS = WG / LANES rows; a row's LANES invocations take consecutive units (its codes are read as
+// 16·BITS·LANES contiguous bytes), UPL units each per chunk. A chunk's X is staged in workgroup memory behind
+// one barrier — by default the whole of X — with the Σ x of each 32-block (behind a second), and an invocation requests its next unit's codes and statistics
+// before decoding the current one. One vec4 of padding per unit keeps the 8 invocations of a 128-bit access
+// phase on distinct banks. (Read from global memory instead, each invocation's X lay 512 B from its
+// neighbour's and X alone took 13 of 23 µs at 4096² int4 on the H100; one unit per lane and chunk, i.e. a
+// barrier per 8 units, took 12.1 against 9.8 µs with all of X in one chunk — BENCHMARKS.md.)
 // Per group, Σ (s·l + o)·x = s·Σ l·x + o·Σ x: one multiply-add per weight, the statistics once per group, Σ x
 // once per chunk for all rows of the workgroup; each code word is decoded once for all M rows of X.
 // Template: LANES ∈ {1, 2, 4, …, 32}, MR = M ∈ 1..8, UPL ≥ 1 (workgroup memory: 544·LANES·UPL·M bytes of X and its sums,
@@ -37,17 +33,9 @@ const CHUNK = LANES * UPL; // units per chunk: their X is staged at once
 const UNIT_GROUPS = 128u / GROUP;
 const STAGE = (32u * CHUNK * MMAX + WG - 1u) / WG; // vec4s of X each invocation stages per chunk
 
-// Which blocks a lane decodes: block q ∈ 0..3 of its four per chunk step lies in unit
-// (q / RUN)·(LANES / SPREAD) + lane / SPREAD of the step's LANES units, as that unit's block (lane % SPREAD)·RUN + q % RUN.
-const SPREAD = select(1u, BITS, BITS != 3u && LANES % BITS == 0u);
-const RUN = 4u / SPREAD;                // consecutive blocks of one unit a lane holds
-const SHARE = min(RUN, GROUP / 32u);    // consecutive blocks of a lane under one group's statistics
-
-const UNIT_X = 33u; // vec4s of X per slot in workgroup memory: a lane's four blocks and one of padding
-// The chunk's X by slot (k·LANES + lane for its step k): xs[(m·CHUNK + slot)·UNIT_X + 8·q + j] is vec4 j of the
-// lane's block q, row m of X.
-var<workgroup> xs: array<vec4<f32>, UNIT_X * CHUNK * MMAX>;
-var<workgroup> xsum: array<f32, 4u * CHUNK * MMAX>; // Σ x of each block: xsum[(m·CHUNK + slot)·4 + q]
+const UNIT_X = 33u; // vec4s of X per unit in workgroup memory: 32 and one of padding
+var<workgroup> xs: array<vec4<f32>, UNIT_X * CHUNK * MMAX>; // the chunk's X: xs[(m·CHUNK + unit)·UNIT_X + j]
+var<workgroup> xsum: array<f32, 4u * CHUNK * MMAX>; // Σ x of each 32-block: xsum[(m·CHUNK + unit)·4 + block]
 var<workgroup> levels: array<f32, 16>;            // nf: the level table, read per code from workgroup memory
 
 // nf: the levels of four codes, from the table in workgroup memory.
@@ -179,60 +167,41 @@ fn applyStats(so: vec2<f32>, r: vec2<f32>) -> f32 {
 //#endif
 }
 
-// A lane's four blocks (Σ level·x, Σ x) with their statistics (st[q] for the first block q of each SHARE).
+// A unit's four blocks (Σ level·x, Σ x) with the statistics of its groups.
 fn unitSum(st: array<vec2<f32>, 4>, r0: vec2<f32>, r1: vec2<f32>, r2: vec2<f32>, r3: vec2<f32>) -> f32 {
-  if (SHARE == 1u) {
+  if (GROUP == 32u) {
     return (applyStats(st[0], r0) + applyStats(st[1], r1)) + (applyStats(st[2], r2) + applyStats(st[3], r3));
-  } else if (SHARE == 2u) {
-    return applyStats(st[0], r0 + r1) + applyStats(st[2], r2 + r3);
+  } else if (GROUP == 64u) {
+    return applyStats(st[0], r0 + r1) + applyStats(st[1], r2 + r3);
   }
   return applyStats(st[0], (r0 + r1) + (r2 + r3));
 }
 
-// The (s, o) of the lane's block q in the step whose units start at u0, requested with the codes so that one memory
-// latency covers both. Units past the row's end (their X is zero) read its last unit's.
-fn blockStats(row: u32, u0: u32, lane: u32, units: u32, groups: u32, q: u32) -> vec2<f32> {
-  let u = min(u0 + (q / RUN) * (LANES / SPREAD) + lane / SPREAD, units - 1u);
-  return groupStats(row * groups + u * UNIT_GROUPS + ((lane % SPREAD) * RUN + q % RUN) / (GROUP / 32u));
-}
-fn unitStats(row: u32, u0: u32, lane: u32, units: u32, groups: u32) -> array<vec2<f32>, 4> {
+// The (s, o) of a unit's 128 / GROUP groups, requested with its codes so that one memory latency covers both.
+fn unitStats(row: u32, u: u32, groups: u32) -> array<vec2<f32>, 4> {
+  let g0 = row * groups + u * UNIT_GROUPS;
   var st: array<vec2<f32>, 4>;
-  st[0] = blockStats(row, u0, lane, units, groups, 0u);
-  if (SHARE == 1u) {
-    st[1] = blockStats(row, u0, lane, units, groups, 1u);
-    st[3] = blockStats(row, u0, lane, units, groups, 3u);
+  st[0] = groupStats(g0);
+  if (UNIT_GROUPS >= 2u) { st[1] = groupStats(g0 + 1u); }
+  if (UNIT_GROUPS == 4u) {
+    st[2] = groupStats(g0 + 2u);
+    st[3] = groupStats(g0 + 3u);
   }
-  if (SHARE <= 2u) { st[2] = blockStats(row, u0, lane, units, groups, 2u); }
   return st;
 }
 
-// The lane's code vec4 b (of BITS) in the step whose units start at u0: interleaved, vec4 b·LANES + lane of the
-// step's bytes; else vec4 b of unit u0 + lane. Past the row's end (X is zero there), its last vec4.
-fn codeVec(row: u32, u0: u32, lane: u32, units: u32, b: u32) -> vec4<u32> {
-  let inStep = select(lane * BITS + b, b * LANES + lane, SPREAD > 1u);
-  return codes[min((row * units + u0) * BITS + inStep, (row + 1u) * units * BITS - 1u)];
-}
-fn unitCodes(row: u32, u0: u32, lane: u32, units: u32) -> array<vec4<u32>, 4> {
-  var c = array<vec4<u32>, 4>(codeVec(row, u0, lane, units, 0u), codeVec(row, u0, lane, units, 1u), vec4<u32>(0u), vec4<u32>(0u));
-  if (BITS >= 3u) { c[2] = codeVec(row, u0, lane, units, 2u); }
-  if (BITS == 4u) { c[3] = codeVec(row, u0, lane, units, 3u); }
+// A unit's 2, 3 or 4 vec4 code words; zeros past BITS.
+fn unitCodes(row: u32, u: u32, units: u32) -> array<vec4<u32>, 4> {
+  let first = (row * units + u) * BITS;
+  var c = array<vec4<u32>, 4>(codes[first], codes[first + 1u], vec4<u32>(0u), vec4<u32>(0u));
+  if (BITS >= 3u) { c[2] = codes[first + 2u]; }
+  if (BITS == 4u) { c[3] = codes[first + 3u]; }
   return c;
 }
 
-// Where vec4 v of a chunk row's X (unit v / 32, its block (v / 8) % 4, vec4 v % 8) goes within that row's part of
-// xs: the slot and block q of the lane that multiplies it.
-fn stagedAt(v: u32) -> u32 {
-  let unit = v / 32u;
-  let w = unit % LANES; // the unit within its step
-  let block = (v / 8u) % 4u;
-  let lane = (w % (LANES / SPREAD)) * SPREAD + block / RUN;
-  let q = (w / (LANES / SPREAD)) * RUN + block % RUN;
-  return ((unit - w) + lane) * UNIT_X + q * 8u + v % 8u;
-}
-
-// The lane's four blocks in slot `slot` of the chunk, of one row, against all M rows of X, added into acc.
-fn unitRows(c: array<vec4<u32>, 4>, st: array<vec2<f32>, 4>, slot: u32, acc: ptr<function, array<f32, MMAX>>) {
-  let xv = slot * UNIT_X;
+// Unit `unit` of the chunk, of one row, against all M rows of X, added into acc.
+fn unitRows(c: array<vec4<u32>, 4>, st: array<vec2<f32>, 4>, unit: u32, acc: ptr<function, array<f32, MMAX>>) {
+  let xv = unit * UNIT_X;
   var d0: Dots;
   var d1: Dots;
   var d2: Dots;
@@ -254,7 +223,7 @@ fn unitRows(c: array<vec4<u32>, 4>, st: array<vec2<f32>, 4>, slot: u32, acc: ptr
     d3 = block3(c[2].y, c[2].z, c[2].w, xv + 24u);
   }
   for (var m = 0u; m < MMAX; m++) {
-    let sx = 4u * (m * CHUNK + slot);
+    let sx = 4u * (m * CHUNK + unit);
     (*acc)[m] += unitSum(st, vec2<f32>(d0[m], xsum[sx]), vec2<f32>(d1[m], xsum[sx + 1u]), vec2<f32>(d2[m], xsum[sx + 2u]), vec2<f32>(d3[m], xsum[sx + 3u]));
   }
 }
@@ -276,10 +245,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var acc: array<f32, MMAX>;
   let chunks = (units + CHUNK - 1u) / CHUNK;
   for (var chunk = 0u; chunk < chunks; chunk++) {
-    // The first step's code words and statistics are requested first; staging X below overlaps their latency.
-    var u0 = chunk * CHUNK; // the step's first unit
-    var c = unitCodes(row, u0, lane, units);
-    var st = unitStats(row, u0, lane, units, groups);
+    // The first unit's code words and statistics are requested first; staging X below overlaps their latency.
+    var u = chunk * CHUNK + lane;
+    var c = unitCodes(row, min(u, units - 1u), units);
+    var st = unitStats(row, min(u, units - 1u), groups);
     // All of an invocation's X loads are issued before any is stored (a loop storing each before loading the next
     // waited out a memory latency per vec4).
     var staged: array<vec4<f32>, STAGE>;
@@ -291,10 +260,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var r = 0u; r < STAGE; r++) {
       let i = r * WG + lid;
       let v = i % (32u * CHUNK);
-      if (i < 32u * CHUNK * MMAX) { xs[(i / (32u * CHUNK)) * XM + stagedAt(v)] = staged[r]; }
+      if (i < 32u * CHUNK * MMAX) { xs[((i / (32u * CHUNK)) * CHUNK + v / 32u) * UNIT_X + v % 32u] = staged[r]; }
     }
     workgroupBarrier();
-    // Σ x of every 32-block of the chunk, for every row of X: one invocation per block (slot-major like xs).
+    // Σ x of every 32-block of the chunk, for every row of X: one invocation per block.
     for (var t = lid; t < 4u * CHUNK * MMAX; t += WG) {
       let x0 = (t / 4u) * UNIT_X + (t % 4u) * 8u;
       var b = xs[x0];
@@ -303,17 +272,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
     for (var k = 0u; k < UPL; k++) {
-      // The lane's next step in the chunk is requested before this one is decoded. (Requesting all of them at
+      // The lane's next unit in the chunk is requested before this one is decoded. (Requesting all of them at
       // the chunk's start, into register arrays, measured 1.7–2.6× slower on the H100; two ahead, 8–10 % slower.)
-      // Blocks past the row's end multiply staged zeros.
       var cNext = c;
       var stNext = st;
       if (k + 1u < UPL) {
-        cNext = unitCodes(row, u0 + LANES, lane, units);
-        stNext = unitStats(row, u0 + LANES, lane, units, groups);
+        cNext = unitCodes(row, min(u + LANES, units - 1u), units);
+        stNext = unitStats(row, min(u + LANES, units - 1u), groups);
       }
-      unitRows(c, st, k * LANES + lane, &acc);
-      u0 += LANES;
+      if (u < units) { unitRows(c, st, k * LANES + lane, &acc); }
+      u += LANES;
       c = cNext;
       st = stNext;
     }
