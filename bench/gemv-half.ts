@@ -4,7 +4,7 @@
 // code at a time at the top of an f32 1.0's mantissa, a shift and an AND-OR per code. int2/3/4 G64, M = 1, over the
 // three benchmark shapes; the two kernels alternated (a, b, b, a). Also int4 at three shapes of the same bytes:
 // 4224×4096, 8448×2048, 16896×1024 (1, 2 and 4 workgroups of 32 rows per SM of 132, with 4, 2 and 1 units per
-// invocation): whether an SM's workgroups overlap. And nf4 with a table of level pairs (below). Each variant's
+// invocation): whether an SM's workgroups overlap. And nf4 with a table of level pairs or subgroup shuffles (below). Each variant's
 // output is checked against the committed kernel's (MISMATCH in its name otherwise).
 import type { Runtime, Step } from '../src/gpu';
 import { u32Params } from '../src/gpu';
@@ -16,6 +16,7 @@ import storeCode from '../shaders/gemv_store.wgsl?raw';
 import unitsCode from '../shaders/gemv_units.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 import { collector, packedBytes, randomWeight } from './quant-suite';
+import { X_READ, X_READ_HALF } from './gemv-probe';
 import { relativeError } from './selfcheck';
 
 function between(code: string, from: string, to: string) {
@@ -89,8 +90,13 @@ function levelShuffles(code: string): string {
   return `${code.includes('enable subgroups;') ? '' : 'enable subgroups;\n'}diagnostic(off, subgroup_uniformity);\n${shuffled}`;
 }
 
+// And gemv-probe.ts's timing-only cut: X read half as often (MISMATCH expected).
+const xHalf = (code: string) => substitute(code, [[X_READ, X_READ_HALF]]);
+
 const variants = (nf: boolean, bits: number): [string, (code: string) => string][] =>
-  nf ? [['', (code) => code], [', levels by subgroup shuffle', levelShuffles], [', level-pair table', levelPairs]] : [['', (code) => code], [', one code at a time in f32 (session 8)', (code) => f32Decoding(code, bits)]];
+  nf
+    ? [['', (code) => code], [', X read half as often (timing only)', xHalf], [', levels by subgroup shuffle', levelShuffles], [', level-pair table', levelPairs]]
+    : [['', (code) => code], [', one code at a time in f32 (session 8)', (code) => f32Decoding(code, bits)]];
 
 export async function runGemvHalf(rt: Runtime, copyGBs: number | null, log: (r: BenchResult) => void) {
   const { results, add } = collector(log);
@@ -112,11 +118,11 @@ export async function runGemvHalf(rt: Runtime, copyGBs: number | null, log: (r: 
       const upl = unitsPerLane(rt, { inFeatures: inF }, 1, 8, rt.subgroupMinSize >= 8, undefined, 'gemvhalf');
       const values = { BITS: s.bits, GROUP: 64, NF: +!bits, DQ: 0, CODES4: 1, LANES: 8, MR: 1, SUBGROUPS: +(rt.subgroupMinSize >= 8), UPL: upl };
       const kernels = [];
-      for (const [variant, change] of variants(!bits, bits).slice(0, both ? 3 : 1)) {
+      for (const [variant, change] of variants(!bits, bits).slice(0, both ? undefined : 1)) {
         const code = change(gemvSource('gemv_units', unitsCode + storeCode + dequantCode, values));
         kernels.push({ variant, kernel: await rt.kernel({ shader: `gemvhalf ${s.codebook}${s.bits} ${upl}${variant}`, code, entryPoint: 'main' }) });
       }
-      const order = kernels.length === 3 ? [0, 1, 2, 2, 1, 0] : kernels.length === 2 ? [0, 1, 1, 0] : [0];
+      const order = [...kernels.keys(), ...[...kernels.keys()].reverse()].slice(0, kernels.length > 1 ? undefined : 1); // a, b, …, b, a
       for (const [round, index] of order.entries()) {
         const { variant, kernel } = kernels[index];
         const record = (step: Step, i: number) => step.dispatch(kernel, u32Params(1, out, inF, 0, out, out), [x, ws[i].codes, ys[i], ws[i].stats, levels], [Math.ceil(out / 32)]);

@@ -21,8 +21,14 @@ const CODES = '    var c = unitCodes(row, min(u, units - 1u), units);\n    var s
 // apart). Same bytes, wrong pairing with X: timing only, for what a lane-interleaved packing would buy.
 const UNIT_CODES = '  let first = (row * units + u) * BITS;\n  var c = array<vec4<u32>, 4>(codes[first], codes[first + 1u], vec4<u32>(0u), vec4<u32>(0u));\n  if (BITS >= 3u) { c[2] = codes[first + 2u]; }\n  if (BITS == 4u) { c[3] = codes[first + 3u]; }';
 const INTERLEAVED = '  let lane = u % LANES;\n  let first = (row * units + u - lane) * BITS + lane;\n  var c = array<vec4<u32>, 4>(codes[first], codes[first + LANES], vec4<u32>(0u), vec4<u32>(0u));\n  if (BITS >= 3u) { c[2] = codes[first + 2u * LANES]; }\n  if (BITS == 4u) { c[3] = codes[first + 3u * LANES]; }';
+// X read from workgroup memory half as often: quads j and j + 1 (j even) of a block multiply the same X vec4, so the
+// compiler can load it once. Wrong sums, timing only: what the decode phase would gain if an X load served two
+// rows of W (the 128-bit reads' quarter-warp phases, not the arithmetic, bounding it).
+export const X_READ = '  for (var m = 0u; m < MMAX; m++) { (*r)[m] = fma(q, xs[xv + m * XM + j], (*r)[m]); }';
+export const X_READ_HALF = '  for (var m = 0u; m < MMAX; m++) { (*r)[m] = fma(q, xs[xv + m * XM + (j & 0xFFFFFFFEu)], (*r)[m]); }';
 const CUTS: [string, [string, string][]][] = [
   ['full kernel', []],
+  ['X read half as often (timing only)', [[X_READ, X_READ_HALF]]],
   ['codes read lane-interleaved (timing only)', [[UNIT_CODES, INTERLEAVED]]],
   ['X not staged (workgroup memory left as is)', [[STAGE, '      _ = X[0];'], [STORE, '']]],
   ['codes and statistics loaded, nothing decoded', [[DECODE, '      acc[0] += f32((c[0].x ^ c[1].y) ^ (c[2].z ^ c[3].w)) + st[0].x + st[1].y;']]],
