@@ -96,7 +96,7 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
     const x = rt.upload(seededUniforms(inF, 9), [1, inF], 'x');
     const ys = ws.map(() => rt.tensor([1, out], 'f32', 'y'));
     for (const [what, cuts] of CUTS) {
-      const values = { BITS: 4, GROUP: 64, NF: 0, DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: subgroups, UPL: upl, RPL: 1 };
+      const values = { BITS: 4, GROUP: 64, NF: 0, DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: subgroups, UPL: upl };
       let code = gemvSource('gemv_units', unitsCode + storeCode + dequantCode, values);
       for (const [from, to] of cuts) {
         if (!code.includes(from)) throw new Error(`gemv probe '${what}': '${from.slice(0, 40)}…' not in the kernel`);

@@ -54,7 +54,7 @@ export async function runGemvWorkgroups(rt: Runtime, copyGBs: number | null, log
         if (wg > maxInvocations) continue;
         const subgroups = rt.subgroupMinSize >= lanes;
         const upl = unitsPerLane(rt, { inFeatures: inF }, 1, lanes, subgroups, undefined, 'gemvwg');
-        const values = { BITS: spec.bits, GROUP: 64, NF: +(spec.codebook === 'nf'), DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: +subgroups, UPL: upl, RPL: 1 };
+        const values = { BITS: spec.bits, GROUP: 64, NF: +(spec.codebook === 'nf'), DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: +subgroups, UPL: upl };
         let code = gemvSource('gemv_units', unitsCode + storeCode + dequantCode, values);
         for (const [from, to] of [[WG_LINE, `const WG = ${wg}u;`], ...cuts]) {
           if (!code.includes(from)) throw new Error(`gemvwg: '${from.slice(0, 40)}…' not in the kernel`);

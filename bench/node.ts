@@ -19,7 +19,6 @@ import { runGemmComparison, runGemmTiles, runGemvRows, runGemvSuite, runGemvTuni
 import { runGemvProbe } from './gemv-probe';
 import { runGemvWorkgroups } from './gemv-workgroups';
 import { runGemvHalf } from './gemv-half';
-import { runGemvRpl } from './gemv-rpl';
 import { runGemmProbe } from './gemm-probe';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
@@ -59,7 +58,6 @@ if (suites.has('quanttune')) results.push(...(await runQuantTuning(rt, log)));
 if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvwg')) results.push(...(await runGemvWorkgroups(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvhalf')) results.push(...(await runGemvHalf(rt, copy ? copy.value : null, log)));
-if (suites.has('gemvrpl')) results.push(...(await runGemvRpl(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvtune')) results.push(...(await runGemvTuning(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvrows')) results.push(...(await runGemvRows(rt, copy ? copy.value : null, log)));
 if (suites.has('gemm')) results.push(...(await runGemmComparison(rt, log)));

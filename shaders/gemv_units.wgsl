@@ -11,9 +11,7 @@
 // barrier per 8 units, took 12.1 against 9.8 µs with all of X in one chunk — BENCHMARKS.md.)
 // Per group, Σ (s·l + o)·x = s·Σ l·x + o·Σ x: one multiply-add per weight, the statistics once per group, Σ x
 // once per chunk for all rows of the workgroup; each code word is decoded once for all M rows of X.
-// RPL = 2: each invocation also takes the same units of a second row, ROWS further on, decoding a block of both rows
-// before the next so that each X vec4 read from workgroup memory serves both.
-// Template: LANES ∈ {1, 2, 4, …, 32}, MR = M ∈ 1..8, RPL ∈ {1, 2}, UPL ≥ 1 (workgroup memory: 544·LANES·UPL·M bytes of X and its sums,
+// Template: LANES ∈ {1, 2, 4, …, 32}, MR = M ∈ 1..8, UPL ≥ 1 (workgroup memory: 544·LANES·UPL·M bytes of X and its sums,
 // and without SUBGROUPS 1024·M of partial sums), gemv_store.wgsl's SUBGROUPS, and dequant.wgsl's BITS, GROUP,
 // NF, DQ with CODES4 = 1.
 
@@ -29,8 +27,7 @@ struct Params { M: u32, N: u32, K: u32, accumulate: u32, part1: u32, part2: u32 
 const LANES = {{LANES}}u;
 const MMAX = {{MR}}u;
 const WG = 256u; // invocations per workgroup (128 and 64 measured slower on the H100)
-const ROWS = WG / LANES; // rows per pass of the workgroup's invocations; it owns RPL·ROWS
-const RPL = {{RPL}}u;
+const ROWS = WG / LANES;
 const UPL = {{UPL}}u;      // units per lane in a chunk
 const CHUNK = LANES * UPL; // units per chunk: their X is staged at once
 const UNIT_GROUPS = 128u / GROUP;
@@ -202,51 +199,33 @@ fn unitCodes(row: u32, u: u32, units: u32) -> array<vec4<u32>, 4> {
   return c;
 }
 
-// Block q of a unit's code vec4s: its Σ level·x for every row of X (q a constant at every call).
-fn codeWord(c: array<vec4<u32>, 4>, i: u32) -> u32 { return c[i / 4u][i % 4u]; }
-fn unitBlock(c: array<vec4<u32>, 4>, q: u32, xv: u32) -> Dots {
-  let x0 = xv + 8u * q;
-  if (BITS == 4u) { return block4(c[q], x0); }
-  if (BITS == 2u) { return block2(codeWord(c, 2u * q), codeWord(c, 2u * q + 1u), x0); }
-  return block3(codeWord(c, 3u * q), codeWord(c, 3u * q + 1u), codeWord(c, 3u * q + 2u), x0);
-}
-
-// Codes and statistics of a unit, of one row or (RPL = 2) two.
-struct Unit { c: array<vec4<u32>, 4>, st: array<vec2<f32>, 4> }
-alias Units = array<Unit, RPL>;
-alias Acc = array<array<f32, MMAX>, RPL>;
-
-// Unit `unit` of the chunk, of each of the invocation's rows of W, against all M rows of X, added into acc. Both
-// rows' block q are decoded one after the other, so the compiler can load its X once for both.
-fn blockPair(a: Units, q: u32, xv: u32) -> array<Dots, RPL> {
-  var d: array<Dots, RPL>;
-  d[0] = unitBlock(a[0].c, q, xv);
-  if (RPL == 2u) { d[RPL - 1u] = unitBlock(a[RPL - 1u].c, q, xv); }
-  return d;
-}
-fn unitRows(a: Units, unit: u32, acc: ptr<function, Acc>) {
+// Unit `unit` of the chunk, of one row, against all M rows of X, added into acc.
+fn unitRows(c: array<vec4<u32>, 4>, st: array<vec2<f32>, 4>, unit: u32, acc: ptr<function, array<f32, MMAX>>) {
   let xv = unit * UNIT_X;
-  let d0 = blockPair(a, 0u, xv);
-  let d1 = blockPair(a, 1u, xv);
-  let d2 = blockPair(a, 2u, xv);
-  let d3 = blockPair(a, 3u, xv);
+  var d0: Dots;
+  var d1: Dots;
+  var d2: Dots;
+  var d3: Dots;
+  if (BITS == 4u) {
+    d0 = block4(c[0], xv);
+    d1 = block4(c[1], xv + 8u);
+    d2 = block4(c[2], xv + 16u);
+    d3 = block4(c[3], xv + 24u);
+  } else if (BITS == 2u) {
+    d0 = block2(c[0].x, c[0].y, xv);
+    d1 = block2(c[0].z, c[0].w, xv + 8u);
+    d2 = block2(c[1].x, c[1].y, xv + 16u);
+    d3 = block2(c[1].z, c[1].w, xv + 24u);
+  } else {
+    d0 = block3(c[0].x, c[0].y, c[0].z, xv);
+    d1 = block3(c[0].w, c[1].x, c[1].y, xv + 8u);
+    d2 = block3(c[1].z, c[1].w, c[2].x, xv + 16u);
+    d3 = block3(c[2].y, c[2].z, c[2].w, xv + 24u);
+  }
   for (var m = 0u; m < MMAX; m++) {
     let sx = 4u * (m * CHUNK + unit);
-    let s = vec4<f32>(xsum[sx], xsum[sx + 1u], xsum[sx + 2u], xsum[sx + 3u]);
-    (*acc)[0][m] += unitSum(a[0].st, vec2<f32>(d0[0][m], s.x), vec2<f32>(d1[0][m], s.y), vec2<f32>(d2[0][m], s.z), vec2<f32>(d3[0][m], s.w));
-    if (RPL == 2u) {
-      let i = RPL - 1u;
-      (*acc)[i][m] += unitSum(a[i].st, vec2<f32>(d0[i][m], s.x), vec2<f32>(d1[i][m], s.y), vec2<f32>(d2[i][m], s.z), vec2<f32>(d3[i][m], s.w));
-    }
+    (*acc)[m] += unitSum(st, vec2<f32>(d0[m], xsum[sx]), vec2<f32>(d1[m], xsum[sx + 1u]), vec2<f32>(d2[m], xsum[sx + 2u]), vec2<f32>(d3[m], xsum[sx + 3u]));
   }
-}
-
-// The invocation's rows' codes and statistics of unit u (its last unit's past the row's end).
-fn unitsAt(rows: array<u32, RPL>, u: u32, units: u32, groups: u32) -> Units {
-  var a: Units;
-  a[0] = Unit(unitCodes(rows[0], min(u, units - 1u), units), unitStats(rows[0], min(u, units - 1u), groups));
-  if (RPL == 2u) { a[RPL - 1u] = Unit(unitCodes(rows[RPL - 1u], min(u, units - 1u), units), unitStats(rows[RPL - 1u], min(u, units - 1u), groups)); }
-  return a;
 }
 
 @compute @workgroup_size(WG)
@@ -259,18 +238,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 //#endif
   let rowInGroup = lid / LANES;
   let lane = lid % LANES;
-  var rows: array<u32, RPL>; // rows past N are computed, never stored
-  rows[0] = min(wg.x * ROWS * RPL + rowInGroup, p.N - 1u);
-  if (RPL == 2u) { rows[RPL - 1u] = min(wg.x * ROWS * RPL + ROWS + rowInGroup, p.N - 1u); }
+  let row = min(wg.x * ROWS + rowInGroup, p.N - 1u); // rows past N are computed, never stored
   let units = p.K / 128u;
   let groups = p.K / GROUP;
   let xRow = p.K / 4u; // vec4s per row of X
-  var acc: Acc;
+  var acc: array<f32, MMAX>;
   let chunks = (units + CHUNK - 1u) / CHUNK;
   for (var chunk = 0u; chunk < chunks; chunk++) {
     // The first unit's code words and statistics are requested first; staging X below overlaps their latency.
     var u = chunk * CHUNK + lane;
-    var a = unitsAt(rows, u, units, groups);
+    var c = unitCodes(row, min(u, units - 1u), units);
+    var st = unitStats(row, min(u, units - 1u), groups);
     // All of an invocation's X loads are issued before any is stored (a loop storing each before loading the next
     // waited out a memory latency per vec4).
     var staged: array<vec4<f32>, STAGE>;
@@ -296,17 +274,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var k = 0u; k < UPL; k++) {
       // The lane's next unit in the chunk is requested before this one is decoded. (Requesting all of them at
       // the chunk's start, into register arrays, measured 1.7–2.6× slower on the H100; two ahead, 8–10 % slower.)
-      var aNext = a;
-      if (k + 1u < UPL) { aNext = unitsAt(rows, u + LANES, units, groups); }
-      if (u < units) { unitRows(a, k * LANES + lane, &acc); }
+      var cNext = c;
+      var stNext = st;
+      if (k + 1u < UPL) {
+        cNext = unitCodes(row, min(u + LANES, units - 1u), units);
+        stNext = unitStats(row, min(u + LANES, units - 1u), groups);
+      }
+      if (u < units) { unitRows(c, st, k * LANES + lane, &acc); }
       u += LANES;
-      a = aNext;
+      c = cNext;
+      st = stNext;
     }
     workgroupBarrier(); // the next chunk overwrites xs
   }
-  reduceAndStore(wg.x * ROWS * RPL, lid, acc[0]);
-  if (RPL == 2u) {
-    workgroupBarrier(); // without subgroups the sums reuse workgroup memory
-    reduceAndStore(wg.x * ROWS * RPL + ROWS, lid, acc[RPL - 1u]);
-  }
+  reduceAndStore(wg.x * ROWS, lid, acc);
 }

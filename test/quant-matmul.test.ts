@@ -92,13 +92,6 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 8, 8, 4096, 1, false, { lanesPerRow: 4, unitsPerLane: 64 })).rejects.toThrow(/bytes of workgroup memory/);
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 256, 1, false, { gemv: 'quads', unitsPerLane: 2 })).rejects.toThrow(/unitsPerLane needs the 'units' GEMV/);
   });
-  it('128-weight units, two rows of Ŵ per invocation: every bit width, a partial last workgroup and chunk, tree sums', async () => {
-    await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 37, 1152, 43, false, { rowsPerLane: 2 });
-    await forward({ codebook: 'nf', bits: 3, groupSize: 32 }, 3, 70, 640, 44, true, { rowsPerLane: 2, lanesPerRow: 4, unitsPerLane: 2 });
-    await forward({ codebook: 'int', bits: 2, groupSize: 128 }, 8, 19, 384, 45, false, { rowsPerLane: 2, subgroups: false });
-    await forward({ codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true }, 2, 300, 256, 46, true, { rowsPerLane: 2, lanesPerRow: 16, subgroups: false });
-    await expect(forward({ codebook: 'int', bits: 4, groupSize: 32 }, 1, 8, 96, 1, false, { rowsPerLane: 2 })).rejects.toThrow(/rowsPerLane must be 1, or 2 with the 'units' GEMV/);
-  });
   it('a row\'s lanes summed by subgroup shuffles or by a tree in workgroup memory, both kernels', async () => {
     const rt = await testRuntime();
     for (const subgroups of rt.subgroupMinSize >= 4 ? [true, false] : [false]) {

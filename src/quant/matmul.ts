@@ -29,8 +29,6 @@ export interface QuantMatmulOptions {
   /** 'units' only: 128-weight units each invocation takes per chunk of X staged in workgroup memory. Default:
    *  as many as the row has for it, within the device's workgroup memory. */
   unitsPerLane?: number;
-  /** 'units' only: rows of Ŵ each invocation takes, decoding a block of each against one read of X. Default 1. */
-  rowsPerLane?: 1 | 2;
   /** Sum a row's lanes with subgroup shuffles instead of a tree in workgroup memory. Default: when the device
    *  has the 'subgroups' feature and its smallest subgroup holds lanesPerRow invocations; true demands it. */
   subgroups?: boolean;
@@ -145,14 +143,12 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     const subgroups = useSubgroups(rt, lanes, options.subgroups, op);
     if (!units && options.unitsPerLane !== undefined) throw new ShapeError(`${op}: unitsPerLane needs the 'units' GEMV`);
     const upl = units ? unitsPerLane(rt, w, M, lanes, subgroups, options.unitsPerLane, op) : 1;
-    const rpl = options.rowsPerLane ?? 1;
-    if (rpl !== 1 && (!units || rpl !== 2)) throw new ShapeError(`${op}: rowsPerLane must be 1, or 2 with the 'units' GEMV; got ${rpl}${units ? '' : " on the 'quads' GEMV"}`);
     const [name, code] = units ? ['gemv_units', gemvUnitsCode] : ['gemv', gemvCode];
-    const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units, SUBGROUPS: +subgroups, UPL: upl, RPL: rpl };
+    const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units, SUBGROUPS: +subgroups, UPL: upl };
     const kernel = await gemvKernel(rt, name, code + gemvStoreCode + dequantCode, values);
     const part = (i: number) => (i < starts.length ? starts[i] : w.out);
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0, part(1), part(2));
-    step.dispatch(kernel, params, weightBindings(rt, x, w, y), [Math.ceil(w.out / ((256 / lanes) * rpl))], `gemv ${w.name} M=${M}`);
+    step.dispatch(kernel, params, weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
   }
   await recordGemm(
