@@ -14,10 +14,9 @@ import { unitsPerLane } from '../src/quant/matmul';
 import dequantCode from '../shaders/dequant.wgsl?raw';
 import storeCode from '../shaders/gemv_store.wgsl?raw';
 import unitsCode from '../shaders/gemv_units.wgsl?raw';
-import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
-import { collector, packedBytes, randomWeight } from './quant-suite';
+import { result, seededUniforms, type BenchResult } from './harness';
+import { checkedStreamTime, collector, packedBytes, randomWeight } from './quant-suite';
 import { X_READ, X_READ_HALF } from './gemv-probe';
-import { relativeError } from './selfcheck';
 
 function between(code: string, from: string, to: string) {
   const a = code.indexOf(from);
@@ -49,7 +48,7 @@ fn word2(w: u32, hi: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
 // The rendered int kernel's f16 decoding, swapped for session 8's.
 function f32Decoding(code: string, bits: number): string {
   const out = code.replace('const F16_ONES', `${UNIT_FLOATS}const F16_ONES`);
-  if (bits === 4) return out.replace(between(out, '  let t = (((vec4<u32>(w)', '}\n'), WORD4_F32);
+  if (bits === 4) return out.replace(between(out, '  let h = widen(', '}\n'), WORD4_F32);
   return out.replace(between(out, 'fn word2(', 'fn block2('), WORD2_F32);
 }
 
@@ -126,21 +125,8 @@ export async function runGemvHalf(rt: Runtime, copyGBs: number | null, log: (r: 
       for (const [round, index] of order.entries()) {
         const { variant, kernel } = kernels[index];
         const record = (step: Step, i: number) => step.dispatch(kernel, u32Params(1, out, inF, 0, out, out), [x, ws[i].codes, ys[i], ws[i].stats, levels], [Math.ceil(out / 32)]);
-        const check = rt.step();
-        record(check, 0);
-        check.submit();
-        const y = (await rt.read(ys[0])) as Float32Array;
-        let note = '';
-        if (!reference) reference = Float32Array.from(y);
-        else {
-          const rel = relativeError(y, reference);
-          if (!(rel < 1e-6)) note = ` MISMATCH rel ${rel.toExponential(2)}`;
-        }
-        let next = 0;
-        const t = await timeLaunch(rt, (step: Step) => {
-          record(step, next++ % ws.length);
-          return Promise.resolve();
-        }, { iters: rt.isCpuAdapter ? 2 : 4 * ws.length, reps: rt.isCpuAdapter ? 1 : 5, stream: true });
+        const { y, note, t } = await checkedStreamTime(rt, record, ws.length, ys[0], reference, 1e-6);
+        reference ??= Float32Array.from(y);
         add({ ...result(`gemv ${s.codebook}${s.bits} G64 M=1, ${upl} units/lane, stream${variant} (round ${round + 1})${note}`, `${out}×${inF}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall });
       }
       ws.forEach((w) => freeQuantized(rt, w));

@@ -12,9 +12,8 @@ import { unitsPerLane } from '../src/quant/matmul';
 import dequantCode from '../shaders/dequant.wgsl?raw';
 import storeCode from '../shaders/gemv_store.wgsl?raw';
 import unitsCode from '../shaders/gemv_units.wgsl?raw';
-import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
-import { collector, packedBytes, randomWeight } from './quant-suite';
-import { relativeError } from './selfcheck';
+import { result, seededUniforms, type BenchResult } from './harness';
+import { checkedStreamTime, collector, packedBytes, randomWeight } from './quant-suite';
 
 const WG_LINE = 'const WG = 256u;';
 // Register-saving variants, by text substitution: no next-unit request (the unit's codes and statistics loaded
@@ -64,21 +63,8 @@ export async function runGemvWorkgroups(rt: Runtime, copyGBs: number | null, log
         const groups = Math.ceil(out / (wg / lanes));
         const record = (step: Step, i: number) => step.dispatch(kernel, u32Params(1, out, inF, 0, out, out), [x, ws[i].codes, ys[i], ws[i].stats, levels], [groups]);
         // Correctness: the first weight's output against the default configuration's.
-        const check = rt.step();
-        record(check, 0);
-        check.submit();
-        const y = (await rt.read(ys[0])) as Float32Array;
-        let note = '';
-        if (!reference) reference = Float32Array.from(y);
-        else {
-          const rel = relativeError(y, reference);
-          if (!(rel < 1e-5)) note = ` MISMATCH rel ${rel.toExponential(2)}`;
-        }
-        let next = 0;
-        const t = await timeLaunch(rt, (step: Step) => {
-          record(step, next++ % ws.length);
-          return Promise.resolve();
-        }, { iters: rt.isCpuAdapter ? 2 : 4 * ws.length, reps: rt.isCpuAdapter ? 1 : 5, stream: true });
+        const { y, note, t } = await checkedStreamTime(rt, record, ws.length, ys[0], reference, 1e-5);
+        reference ??= Float32Array.from(y);
         add({ ...result(`gemv ${spec.codebook}${spec.bits} G64 M=1 workgroup ${wg}, ${lanes} lanes/row, ${upl} units/lane, stream${variant}${note}`, `${out}×${inF}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall });
       }
       ws.forEach((w) => freeQuantized(rt, w));

@@ -1,6 +1,6 @@
 // Benchmarks of the quantized kernels: decode GEMV bandwidth, GEMM forward and backward-input
 // throughput against the f32 matmul on the same shapes, and quantization throughput with and without ICQ.
-import type { Runtime, Tensor } from '../src/gpu';
+import type { Runtime, Step, Tensor } from '../src/gpu';
 import { matmul } from '../src/ops';
 import {
   doubleQuantizeStats, freeQuantized, quantize, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantMatmulOptions,
@@ -110,6 +110,26 @@ export function collector(log: (r: BenchResult) => void) {
     return r;
   };
   return { results, add };
+}
+
+/** A GEMV variant's output (record(step, 0) run once, `out` read back) with a note when it strays from `reference`
+ *  (the first variant's output, kept by the caller), and its time over the weight copies as a stream, like the
+ *  suite: for the suites that compare kernel variants in one process. */
+export async function checkedStreamTime(
+  rt: Runtime, record: (step: Step, copy: number) => void, copies: number, out: Tensor, reference: Float32Array | null, tolerance: number,
+) {
+  const check = rt.step();
+  record(check, 0);
+  check.submit();
+  const y = (await rt.read(out)) as Float32Array;
+  const rel = reference ? relativeError(y, reference) : 0;
+  const note = rel < tolerance ? '' : ` MISMATCH rel ${rel.toExponential(2)}`;
+  let next = 0;
+  const t = await timeLaunch(rt, (step: Step) => {
+    record(step, next++ % copies);
+    return Promise.resolve();
+  }, { iters: rt.isCpuAdapter ? 2 : 4 * copies, reps: rt.isCpuAdapter ? 1 : 5, stream: true });
+  return { y, note, t };
 }
 
 /** For each direction, M and shape: the f32 matmul (default tiling), then each f32 tiling and each quantized

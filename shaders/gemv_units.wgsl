@@ -50,6 +50,15 @@ fn quadLevels(q: vec4<u32>) -> vec4<f32> {
 // int2 and int3 −7 to −9 % at M = 1 on an H200, h200-gemv-half-ab.json.)
 const F16_ONES = vec4<u32>(0x3C003C00u);
 
+// The f16 pairs of t's four words, widened: the four low halves' floats, then the four high halves'.
+fn widen(t: vec4<u32>) -> array<vec4<f32>, 2> {
+  let h0 = unpack2x16float(t.x);
+  let h1 = unpack2x16float(t.y);
+  let h2 = unpack2x16float(t.z);
+  let h3 = unpack2x16float(t.w);
+  return array<vec4<f32>, 2>(vec4<f32>(h0.x, h1.x, h2.x, h3.x), vec4<f32>(h0.y, h1.y, h2.y, h3.y));
+}
+
 // The helpers return Σ level·x over a block of 32 codes for every row m of X: each word's codes are decoded
 // once and used for all M rows, into four running sums per row (one multiply-add per weight, four independent
 // chains), added up at the block's end. Σ x of the block is not summed here: it is the same for every output row,
@@ -80,13 +89,9 @@ fn word4(w: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
   quadInto(quadLevels((vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u)), xv, j, r);
   quadInto(quadLevels((vec4<u32>(w) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)), xv, j + 1u, r);
 //#else
-  let t = (((vec4<u32>(w) << vec4<u32>(6u, 2u, 0u, 0u)) >> vec4<u32>(0u, 0u, 2u, 6u)) & vec4<u32>(0x03C003C0u)) | F16_ONES;
-  let h0 = unpack2x16float(t.x);
-  let h1 = unpack2x16float(t.y);
-  let h2 = unpack2x16float(t.z);
-  let h3 = unpack2x16float(t.w);
-  quadInto(vec4<f32>(h0.x, h1.x, h2.x, h3.x), xv, j, r);
-  quadInto(vec4<f32>(h0.y, h1.y, h2.y, h3.y), xv, j + 1u, r);
+  let h = widen((((vec4<u32>(w) << vec4<u32>(6u, 2u, 0u, 0u)) >> vec4<u32>(0u, 0u, 2u, 6u)) & vec4<u32>(0x03C003C0u)) | F16_ONES);
+  quadInto(h[0], xv, j, r);
+  quadInto(h[1], xv, j + 1u, r);
 //#endif
 }
 fn block4(c: vec4<u32>, xv: u32) -> Dots {
@@ -126,20 +131,12 @@ fn word2(w: u32, hi: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
     a |= (vec4<u32>(hs) << vec4<u32>(9u, 8u, 7u, 6u)) & vec4<u32>(0x02000200u);
     b |= (vec4<u32>(hs) << vec4<u32>(5u, 4u, 3u, 2u)) & vec4<u32>(0x02000200u);
   }
-  a |= F16_ONES;
-  b |= F16_ONES;
-  let a0 = unpack2x16float(a.x);
-  let a1 = unpack2x16float(a.y);
-  let a2 = unpack2x16float(a.z);
-  let a3 = unpack2x16float(a.w);
-  let b0 = unpack2x16float(b.x);
-  let b1 = unpack2x16float(b.y);
-  let b2 = unpack2x16float(b.z);
-  let b3 = unpack2x16float(b.w);
-  quadInto(vec4<f32>(a0.x, a1.x, a2.x, a3.x), xv, j, r);
-  quadInto(vec4<f32>(b0.x, b1.x, b2.x, b3.x), xv, j + 1u, r);
-  quadInto(vec4<f32>(a0.y, a1.y, a2.y, a3.y), xv, j + 2u, r);
-  quadInto(vec4<f32>(b0.y, b1.y, b2.y, b3.y), xv, j + 3u, r);
+  let ha = widen(a | F16_ONES);
+  let hb = widen(b | F16_ONES);
+  quadInto(ha[0], xv, j, r);
+  quadInto(hb[0], xv, j + 1u, r);
+  quadInto(ha[1], xv, j + 2u, r);
+  quadInto(hb[1], xv, j + 3u, r);
 }
 //#endif
 fn block2(w0: u32, w1: u32, xv: u32) -> Dots {
