@@ -43,7 +43,7 @@ fn quadLevels(q: vec4<u32>) -> vec4<f32> {
   return vec4<f32>(levels[q.x], levels[q.y], levels[q.z], levels[q.w]);
 }
 
-// int: no integer-to-float conversion (a quarter-rate instruction on NVIDIA). One shift and one AND-OR place two
+// int: no integer-to-float conversion (I2F, a quarter-rate instruction on NVIDIA). One shift and one AND-OR place two
 // codes, 16 bits apart in their word, at the top of the mantissas of two packed f16 1.0s, and unpack2x16float
 // widens both: each float is exactly 1 + q / 2^BITS, and applyStats folds the 1 back out per group with Σ x.
 // (Against one code at a time at the top of an f32 1.0's mantissa, a shift and an AND-OR per code: int4 −3 to −4 %,
