@@ -4,8 +4,9 @@
 // code at a time at the top of an f32 1.0's mantissa, a shift and an AND-OR per code. int2/3/4 G64, M = 1, over the
 // three benchmark shapes; the two kernels alternated (a, b, b, a). Also int4 at three shapes of the same bytes:
 // 4224×4096, 8448×2048, 16896×1024 (1, 2 and 4 workgroups of 32 rows per SM of 132, with 4, 2 and 1 units per
-// invocation): whether an SM's workgroups overlap. And nf4 with a table of level pairs or subgroup shuffles (below). Each variant's
-// output is checked against the committed kernel's (MISMATCH in its name otherwise).
+// invocation): whether an SM's workgroups overlap. And for nf4: a table of level pairs, subgroup shuffles, and
+// gemv-probe.ts's timing-only "X read half as often" (below). Each variant's output is checked against the
+// committed kernel's (MISMATCH in its name otherwise).
 import type { Runtime, Step } from '../src/gpu';
 import { u32Params } from '../src/gpu';
 import { gemvSource } from '../src/ops/matmul';
@@ -14,7 +15,7 @@ import { unitsPerLane } from '../src/quant/matmul';
 import dequantCode from '../shaders/dequant.wgsl?raw';
 import storeCode from '../shaders/gemv_store.wgsl?raw';
 import unitsCode from '../shaders/gemv_units.wgsl?raw';
-import { result, seededUniforms, type BenchResult } from './harness';
+import { result, seededUniforms, substitute, type BenchResult } from './harness';
 import { checkedStreamTime, collector, packedBytes, randomWeight } from './quant-suite';
 import { X_READ, X_READ_HALF } from './gemv-probe';
 
@@ -62,20 +63,12 @@ const NF_WORD4_PAIRS = `  let bytes = (vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24
 const NF_TABLE = 'var<workgroup> levels: array<f32, 16>;';
 const NF_FILL = '  if (lid < (1u << BITS)) { levels[lid] = levelTable[lid]; }';
 
-function substitute(code: string, changes: [string, string][]): string {
-  for (const [from, to] of changes) {
-    if (!code.includes(from)) throw new Error(`gemvhalf: '${from.slice(0, 40)}…' not in the kernel`);
-    code = code.replace(from, to);
-  }
-  return code;
-}
-
 const levelPairs = (code: string) =>
   substitute(code, [
     [NF_WORD4, NF_WORD4_PAIRS],
     [NF_TABLE, `${NF_TABLE}\nvar<workgroup> pairs: array<vec2<f32>, 256>;`],
     [NF_FILL, '  pairs[lid] = vec2<f32>(levelTable[lid & 15u], levelTable[lid >> 4u]);'],
-  ]);
+  ], 'gemvhalf');
 
 // nf4: each code's level taken from the lane that holds it (lane l of a subgroup keeps level l % 16 in a register),
 // by subgroupShuffle: no address arithmetic, one shuffle per code instead of one workgroup load. Assumes subgroups of
@@ -85,12 +78,12 @@ function levelShuffles(code: string): string {
     ['return vec4<f32>(levels[q.x], levels[q.y], levels[q.z], levels[q.w]);', 'return vec4<f32>(subgroupShuffle(lv, q.x), subgroupShuffle(lv, q.y), subgroupShuffle(lv, q.z), subgroupShuffle(lv, q.w));'],
     [NF_TABLE, `${NF_TABLE}\nvar<private> lv: f32;`],
     [NF_FILL, `${NF_FILL}\n  lv = levelTable[lid % 16u];`],
-  ]);
+  ], 'gemvhalf');
   return `${code.includes('enable subgroups;') ? '' : 'enable subgroups;\n'}diagnostic(off, subgroup_uniformity);\n${shuffled}`;
 }
 
 // And gemv-probe.ts's timing-only cut: X read half as often (MISMATCH expected).
-const xHalf = (code: string) => substitute(code, [[X_READ, X_READ_HALF]]);
+const xHalf = (code: string) => substitute(code, [[X_READ, X_READ_HALF]], 'gemvhalf');
 
 const variants = (nf: boolean, bits: number): [string, (code: string) => string][] =>
   nf
@@ -114,8 +107,9 @@ export async function runGemvHalf(rt: Runtime, copyGBs: number | null, log: (r: 
       const x = rt.upload(seededUniforms(inF, 9, -1, 1), [1, inF], 'x');
       const ys = ws.map(() => rt.tensor([1, out], 'f32', 'y'));
       let reference: Float32Array | null = null;
-      const upl = unitsPerLane(rt, { inFeatures: inF }, 1, 8, rt.subgroupMinSize >= 8, undefined, 'gemvhalf');
-      const values = { BITS: s.bits, GROUP: 64, NF: +!bits, DQ: 0, CODES4: 1, LANES: 8, MR: 1, SUBGROUPS: +(rt.subgroupMinSize >= 8), UPL: upl };
+      const subgroups = rt.subgroupMinSize >= 8;
+      const upl = unitsPerLane(rt, { inFeatures: inF }, 1, 8, subgroups, undefined, 'gemvhalf');
+      const values = { BITS: s.bits, GROUP: 64, NF: +!bits, DQ: 0, CODES4: 1, LANES: 8, MR: 1, SUBGROUPS: +subgroups, UPL: upl };
       const kernels = [];
       for (const [variant, change] of variants(!bits, bits).slice(0, both ? undefined : 1)) {
         const code = change(gemvSource('gemv_units', unitsCode + storeCode + dequantCode, values));

@@ -33,6 +33,16 @@ export interface BenchReport {
 export type Record = (step: Step) => Promise<void>;
 
 /** Seeded uniform values in [lo, hi) (an LCG): benchmark inputs, where only the speed matters. */
+/** A kernel's source with each `from` replaced by its `to`, once; a `from` missing from it is an error naming `who`
+ *  (the kernel changed under a probe or variant written against its text). */
+export function substitute(code: string, changes: readonly (readonly [string, string])[], who: string): string {
+  for (const [from, to] of changes) {
+    if (!code.includes(from)) throw new Error(`${who}: '${from.slice(0, 40)}…' not in the kernel`);
+    code = code.replace(from, to);
+  }
+  return code;
+}
+
 export function seededUniforms(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0;
