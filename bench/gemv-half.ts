@@ -11,10 +11,7 @@ import type { Runtime, Step } from '../src/gpu';
 import { u32Params } from '../src/gpu';
 import { gemvSource } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
-import { unitsPerLane } from '../src/quant/matmul';
-import dequantCode from '../shaders/dequant.wgsl?raw';
-import storeCode from '../shaders/gemv_store.wgsl?raw';
-import unitsCode from '../shaders/gemv_units.wgsl?raw';
+import { gemvUnitsSource, unitsPerLane } from '../src/quant/matmul';
 import { result, seededUniforms, substitute, type BenchResult } from './harness';
 import { checkedStreamTime, collector, packedBytes, randomWeight } from './quant-suite';
 import { X_READ, X_READ_HALF } from './gemv-probe';
@@ -49,14 +46,15 @@ fn word2(w: u32, hi: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
 // The rendered int kernel's f16 decoding, swapped for session 8's.
 function f32Decoding(code: string, bits: number): string {
   const out = code.replace('const F16_ONES', `${UNIT_FLOATS}const F16_ONES`);
-  if (bits === 4) return out.replace(between(out, '  let h = widen(', '}\n'), WORD4_F32);
+  if (bits === 4) return out.replace(between(out, '  let f = wordFloats4(w);', '}\n'), WORD4_F32);
   return out.replace(between(out, 'fn word2(', 'fn block2('), WORD2_F32);
 }
 
 // nf4: a byte's two codes looked up at once in a 256-entry table of level pairs (one 8-byte workgroup load per two
 // codes instead of a 4-byte one per code), built by the workgroup's 256 invocations.
-const NF_WORD4 = `  quadInto(quadLevels((vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u)), xv, j, r);
-  quadInto(quadLevels((vec4<u32>(w) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)), xv, j + 1u, r);`;
+const NF_WORD4 = `  let f = wordFloats4(w);
+  quadInto(f[0], xv, j, r);
+  quadInto(f[1], xv, j + 1u, r);`;
 const NF_WORD4_PAIRS = `  let bytes = (vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(255u);
   quadInto(vec4<f32>(pairs[bytes.x], pairs[bytes.y]), xv, j, r);
   quadInto(vec4<f32>(pairs[bytes.z], pairs[bytes.w]), xv, j + 1u, r);`;
@@ -112,7 +110,7 @@ export async function runGemvHalf(rt: Runtime, copyGBs: number | null, log: (r: 
       const values = { BITS: s.bits, GROUP: 64, NF: +!bits, DQ: 0, CODES4: 1, LANES: 8, MR: 1, SUBGROUPS: +subgroups, UPL: upl };
       const kernels = [];
       for (const [variant, change] of variants(!bits, bits).slice(0, both ? undefined : 1)) {
-        const code = change(gemvSource('gemv_units', unitsCode + storeCode + dequantCode, values));
+        const code = change(gemvSource('gemv_units', gemvUnitsSource, values));
         kernels.push({ variant, kernel: await rt.kernel({ shader: `gemvhalf ${s.codebook}${s.bits} ${upl}${variant}`, code, entryPoint: 'main' }) });
       }
       const order = [...kernels.keys(), ...[...kernels.keys()].reverse()].slice(0, kernels.length > 1 ? undefined : 1); // a, b, …, b, a

@@ -5,10 +5,8 @@
 import type { Runtime, Step, Tensor } from '../src/gpu';
 import { u32Params } from '../src/gpu';
 import { gemvSource } from '../src/ops/matmul';
+import { gemvUnitsSource } from '../src/quant/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
-import dequantCode from '../shaders/dequant.wgsl?raw';
-import storeCode from '../shaders/gemv_store.wgsl?raw';
-import unitsCode from '../shaders/gemv_units.wgsl?raw';
 import { result, seededUniforms, substitute, timeLaunch, type BenchResult } from './harness';
 import { packedBytes, randomWeight } from './quant-suite';
 
@@ -97,7 +95,7 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
     const ys = ws.map(() => rt.tensor([1, out], 'f32', 'y'));
     for (const [what, cuts] of CUTS) {
       const values = { BITS: 4, GROUP: 64, NF: 0, DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: subgroups, UPL: upl };
-      const code = substitute(gemvSource('gemv_units', unitsCode + storeCode + dequantCode, values), cuts, `gemv probe '${what}'`);
+      const code = substitute(gemvSource('gemv_units', gemvUnitsSource, values), cuts, `gemv probe '${what}'`);
       const kernel = await rt.kernel({ shader: `gemv-probe ${what} ${lanes} ${subgroups} ${upl}`, code, entryPoint: 'main' });
       let next = 0;
       const t = await timeLaunch(rt, (step: Step) => {

@@ -8,10 +8,7 @@ import type { Runtime, Step } from '../src/gpu';
 import { u32Params } from '../src/gpu';
 import { gemvSource } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
-import { unitsPerLane } from '../src/quant/matmul';
-import dequantCode from '../shaders/dequant.wgsl?raw';
-import storeCode from '../shaders/gemv_store.wgsl?raw';
-import unitsCode from '../shaders/gemv_units.wgsl?raw';
+import { gemvUnitsSource, unitsPerLane } from '../src/quant/matmul';
 import { result, seededUniforms, substitute, type BenchResult } from './harness';
 import { checkedStreamTime, collector, packedBytes, randomWeight } from './quant-suite';
 
@@ -54,7 +51,7 @@ export async function runGemvWorkgroups(rt: Runtime, copyGBs: number | null, log
         const subgroups = rt.subgroupMinSize >= lanes;
         const upl = unitsPerLane(rt, { inFeatures: inF }, 1, lanes, subgroups, undefined, 'gemvwg');
         const values = { BITS: spec.bits, GROUP: 64, NF: +(spec.codebook === 'nf'), DQ: 0, CODES4: 1, LANES: lanes, MR: 1, SUBGROUPS: +subgroups, UPL: upl };
-        const code = substitute(gemvSource('gemv_units', unitsCode + storeCode + dequantCode, values), [[WG_LINE, `const WG = ${wg}u;`], ...cuts], 'gemvwg');
+        const code = substitute(gemvSource('gemv_units', gemvUnitsSource, values), [[WG_LINE, `const WG = ${wg}u;`], ...cuts], 'gemvwg');
         const kernel = await rt.kernel({ shader: `gemvwg ${spec.codebook}${spec.bits} ${wg} ${lanes} ${upl}${variant}`, code, entryPoint: 'main' });
         const groups = Math.ceil(out / (wg / lanes));
         const record = (step: Step, i: number) => step.dispatch(kernel, u32Params(1, out, inF, 0, out, out), [x, ws[i].codes, ys[i], ws[i].stats, levels], [groups]);

@@ -1,36 +1,11 @@
-// The end of both decode GEMVs (gemv.wgsl, gemv_units.wgsl; appended to them): each output's LANES partial sums
-// are summed and stored, added into Y when p.accumulate is set. Invocation lid holds acc[m] for output row
+// The end of the lane-per-row decode GEMVs (gemv.wgsl, gemv_units.wgsl; appended to them, after gemv_output.wgsl):
+// each output's LANES partial sums are summed and stored (storeOutput). Invocation lid holds acc[m] for output row
 // firstRow + lid / LANES and row m of X. Uses the including shader's WG (workgroup size), LANES, MMAX, ROWS, p
 // (M, N, accumulate, part1, part2) and Y. Call from uniform control flow.
 // Template: SUBGROUPS: sum with subgroup shuffles (no workgroup memory, no barriers). The host sets it only
 // when the device's smallest subgroup holds LANES invocations; it relies on a subgroup being a run of
 // consecutive local invocation indices, as on every implementation we know (tested on SwiftShader, checked
 // on the H100 by the bench self-check).
-
-// Row r of a weight stacked from up to three parts (q, k, v) goes to its part's [M, rows] block of Y, the
-// blocks one after another: a part's outputs are one contiguous tensor. One part: Y is [M, N] as usual.
-fn outputIndex(m: u32, r: u32) -> u32 {
-  var start = 0u;
-  var end = p.part1;
-  if (r >= p.part2) {
-    start = p.part2;
-    end = p.N;
-  } else if (r >= p.part1) {
-    start = p.part1;
-    end = p.part2;
-  }
-  return p.M * start + m * (end - start) + (r - start);
-}
-
-fn storeOutput(firstRow: u32, o: u32, sum: f32) { // o = rowInGroup·MMAX + m
-  let r = firstRow + o / MMAX;
-  if (r < p.N) {
-    var s = sum;
-    let idx = outputIndex(o % MMAX, r);
-    if (p.accumulate != 0u) { s += Y[idx]; }
-    Y[idx] = s;
-  }
-}
 
 //#if SUBGROUPS
 fn reduceAndStore(firstRow: u32, lid: u32, acc: array<f32, MMAX>) {

@@ -13,7 +13,8 @@
 // once per chunk for all rows of the workgroup; each code word is decoded once for all M rows of X.
 // Template: LANES ∈ {1, 2, 4, …, 32}, MR = M ∈ 1..8, UPL ≥ 1 (workgroup memory: 544·LANES·UPL·M bytes of X and its sums,
 // and without SUBGROUPS 1024·M of partial sums), gemv_store.wgsl's SUBGROUPS, and dequant.wgsl's BITS, GROUP,
-// NF, DQ with CODES4 = 1.
+// NF, DQ with CODES4 = 1; code_floats.wgsl decodes the codes (int codes in f16 pairs: against one code at a time
+// in an f32, int4 −3 to −4 %, int2 and int3 −7 to −9 % at M = 1 on an H200, h200-gemv-half-ab.json).
 
 // M equals the template's MR. part1, part2: where the 2nd and 3rd parts of a stacked weight start (N when
 // it has fewer); Y holds each part's rows as its own [M, rows] block (gemv_store.wgsl).
@@ -36,29 +37,6 @@ const STAGE = (32u * CHUNK * MMAX + WG - 1u) / WG; // vec4s of X each invocation
 const UNIT_X = 33u; // vec4s of X per unit in workgroup memory: 32 and one of padding
 var<workgroup> xs: array<vec4<f32>, UNIT_X * CHUNK * MMAX>; // the chunk's X: xs[(m·CHUNK + unit)·UNIT_X + j]
 var<workgroup> xsum: array<f32, 4u * CHUNK * MMAX>; // Σ x of each 32-block: xsum[(m·CHUNK + unit)·4 + block]
-var<workgroup> levels: array<f32, 16>;            // nf: the level table, read per code from workgroup memory
-
-// nf: the levels of four codes, from the table in workgroup memory.
-fn quadLevels(q: vec4<u32>) -> vec4<f32> {
-  return vec4<f32>(levels[q.x], levels[q.y], levels[q.z], levels[q.w]);
-}
-
-// int: no integer-to-float conversion (I2F, a quarter-rate instruction on NVIDIA). One shift and one AND-OR place two
-// codes, 16 bits apart in their word, at the top of the mantissas of two packed f16 1.0s, and unpack2x16float
-// widens both: each float is exactly 1 + q / 2^BITS, and applyStats folds the 1 back out per group with Σ x.
-// (Against one code at a time at the top of an f32 1.0's mantissa, a shift and an AND-OR per code: int4 −3 to −4 %,
-// int2 and int3 −7 to −9 % at M = 1 on an H200, h200-gemv-half-ab.json.)
-const F16_ONES = vec4<u32>(0x3C003C00u);
-
-// The f16 pairs of t's four words, widened: the four low halves' floats, then the four high halves'.
-fn widen(t: vec4<u32>) -> array<vec4<f32>, 2> {
-  let h0 = unpack2x16float(t.x);
-  let h1 = unpack2x16float(t.y);
-  let h2 = unpack2x16float(t.z);
-  let h3 = unpack2x16float(t.w);
-  return array<vec4<f32>, 2>(vec4<f32>(h0.x, h1.x, h2.x, h3.x), vec4<f32>(h0.y, h1.y, h2.y, h3.y));
-}
-
 // The helpers return Σ level·x over a block of 32 codes for every row m of X: each word's codes are decoded
 // once and used for all M rows, into four running sums per row (one multiply-add per weight, four independent
 // chains), added up at the block's end. Σ x of the block is not summed here: it is the same for every output row,
@@ -82,17 +60,11 @@ fn quadInto(q: vec4<f32>, xv: u32, j: u32, r: ptr<function, Quads>) {
   for (var m = 0u; m < MMAX; m++) { (*r)[m] = fma(q, xs[xv + m * XM + j], (*r)[m]); }
 }
 
-// 4 bits: 8 codes per word, a block of 32 codes is one vec4 of words. int: codes k and k + 4 (bits 4k and 4k + 16)
-// to f16 mantissa bits 6…9 and 22…25.
+// 4 bits: 8 codes per word, a block of 32 codes is one vec4 of words.
 fn word4(w: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
-//#if NF
-  quadInto(quadLevels((vec4<u32>(w) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u)), xv, j, r);
-  quadInto(quadLevels((vec4<u32>(w) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)), xv, j + 1u, r);
-//#else
-  let h = widen((((vec4<u32>(w) << vec4<u32>(6u, 2u, 0u, 0u)) >> vec4<u32>(0u, 0u, 2u, 6u)) & vec4<u32>(0x03C003C0u)) | F16_ONES);
-  quadInto(h[0], xv, j, r);
-  quadInto(h[1], xv, j + 1u, r);
-//#endif
+  let f = wordFloats4(w);
+  quadInto(f[0], xv, j, r);
+  quadInto(f[1], xv, j + 1u, r);
 }
 fn block4(c: vec4<u32>, xv: u32) -> Dots {
   var r = Quads(); // zeroed explicitly: SwiftShader has kept a loop-local array's values from the previous iteration
@@ -104,41 +76,14 @@ fn block4(c: vec4<u32>, xv: u32) -> Dots {
 }
 
 // 2 bits: 16 codes per word; 3 bits: the same for the low two bits, and hi holding the 16 codes' third bits from
-// bit 0. nf: codes 4i…4i+3 of a word, levels from the table (i a constant at every call).
-//#if NF
-fn quad2(w: u32, hi: u32, i: u32) -> vec4<f32> {
-  var q = (vec4<u32>(w >> (8u * i)) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u);
-  if (BITS == 3u) { q |= ((vec4<u32>(hi >> (4u * i)) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u); }
-  return quadLevels(q);
-}
+// bit 0.
 fn word2(w: u32, hi: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
-  quadInto(quad2(w, hi, 0u), xv, j, r);
-  quadInto(quad2(w, hi, 1u), xv, j + 1u, r);
-  quadInto(quad2(w, hi, 2u), xv, j + 2u, r);
-  quadInto(quad2(w, hi, 3u), xv, j + 3u, r);
+  let f = wordFloats2(w, hi);
+  quadInto(f[0], xv, j, r);
+  quadInto(f[1], xv, j + 1u, r);
+  quadInto(f[2], xv, j + 2u, r);
+  quadInto(f[3], xv, j + 3u, r);
 }
-//#else
-// int: codes c and c + 8 (bits 2c and 2c + 16) of a word as an f16 pair: their low two bits to mantissa bits LO and
-// LO + 16 and up (2 bits: the top of the mantissa; 3 bits: below the third bit), 3 bits: their third bits (hi's bits
-// c and c + 8, spread to c and c + 16 first) to 9 and 25. Codes 0…3 come from a, 4…7 from b, 8…15 from their high
-// halves.
-const LO = 10u - BITS;
-fn word2(w: u32, hi: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
-  var a = (vec4<u32>(w) << (vec4<u32>(LO) - vec4<u32>(0u, 2u, 4u, 6u))) & vec4<u32>(0x00030003u << LO);
-  var b = (vec4<u32>(w) >> (vec4<u32>(8u - LO) + vec4<u32>(0u, 2u, 4u, 6u))) & vec4<u32>(0x00030003u << LO);
-  if (BITS == 3u) {
-    let hs = (hi & 0xFFu) | ((hi & 0xFF00u) << 8u);
-    a |= (vec4<u32>(hs) << vec4<u32>(9u, 8u, 7u, 6u)) & vec4<u32>(0x02000200u);
-    b |= (vec4<u32>(hs) << vec4<u32>(5u, 4u, 3u, 2u)) & vec4<u32>(0x02000200u);
-  }
-  let ha = widen(a | F16_ONES);
-  let hb = widen(b | F16_ONES);
-  quadInto(ha[0], xv, j, r);
-  quadInto(hb[0], xv, j + 1u, r);
-  quadInto(ha[1], xv, j + 2u, r);
-  quadInto(hb[1], xv, j + 3u, r);
-}
-//#endif
 fn block2(w0: u32, w1: u32, xv: u32) -> Dots {
   var r = Quads();
   word2(w0, 0u, xv, 0u, &r);
@@ -150,18 +95,6 @@ fn block3(lo0: u32, lo1: u32, hi: u32, xv: u32) -> Dots {
   word2(lo0, hi, xv, 0u, &r);
   word2(lo1, hi >> 16u, xv, 4u, &r);
   return blockDots(r);
-}
-
-// (s, o) of a group applied to its (Σ level·x, Σ x). int: r.x sums (1 + q / 2^BITS)·x, so
-// s·Σ q·x = 2^BITS·s·(r.x − Σ x); both sums are of the same order (no cancellation to speak of), the error
-// stays at a few f32 roundings.
-fn applyStats(so: vec2<f32>, r: vec2<f32>) -> f32 {
-//#if NF
-  return so.x * r.x + so.y * r.y;
-//#else
-  let s = so.x * f32(1u << BITS);
-  return s * r.x + (so.y - s) * r.y;
-//#endif
 }
 
 // A unit's four blocks (Σ level·x, Σ x) with the statistics of its groups.

@@ -4,7 +4,8 @@ import type { Runtime, Step, Tensor } from '../gpu';
 import { renderWgsl, ShapeError, u32Params, Uniforms, variantName, type TemplateValues } from '../gpu';
 import code from '../../shaders/matmul.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
-import gemvStoreCode from '../../shaders/gemv_store.wgsl?raw';
+import gemvOutputCode from '../../shaders/gemv_output.wgsl?raw';
+import gemvReduceCode from '../../shaders/gemv_store.wgsl?raw';
 
 /** Up to this many rows of A, A·Bᵀ runs as a GEMV (decode): one pass over B instead of 64-row tiles. */
 export const DENSE_GEMV_MAX_ROWS = 8;
@@ -51,6 +52,9 @@ export function matmulOutputShape(a: Tensor, b: Tensor, options: MatmulOptions =
   const { batched, batch, M, N } = dims(a, b, !!options.transA, !!options.transB);
   return batched ? [batch, M, N] : [M, N];
 }
+
+/** The end of the lane-per-row decode GEMVs (gemv.wgsl, gemv_units.wgsl): a row's lanes summed and stored. */
+export const gemvStoreCode = gemvReduceCode + gemvOutputCode;
 
 /** The source of a decode GEMV (gemv.wgsl or gemv_units.wgsl, with gemv_store.wgsl appended to `code`): SUBGROUPS
  *  in `values` sums a row's lanes with subgroup shuffles, which needs the shader to enable the extension. */

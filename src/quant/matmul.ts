@@ -4,11 +4,11 @@
 //   backward-input  dX[M, in] = dY[M, out]·Ŵ — matmul.wgsl, B untransposed
 import type { Runtime, Step, Tensor } from '../gpu';
 import { ShapeError, u32Params } from '../gpu';
-import { gemvKernel, recordGemm, type MatmulOptions } from '../ops/matmul';
+import { gemvKernel, gemvStoreCode, recordGemm, type MatmulOptions } from '../ops/matmul';
 import dequantCode from '../../shaders/dequant.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
-import gemvStoreCode from '../../shaders/gemv_store.wgsl?raw';
 import gemvUnitsCode from '../../shaders/gemv_units.wgsl?raw';
+import codeFloatsCode from '../../shaders/code_floats.wgsl?raw';
 import { codeLevels } from './format';
 import type { QuantizedWeight } from './quantize';
 import { blockStarts, outputBlocks, rowView } from './stack';
@@ -36,6 +36,9 @@ export interface QuantMatmulOptions {
    *  after the other, so a part's output is one contiguous tensor (the same numbers as Y[:, part] otherwise). */
   parts?: readonly number[];
 }
+
+/** The quantized decode GEMV gemv_units.wgsl with what it appends (render with gemvSource). */
+export const gemvUnitsSource = gemvUnitsCode + codeFloatsCode + gemvStoreCode + dequantCode;
 
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
 export const GEMV_MAX_ROWS = 8;
@@ -143,9 +146,9 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     const subgroups = useSubgroups(rt, lanes, options.subgroups, op);
     if (!units && options.unitsPerLane !== undefined) throw new ShapeError(`${op}: unitsPerLane needs the 'units' GEMV`);
     const upl = units ? unitsPerLane(rt, w, M, lanes, subgroups, options.unitsPerLane, op) : 1;
-    const [name, code] = units ? ['gemv_units', gemvUnitsCode] : ['gemv', gemvCode];
+    const [name, code] = units ? ['gemv_units', gemvUnitsSource] : ['gemv', gemvCode + gemvStoreCode + dequantCode];
     const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units, SUBGROUPS: +subgroups, UPL: upl };
-    const kernel = await gemvKernel(rt, name, code + gemvStoreCode + dequantCode, values);
+    const kernel = await gemvKernel(rt, name, code, values);
     const part = (i: number) => (i < starts.length ? starts[i] : w.out);
     const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0, part(1), part(2));
     step.dispatch(kernel, params, weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
