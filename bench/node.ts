@@ -7,7 +7,8 @@
 // int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemmprobe
 // (the quantized GEMM with parts cut out), gemvprobe (the decode
 // GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvwg (decode GEMV
-// workgroup sizes and lanes per row), gemvhalf (int codes decoded in f16 pairs), gemvrows (the
+// workgroup sizes and lanes per row), gemvhalf (int codes decoded in f16 pairs), gemvslices (the
+// decode GEMV with X in registers against the default), gemvrows (the
 // decode GEMV at M = 2…8), quantize (quantization alone, plain and ICQ, three formats per codebook).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
@@ -19,6 +20,7 @@ import { runGemmComparison, runGemmTiles, runGemvRows, runGemvSuite, runGemvTuni
 import { runGemvProbe } from './gemv-probe';
 import { runGemvWorkgroups } from './gemv-workgroups';
 import { runGemvHalf } from './gemv-half';
+import { runGemvSlices } from './gemv-slices';
 import { runGemmProbe } from './gemm-probe';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
@@ -58,6 +60,7 @@ if (suites.has('quanttune')) results.push(...(await runQuantTuning(rt, log)));
 if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvwg')) results.push(...(await runGemvWorkgroups(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvhalf')) results.push(...(await runGemvHalf(rt, copy ? copy.value : null, log)));
+if (suites.has('gemvslices')) results.push(...(await runGemvSlices(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvtune')) results.push(...(await runGemvTuning(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvrows')) results.push(...(await runGemvRows(rt, copy ? copy.value : null, log)));
 if (suites.has('gemm')) results.push(...(await runGemmComparison(rt, log)));

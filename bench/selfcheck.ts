@@ -100,6 +100,19 @@ export async function selfCheck(rt: Runtime): Promise<Check[]> {
       }
       const es = relativeError(ys, blocks);
       checks.push({ name: `quantMatmul ${name} M=${M} as stacked parts [${parts}] against unstacked`, relativeError: es, pass: es === 0 });
+      if (M === 1) {
+        // Both M = 1 kernels, whichever the default is (in = 256: one block per invocation).
+        for (const gemv of ['units', 'slices'] as const) {
+          const X1 = rt.upload(x, [1, inF], 'x');
+          const Y1 = rt.upload(new Float32Array(out).fill(NaN), [1, out], 'y');
+          const s1 = rt.step();
+          await quantMatmul(rt, s1, X1, q, Y1, { gemv });
+          s1.submit();
+          const e = relativeError(await rt.read(Y1), matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inF, transB: true }));
+          rt.free(X1, Y1);
+          checks.push({ name: `quantMatmul ${name} M=1 gemv=${gemv}`, relativeError: e, pass: e < 1e-5 });
+        }
+      }
     }
     rt.free(W, q.codes, q.stats);
   }

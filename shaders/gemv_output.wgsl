@@ -1,4 +1,4 @@
-// Where the decode GEMVs (gemv.wgsl, gemv_units.wgsl; appended to them, with gemv_store.wgsl) store an output: added
+// Where the decode GEMVs (gemv.wgsl, gemv_units.wgsl, gemv_slices.wgsl; appended to them) store an output: added
 // into Y when p.accumulate is set. Uses the including shader's MMAX (rows of X), p (M, N, accumulate, part1, part2)
 // and Y.
 

@@ -60,8 +60,9 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
       for (const groupSize of [32, 64, 128] as const) {
         const spec: QuantSpec = { codebook, bits, groupSize, calibrate: codebook === 'nf' ? 'icq' : 'none' };
         const s = seed++;
-        it(`${codebook}${bits} G=${groupSize}, M = 1 and 5 (128-weight units), M = 2 (four codes at a time)`, async () => {
+        it(`${codebook}${bits} G=${groupSize}, M = 1 (the default: slices for nf4) and 5 (128-weight units), M = 2 (four codes at a time)`, async () => {
           await forward(spec, 1, 37, 256, s);
+          if (codebook === 'nf' && bits === 4) await forward(spec, 1, 37, 256, s + 300, false, { gemv: 'units' });
           await forward(spec, 5, 21, 384, s + 500);
           await forward(spec, 2, 19, 256, s + 700, false, { gemv: 'quads' });
         });
@@ -107,6 +108,36 @@ describe('quantized forward, decode path (M ≤ 8), every format', () => {
   });
   it("'units' with more lanes than its workgroup memory allows is a ShapeError naming the limit", async () => {
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 8, 128, 1, false, { lanesPerRow: 64 })).rejects.toThrow(/at most 32 lanes per row/);
+  });
+  it("'slices' (X in registers, M = 1): every format, one or two blocks per invocation, partial last workgroup", async () => {
+    const rt = await testRuntime();
+    if (rt.subgroupMinSize < 4) return;
+    let seed = 200;
+    for (const codebook of ['int', 'nf'] as const) {
+      for (const bits of ALL_BITS) {
+        for (const groupSize of [32, 64, 128] as const) {
+          await forward({ codebook, bits, groupSize }, 1, 37, 384, seed++, false, { gemv: 'slices' });
+        }
+      }
+    }
+    // K of 40 blocks (a workgroup of 64, 24 idle), 300 blocks (two per invocation), 4 rows per workgroup; accumulate.
+    await forward({ codebook: 'int', bits: 4, groupSize: 64 }, 1, 30, 1280, 230, true, { gemv: 'slices', rowsPerWorkgroup: 4 });
+    await forward({ codebook: 'int', bits: 3, groupSize: 64 }, 1, 75, 1280, 234, false, { gemv: 'slices', rowsPerWorkgroup: 12 });
+    await forward({ codebook: 'nf', bits: 3, groupSize: 32 }, 1, 45, 9600, 231, false, { gemv: 'slices', rowsPerWorkgroup: 8 });
+    await forward({ codebook: 'int', bits: 2, groupSize: 128, doubleQuant: true }, 1, 70, 9600, 232, true, { gemv: 'slices', rowsPerWorkgroup: 64 });
+    await forward({ codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true }, 1, 33, 512, 233, false, { gemv: 'slices' });
+  });
+  it("'slices' on what it cannot take is a ShapeError naming the reason", async () => {
+    const rt = await testRuntime();
+    const spec: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
+    await expect(forward(spec, 2, 8, 256, 1, false, { gemv: 'slices' })).rejects.toThrow(/'slices' GEMV takes M = 1, got 2/);
+    await expect(forward(spec, 1, 8, 192, 1, false, { gemv: 'slices' })).rejects.toThrow(/needs in % 128 = 0, got 192/);
+    await expect(forward(spec, 1, 8, 16512, 1, false, { gemv: 'slices' })).rejects.toThrow(/takes in ≤ 16384, got 16512/);
+    if (rt.subgroupMinSize >= 4) {
+      await expect(forward(spec, 1, 8, 256, 1, false, { gemv: 'slices', rowsPerWorkgroup: 6 })).rejects.toThrow(/rowsPerWorkgroup must be a multiple of 4 from 4 to 64, got 6/);
+      await expect(forward(spec, 1, 8, 256, 1, false, { gemv: 'slices', lanesPerRow: 8 })).rejects.toThrow(/subgroups: false are not options of the 'slices' GEMV/);
+    }
+    await expect(forward(spec, 1, 8, 256, 1, false, { rowsPerWorkgroup: 8 })).rejects.toThrow(/rowsPerWorkgroup needs the 'slices' GEMV/);
   });
   it("'units' on in % 128 ≠ 0 is a ShapeError, not a silent fallback", async () => {
     await expect(forward({ codebook: 'int', bits: 4, groupSize: 32 }, 1, 8, 96, 1, false, { gemv: 'units' })).rejects.toThrow(/needs in % 128 = 0, got 96/);

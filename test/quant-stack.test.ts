@@ -43,8 +43,9 @@ async function checkStacked(spec: QuantSpec, rows: number[], inFeatures: number,
 
 describe('stacked quantized weights (q, k, v as one GEMV launch)', () => {
   const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
-  it('one launch gives each part its own [M, rows] block: M = 1, 3, 8, units and quads kernels', async () => {
+  it('one launch gives each part its own [M, rows] block: M = 1, 3, 8, units, slices and quads kernels', async () => {
     await checkStacked(int4, [64, 32, 32], 256, 1, 10);
+    await checkStacked({ codebook: 'nf', bits: 4, groupSize: 64 }, [64, 32, 32], 384, 1, 15, { accumulate: true, rowsPerWorkgroup: 12 }); // slices, parts inside workgroups
     await checkStacked({ codebook: 'nf', bits: 3, groupSize: 32 }, [128, 64, 64], 128, 3, 11);
     await checkStacked({ codebook: 'int', bits: 2, groupSize: 128 }, [64, 64], 256, 8, 12, { gemv: 'quads' });
   });

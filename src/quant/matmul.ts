@@ -8,7 +8,9 @@ import { gemvKernel, gemvStoreCode, recordGemm, type MatmulOptions } from '../op
 import dequantCode from '../../shaders/dequant.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
 import gemvUnitsCode from '../../shaders/gemv_units.wgsl?raw';
+import gemvSlicesCode from '../../shaders/gemv_slices.wgsl?raw';
 import codeFloatsCode from '../../shaders/code_floats.wgsl?raw';
+import gemvOutputCode from '../../shaders/gemv_output.wgsl?raw';
 import { codeLevels } from './format';
 import type { QuantizedWeight } from './quantize';
 import { blockStarts, outputBlocks, rowView } from './stack';
@@ -23,9 +25,14 @@ export interface QuantMatmulOptions {
   /** Invocations of the decode GEMV that share one output row. 'quads': default rt.gemvLanes (32 on GPUs, 1 on
    *  CPU adapters); 'units': at most 32 (within the device's workgroup memory), default 8 (fewer where that does not fit). */
   lanesPerRow?: 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256;
-  /** The decode kernel: 'units' (gemv_units.wgsl, 128-weight units, needs in % 128 = 0; the default where it
-   *  applies) or 'quads' (gemv.wgsl, four codes at a time, any in). */
-  gemv?: 'units' | 'quads';
+  /** The decode kernel: 'units' (gemv_units.wgsl, 128-weight units, needs in % 128 = 0), 'slices'
+   *  (gemv_slices.wgsl, X held in registers: M = 1, in % 128 = 0, in ≤ 16384, subgroups of at least 4) or 'quads'
+   *  (gemv.wgsl, four codes at a time, any in). Default: 'slices' where it applies for 4-bit nf codes and 4-bit codes
+   *  with double-quantized statistics at M = 1 and no 'units' option is given, else 'units' where it applies, else
+   *  'quads'. */
+  gemv?: 'units' | 'quads' | 'slices';
+  /** 'slices' only: output rows per workgroup, a multiple of 4 up to 64 (default: slicesValues). */
+  rowsPerWorkgroup?: number;
   /** 'units' only: 128-weight units each invocation takes per chunk of X staged in workgroup memory. Default:
    *  as many as the row has for it, within the device's workgroup memory. */
   unitsPerLane?: number;
@@ -37,11 +44,51 @@ export interface QuantMatmulOptions {
   parts?: readonly number[];
 }
 
-/** The quantized decode GEMV gemv_units.wgsl with what it appends (render with gemvSource). */
+/** The quantized decode GEMVs' sources with what they append: gemv_units.wgsl and gemv_slices.wgsl (render with
+ *  gemvSource). */
 export const gemvUnitsSource = gemvUnitsCode + codeFloatsCode + gemvStoreCode + dequantCode;
+export const gemvSlicesSource = gemvSlicesCode + codeFloatsCode + gemvOutputCode + dequantCode;
+
+/** Whether the decode GEMV is gemv_slices.wgsl when the options do not say: at M = 1 for 4-bit nf codes and 4-bit
+ *  codes with double-quantized statistics, whose decoding costs the most. H200 (bench/results/h200.json, gemvslices
+ *  rows), 4096² / 11008×4096 / 4096×11008 against gemv_units.wgsl: nf4 −7 / −7 / −12 %, nf4 DQ −14 / −7 / −18 %,
+ *  int4 DQ −13 / −1 / −15 %; but int4 −2 / +16 / −1 %, int2 and int3 +6 to +51 %, nf2 and nf3 +4 to +32 %. */
+function slicesByDefault(rt: Runtime, w: QuantizedWeight, M: number, options: QuantMatmulOptions): boolean {
+  const unitsOptions = options.lanesPerRow !== undefined || options.unitsPerLane !== undefined || options.subgroups !== undefined;
+  const heavyDecode = w.spec.bits === 4 && (w.spec.codebook === 'nf' || !!w.statBlocks);
+  return options.gemv === undefined && !unitsOptions && heavyDecode && !('why' in slicesValues(rt, w.out, w.inFeatures, M));
+}
 
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
 export const GEMV_MAX_ROWS = 8;
+
+/** How gemv_slices.wgsl is cut: output rows per workgroup (a multiple of 4 up to 64), 32-code blocks of K per
+ *  invocation (1 or 2). */
+export interface SlicesShape { rows?: number; blocksPerInvocation?: number }
+
+/** gemv_slices.wgsl's template values for this weight, or why it cannot run it. An invocation per 32-code block of
+ *  K by default (two where the device's workgroup size or memory does not allow that); 16 rows per workgroup, 32
+ *  where that still makes 1024 groups of 32 invocations, about 8 per SM of an H200, which measured best: 32 rows at
+ *  11008×4096 and 4096×11008, 16 at 4096² (32 rows there: 128 workgroups of 128, nf4 9.4 → 10.5 µs). */
+export function slicesValues(rt: Runtime, out: number, inFeatures: number, M: number, shape: SlicesShape = {}): { values: Record<string, number> } | { why: string } {
+  const blocks = inFeatures / 32;
+  if (M !== 1) return { why: `takes M = 1, got ${M}` };
+  if (inFeatures % 128 !== 0) return { why: `needs in % 128 = 0, got ${inFeatures}` };
+  if (blocks > 512) return { why: `takes in ≤ 16384, got ${inFeatures}` };
+  const sgMin = rt.subgroupMinSize;
+  if (sgMin < 4) return { why: `needs subgroups of at least 4 invocations (${sgMin ? `the device's smallest has ${sgMin}` : "the device has no 'subgroups' feature"})` };
+  const { maxComputeInvocationsPerWorkgroup: maxWg, maxComputeWorkgroupStorageSize: maxBytes } = rt.device.limits;
+  const workgroup = (spl: number) => Math.max(32, Math.ceil(blocks / spl / 32) * 32);
+  const bytes = (wg: number, rows: number) => 128 * wg + (4 * rows * wg) / sgMin + 64;
+  const fits = (spl: number, rows: number) => workgroup(spl) <= maxWg && bytes(workgroup(spl), rows) <= maxBytes;
+  const spl = shape.blocksPerInvocation ?? (fits(1, 64) ? 1 : 2);
+  if (spl !== 1 && spl !== 2) return { why: `takes 1 or 2 blocks per invocation, got ${spl}` };
+  const wg = workgroup(spl);
+  const rows = shape.rows ?? (Math.ceil(out / 32) * (wg / 32) >= 1024 ? 32 : 16);
+  if (!Number.isInteger(rows) || rows < 4 || rows > 64 || rows % 4 !== 0) return { why: `rowsPerWorkgroup must be a multiple of 4 from 4 to 64, got ${rows}` };
+  if (!fits(spl, rows)) return { why: `needs ${wg} invocations and ${bytes(wg, rows)} bytes of workgroup memory for in = ${inFeatures}; the device has ${maxWg} and ${maxBytes}` };
+  return { values: { WG: wg, SPL: spl, RI: rows / 4, SGMIN: sgMin, SUBGROUPS: 1 } };
+}
 
 /** Workgroup memory of gemv_units.wgsl: the staged X chunk (33 vec4 per unit) and its block sums (4 f32 per unit),
  *  the partial sums unless they are summed in subgroups, the level table. */
@@ -139,6 +186,20 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     }
     return;
   }
+  const part = (i: number) => (i < starts.length ? starts[i] : w.out);
+  const gemvParams = () => u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0, part(1), part(2));
+  if (M <= GEMV_MAX_ROWS && (options.gemv === 'slices' || slicesByDefault(rt, w, M, options))) {
+    const shape = slicesValues(rt, w.out, w.inFeatures, M, { rows: options.rowsPerWorkgroup });
+    if ('why' in shape) throw new ShapeError(`${op}: the 'slices' GEMV ${shape.why}`);
+    if (options.unitsPerLane !== undefined || options.lanesPerRow !== undefined || options.subgroups === false) {
+      throw new ShapeError(`${op}: unitsPerLane, lanesPerRow and subgroups: false are not options of the 'slices' GEMV`);
+    }
+    const values = { ...formatValues(w), ...shape.values, CODES4: +(w.spec.bits !== 3) };
+    const kernel = await gemvKernel(rt, 'gemv_slices', gemvSlicesSource, values);
+    step.dispatch(kernel, gemvParams(), weightBindings(rt, x, w, y), [Math.ceil(w.out / (4 * shape.values.RI))], `gemv slices ${w.name}`);
+    return;
+  }
+  if (options.rowsPerWorkgroup !== undefined) throw new ShapeError(`${op}: rowsPerWorkgroup needs the 'slices' GEMV`);
   if (M <= GEMV_MAX_ROWS) {
     const units = (options.gemv ?? 'units') === 'units' && w.inFeatures % 128 === 0;
     if (options.gemv === 'units' && !units) throw new ShapeError(`${op}: the 'units' GEMV needs in % 128 = 0, got ${w.inFeatures}`);
@@ -149,9 +210,7 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     const [name, code] = units ? ['gemv_units', gemvUnitsSource] : ['gemv', gemvCode + gemvStoreCode + dequantCode];
     const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units, SUBGROUPS: +subgroups, UPL: upl };
     const kernel = await gemvKernel(rt, name, code, values);
-    const part = (i: number) => (i < starts.length ? starts[i] : w.out);
-    const params = u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0, part(1), part(2));
-    step.dispatch(kernel, params, weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
+    step.dispatch(kernel, gemvParams(), weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
   }
   await recordGemm(

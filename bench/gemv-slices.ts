@@ -1,0 +1,82 @@
+// Decode GEMV with X held in registers (BENCH_SUITES=gemvslices): gemv_slices.wgsl at 16 and 32 rows per workgroup
+// (and 2 blocks per invocation at K = 11008), and with its codes not decoded (timing only), against gemv_units.wgsl,
+// M = 1, int2/3/4, nf2/3/4, int4 and nf4 with DQ statistics, G64, over the three benchmark shapes; the kernels
+// alternated (a, b, …, b, a) in one process. Each variant's output is checked against gemv_units' (MISMATCH in its
+// name otherwise).
+import type { Kernel, Runtime, Step } from '../src/gpu';
+import { u32Params, variantName } from '../src/gpu';
+import { gemvSource } from '../src/ops/matmul';
+import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
+import { type SlicesShape, gemvSlicesSource, gemvUnitsSource, slicesValues, unitsPerLane } from '../src/quant/matmul';
+import { result, seededUniforms, substitute, type BenchResult } from './harness';
+import { checkedStreamTime, collector, packedBytes, randomWeight } from './quant-suite';
+
+// Timing only: the codes not decoded (XORed together instead), everything else as is.
+const BLOCK_DOT = 'fn blockDot(c: vec4<u32>, x: XBlock) -> f32 {';
+function noDecode(code: string): string {
+  const a = code.indexOf(BLOCK_DOT);
+  const b = code.indexOf('\n}\n', a);
+  if (a < 0 || b < 0) throw new Error('gemvslices: blockDot not in the kernel');
+  return substitute(code, [[code.slice(a, b), `${BLOCK_DOT}\n  return bitcast<f32>((c.x ^ c.y ^ c.z ^ c.w) & 0x3FFFFFFFu) * x.v[0].x;`]], 'gemvslices');
+}
+
+export async function runGemvSlices(rt: Runtime, copyGBs: number | null, log: (r: BenchResult) => void) {
+  const { results, add } = collector(log);
+  const specs: QuantSpec[] = [
+    { codebook: 'int', bits: 4, groupSize: 64 }, { codebook: 'int', bits: 3, groupSize: 64 }, { codebook: 'int', bits: 2, groupSize: 64 },
+    { codebook: 'nf', bits: 4, groupSize: 64 }, { codebook: 'nf', bits: 3, groupSize: 64 }, { codebook: 'nf', bits: 2, groupSize: 64 },
+    { codebook: 'int', bits: 4, groupSize: 64, doubleQuant: true }, { codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true },
+  ];
+  const shapes: [number, number][] = rt.isCpuAdapter ? [[64, 1024], [40, 9600]] : [[4096, 4096], [11008, 4096], [4096, 11008]];
+  const rowCounts = [16, 32];
+  const { maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupStorageSize } = rt.device.limits;
+  console.log(`gemvslices: ${maxComputeInvocationsPerWorkgroup} invocations, ${maxComputeWorkgroupStorageSize} bytes of workgroup memory per workgroup`);
+  for (const [out, inF] of shapes) {
+    for (const s of specs) {
+      const bytes = packedBytes({ out, inFeatures: inF, spec: s });
+      const ws = Array.from({ length: rt.isCpuAdapter ? 1 : Math.ceil((256 * 2 ** 20) / bytes) + 1 }, (_, i) => randomWeight(rt, out, inF, s, 40 + i));
+      const levels = rt.constant(`levels-${s.codebook}${s.bits}`, () => codeLevels(s));
+      const x = rt.upload(seededUniforms(inF, 9, -1, 1), [1, inF], 'x');
+      const ys = ws.map(() => rt.tensor([1, out], 'f32', 'y'));
+      const format = { BITS: s.bits, GROUP: s.groupSize, NF: +(s.codebook === 'nf'), DQ: +!!s.doubleQuant };
+      const subgroups = rt.subgroupMinSize >= 8;
+      const upl = unitsPerLane(rt, { inFeatures: inF }, 1, 8, subgroups, undefined, 'gemvslices');
+      const kernels: { variant: string; kernel: Kernel; rows: number }[] = [];
+      const unitsValues = { ...format, CODES4: 1, LANES: 8, MR: 1, SUBGROUPS: +subgroups, UPL: upl };
+      kernels.push({ variant: `units (8 lanes/row, ${upl} units/lane)`, rows: 32, kernel: await rt.kernel({ shader: variantName('gemvslices units', unitsValues), code: gemvSource('gemv_units', gemvUnitsSource, unitsValues), entryPoint: 'main' }) });
+      // Rows per workgroup at the default blocks per invocation (and 2 blocks where that is 1 at K = 11008), and the
+      // default shape with the codes not decoded (timing only).
+      const variants: (SlicesShape & { cut?: boolean })[] = rowCounts.map((rows) => ({ rows }));
+      if (inF / 32 > 256) variants.push({ rows: 32, blocksPerInvocation: 2 });
+      variants.push({ cut: true });
+      for (const v of variants) {
+        const shape = slicesValues(rt, out, inF, 1, v);
+        if ('why' in shape) {
+          console.log(`gemvslices: ${JSON.stringify(v)}: ${shape.why}`);
+          continue;
+        }
+        const rows = 4 * shape.values.RI;
+        const cut = !!v.cut;
+        const values: Record<string, number> = { ...format, ...shape.values, CODES4: +(s.bits !== 3) };
+        const rendered = gemvSource('gemv_slices', gemvSlicesSource, values);
+        const code = cut ? noDecode(rendered) : rendered;
+        const variant = `slices (${rows} rows/workgroup, ${values.WG} invocations, ${values.SPL} blocks each)${cut ? ', codes not decoded (timing only)' : ''}`;
+        kernels.push({ variant, rows, kernel: await rt.kernel({ shader: `${variantName('gemvslices', values)}${cut ? ' cut' : ''}`, code, entryPoint: 'main' }) });
+      }
+      let reference: Float32Array | null = null;
+      const order = [...kernels.keys(), ...[...kernels.keys()].reverse()]; // a, b, …, b, a
+      for (const [round, index] of order.entries()) {
+        const { variant, kernel, rows } = kernels[index];
+        const bindings = (i: number) => [x, ws[i].codes, ys[i], ws[i].stats, levels, ...(ws[i].statBlocks ? [ws[i].statBlocks!] : [])];
+        const record = (step: Step, i: number) => step.dispatch(kernel, u32Params(1, out, inF, 0, out, out), bindings(i), [Math.ceil(out / rows)]);
+        const { y, note, t } = await checkedStreamTime(rt, record, ws.length, ys[0], reference, 1e-5);
+        reference ??= Float32Array.from(y);
+        const name = `gemv ${s.codebook}${s.bits} G64${s.doubleQuant ? ' DQ' : ''} M=1, stream, ${variant} (round ${round + 1})${note}`;
+        add({ ...result(name, `${out}×${inF}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall });
+      }
+      ws.forEach((w) => freeQuantized(rt, w));
+      rt.free(x, ...ys);
+    }
+  }
+  return results;
+}
