@@ -1,13 +1,19 @@
 // Prints a bench results JSON as markdown tables (for BENCHMARKS.md): node scripts/bench-table.mjs bench/results/h100.json
+// An A/B record ({ note, runs: [{ bundle, results, … }] }) prints a table per run.
 import { readFileSync } from 'node:fs';
 
 const report = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const fmt = (v) => (v === null || v === undefined ? '' : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
 console.log(`${report.adapter.description || report.adapter.device} · ${report.device} · ${report.date} · commit ${report.commit}\n`);
 if (report.checks) console.log(`Self-check on the device: ${report.checks.filter((c) => c.pass).length}/${report.checks.length} kernel variants match the reference.\n`);
-console.log('| benchmark | shape | value | unit | ceiling | ratio | µs | timing |\n| --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const r of report.results) {
-  console.log(`| ${r.name} | ${r.shape} | ${fmt(r.value)} | ${r.unit} | ${fmt(r.ceiling)} | ${r.ratio === null ? '' : r.ratio.toFixed(3)} | ${(r.seconds * 1e6).toFixed(1)} | ${r.timing} |`);
+if (report.note) console.log(`${report.note}\n`);
+const tables = report.runs ?? [report];
+for (const run of tables) {
+  if (report.runs) console.log(`\n${run.bundle}, ${run.date}${run.note ? `: ${run.note}` : ''}\n`);
+  console.log('| benchmark | shape | value | unit | ceiling | ratio | µs | timing |\n| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of run.results) {
+    console.log(`| ${r.name} | ${r.shape} | ${fmt(r.value)} | ${r.unit} | ${fmt(r.ceiling)} | ${r.ratio === null ? '' : r.ratio.toFixed(3)} | ${(r.seconds * 1e6).toFixed(1)} | ${r.timing} |`);
+  }
 }
 if (report.fidelity?.length) {
   console.log('\n| source | format | weights | entropy plain → ICQ (bits) | RMSE plain → ICQ | groups where ICQ entropy < plain |\n| --- | --- | --- | --- | --- | --- |');
