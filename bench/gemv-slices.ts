@@ -2,7 +2,8 @@
 // (and 2 blocks per invocation at K = 11008), and with its codes not decoded (timing only), against gemv_units.wgsl,
 // M = 1, int2/3/4, nf2/3/4, int4 and nf4 with DQ statistics, G64, over the three benchmark shapes; the kernels
 // alternated (a, b, …, b, a) in one process. Each variant's output is checked against gemv_units' (MISMATCH in its
-// name otherwise).
+// name otherwise; expected for the timing-only cuts). BENCH_SUITES=gemvslicesprobe: int4 and nf4, the default shape
+// with one part cut out at a time (where its time goes).
 import type { Kernel, Runtime, Step } from '../src/gpu';
 import { u32Params, variantName } from '../src/gpu';
 import { gemvSource } from '../src/ops/matmul';
@@ -11,22 +12,35 @@ import { type SlicesShape, gemvSlicesSource, gemvUnitsSource, slicesValues, unit
 import { result, seededUniforms, substitute, type BenchResult } from './harness';
 import { checkedStreamTime, collector, packedBytes, randomWeight } from './quant-suite';
 
-// Timing only: the codes not decoded (XORed together instead), everything else as is.
-const BLOCK_DOT = 'fn blockDot(c: vec4<u32>, x: XBlock) -> f32 {';
-function noDecode(code: string): string {
-  const a = code.indexOf(BLOCK_DOT);
+// Timing-only cuts (wrong outputs): the text between `from` and the next line that closes a function, replaced.
+function cutBody(code: string, from: string, body: string): string {
+  const a = code.indexOf(from);
   const b = code.indexOf('\n}\n', a);
-  if (a < 0 || b < 0) throw new Error('gemvslices: blockDot not in the kernel');
-  return substitute(code, [[code.slice(a, b), `${BLOCK_DOT}\n  return bitcast<f32>((c.x ^ c.y ^ c.z ^ c.w) & 0x3FFFFFFFu) * x.v[0].x;`]], 'gemvslices');
+  if (a < 0 || b < 0) throw new Error(`gemvslices: '${from}' not in the kernel`);
+  return substitute(code, [[code.slice(a, b), `${from}\n${body}`]], 'gemvslices');
 }
+const CUTS: [string, (code: string) => string][] = [
+  // The codes XORed together instead of decoded.
+  ['codes not decoded', (code) => cutBody(code, 'fn blockDot(c: vec4<u32>, x: XBlock) -> f32 {', '  return bitcast<f32>((c.x ^ c.y ^ c.z ^ c.w) & 0x3FFFFFFFu) * x.v[0].x;')],
+  // X not read from global memory (still staged through workgroup memory).
+  ['X not loaded', (code) => cutBody(code, 'fn xAt(first: u32, i: u32) -> vec4<f32> {', '  _ = X[0]; // still bound\n  return vec4<f32>(f32(first + i));')],
+  // Each 4 rows' sums not reduced across the subgroup.
+  ['no subgroup sums', (code) => cutBody(code, 'fn subgroupSum4(d: vec4<f32>, lane: u32, size: u32) -> f32 {', '  return (d.x + d.y) + (d.z + d.w) + f32(lane + size);')],
+  // The statistics not loaded (made from the index instead: constants would let the compiler drop the decoding).
+  ['statistics not loaded', (code) => substitute(code, [['return Slice(c, fetchStats(i * 32u / GROUP));', '_ = stats[0]; // still bound\n  return Slice(c, vec2<f32>(f32(i) * 1e-9, 1.0));']], 'gemvslices')],
+  // The codes not loaded (made from the index instead; int4 and nf4 only).
+  ['codes not loaded', (code) => substitute(code, [['    c = codes[i];', '    _ = codes[0]; // still bound\n    c = vec4<u32>(i, i * 3u, i * 5u, i * 7u);']], 'gemvslices')],
+];
 
-export async function runGemvSlices(rt: Runtime, copyGBs: number | null, log: (r: BenchResult) => void) {
+/** probe: int4 and nf4 only, the default shape and its timing-only cuts (BENCH_SUITES=gemvslicesprobe). */
+export async function runGemvSlices(rt: Runtime, copyGBs: number | null, log: (r: BenchResult) => void, probe = false) {
   const { results, add } = collector(log);
-  const specs: QuantSpec[] = [
+  const allSpecs: QuantSpec[] = [
     { codebook: 'int', bits: 4, groupSize: 64 }, { codebook: 'int', bits: 3, groupSize: 64 }, { codebook: 'int', bits: 2, groupSize: 64 },
     { codebook: 'nf', bits: 4, groupSize: 64 }, { codebook: 'nf', bits: 3, groupSize: 64 }, { codebook: 'nf', bits: 2, groupSize: 64 },
     { codebook: 'int', bits: 4, groupSize: 64, doubleQuant: true }, { codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true },
   ];
+  const specs = probe ? [allSpecs[0], allSpecs[3]] : allSpecs;
   const shapes: [number, number][] = rt.isCpuAdapter ? [[64, 1024], [40, 9600]] : [[4096, 4096], [11008, 4096], [4096, 11008]];
   const rowCounts = [16, 32];
   const { maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupStorageSize } = rt.device.limits;
@@ -45,10 +59,10 @@ export async function runGemvSlices(rt: Runtime, copyGBs: number | null, log: (r
       const unitsValues = { ...format, CODES4: 1, LANES: 8, MR: 1, SUBGROUPS: +subgroups, UPL: upl };
       kernels.push({ variant: `units (8 lanes/row, ${upl} units/lane)`, rows: 32, kernel: await rt.kernel({ shader: variantName('gemvslices units', unitsValues), code: gemvSource('gemv_units', gemvUnitsSource, unitsValues), entryPoint: 'main' }) });
       // Rows per workgroup at the default blocks per invocation (and 2 blocks where that is 1 at K = 11008), and the
-      // default shape with the codes not decoded (timing only).
-      const variants: (SlicesShape & { cut?: boolean })[] = rowCounts.map((rows) => ({ rows }));
-      if (inF / 32 > 256) variants.push({ rows: 32, blocksPerInvocation: 2 });
-      variants.push({ cut: true });
+      // default shape with the codes not decoded; probe: the default shape and each cut.
+      const variants: (SlicesShape & { cut?: number })[] = probe ? [{}, ...CUTS.map((_, i) => ({ cut: i }))] : rowCounts.map((rows) => ({ rows }));
+      if (!probe && inF / 32 > 256) variants.push({ rows: 32, blocksPerInvocation: 2 });
+      if (!probe) variants.push({ cut: 0 });
       for (const v of variants) {
         const shape = slicesValues(rt, out, inF, 1, v);
         if ('why' in shape) {
@@ -56,12 +70,11 @@ export async function runGemvSlices(rt: Runtime, copyGBs: number | null, log: (r
           continue;
         }
         const rows = 4 * shape.values.RI;
-        const cut = !!v.cut;
         const values: Record<string, number> = { ...format, ...shape.values, CODES4: +(s.bits !== 3) };
         const rendered = gemvSource('gemv_slices', gemvSlicesSource, values);
-        const code = cut ? noDecode(rendered) : rendered;
-        const variant = `slices (${rows} rows/workgroup, ${values.WG} invocations, ${values.SPL} blocks each)${cut ? ', codes not decoded (timing only)' : ''}`;
-        kernels.push({ variant, rows, kernel: await rt.kernel({ shader: `${variantName('gemvslices', values)}${cut ? ' cut' : ''}`, code, entryPoint: 'main' }) });
+        const [cutName, cut] = v.cut === undefined ? ['', (code: string) => code] : CUTS[v.cut];
+        const variant = `slices (${rows} rows/workgroup, ${values.WG} invocations, ${values.SPL} blocks each)${cutName ? `, ${cutName} (timing only)` : ''}`;
+        kernels.push({ variant, rows, kernel: await rt.kernel({ shader: `${variantName('gemvslices', values)} ${cutName}`, code: cut(rendered), entryPoint: 'main' }) });
       }
       let reference: Float32Array | null = null;
       const order = [...kernels.keys(), ...[...kernels.keys()].reverse()]; // a, b, …, b, a

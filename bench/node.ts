@@ -8,7 +8,7 @@
 // (the quantized GEMM with parts cut out), gemvprobe (the decode
 // GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvwg (decode GEMV
 // workgroup sizes and lanes per row), gemvhalf (int codes decoded in f16 pairs), gemvslices (the
-// decode GEMV with X in registers against the default), gemvrows (the
+// decode GEMV with X in registers against gemv_units), gemvslicesprobe (it with parts cut out), gemvrows (the
 // decode GEMV at M = 2…8), quantize (quantization alone, plain and ICQ, three formats per codebook).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
@@ -61,6 +61,7 @@ if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, copy ? copy
 if (suites.has('gemvwg')) results.push(...(await runGemvWorkgroups(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvhalf')) results.push(...(await runGemvHalf(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvslices')) results.push(...(await runGemvSlices(rt, copy ? copy.value : null, log)));
+if (suites.has('gemvslicesprobe')) results.push(...(await runGemvSlices(rt, copy ? copy.value : null, log, true)));
 if (suites.has('gemvtune')) results.push(...(await runGemvTuning(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvrows')) results.push(...(await runGemvRows(rt, copy ? copy.value : null, log)));
 if (suites.has('gemm')) results.push(...(await runGemmComparison(rt, log)));
