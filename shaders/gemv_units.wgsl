@@ -1,5 +1,6 @@
 // Decode-time forward of a quantized linear layer when K is a multiple of 128: Y[m, n] = Σ_k X[m, k]·Ŵ[n, k]
-// for M ≤ 8 rows of X (shaders/gemv.wgsl takes other K, and dense weights). Its floor is reading the packed
+// for M ≤ 8 rows of X (shaders/gemv.wgsl takes other K, and dense weights; gemv_slices.wgsl takes M = 1 for 4-bit nf
+// codes and DQ statistics, where it measured faster). Its floor is reading the packed
 // weight once. The unit of work is 128 weights of one row: BITS vec4 code words loaded at once (four 32-code
 // blocks, so 2, 3 and 4 bits all load whole vec4s) and the 128/GROUP statistics of its groups. A workgroup owns
 // ROWS = WG / LANES rows; a row's LANES invocations take consecutive units (its codes are read as

@@ -1,5 +1,6 @@
 // Matmuls with a quantized weight Ŵ [out, in], dequantized inside the kernels, never as a full matrix:
-//   forward         Y[M, out] = X[M, in]·Ŵᵀ  — M ≤ 8: gemv.wgsl (its floor: the packed bytes);
+//   forward         Y[M, out] = X[M, in]·Ŵᵀ  — M ≤ 8: a decode GEMV, gemv_units.wgsl, gemv_slices.wgsl (M = 1)
+//                                              or gemv.wgsl (its floor: the packed bytes);
 //                                              larger M: matmul.wgsl with dequantizing B tiles
 //   backward-input  dX[M, in] = dY[M, out]·Ŵ — matmul.wgsl, B untransposed
 import type { Runtime, Step, Tensor } from '../gpu';
