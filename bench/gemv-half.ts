@@ -12,16 +12,10 @@ import { u32Params } from '../src/gpu';
 import { gemvSource } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
 import { gemvUnitsSource, unitsPerLane } from '../src/quant/matmul';
-import { result, seededUniforms, substitute, type BenchResult } from './harness';
+import { between, result, seededUniforms, substitute, type BenchResult } from './harness';
 import { checkedStreamTime, collector, packedBytes, randomWeight } from './quant-suite';
 import { X_READ, X_READ_HALF } from './gemv-probe';
 
-function between(code: string, from: string, to: string) {
-  const a = code.indexOf(from);
-  const b = code.indexOf(to, a);
-  if (a < 0 || b < 0) throw new Error(`gemvhalf: '${from.slice(0, 40)}…' not in the kernel`);
-  return code.slice(a, b);
-}
 const UNIT_FLOATS = `fn unitFloats(bits: vec4<u32>) -> vec4<f32> {
   return bitcast<vec4<f32>>((bits & vec4<u32>(((1u << BITS) - 1u) << (23u - BITS))) | vec4<u32>(0x3F800000u));
 }
@@ -46,8 +40,8 @@ fn word2(w: u32, hi: u32, xv: u32, j: u32, r: ptr<function, Quads>) {
 // The rendered int kernel's f16 decoding, swapped for session 8's.
 function f32Decoding(code: string, bits: number): string {
   const out = code.replace('const F16_ONES', `${UNIT_FLOATS}const F16_ONES`);
-  if (bits === 4) return out.replace(between(out, '  let f = wordFloats4(w);', '}\n'), WORD4_F32);
-  return out.replace(between(out, 'fn word2(', 'fn block2('), WORD2_F32);
+  if (bits === 4) return out.replace(between(out, '  let f = wordFloats4(w);', '}\n', 'gemvhalf'), WORD4_F32);
+  return out.replace(between(out, 'fn word2(', 'fn block2(', 'gemvhalf'), WORD2_F32);
 }
 
 // nf4: a byte's two codes looked up at once in a 256-entry table of level pairs (one 8-byte workgroup load per two

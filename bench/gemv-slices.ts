@@ -9,16 +9,11 @@ import { u32Params, variantName } from '../src/gpu';
 import { gemvSource } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
 import { type SlicesShape, gemvSlicesSource, gemvUnitsSource, slicesValues, unitsPerLane } from '../src/quant/matmul';
-import { result, seededUniforms, substitute, type BenchResult } from './harness';
+import { between, result, seededUniforms, substitute, type BenchResult } from './harness';
 import { checkedStreamTime, collector, packedBytes, randomWeight } from './quant-suite';
 
 // Timing-only cuts (wrong outputs): the text between `from` and the next line that closes a function, replaced.
-function cutBody(code: string, from: string, body: string): string {
-  const a = code.indexOf(from);
-  const b = code.indexOf('\n}\n', a);
-  if (a < 0 || b < 0) throw new Error(`gemvslices: '${from}' not in the kernel`);
-  return substitute(code, [[code.slice(a, b), `${from}\n${body}`]], 'gemvslices');
-}
+const cutBody = (code: string, from: string, body: string) => substitute(code, [[between(code, from, '\n}\n', 'gemvslices'), `${from}\n${body}`]], 'gemvslices');
 const CUTS: [string, (code: string) => string][] = [
   // The codes XORed together instead of decoded.
   ['codes not decoded', (code) => cutBody(code, 'fn blockDot(c: vec4<u32>, x: XBlock) -> f32 {', '  return bitcast<f32>((c.x ^ c.y ^ c.z ^ c.w) & 0x3FFFFFFFu) * x.v[0].x;')],

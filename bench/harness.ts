@@ -32,7 +32,6 @@ export interface BenchReport {
 
 export type Record = (step: Step) => Promise<void>;
 
-/** Seeded uniform values in [lo, hi) (an LCG): benchmark inputs, where only the speed matters. */
 /** A kernel's source with each `from` replaced by its `to`, once; a `from` missing from it is an error naming `who`
  *  (the kernel changed under a probe or variant written against its text). */
 export function substitute(code: string, changes: readonly (readonly [string, string])[], who: string): string {
@@ -43,6 +42,16 @@ export function substitute(code: string, changes: readonly (readonly [string, st
   return code;
 }
 
+/** The text of a kernel's source from `from` up to (not including) the next `to` after it; missing is an error naming
+ *  `who`. */
+export function between(code: string, from: string, to: string, who: string): string {
+  const a = code.indexOf(from);
+  const b = code.indexOf(to, a);
+  if (a < 0 || b < 0) throw new Error(`${who}: '${from.slice(0, 40)}…' not in the kernel`);
+  return code.slice(a, b);
+}
+
+/** Seeded uniform values in [lo, hi) (an LCG): benchmark inputs, where only the speed matters. */
 export function seededUniforms(n: number, seed: number, lo = -0.5, hi = 0.5): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0;

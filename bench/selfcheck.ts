@@ -79,16 +79,25 @@ export async function selfCheck(rt: Runtime): Promise<Check[]> {
       // The same weight read as three stacked parts (as q/k/v): each part's outputs a block of their own.
       const parts = [32, 16, 24];
       const YS = rt.upload(new Float32Array(M * out).fill(NaN), [M, out], 'y stacked');
+      // At M = 1 both decode kernels by name, whichever the default is (in = 256: one block per invocation).
+      const named = M === 1 ? (['units', 'slices'] as const).map((gemv) => ({ gemv, Y: rt.upload(new Float32Array(out).fill(NaN), [1, out], `y ${gemv}`) })) : [];
       const step = rt.step();
       await quantMatmul(rt, step, X, q, Y);
       await quantMatmulBackward(rt, step, Y, q, DX);
       await quantMatmul(rt, step, X, q, YS, { parts });
+      for (const { gemv, Y: YN } of named) await quantMatmul(rt, step, X, q, YN, { gemv });
       step.submit();
       const y = (await rt.read(Y)) as Float32Array;
       const dx = await rt.read(DX);
       const ys = await rt.read(YS);
       rt.free(X, Y, DX, YS);
-      const ey = relativeError(y, matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inF, transB: true }));
+      const yRef = matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inF, transB: true });
+      const ey = relativeError(y, yRef);
+      for (const { gemv, Y: YN } of named) {
+        const e = relativeError(await rt.read(YN), yRef);
+        rt.free(YN);
+        checks.push({ name: `quantMatmul ${name} M=1 gemv=${gemv}`, relativeError: e, pass: e < 1e-5 });
+      }
       const ex = relativeError(dx, matmulRef({ a: y, b: dense, batch: 1, M, N: inF, K: out }));
       checks.push({ name: `quantMatmul ${name} M=${M}`, relativeError: ey, pass: ey < 1e-5 });
       checks.push({ name: `quantMatmulBackward ${name} M=${M}`, relativeError: ex, pass: ex < 1e-5 });
@@ -100,19 +109,6 @@ export async function selfCheck(rt: Runtime): Promise<Check[]> {
       }
       const es = relativeError(ys, blocks);
       checks.push({ name: `quantMatmul ${name} M=${M} as stacked parts [${parts}] against unstacked`, relativeError: es, pass: es === 0 });
-      if (M === 1) {
-        // Both M = 1 kernels, whichever the default is (in = 256: one block per invocation).
-        for (const gemv of ['units', 'slices'] as const) {
-          const X1 = rt.upload(x, [1, inF], 'x');
-          const Y1 = rt.upload(new Float32Array(out).fill(NaN), [1, out], 'y');
-          const s1 = rt.step();
-          await quantMatmul(rt, s1, X1, q, Y1, { gemv });
-          s1.submit();
-          const e = relativeError(await rt.read(Y1), matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inF, transB: true }));
-          rt.free(X1, Y1);
-          checks.push({ name: `quantMatmul ${name} M=1 gemv=${gemv}`, relativeError: e, pass: e < 1e-5 });
-        }
-      }
     }
     rt.free(W, q.codes, q.stats);
   }

@@ -54,10 +54,25 @@ export const gemvSlicesSource = gemvSlicesCode + codeFloatsCode + gemvOutputCode
  *  codes with double-quantized statistics, whose decoding costs the most. H200 (bench/results/h200.json, gemvslices
  *  rows), 4096² / 11008×4096 / 4096×11008 against gemv_units.wgsl: nf4 −7 / −7 / −12 %, nf4 DQ −14 / −7 / −18 %,
  *  int4 DQ −13 / −1 / −15 %; but int4 −2 / +16 / −1 %, int2 and int3 +6 to +51 %, nf2 and nf3 +4 to +32 %. */
-function slicesByDefault(rt: Runtime, w: QuantizedWeight, M: number, options: QuantMatmulOptions): boolean {
+function slicesByDefault(w: QuantizedWeight, options: QuantMatmulOptions): boolean {
   const unitsOptions = options.lanesPerRow !== undefined || options.unitsPerLane !== undefined || options.subgroups !== undefined;
   const heavyDecode = w.spec.bits === 4 && (w.spec.codebook === 'nf' || !!w.statBlocks);
-  return options.gemv === undefined && !unitsOptions && heavyDecode && !('why' in slicesValues(rt, w.out, w.inFeatures, M));
+  return options.gemv === undefined && !unitsOptions && heavyDecode;
+}
+
+/** gemv_slices.wgsl's template values when quantMatmul runs it (asked for, or by default where it can run at its
+ *  own row count), else undefined; a ShapeError when it is asked for, or taken, and cannot run as the options say.
+ *  The device limits are read once per call: this is on every decode step's recording path. */
+function slicesFor(rt: Runtime, w: QuantizedWeight, M: number, options: QuantMatmulOptions, op: string): Record<string, number> | undefined {
+  const asked = options.gemv === 'slices';
+  if (!asked && !slicesByDefault(w, options)) return undefined;
+  const shape = slicesValues(rt, w.out, w.inFeatures, M, { rows: options.rowsPerWorkgroup });
+  if (!asked && 'why' in (options.rowsPerWorkgroup === undefined ? shape : slicesValues(rt, w.out, w.inFeatures, M))) return undefined;
+  if ('why' in shape) throw new ShapeError(`${op}: the 'slices' GEMV ${shape.why}`);
+  if (options.unitsPerLane !== undefined || options.lanesPerRow !== undefined || options.subgroups === false) {
+    throw new ShapeError(`${op}: unitsPerLane, lanesPerRow and subgroups: false are not options of the 'slices' GEMV`);
+  }
+  return { ...formatValues(w), ...shape.values, CODES4: +(w.spec.bits !== 3) };
 }
 
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
@@ -189,15 +204,10 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   }
   const part = (i: number) => (i < starts.length ? starts[i] : w.out);
   const gemvParams = () => u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0, part(1), part(2));
-  if (M <= GEMV_MAX_ROWS && (options.gemv === 'slices' || slicesByDefault(rt, w, M, options))) {
-    const shape = slicesValues(rt, w.out, w.inFeatures, M, { rows: options.rowsPerWorkgroup });
-    if ('why' in shape) throw new ShapeError(`${op}: the 'slices' GEMV ${shape.why}`);
-    if (options.unitsPerLane !== undefined || options.lanesPerRow !== undefined || options.subgroups === false) {
-      throw new ShapeError(`${op}: unitsPerLane, lanesPerRow and subgroups: false are not options of the 'slices' GEMV`);
-    }
-    const values = { ...formatValues(w), ...shape.values, CODES4: +(w.spec.bits !== 3) };
-    const kernel = await gemvKernel(rt, 'gemv_slices', gemvSlicesSource, values);
-    step.dispatch(kernel, gemvParams(), weightBindings(rt, x, w, y), [Math.ceil(w.out / (4 * shape.values.RI))], `gemv slices ${w.name}`);
+  const slices = M <= GEMV_MAX_ROWS ? slicesFor(rt, w, M, options, op) : undefined;
+  if (slices) {
+    const kernel = await gemvKernel(rt, 'gemv_slices', gemvSlicesSource, slices);
+    step.dispatch(kernel, gemvParams(), weightBindings(rt, x, w, y), [Math.ceil(w.out / (4 * slices.RI))], `gemv slices ${w.name}`);
     return;
   }
   if (options.rowsPerWorkgroup !== undefined) throw new ShapeError(`${op}: rowsPerWorkgroup needs the 'slices' GEMV`);
