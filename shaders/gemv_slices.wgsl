@@ -112,35 +112,22 @@ fn fetchAll(row: u32, b0: u32, b1: u32, blocks: u32) -> Fetch {
   return f;
 }
 
-// Σ level·x over the block's 32 codes, in two vec4 chains.
+// Σ level·x over the block's 32 codes (their floats f, four per vec4 of X), in two vec4 chains.
 fn blockDot(c: vec4<u32>, x: XBlock) -> f32 {
-  var a = vec4<f32>(0.0);
-  var b = vec4<f32>(0.0);
+  var f: array<vec4<f32>, 8>;
   if (BITS == 4u) {
     let f0 = wordFloats4(c.x);
     let f1 = wordFloats4(c.y);
     let f2 = wordFloats4(c.z);
     let f3 = wordFloats4(c.w);
-    a = fma(f0[0], x.v[0], a);
-    b = fma(f0[1], x.v[1], b);
-    a = fma(f1[0], x.v[2], a);
-    b = fma(f1[1], x.v[3], b);
-    a = fma(f2[0], x.v[4], a);
-    b = fma(f2[1], x.v[5], b);
-    a = fma(f3[0], x.v[6], a);
-    b = fma(f3[1], x.v[7], b);
+    f = array<vec4<f32>, 8>(f0[0], f0[1], f1[0], f1[1], f2[0], f2[1], f3[0], f3[1]);
   } else {
     let f0 = wordFloats2(c.x, c.z);
     let f1 = wordFloats2(c.y, c.z >> 16u);
-    a = fma(f0[0], x.v[0], a);
-    b = fma(f0[1], x.v[1], b);
-    a = fma(f0[2], x.v[2], a);
-    b = fma(f0[3], x.v[3], b);
-    a = fma(f1[0], x.v[4], a);
-    b = fma(f1[1], x.v[5], b);
-    a = fma(f1[2], x.v[6], a);
-    b = fma(f1[3], x.v[7], b);
+    f = array<vec4<f32>, 8>(f0[0], f0[1], f0[2], f0[3], f1[0], f1[1], f1[2], f1[3]);
   }
+  let a = fma(f[6], x.v[6], fma(f[4], x.v[4], fma(f[2], x.v[2], f[0] * x.v[0])));
+  let b = fma(f[7], x.v[7], fma(f[5], x.v[5], fma(f[3], x.v[3], f[1] * x.v[1])));
   let s = a + b;
   return (s.x + s.y) + (s.z + s.w);
 }
