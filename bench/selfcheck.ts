@@ -81,11 +81,14 @@ export async function selfCheck(rt: Runtime): Promise<Check[]> {
       const YS = rt.upload(new Float32Array(M * out).fill(NaN), [M, out], 'y stacked');
       // At M = 1 both decode kernels by name, whichever the default is (in = 256: one block per invocation).
       const named = M === 1 ? (['units', 'slices'] as const).map((gemv) => ({ gemv, Y: rt.upload(new Float32Array(out).fill(NaN), [1, out], `y ${gemv}`) })) : [];
+      // At M = 100 the forward on 128×64 tiles too (its B fetched a 32-code block at a time; 64×64 by default here).
+      const YT = M === 100 ? rt.upload(new Float32Array(M * out).fill(NaN), [M, out], 'y 128×64') : null;
       const step = rt.step();
       await quantMatmul(rt, step, X, q, Y);
       await quantMatmulBackward(rt, step, Y, q, DX);
       await quantMatmul(rt, step, X, q, YS, { parts });
       for (const { gemv, Y: YN } of named) await quantMatmul(rt, step, X, q, YN, { gemv });
+      if (YT) await quantMatmul(rt, step, X, q, YT, { tile: 8, tileN: 4, depth: 16 });
       step.submit();
       const y = (await rt.read(Y)) as Float32Array;
       const dx = await rt.read(DX);
@@ -97,6 +100,11 @@ export async function selfCheck(rt: Runtime): Promise<Check[]> {
         const e = relativeError(await rt.read(YN), yRef);
         rt.free(YN);
         checks.push({ name: `quantMatmul ${name} M=1 gemv=${gemv}`, relativeError: e, pass: e < 1e-5 });
+      }
+      if (YT) {
+        const e = relativeError(await rt.read(YT), yRef);
+        rt.free(YT);
+        checks.push({ name: `quantMatmul ${name} M=${M} on 128×64 tiles`, relativeError: e, pass: e < 1e-5 });
       }
       const ex = relativeError(dx, matmulRef({ a: y, b: dense, batch: 1, M, N: inF, K: out }));
       checks.push({ name: `quantMatmul ${name} M=${M}`, relativeError: ey, pass: ey < 1e-5 });

@@ -2,7 +2,8 @@
 // Appended by the template step to every kernel that reads one, with its bindings: codes at 2, the group
 // statistics at 4, the level table at 5 and, with DQ, the statistics' block parameters at 6.
 // Template: BITS ∈ {2, 3, 4}, GROUP ∈ {32, 64, 128}, NF ∈ {0, 1}, DQ ∈ {0, 1} (double-quantized stats),
-// CODES4 ∈ {0, 1}: the codes as vec4 words (shaders/gemv_units.wgsl reads whole 128-weight units), and no dequant4.
+// CODES4 ∈ {0, 1}: 2- and 4-bit codes bound as vec4 words (the decode GEMVs, the forward GEMM's block fetch), and
+// then no fetchQuant4 or dequant4; 3-bit codes always take CODES4 = 0.
 
 const BITS = {{BITS}}u;
 const GROUP = {{GROUP}}u;
@@ -54,8 +55,6 @@ fn level(q: u32) -> f32 {
 //#endif
 }
 
-//#if CODES4
-//#else
 // What Ŵ[r, c..c+3] is made of, for c a multiple of 4 (the four codes share a word and a group), as loaded: the
 // word holding the codes (3 bits: the low-bits word and the third-bits word), the group's (s, o) and where the
 // codes start in their 32-code block. Nothing here uses a loaded value, so the GEMM can keep them in registers
@@ -63,20 +62,6 @@ fn level(q: u32) -> f32 {
 // the words, or dequantized, at fetch time: M = 2048 0.87 → 0.90 of f32 on the H100 without, M = 512 0.72 → 0.89;
 // bench/gemm-probe.ts, BENCHMARKS.md). All zero decodes to zeros.
 struct QuantFetch { words: vec2<u32>, stats: StatsFetch, j: u32 }
-
-fn fetchQuant4(r: u32, c: u32, inFeatures: u32) -> QuantFetch {
-  let j = c % 32u;
-  let word0 = (r * (inFeatures / 32u) + c / 32u) * BITS;
-  var words: vec2<u32>;
-  if (BITS == 4u) {
-    words = vec2<u32>(codes[word0 + j / 8u], 0u);
-  } else if (BITS == 2u) {
-    words = vec2<u32>(codes[word0 + j / 16u], 0u);
-  } else {
-    words = vec2<u32>(codes[word0 + j / 16u], codes[word0 + 2u]);
-  }
-  return QuantFetch(words, fetchStats(r * (inFeatures / GROUP) + c / GROUP), j);
-}
 
 // fetchQuant4's result with the codes shifted down to bit 0 of their words (3 bits: the low two bits in x, the
 // third bits in y) and j = 0: the forward GEMM does this at fetch time, which measured faster there.
@@ -106,6 +91,47 @@ fn decodeQuant4(f: QuantFetch) -> vec4<f32> {
   }
   let so = decodeStats(f.stats);
   return so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + so.y;
+}
+
+// A 32-code block as loaded: its BITS words (zeros past BITS) and its group's statistics. Block i is the i-th of the
+// whole weight (row r's block b is r · in / 32 + b).
+struct Slice { c: vec4<u32>, st: StatsFetch }
+
+fn fetchBlock(i: u32) -> Slice {
+  var c: vec4<u32>;
+//#if CODES4
+  if (BITS == 4u) {
+    c = codes[i];
+  } else { // 2 bits: two words per block, two blocks per vec4
+    let v = codes[i / 2u];
+    c = vec4<u32>(select(v.xy, v.zw, (i & 1u) == 1u), 0u, 0u);
+  }
+//#else
+  c = vec4<u32>(codes[3u * i], codes[3u * i + 1u], codes[3u * i + 2u], 0u);
+//#endif
+  return Slice(c, fetchStats(i * 32u / GROUP));
+}
+
+// Codes j…j + 3 of a block (j a multiple of 4) in fetchQuant4's form, for decodeQuant4.
+fn blockQuant4(b: Slice, j: u32) -> QuantFetch {
+  let perWord = select(16u, 8u, BITS == 4u); // codes per word (3 bits: per low-bits word)
+  return QuantFetch(vec2<u32>(b.c[j / perWord], b.c.z), b.st, j);
+}
+
+//#if CODES4
+//#else
+fn fetchQuant4(r: u32, c: u32, inFeatures: u32) -> QuantFetch {
+  let j = c % 32u;
+  let word0 = (r * (inFeatures / 32u) + c / 32u) * BITS;
+  var words: vec2<u32>;
+  if (BITS == 4u) {
+    words = vec2<u32>(codes[word0 + j / 8u], 0u);
+  } else if (BITS == 2u) {
+    words = vec2<u32>(codes[word0 + j / 16u], 0u);
+  } else {
+    words = vec2<u32>(codes[word0 + j / 16u], codes[word0 + 2u]);
+  }
+  return QuantFetch(words, fetchStats(r * (inFeatures / GROUP) + c / GROUP), j);
 }
 
 fn dequant4(r: u32, c: u32, inFeatures: u32) -> vec4<f32> {

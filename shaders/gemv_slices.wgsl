@@ -78,25 +78,12 @@ fn loadX(first: u32, lid: u32) -> XBlock {
   return x;
 }
 
-// One block of one row as loaded: its BITS words (zeros past BITS) and its group's statistics.
-struct Slice { c: vec4<u32>, st: StatsFetch }
-struct Rows4 { r0: Slice, r1: Slice, r2: Slice, r3: Slice }
-
+// Block b of a row as loaded (dequant.wgsl's Slice: its BITS words and its group's statistics).
 fn fetchSlice(row: u32, b: u32, blocks: u32) -> Slice {
-  let i = min(row, p.N - 1u) * blocks + b; // rows past N are computed, never stored
-  var c: vec4<u32>;
-//#if CODES4
-  if (BITS == 4u) {
-    c = codes[i];
-  } else { // 2 bits: two words per block, two blocks per vec4
-    let v = codes[i / 2u];
-    c = vec4<u32>(select(v.xy, v.zw, (i & 1u) == 1u), 0u, 0u);
-  }
-//#else
-  c = vec4<u32>(codes[3u * i], codes[3u * i + 1u], codes[3u * i + 2u], 0u);
-//#endif
-  return Slice(c, fetchStats(i * 32u / GROUP));
+  return fetchBlock(min(row, p.N - 1u) * blocks + b); // rows past N are computed, never stored
 }
+
+struct Rows4 { r0: Slice, r1: Slice, r2: Slice, r3: Slice }
 
 fn fetchRows(row: u32, b: u32, blocks: u32) -> Rows4 {
   return Rows4(fetchSlice(row, b, blocks), fetchSlice(row + 1u, b, blocks), fetchSlice(row + 2u, b, blocks), fetchSlice(row + 3u, b, blocks));

@@ -7,8 +7,9 @@
 //   K tile is fetched into registers while the current one is multiplied (register double buffering).
 // QUANT = 1: B is a quantized weight Ŵ [out, in], dequantized tile by tile as the tiles go into workgroup memory
 //   (never as a whole matrix): TRANS_B = 1 gives Y = X·Ŵᵀ (forward), TRANS_B = 0 gives dX = dY·Ŵ
-//   (backward-input); BITS, GROUP, NF, DQ describe its format.
-// Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); MGROUP ≥ 0 (tile order, main); TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
+//   (backward-input); BITS, GROUP, NF, DQ describe its format; BLOCKB = 1 (TRANS_B only; dequant.wgsl's CODES4 = 1 for
+//   2 and 4 bits) fetches B a 32-code block per row at a time (fetchB below).
+// Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); MGROUP ≥ 0 (tile order, main); BLOCKB ∈ {0, 1}; TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
 //   vec4 and needs M, N, K (and the batch strides) to be multiples of 4; VEC4 = 0 is the general path.
 
 struct Params {
@@ -70,6 +71,18 @@ fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
 // then (M = 2048: 0.87 → 0.90 of f32; M = 512: 0.72 → 0.89), the forward with them shifted at fetch time (0.90 →
 // 0.945 at M = 2048): BENCHMARKS.md. f32 B is fetched as is.
 //#if QUANT
+//#if BLOCKB
+// BLOCKB (the forward): an invocation's slot stays in one row of Ŵ from tile to tile, so it loads the row's 32-code
+// block (dequant.wgsl's Slice: BITS words and the group's statistics) once per 32 / BK tiles and decodes its four
+// codes from it tile by tile.
+alias BFetch = Slice;
+fn fetchB(s: u32, n0: u32, k0: u32, base: u32) -> BFetch {
+  let r = n0 + s / (BK / 4u);
+  if (r >= p.N) { return Slice(); }
+  return fetchBlock(r * (p.K / 32u) + k0 / 32u);
+}
+fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> { return decodeQuant4(blockQuant4(v, k0 % 32u + (s % (BK / 4u)) * 4u)); }
+//#else
 alias BFetch = QuantFetch;
 fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> BFetch {
   if (r >= rows || c >= cols) { return QuantFetch(); }
@@ -79,7 +92,8 @@ fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> BFetch {
   return fetchQuant4(r, c, cols);
 //#endif
 }
-fn decodeB(v: BFetch) -> vec4<f32> { return decodeQuant4(v); }
+fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> { return decodeQuant4(v); }
+//#endif
 //#else
 alias BFetch = vec4<f32>;
 //#if VEC4
@@ -121,6 +135,8 @@ fn storeA(s: u32, v: vec4<f32>) {
 //#endif
 }
 
+//#if BLOCKB
+//#else
 fn fetchB(s: u32, n0: u32, k0: u32, base: u32) -> BFetch {
 //#if TRANS_B
   let n = s / (BK / 4u);
@@ -132,6 +148,7 @@ fn fetchB(s: u32, n0: u32, k0: u32, base: u32) -> BFetch {
   return loadB4(base, k0 + k, n0 + n, p.K, p.N);
 //#endif
 }
+//#endif
 
 fn storeB(s: u32, v: vec4<f32>) {
 //#if TRANS_B
@@ -149,11 +166,14 @@ fn storeB(s: u32, v: vec4<f32>) {
 // measured ~16 % faster for the quantized forward at BK 8 and ~8 % slower for f32 (BENCHMARKS.md) — the driver's
 // register allocation and scheduling, not the arithmetic, which is the same.
 fn fetchBTile(rb: ptr<function, array<BFetch, LB>>, flat: u32, n0: u32, k0: u32, base: u32) {
+//#if BLOCKB
+  if (k0 % 32u != 0u) { return; } // the blocks in rb serve this tile too
+//#endif
   for (var j = 0u; j < LB; j++) { (*rb)[j] = fetchB(flat + 256u * j, n0, k0, base); }
 }
 
-fn storeBTile(rb: ptr<function, array<BFetch, LB>>, flat: u32) {
-  for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, decodeB((*rb)[j])); }
+fn storeBTile(rb: ptr<function, array<BFetch, LB>>, flat: u32, k0: u32) {
+  for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, decodeB((*rb)[j], flat + 256u * j, k0)); }
 }
 //#endif
 
@@ -195,7 +215,7 @@ fn main(
 //#endif
   for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
 //#if QUANT
-  storeBTile(&rb, flat);
+  storeBTile(&rb, flat, 0u);
 //#else
   for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, rb[j]); }
 //#endif
@@ -228,7 +248,7 @@ fn main(
     if (next) {
       for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
 //#if QUANT
-      storeBTile(&rb, flat);
+      storeBTile(&rb, flat, (t + 1u) * BK);
 //#else
       for (var j = 0u; j < LB; j++) { storeB(flat + 256u * j, rb[j]); }
 //#endif

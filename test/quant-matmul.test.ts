@@ -187,6 +187,16 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
     await forward({ codebook: 'nf', bits: 3, groupSize: 64 }, 140, 131, 192, 81, true, { tile: 8 });
     await forward({ codebook: 'int', bits: 4, groupSize: 32, doubleQuant: true }, 129, 260, 96, 82, false, { tile: 8 });
   });
+  it('forward on 128×64 tiles (a 32-code block per row fetched every 2 K tiles): every bit width, odd blocks per row, partial tiles, DQ', async () => {
+    const tiles = { tile: 8, tileN: 4, depth: 16 } as const;
+    // in = 160 at G = 32: five blocks per row, so 2-bit rows start in either half of a vec4 of codes.
+    await forward({ codebook: 'int', bits: 2, groupSize: 32 }, 130, 70, 160, 83, true, tiles);
+    await forward({ codebook: 'nf', bits: 3, groupSize: 64 }, 129, 65, 192, 84, false, tiles);
+    await forward({ codebook: 'nf', bits: 4, groupSize: 128 }, 140, 131, 256, 85, false, tiles);
+    await forward({ codebook: 'int', bits: 4, groupSize: 32, doubleQuant: true }, 70, 200, 96, 86, true, tiles);
+    // 64×64 tiles fetch that way with DQ statistics only.
+    await forward({ codebook: 'int', bits: 3, groupSize: 32, doubleQuant: true }, 70, 45, 224, 87, false, { tile: 4 });
+  });
   it('double-quantized statistics: forward M=70 and backward M=13', async () => {
     const spec: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 32, calibrate: 'icq', doubleQuant: true };
     await forward(spec, 70, 45, 192, 93);

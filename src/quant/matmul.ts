@@ -5,7 +5,7 @@
 //   backward-input  dX[M, in] = dY[M, out]·Ŵ — matmul.wgsl, B untransposed
 import type { Runtime, Step, Tensor } from '../gpu';
 import { ShapeError, u32Params } from '../gpu';
-import { gemvKernel, gemvStoreCode, recordGemm, type MatmulOptions } from '../ops/matmul';
+import { gemmTiling, gemvKernel, gemvStoreCode, recordGemm, type MatmulOptions } from '../ops/matmul';
 import dequantCode from '../../shaders/dequant.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
 import gemvUnitsCode from '../../shaders/gemv_units.wgsl?raw';
@@ -184,6 +184,15 @@ function partStarts(w: QuantizedWeight, parts: readonly number[], op: string): n
   return blockStarts(parts);
 }
 
+/** The forward GEMM's B fetch (matmul.wgsl BLOCKB): a row's 32-code block and statistics once per 32 / BK tiles where
+ *  that measured faster on an H200 (BENCH_SUITES=gemmblock, h200-gemm-block.json): on 128×64 tiles (+0.5 to +8 % at
+ *  M = 512, 1024 and 2048; most with DQ statistics) and on 64×64 tiles with DQ statistics (+3 to +6 %). Elsewhere a
+ *  code word and statistics per tile: the block form lost 2–17 % on 128×128 tiles and up to 7 % on 64×64 ones. */
+export function forwardFetch(w: QuantizedWeight, { tile, tileN }: { tile: number; tileN: number }) {
+  const block = tileN === 4 && (tile === 8 || !!w.statBlocks);
+  return { BLOCKB: +block, CODES4: +(block && w.spec.bits !== 3) };
+}
+
 /** Y[M, out] = X[M, in]·Ŵᵀ (+ Y). */
 export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: QuantizedWeight, y: Tensor, options: QuantMatmulOptions = {}) {
   const op = `quantMatmul(${w.name})`;
@@ -224,9 +233,11 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     step.dispatch(kernel, gemvParams(), weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
   }
+  const dims = { M, N: w.out, K: w.inFeatures, batch: 1, strideB: 0 };
+  const tiling = gemmTiling(dims, true, options);
   await recordGemm(
-    rt, step, { M, N: w.out, K: w.inFeatures, batch: 1, strideB: 0 },
-    weightBindings(rt, x, w, y), { TRANS_B: 1, QUANT: 1, ...formatValues(w) }, options, dequantCode,
+    rt, step, dims, weightBindings(rt, x, w, y), { TRANS_B: 1, QUANT: 1, ...formatValues(w), ...forwardFetch(w, tiling) },
+    { ...options, ...tiling }, dequantCode,
   );
 }
 
