@@ -51,8 +51,8 @@ export const gemvUnitsSource = gemvUnitsCode + codeFloatsCode + gemvStoreCode + 
 export const gemvSlicesSource = gemvSlicesCode + codeFloatsCode + gemvOutputCode + dequantCode;
 
 /** Whether the decode GEMV is gemv_slices.wgsl when the options do not say: at M = 1 for 4-bit nf codes and 4-bit
- *  codes with double-quantized statistics, whose decoding costs the most. H200 (bench/results/h200.json, gemvslices
- *  rows), 4096² / 11008×4096 / 4096×11008 against gemv_units.wgsl: nf4 −7 / −7 / −12 %, nf4 DQ −14 / −7 / −18 %,
+ *  codes with double-quantized statistics, whose decoding costs the most. H200 (bench/results/h200-session11.json,
+ *  gemvslices rows), 4096² / 11008×4096 / 4096×11008 against gemv_units.wgsl: nf4 −7 / −7 / −12 %, nf4 DQ −14 / −7 / −18 %,
  *  int4 DQ −13 / −1 / −15 %; but int4 −2 / +16 / −1 %, int2 and int3 +6 to +51 %, nf2 and nf3 +4 to +32 %. */
 function slicesByDefault(w: QuantizedWeight, options: QuantMatmulOptions): boolean {
   const unitsOptions = options.lanesPerRow !== undefined || options.unitsPerLane !== undefined || options.subgroups !== undefined;
@@ -185,10 +185,10 @@ function partStarts(w: QuantizedWeight, parts: readonly number[], op: string): n
 }
 
 /** The forward GEMM's B fetch (matmul.wgsl BLOCKB): a row's 32-code block and statistics once per 32 / BK tiles where
- *  that measured faster on an H200 (BENCH_SUITES=gemmblock, h200-gemm-block.json): on 128×64 tiles (+0.5 to +8 % at
- *  M = 512, 1024 and 2048; most with DQ statistics) and on 64×64 tiles with DQ statistics (+3 to +6 %). Elsewhere a
- *  code word and statistics per tile: the block form lost 2–17 % on 128×128 tiles and up to 7 % on 64×64 ones. */
-export function forwardFetch(w: QuantizedWeight, { tile, tileN }: { tile: number; tileN: number }) {
+ *  that measured faster on an H200 (BENCH_SUITES=gemmblock, h200-gemm-block.json): on 128×64 tiles (−1 to +9 % at
+ *  M = 512, 1024 and 2048, most with DQ statistics) and on 64×64 tiles with DQ statistics (+3 to +6 %). Elsewhere a
+ *  code word and statistics per tile: the block form lost up to 17 % on 128×128 tiles and 7 % on 64×64 ones. */
+function forwardFetch(w: QuantizedWeight, { tile, tileN }: { tile: number; tileN: number }) {
   const block = tileN === 4 && (tile === 8 || !!w.statBlocks);
   return { BLOCKB: +block, CODES4: +(block && w.spec.bits !== 3) };
 }
