@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 
 const report = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const fmt = (v) => (v === null || v === undefined ? '' : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
-console.log(`${report.adapter.description || report.adapter.device} · ${report.device} · ${report.date} · commit ${report.commit}\n`);
+// A/B files (runs[]) carry the date and commit per run.
+const when = report.runs ? '' : ` · ${report.date} · commit ${report.commit}`;
+console.log(`${report.adapter.description || report.adapter.device} · ${report.device}${when}\n`);
 if (report.checks) console.log(`Self-check on the device: ${report.checks.filter((c) => c.pass).length}/${report.checks.length} kernel variants match the reference.\n`);
 if (report.note) console.log(`${report.note}\n`);
 const tables = report.runs ?? [report];
