@@ -23,7 +23,6 @@ import { runGemvHalf } from './gemv-half';
 import { runGemvSlices } from './gemv-slices';
 import { runGemmProbe } from './gemm-probe';
 import { runGemmBlock } from './gemm-block';
-import { runGemmBlockDiag } from './gemm-block-diag';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
 import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
@@ -69,7 +68,6 @@ if (suites.has('gemvrows')) results.push(...(await runGemvRows(rt, copy ? copy.v
 if (suites.has('gemm')) results.push(...(await runGemmComparison(rt, log)));
 if (suites.has('gemmprobe')) results.push(...(await runGemmProbe(rt, log)));
 if (suites.has('gemmblock')) results.push(...(await runGemmBlock(rt, log)));
-if (suites.has('gemmblockdiag')) results.push(...(await runGemmBlockDiag(rt, log)));
 if (suites.has('gemmtiles')) results.push(...(await runGemmTiles(rt, log)));
 if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? copy.value : null, log)));
 const microDir = process.env.MICRO_LLAMA_DIR;
