@@ -8,8 +8,7 @@
 // gemv-probe.ts's timing-only "X read half as often" (below). Each variant's output is checked against the
 // committed kernel's (MISMATCH in its name otherwise).
 import type { Runtime, Step } from '../src/gpu';
-import { u32Params } from '../src/gpu';
-import { gemvSource } from '../src/ops/matmul';
+import { gemvParams, gemvSource } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
 import { gemvUnitsSource, unitsPerLane } from '../src/quant/matmul';
 import { between, result, seededUniforms, substitute, type BenchResult } from './harness';
@@ -110,7 +109,7 @@ export async function runGemvHalf(rt: Runtime, copyGBs: number | null, log: (r: 
       const order = [...kernels.keys(), ...[...kernels.keys()].reverse()].slice(0, kernels.length > 1 ? undefined : 1); // a, b, …, b, a
       for (const [round, index] of order.entries()) {
         const { variant, kernel } = kernels[index];
-        const record = (step: Step, i: number) => step.dispatch(kernel, u32Params(1, out, inF, 0, out, out), [x, ws[i].codes, ys[i], ws[i].stats, levels], [Math.ceil(out / 32)]);
+        const record = (step: Step, i: number) => step.dispatch(kernel, gemvParams({ M: 1, N: out, K: inF }), [x, ws[i].codes, ys[i], ws[i].stats, levels], [Math.ceil(out / 32)]);
         const { y, note, t } = await checkedStreamTime(rt, record, ws.length, ys[0], reference, 1e-6);
         reference ??= Float32Array.from(y);
         add({ ...result(`gemv ${s.codebook}${s.bits} G64 M=1, ${upl} units/lane, stream${variant} (round ${round + 1})${note}`, `${out}×${inF}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall });

@@ -3,8 +3,7 @@
 // substitution, timed like the suite (clock ramp, stream of back-to-back launches over weight copies that do not
 // fit in L2); and the same byte counts read by a plain vec4 sum kernel, for what a launch of that size can reach.
 import type { Runtime, Step, Tensor } from '../src/gpu';
-import { u32Params } from '../src/gpu';
-import { gemvSource } from '../src/ops/matmul';
+import { gemvParams, gemvSource } from '../src/ops/matmul';
 import { gemvUnitsSource } from '../src/quant/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
 import { result, seededUniforms, substitute, timeLaunch, type BenchResult } from './harness';
@@ -101,7 +100,7 @@ export async function runGemvProbe(rt: Runtime, copyGBs: number | null, log: (r:
       const t = await timeLaunch(rt, (step: Step) => {
         const i = next++ % ws.length;
         const w = ws[i];
-        step.dispatch(kernel, u32Params(1, out, inF, 0, out, out), [x, w.codes, ys[i], w.stats, levels], [Math.ceil(out / (256 / lanes))]);
+        step.dispatch(kernel, gemvParams({ M: 1, N: out, K: inF }), [x, w.codes, ys[i], w.stats, levels], [Math.ceil(out / (256 / lanes))]);
         return Promise.resolve();
       }, { iters: 4 * ws.length, reps: 5, stream: true });
       const r = { ...result(`gemv probe int4 G64 ${lanes} lanes ${upl} units/lane${subgroups ? ' subgroup sums' : ' tree sums'}: ${what}`, `${out}×${inF}`, bytes / t.seconds / 1e9, 'GB/s', copyGBs, t.seconds, t.timing), wallSeconds: t.wall };

@@ -5,8 +5,8 @@
 // name otherwise; expected for the timing-only cuts). BENCH_SUITES=gemvslicesprobe: int4 and nf4, the default shape
 // with one part cut out at a time (where its time goes).
 import type { Kernel, Runtime, Step } from '../src/gpu';
-import { u32Params, variantName } from '../src/gpu';
-import { gemvSource } from '../src/ops/matmul';
+import { variantName } from '../src/gpu';
+import { gemvParams, gemvSource } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
 import { type SlicesShape, gemvSlicesSource, gemvUnitsSource, slicesValues, unitsPerLane } from '../src/quant/matmul';
 import { between, result, seededUniforms, substitute, type BenchResult } from './harness';
@@ -76,7 +76,7 @@ export async function runGemvSlices(rt: Runtime, copyGBs: number | null, log: (r
       for (const [round, index] of order.entries()) {
         const { variant, kernel, rows } = kernels[index];
         const bindings = (i: number) => [x, ws[i].codes, ys[i], ws[i].stats, levels, ...(ws[i].statBlocks ? [ws[i].statBlocks!] : [])];
-        const record = (step: Step, i: number) => step.dispatch(kernel, u32Params(1, out, inF, 0, out, out), bindings(i), [Math.ceil(out / rows)]);
+        const record = (step: Step, i: number) => step.dispatch(kernel, gemvParams({ M: 1, N: out, K: inF }), bindings(i), [Math.ceil(out / rows)]);
         const { y, note, t } = await checkedStreamTime(rt, record, ws.length, ys[0], reference, 1e-5);
         reference ??= Float32Array.from(y);
         const name = `gemv ${s.codebook}${s.bits} G64${s.doubleQuant ? ' DQ' : ''} M=1, stream, ${variant} (round ${round + 1})${note}`;

@@ -5,8 +5,7 @@
 // stream of launches over weight copies that do not fit in L2); each variant's output is checked against the
 // default's (MISMATCH in its name otherwise).
 import type { Runtime, Step } from '../src/gpu';
-import { u32Params } from '../src/gpu';
-import { gemvSource } from '../src/ops/matmul';
+import { gemvParams, gemvSource } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
 import { gemvUnitsSource, unitsPerLane } from '../src/quant/matmul';
 import { result, seededUniforms, substitute, type BenchResult } from './harness';
@@ -54,7 +53,7 @@ export async function runGemvWorkgroups(rt: Runtime, copyGBs: number | null, log
         const code = substitute(gemvSource('gemv_units', gemvUnitsSource, values), [[WG_LINE, `const WG = ${wg}u;`], ...cuts], 'gemvwg');
         const kernel = await rt.kernel({ shader: `gemvwg ${spec.codebook}${spec.bits} ${wg} ${lanes} ${upl}${variant}`, code, entryPoint: 'main' });
         const groups = Math.ceil(out / (wg / lanes));
-        const record = (step: Step, i: number) => step.dispatch(kernel, u32Params(1, out, inF, 0, out, out), [x, ws[i].codes, ys[i], ws[i].stats, levels], [groups]);
+        const record = (step: Step, i: number) => step.dispatch(kernel, gemvParams({ M: 1, N: out, K: inF }), [x, ws[i].codes, ys[i], ws[i].stats, levels], [groups]);
         // Correctness: the first weight's output against the default configuration's.
         const { y, note, t } = await checkedStreamTime(rt, record, ws.length, ys[0], reference, 1e-5);
         reference ??= Float32Array.from(y);

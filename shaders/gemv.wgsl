@@ -10,8 +10,9 @@
 // dequant.wgsl's BITS, GROUP, NF. K is a multiple of 32 (quantized) or of 4 (dense).
 
 // M equals the template's MR. part1, part2: where the 2nd and 3rd parts of a stacked weight start (N when
-// it has fewer); Y holds each part's rows as its own [M, rows] block (gemv_store.wgsl).
-struct Params { M: u32, N: u32, K: u32, accumulate: u32, part1: u32, part2: u32 }
+// it has fewer); Y holds each part's rows as its own [M, rows] block (gemv_store.wgsl). scale multiplies every
+// output before it is stored (gemv_output.wgsl).
+struct Params { M: u32, N: u32, K: u32, accumulate: u32, part1: u32, part2: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;   // [M, K]

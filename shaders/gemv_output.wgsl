@@ -1,6 +1,6 @@
-// Where the decode GEMVs (gemv.wgsl, gemv_units.wgsl, gemv_slices.wgsl; appended to them) store an output: added
-// into Y when p.accumulate is set. Uses the including shader's MMAX (rows of X), p (M, N, accumulate, part1, part2)
-// and Y.
+// Where the decode GEMVs (gemv.wgsl, gemv_units.wgsl, gemv_slices.wgsl; appended to them) store an output: times
+// p.scale, added into Y when p.accumulate is set. Uses the including shader's MMAX (rows of X), p (M, N, accumulate,
+// part1, part2, scale) and Y.
 
 // Row r of a weight stacked from up to three parts (q, k, v) goes to its part's [M, rows] block of Y, the
 // blocks one after another: a part's outputs are one contiguous tensor. One part: Y is [M, N] as usual.
@@ -20,7 +20,7 @@ fn outputIndex(m: u32, r: u32) -> u32 {
 fn storeOutput(firstRow: u32, o: u32, sum: f32) { // o = rowInGroup·MMAX + m
   let r = firstRow + o / MMAX;
   if (r < p.N) {
-    var s = sum;
+    var s = p.scale * sum;
     let idx = outputIndex(o % MMAX, r);
     if (p.accumulate != 0u) { s += Y[idx]; }
     Y[idx] = s;

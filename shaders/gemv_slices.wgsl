@@ -14,7 +14,7 @@
 // 0 for 3, and code_floats.wgsl. Workgroup memory: 128·WG bytes of X, 4·RPW·WG / SGMIN of partial sums. Needs
 // subgroups (made of consecutive invocations, as gemv_store.wgsl assumes).
 
-struct Params { M: u32, N: u32, K: u32, accumulate: u32, part1: u32, part2: u32 }
+struct Params { M: u32, N: u32, K: u32, accumulate: u32, part1: u32, part2: u32, scale: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;   // [1, K]

@@ -67,6 +67,8 @@ describe('matmul matches the float64 reference', () => {
     // A·Bᵀ with M ≤ 8 and K % 4 = 0 takes the dense GEMV path.
     { batch: 1, M: 1, N: 37, K: 132, transA: false, transB: true },
     { batch: 1, M: 5, N: 300, K: 20, transA: false, transB: true, accumulate: true },
+    // the dense decode GEMV (M ≤ 8, A·Bᵀ) scales by alpha too
+    { batch: 1, M: 3, N: 70, K: 36, transA: false, transB: true, alpha: -1.5, accumulate: true },
     { batch: 1, M: 8, N: 9, K: 4, transA: false, transB: true },
   ];
   cases.forEach((c, i) => {

@@ -22,7 +22,7 @@ async function forwardResult(
   const got = (await rt.read(Y)) as Float32Array;
   rt.free(X, Y);
   freeQuantized(rt, qw);
-  return { got, want: matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inFeatures, transB: true, c0: y0 }) };
+  return { got, want: matmulRef({ a: x, b: dense, batch: 1, M, N: out, K: inFeatures, transB: true, alpha: options.scale, c0: y0 }) };
 }
 
 async function forward(
@@ -35,7 +35,7 @@ async function forward(
   expect(relativeError(got, want)).toBeLessThan(1e-5);
 }
 
-async function backward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, tiling: Pick<QuantMatmulOptions, 'tile' | 'tileN' | 'depth'> = {}) {
+async function backward(spec: QuantSpec, M: number, out: number, inFeatures: number, seed: number, tiling: Pick<QuantMatmulOptions, 'tile' | 'tileN' | 'depth' | 'scale'> = {}) {
   const rt = await testRuntime();
   const { qw, dense } = makeWeight(rt, out, inFeatures, spec, seed);
   const dy = new Rng(seed + 2000).normals(M * out);
@@ -47,7 +47,7 @@ async function backward(spec: QuantSpec, M: number, out: number, inFeatures: num
   const got = await rt.read(DX);
   rt.free(DY, DX);
   freeQuantized(rt, qw);
-  const want = matmulRef({ a: dy, b: dense, batch: 1, M, N: inFeatures, K: out });
+  const want = matmulRef({ a: dy, b: dense, batch: 1, M, N: inFeatures, K: out, alpha: tiling.scale });
   expect(relativeError(got, want)).toBeLessThan(1e-5);
 }
 
@@ -209,6 +209,33 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
     await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 72, 160, 90, true, { tile: 8, tileN: 4, depth: 16 });
     await forward({ codebook: 'nf', bits: 4, groupSize: 64 }, 70, 136, 128, 91, false, { tile: 4, tileN: 8, depth: 16 });
     await backward({ codebook: 'int', bits: 4, groupSize: 32 }, 136, 96, 192, 92, { tile: 8, tileN: 4, depth: 16 });
+  });
+});
+
+describe('quantized matmul scales its product (scale)', () => {
+  it('on every decode kernel, stacked parts, the GEMM tilings and the backward, with and without accumulate', async () => {
+    const nf4: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64 };
+    const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
+    await forward(nf4, 1, 40, 256, 101, true, { scale: -0.37 }); // slices (the default for nf4 at M = 1)
+    await forward(int4, 1, 40, 256, 102, false, { scale: 2.5 }); // units
+    await forward({ ...int4, groupSize: 32 }, 2, 40, 224, 103, true, { scale: 0.5, gemv: 'quads' });
+    await forward(int4, 5, 40, 256, 104, true, { scale: -3 }); // units, M = 5
+    await forward(int4, 1, 40, 256, 105, false, { scale: 0.25, parts: [16, 8, 16] }); // M = 1: the blocks are Y's row
+    await forward({ ...int4, doubleQuant: true }, 70, 45, 192, 106, true, { scale: 1.75 }); // 64×64 tiles, block fetch
+    await forward({ codebook: 'int', bits: 3, groupSize: 32 }, 132, 136, 160, 107, false, { scale: -0.5, tile: 8 }); // 128×128
+    await backward(nf4, 13, 45, 192, 108, { scale: -2 });
+  });
+  it('a scale that is not a finite number is a RangeError naming the weight', async () => {
+    const rt = await testRuntime();
+    const { qw } = makeWeight(rt, 8, 64, { codebook: 'int', bits: 4, groupSize: 32 }, 1);
+    const X = rt.tensor([2, 64], 'f32', 'x');
+    const Y = rt.tensor([2, 8], 'f32', 'y');
+    for (const scale of [Number.NaN, Number.POSITIVE_INFINITY, '2' as unknown as number]) {
+      await expect(quantMatmul(rt, rt.step(), X, qw, Y, { scale })).rejects.toThrow(/quantMatmul\(w\): scale must be a finite number/);
+      await expect(quantMatmulBackward(rt, rt.step(), Y, qw, X, { scale })).rejects.toThrow(RangeError);
+    }
+    rt.free(X, Y);
+    freeQuantized(rt, qw);
   });
 });
 

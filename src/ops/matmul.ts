@@ -1,7 +1,7 @@
 // Batched f32 matmul: C = alpha · op(A) · op(B) (+ C), with op = transpose or not.
 // The model needs A·Bᵀ (activations times an [out, in] weight), A·B, and Aᵀ·B (weight gradients).
 import type { Runtime, Step, Tensor } from '../gpu';
-import { renderWgsl, ShapeError, u32Params, Uniforms, variantName, type TemplateValues } from '../gpu';
+import { renderWgsl, ShapeError, Uniforms, variantName, type TemplateValues } from '../gpu';
 import code from '../../shaders/matmul.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
 import gemvOutputCode from '../../shaders/gemv_output.wgsl?raw';
@@ -53,6 +53,23 @@ export function matmulOutputShape(a: Tensor, b: Tensor, options: MatmulOptions =
   return batched ? [batch, M, N] : [M, N];
 }
 
+/** The uniform Params of the decode GEMVs (gemv.wgsl, gemv_units.wgsl, gemv_slices.wgsl): M, N, K, whether to add
+ *  into Y, where the 2nd and 3rd parts of a stacked weight start (N when it has fewer), and the factor every output
+ *  is multiplied by before it is stored. */
+export function gemvParams(
+  { M, N, K, accumulate = false, part1 = N, part2 = N, scale = 1 }:
+  { M: number; N: number; K: number; accumulate?: boolean; part1?: number; part2?: number; scale?: number },
+): Uint8Array {
+  return new Uniforms(7).u32(M).u32(N).u32(K).u32(accumulate ? 1 : 0).u32(part1).u32(part2).f32(scale).bytes;
+}
+
+/** A finite number for alpha / scale, or a RangeError naming the operation. */
+export function checkScale(value: number | undefined, what: string, op: string): number {
+  if (value === undefined) return 1;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new RangeError(`${op}: ${what} must be a finite number, got ${value}`);
+  return value;
+}
+
 /** The end of the lane-per-row decode GEMVs (gemv.wgsl, gemv_units.wgsl): a row's lanes summed and stored. */
 export const gemvStoreCode = gemvReduceCode + gemvOutputCode;
 
@@ -75,11 +92,13 @@ export async function matmul(rt: Runtime, step: Step, a: Tensor, b: Tensor, c: T
   if (c.shape.length !== expected.length || c.shape.some((d, i) => d !== expected[i]) || c.dtype !== 'f32') {
     throw new ShapeError(`matmul: output '${c.label}' is ${c.dtype} [${c.shape}], expected f32 [${expected}]`);
   }
-  const plain = (options.alpha ?? 1) === 1 && !options.tile && !options.tileN && !options.depth;
-  if (!batched && !transA && transB && M <= DENSE_GEMV_MAX_ROWS && K % 4 === 0 && plain) {
+  const alpha = checkScale(options.alpha, 'alpha', 'matmul');
+  const tiled = !!options.tile || !!options.tileN || !!options.depth;
+  if (!batched && !transA && transB && M <= DENSE_GEMV_MAX_ROWS && K % 4 === 0 && !tiled) {
     const values = { LANES: rt.gemvLanes, MR: M, DENSE: 1, SUBGROUPS: +(rt.subgroupMinSize >= rt.gemvLanes) };
     const kernel = await gemvKernel(rt, 'gemv', gemvCode + gemvStoreCode, values);
-    step.dispatch(kernel, u32Params(M, N, K, options.accumulate ? 1 : 0, N, N), [a, b, c], [Math.ceil(N / (256 / values.LANES))], `gemv dense ${M}x${N}x${K}`);
+    const params = gemvParams({ M, N, K, accumulate: options.accumulate, scale: alpha });
+    step.dispatch(kernel, params, [a, b, c], [Math.ceil(N / (256 / values.LANES))], `gemv dense ${M}x${N}x${K}`);
     return;
   }
   await recordGemm(rt, step, { M, N, K, batch, strideB: K * N }, [a, b, c], { TRANS_B: +transB, QUANT: 0 }, { ...options, transA });

@@ -4,8 +4,8 @@
 //                                              larger M: matmul.wgsl with dequantizing B tiles
 //   backward-input  dX[M, in] = dY[M, out]·Ŵ — matmul.wgsl, B untransposed
 import type { Runtime, Step, Tensor } from '../gpu';
-import { ShapeError, u32Params } from '../gpu';
-import { gemmTiling, gemvKernel, gemvStoreCode, recordGemm, type MatmulOptions } from '../ops/matmul';
+import { ShapeError } from '../gpu';
+import { checkScale, gemmTiling, gemvKernel, gemvParams, gemvStoreCode, recordGemm, type MatmulOptions } from '../ops/matmul';
 import dequantCode from '../../shaders/dequant.wgsl?raw';
 import gemvCode from '../../shaders/gemv.wgsl?raw';
 import gemvUnitsCode from '../../shaders/gemv_units.wgsl?raw';
@@ -19,6 +19,9 @@ import { blockStarts, outputBlocks, rowView } from './stack';
 export interface QuantMatmulOptions {
   /** Add into the output instead of overwriting it. */
   accumulate?: boolean;
+  /** Multiply the product by this before it is stored or added: Y = scale·X·Ŵᵀ (+ Y), dX = scale·dY·Ŵ (+ dX).
+   *  A finite number; default 1. */
+  scale?: number;
   /** Tiling of the GEMM path (see MatmulOptions). */
   tile?: MatmulOptions['tile'];
   tileN?: MatmulOptions['tileN'];
@@ -193,9 +196,10 @@ function forwardFetch(w: QuantizedWeight, { tile, tileN }: { tile: number; tileN
   return { BLOCKB: +block, CODES4: +(block && w.spec.bits !== 3) };
 }
 
-/** Y[M, out] = X[M, in]·Ŵᵀ (+ Y). */
+/** Y[M, out] = scale·X[M, in]·Ŵᵀ (+ Y). */
 export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: QuantizedWeight, y: Tensor, options: QuantMatmulOptions = {}) {
   const op = `quantMatmul(${w.name})`;
+  const scale = checkScale(options.scale, 'scale', op);
   const M = rowsOf(x, w.inFeatures, 'input', op);
   if (rowsOf(y, w.out, 'output', op) !== M) throw new ShapeError(`${op}: output '${y.label}' has ${y.shape[0]} rows, input has ${M}`);
   const starts = options.parts ? partStarts(w, options.parts, op) : [0];
@@ -212,11 +216,11 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     return;
   }
   const part = (i: number) => (i < starts.length ? starts[i] : w.out);
-  const gemvParams = () => u32Params(M, w.out, w.inFeatures, options.accumulate ? 1 : 0, part(1), part(2));
+  const params = () => gemvParams({ M, N: w.out, K: w.inFeatures, accumulate: options.accumulate, part1: part(1), part2: part(2), scale });
   const slices = M <= GEMV_MAX_ROWS ? slicesFor(rt, w, M, options, op) : undefined;
   if (slices) {
     const kernel = await gemvKernel(rt, 'gemv_slices', gemvSlicesSource, slices);
-    step.dispatch(kernel, gemvParams(), weightBindings(rt, x, w, y), [Math.ceil(w.out / (4 * slices.RI))], `gemv slices ${w.name}`);
+    step.dispatch(kernel, params(), weightBindings(rt, x, w, y), [Math.ceil(w.out / (4 * slices.RI))], `gemv slices ${w.name}`);
     return;
   }
   if (options.rowsPerWorkgroup !== undefined) throw new ShapeError(`${op}: rowsPerWorkgroup needs the 'slices' GEMV`);
@@ -230,14 +234,14 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
     const [name, code] = units ? ['gemv_units', gemvUnitsSource] : ['gemv', gemvCode + gemvStoreCode + dequantCode];
     const values = { ...formatValues(w), LANES: lanes, MR: M, DENSE: 0, CODES4: +units, SUBGROUPS: +subgroups, UPL: upl };
     const kernel = await gemvKernel(rt, name, code, values);
-    step.dispatch(kernel, gemvParams(), weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
+    step.dispatch(kernel, params(), weightBindings(rt, x, w, y), [Math.ceil(w.out / (256 / lanes))], `gemv ${w.name} M=${M}`);
     return;
   }
   const dims = { M, N: w.out, K: w.inFeatures, batch: 1, strideB: 0 };
   const tiling = gemmTiling(dims, true, options);
   await recordGemm(
     rt, step, dims, weightBindings(rt, x, w, y), { TRANS_B: 1, QUANT: 1, ...formatValues(w), ...forwardFetch(w, tiling) },
-    { ...options, ...tiling }, dequantCode,
+    { ...options, ...tiling, alpha: scale }, dequantCode,
   );
 }
 
@@ -246,13 +250,14 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
  *  grid order. */
 export const BACKWARD_MGROUP = 4;
 
-/** dX[M, in] = dY[M, out]·Ŵ (+ dX). */
+/** dX[M, in] = scale·dY[M, out]·Ŵ (+ dX). */
 export async function quantMatmulBackward(rt: Runtime, step: Step, dy: Tensor, w: QuantizedWeight, dx: Tensor, options: QuantMatmulOptions = {}) {
   const op = `quantMatmulBackward(${w.name})`;
+  const scale = checkScale(options.scale, 'scale', op);
   const M = rowsOf(dy, w.out, 'output gradient', op);
   if (rowsOf(dx, w.inFeatures, 'input gradient', op) !== M) throw new ShapeError(`${op}: '${dx.label}' has ${dx.shape[0]} rows, '${dy.label}' has ${M}`);
   await recordGemm(
     rt, step, { M, N: w.inFeatures, K: w.out, batch: 1, strideB: 0 },
-    weightBindings(rt, dy, w, dx), { TRANS_B: 0, QUANT: 1, MGROUP: BACKWARD_MGROUP, ...formatValues(w) }, options, dequantCode,
+    weightBindings(rt, dy, w, dx), { TRANS_B: 0, QUANT: 1, MGROUP: BACKWARD_MGROUP, ...formatValues(w) }, { ...options, alpha: scale }, dequantCode,
   );
 }
