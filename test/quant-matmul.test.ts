@@ -168,12 +168,16 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
   let seed = 50;
   for (const codebook of ['int', 'nf'] as const) {
     for (const bits of ALL_BITS) {
-      const spec: QuantSpec = { codebook, bits, groupSize: bits === 3 ? 32 : 64, calibrate: 'icq' };
-      const s = seed++;
-      it(`${codebook}${bits} G=${spec.groupSize}: forward M=70 and backward M=13`, async () => {
-        await forward(spec, 70, 45, 192, s);
-        await backward(spec, 13, 45, 192, s + 1);
-      });
+      for (const groupSize of [32, 64, 128] as const) {
+        const spec: QuantSpec = { codebook, bits, groupSize, calibrate: 'icq' };
+        const s = seed;
+        seed += 3;
+        it(`${codebook}${bits} G=${groupSize}: forward M=70 (64×64 tiles; and 128×64, B fetched per 32-code block), backward M=13`, async () => {
+          await forward(spec, 70, 45, 384, s);
+          await forward(spec, 70, 45, 384, s + 1, false, { tile: 8, tileN: 4, depth: 16 });
+          await backward(spec, 13, 45, 384, s + 2);
+        });
+      }
     }
   }
   it('forward on the vec4 path with 128×128 tiles accumulates, at K-depths 8 (the default), 16 and 32', async () => {
