@@ -13,6 +13,7 @@ export const DENSE_GEMV_MAX_ROWS = 8;
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
+  /** C = alpha · op(A)·op(B): a finite number (a RangeError otherwise), default 1. */
   alpha?: number;
   /** C += alpha · op(A)·op(B) instead of C = ... */
   accumulate?: boolean;
