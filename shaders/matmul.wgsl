@@ -74,7 +74,8 @@ fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
 //#if BLOCKB
 // BLOCKB (the forward): an invocation's slot stays in one row of Ŵ from tile to tile, so it loads the row's 32-code
 // block (dequant.wgsl's Slice: BITS words and the group's statistics) once per 32 / BK tiles and decodes its four
-// codes from it tile by tile.
+// codes from it tile by tile (K = in is a multiple of the group size, so of 32). On an H200 that is +0 to +9 % on
+// 128×64 tiles and −2 to −17 % on 128×128 ones (src/quant/matmul.ts forwardFetch picks; BENCHMARKS.md).
 alias BFetch = Slice;
 fn fetchB(s: u32, n0: u32, k0: u32, base: u32) -> BFetch {
   let r = n0 + s / (BK / 4u);
