@@ -6,15 +6,13 @@
 import type { Runtime, Step } from '../src/gpu';
 import { gemmTiling, recordGemm, type MatmulOptions } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
+import { formatValues } from '../src/quant/matmul';
 import dequantCode from '../shaders/dequant.wgsl?raw';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 import { collector, f32Baseline, randomWeight } from './quant-suite';
 import { relativeError } from './selfcheck';
 
-const FETCHES = [
-  { name: 'a code word and statistics per tile (BLOCKB 0)', values: () => ({ BLOCKB: 0, CODES4: 0 }) },
-  { name: 'a 32-code block per 32 / BK tiles (BLOCKB 1)', values: (bits: number) => ({ BLOCKB: 1, CODES4: +(bits !== 3) }) },
-];
+const FETCHES = ['a code word and statistics per tile (BLOCKB 0)', 'a 32-code block per 32 / BK tiles (BLOCKB 1)'];
 
 export async function runGemmBlock(rt: Runtime, log: (r: BenchResult) => void) {
   const { results, add } = collector(log);
@@ -45,10 +43,9 @@ export async function runGemmBlock(rt: Runtime, log: (r: BenchResult) => void) {
       for (const spec of specs) {
         const w = randomWeight(rt, out, inF, spec, 3);
         const levels = rt.constant(`levels-${spec.codebook}${spec.bits}`, () => codeLevels(spec));
-        const format = { TRANS_B: 1, QUANT: 1, BITS: spec.bits, GROUP: 64, NF: +(spec.codebook === 'nf'), DQ: +!!spec.doubleQuant };
         const bindings = [x, w.codes, y, w.stats, levels, ...(w.statBlocks ? [w.statBlocks] : [])];
         const record = (f: number) => (step: Step) =>
-          recordGemm(rt, step, { M, N: out, K: inF, batch: 1, strideB: 0 }, bindings, { ...format, ...FETCHES[f].values(spec.bits) }, tiling, dequantCode);
+          recordGemm(rt, step, { M, N: out, K: inF, batch: 1, strideB: 0 }, bindings, { TRANS_B: 1, QUANT: 1, ...formatValues(w, f === 1), BLOCKB: f }, tiling, dequantCode);
         const outputs: Float32Array[] = [];
         for (const f of [0, 1]) {
           const step = rt.step();
@@ -60,7 +57,7 @@ export async function runGemmBlock(rt: Runtime, log: (r: BenchResult) => void) {
         const note = rel < 1e-6 ? '' : ` MISMATCH rel ${rel.toExponential(2)}`;
         for (const [round, f] of [0, 1, 1, 0].entries()) {
           const t = await timeLaunch(rt, record(f), { iters: rt.isCpuAdapter ? 1 : 10, reps: rt.isCpuAdapter ? 1 : 3 });
-          const name = `X·Ŵᵀ ${spec.codebook}${spec.bits} G=64${spec.doubleQuant ? ' DQ' : ''} ${tilesName}, ${FETCHES[f].name}${note} (round ${round + 1}) (ratio: vs f32 matmul)`;
+          const name = `X·Ŵᵀ ${spec.codebook}${spec.bits} G=64${spec.doubleQuant ? ' DQ' : ''} ${tilesName}, ${FETCHES[f]}${note} (round ${round + 1}) (ratio: vs f32 matmul)`;
           add(result(name, `M=${M} ${out}×${inF}`, (2 * M * out * inF) / t.seconds / 1e12, 'TFLOP/s', base, t.seconds, t.timing));
         }
         freeQuantized(rt, w);

@@ -2,8 +2,8 @@
 // Appended by the template step to every kernel that reads one, with its bindings: codes at 2, the group
 // statistics at 4, the level table at 5 and, with DQ, the statistics' block parameters at 6.
 // Template: BITS ∈ {2, 3, 4}, GROUP ∈ {32, 64, 128}, NF ∈ {0, 1}, DQ ∈ {0, 1} (double-quantized stats),
-// CODES4 ∈ {0, 1}: 2- and 4-bit codes bound as vec4 words (the decode GEMVs, the forward GEMM's block fetch), and
-// then no fetchQuant4 or dequant4; 3-bit codes always take CODES4 = 0.
+// CODES4 ∈ {0, 1}: the codes bound as vec4 words (gemv_units.wgsl reads whole 128-weight units at every width;
+// fetchBlock reads 2- and 4-bit blocks that way and needs CODES4 = 0 for 3 bits), and then no fetchQuant4 or dequant4.
 
 const BITS = {{BITS}}u;
 const GROUP = {{GROUP}}u;

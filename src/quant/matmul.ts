@@ -75,7 +75,7 @@ function slicesFor(rt: Runtime, w: QuantizedWeight, M: number, options: QuantMat
   if (options.unitsPerLane !== undefined || options.lanesPerRow !== undefined || options.subgroups === false) {
     throw new ShapeError(`${op}: unitsPerLane, lanesPerRow and subgroups: false are not options of the 'slices' GEMV`);
   }
-  return { ...formatValues(w), ...shape.values, CODES4: +(w.spec.bits !== 3) };
+  return { ...formatValues(w, true), ...shape.values };
 }
 
 /** The largest M the GEMV path takes; above it the tiled GEMM is faster. */
@@ -169,8 +169,10 @@ function rowsOf(t: Tensor, cols: number, what: string, op: string): number {
   return rows;
 }
 
-function formatValues(w: QuantizedWeight) {
-  return { BITS: w.spec.bits, GROUP: w.spec.groupSize, NF: +(w.spec.codebook === 'nf'), DQ: +!!w.statBlocks, CODES4: 0 };
+/** dequant.wgsl's template values for this weight. `blocks`: the kernel reads it a 32-code block at a time
+ *  (fetchBlock), which binds 2- and 4-bit codes as vec4 words and 3-bit codes as u32 words. */
+export function formatValues(w: Pick<QuantizedWeight, 'spec' | 'statBlocks'>, blocks = false) {
+  return { BITS: w.spec.bits, GROUP: w.spec.groupSize, NF: +(w.spec.codebook === 'nf'), DQ: +!!w.statBlocks, CODES4: +(blocks && w.spec.bits !== 3) };
 }
 
 /** The weight's tensors at bindings 2, 4, 5 (and 6) of shaders/dequant.wgsl, around the output at 3. */
@@ -193,7 +195,7 @@ function partStarts(w: QuantizedWeight, parts: readonly number[], op: string): n
  *  code word and statistics per tile: the block form lost up to 17 % on 128×128 tiles and 7 % on 64×64 ones. */
 function forwardFetch(w: QuantizedWeight, { tile, tileN }: { tile: number; tileN: number }) {
   const block = tileN === 4 && (tile === 8 || !!w.statBlocks);
-  return { BLOCKB: +block, CODES4: +(block && w.spec.bits !== 3) };
+  return { ...formatValues(w, block), BLOCKB: +block };
 }
 
 /** Y[M, out] = scale·X[M, in]·Ŵᵀ (+ Y). */
@@ -240,7 +242,7 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   const dims = { M, N: w.out, K: w.inFeatures, batch: 1, strideB: 0 };
   const tiling = gemmTiling(dims, true, options);
   await recordGemm(
-    rt, step, dims, weightBindings(rt, x, w, y), { TRANS_B: 1, QUANT: 1, ...formatValues(w), ...forwardFetch(w, tiling) },
+    rt, step, dims, weightBindings(rt, x, w, y), { TRANS_B: 1, QUANT: 1, ...forwardFetch(w, tiling) },
     { ...options, ...tiling, alpha: scale }, dequantCode,
   );
 }
