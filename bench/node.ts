@@ -5,7 +5,8 @@
 // MICRO_LLAMA_DIR and CORPUS_DIR); selfcheck (the kernels suite's self-check alone); and for tuning: gemv (the kernels
 // suite's decode GEMV rows alone), quanttune (quantized-GEMM tile depths), gemm (quantized GEMM
 // int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemmprobe
-// (the quantized GEMM with parts cut out), gemmblock (the forward GEMM's B fetched per 32-code block or per tile), gemvprobe (the decode
+// (the quantized GEMM with parts cut out), gemmblock (the forward GEMM's B fetched per 32-code block or per tile), gemmstats (the GEMM's
+// group statistics per slot or shared per tile), gemvprobe (the decode
 // GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvwg (decode GEMV
 // workgroup sizes and lanes per row), gemvhalf (int codes decoded in f16 pairs), gemvslices (the
 // decode GEMV with X in registers against gemv_units), gemvslicesprobe (it with parts cut out), gemvrows (the
@@ -23,6 +24,7 @@ import { runGemvHalf } from './gemv-half';
 import { runGemvSlices } from './gemv-slices';
 import { runGemmProbe } from './gemm-probe';
 import { runGemmBlock } from './gemm-block';
+import { runGemmStats } from './gemm-stats';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
 import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
@@ -68,6 +70,7 @@ if (suites.has('gemvrows')) results.push(...(await runGemvRows(rt, copy ? copy.v
 if (suites.has('gemm')) results.push(...(await runGemmComparison(rt, log)));
 if (suites.has('gemmprobe')) results.push(...(await runGemmProbe(rt, log)));
 if (suites.has('gemmblock')) results.push(...(await runGemmBlock(rt, log)));
+if (suites.has('gemmstats')) results.push(...(await runGemmStats(rt, log)));
 if (suites.has('gemmtiles')) results.push(...(await runGemmTiles(rt, log)));
 if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? copy.value : null, log)));
 const microDir = process.env.MICRO_LLAMA_DIR;

@@ -79,6 +79,12 @@ fn alignQuant4(f: QuantFetch) -> QuantFetch {
 
 // Ŵ[r, c..c+3] = s·level[q] + o from fetchQuant4's (or alignQuant4's) result (all zero gives zeros).
 fn decodeQuant4(f: QuantFetch) -> vec4<f32> {
+  return decodeCodes4(f, decodeStats(f.stats));
+}
+
+// The same with the group's (s, o) given (its f.stats unused): the GEMM with SHAREDSTATS takes them from
+// workgroup memory.
+fn decodeCodes4(f: QuantFetch, so: vec2<f32>) -> vec4<f32> {
   let w = alignQuant4(f).words;
   var q: vec4<u32>;
   if (BITS == 4u) {
@@ -89,7 +95,6 @@ fn decodeQuant4(f: QuantFetch) -> vec4<f32> {
     q = ((vec4<u32>(w.x) >> vec4<u32>(0u, 2u, 4u, 6u)) & vec4<u32>(3u))
       | (((vec4<u32>(w.y) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u)) << vec4<u32>(2u));
   }
-  let so = decodeStats(f.stats);
   return so.x * vec4<f32>(level(q.x), level(q.y), level(q.z), level(q.w)) + so.y;
 }
 
@@ -121,6 +126,13 @@ fn blockQuant4(b: Slice, j: u32) -> QuantFetch {
 //#if CODES4
 //#else
 fn fetchQuant4(r: u32, c: u32, inFeatures: u32) -> QuantFetch {
+  var f = fetchCodes4(r, c, inFeatures);
+  f.stats = fetchStats(r * (inFeatures / GROUP) + c / GROUP);
+  return f;
+}
+
+// fetchQuant4 without the statistics (left zero), for decodeCodes4.
+fn fetchCodes4(r: u32, c: u32, inFeatures: u32) -> QuantFetch {
   let j = c % 32u;
   let word0 = (r * (inFeatures / 32u) + c / 32u) * BITS;
   var words: vec2<u32>;
@@ -131,7 +143,7 @@ fn fetchQuant4(r: u32, c: u32, inFeatures: u32) -> QuantFetch {
   } else {
     words = vec2<u32>(codes[word0 + j / 16u], codes[word0 + 2u]);
   }
-  return QuantFetch(words, fetchStats(r * (inFeatures / GROUP) + c / GROUP), j);
+  return QuantFetch(words, StatsFetch(), j);
 }
 
 fn dequant4(r: u32, c: u32, inFeatures: u32) -> vec4<f32> {

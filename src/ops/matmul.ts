@@ -148,7 +148,7 @@ export async function recordGemm(
   const { tile, tileN, depth } = gemmTiling({ M, N, batch }, !!variant.QUANT, options);
   const values = {
     TM: tile, TN: tileN, BK: depth, TRANS_A: +!!options.transA,
-    VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), MGROUP: 0, BLOCKB: 0, ...variant,
+    VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), MGROUP: 0, BLOCKB: 0, SHAREDSTATS: 0, ...variant,
   };
   const kernel = await rt.kernel({ shader: variantName('matmul', values), code: () => renderWgsl('matmul', code + appendCode, values), entryPoint: 'main' });
   const params = new Uniforms(8)

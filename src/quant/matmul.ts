@@ -252,14 +252,24 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
  *  grid order. */
 export const BACKWARD_MGROUP = 4;
 
+/** Whether the backward's B tiles take their group statistics from workgroup memory, each loaded once per tile
+ *  (matmul.wgsl SHAREDSTATS), rather than once per slot. On an H200 (BENCH_SUITES=gemmstats, h200-gemm-stats.json),
+ *  without DQ statistics: 128×64 tiles (M = 512 and 1024 here) +2 to +9 %, 64×64 (M = 256 at 4096²) +1 to +6 %; one
+ *  loss, M = 256 at 4096×11008: int3 and nf4 −15 % (int2 and int4 +6 %), where 344 workgroups fill two or three per
+ *  SM by register count. With DQ statistics −4 to +3 %, and on 128×128 tiles at K-depth 8 (M = 2048) −8 to −13 %:
+ *  those keep a load per slot. */
+export function backwardSharedStats(w: Pick<QuantizedWeight, 'statBlocks'>, { tileN }: { tileN: number }): boolean {
+  return tileN === 4 && !w.statBlocks;
+}
+
 /** dX[M, in] = scale·dY[M, out]·Ŵ (+ dX). */
 export async function quantMatmulBackward(rt: Runtime, step: Step, dy: Tensor, w: QuantizedWeight, dx: Tensor, options: QuantMatmulOptions = {}) {
   const op = `quantMatmulBackward(${w.name})`;
   const scale = checkScale(options.scale, 'scale', op);
   const M = rowsOf(dy, w.out, 'output gradient', op);
   if (rowsOf(dx, w.inFeatures, 'input gradient', op) !== M) throw new ShapeError(`${op}: '${dx.label}' has ${dx.shape[0]} rows, '${dy.label}' has ${M}`);
-  await recordGemm(
-    rt, step, { M, N: w.inFeatures, K: w.out, batch: 1, strideB: 0 },
-    weightBindings(rt, dy, w, dx), { TRANS_B: 0, QUANT: 1, MGROUP: BACKWARD_MGROUP, ...formatValues(w) }, { ...options, alpha: scale }, dequantCode,
-  );
+  const dims = { M, N: w.inFeatures, K: w.out, batch: 1, strideB: 0 };
+  const tiling = gemmTiling(dims, true, options);
+  const variant = { TRANS_B: 0, QUANT: 1, MGROUP: BACKWARD_MGROUP, SHAREDSTATS: +backwardSharedStats(w, tiling), ...formatValues(w) };
+  await recordGemm(rt, step, dims, weightBindings(rt, dy, w, dx), variant, { ...options, ...tiling, alpha: scale }, dequantCode);
 }
