@@ -8,10 +8,10 @@
 // QUANT = 1: B is a quantized weight Ŵ [out, in], dequantized tile by tile as the tiles go into workgroup memory
 //   (never as a whole matrix): TRANS_B = 1 gives Y = X·Ŵᵀ (forward), TRANS_B = 0 gives dX = dY·Ŵ
 //   (backward-input); BITS, GROUP, NF, DQ describe its format; BLOCKB = 1 (TRANS_B only; dequant.wgsl's CODES4 = 1 for
-//   2 and 4 bits) fetches B a 32-code block per row at a time (fetchB below); else SHAREDSTATS ≠ 0 loads each group
-//   statistics a B tile needs once, into workgroup memory (Ss below), rather than once per slot.
+//   2 and 4 bits) fetches B a 32-code block per row at a time (fetchB below); SHAREDSTATS = 1 (TRANS_B = 0 only) loads
+//   each group statistic a B tile needs once, into workgroup memory (Ss below), rather than once per slot.
 // Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); MGROUP ≥ 0 (tile order, main); BLOCKB ∈ {0, 1};
-//   SHAREDSTATS ∈ {0, 1, 2}; TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
+//   SHAREDSTATS ∈ {0, 1}; TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
 //   vec4 and needs M, N, K (and the batch strides) to be multiples of 4; VEC4 = 0 is the general path.
 
 struct Params {
@@ -103,54 +103,32 @@ fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> BFetch {
 //#if SHAREDSTATS
 fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> { return decodeCodes4(v, slotStats(s)); }
 
-// SHAREDSTATS: the tile's group statistics, (s, o) decoded, in workgroup memory. Invocations flat < NS load one each
-// with the tile's codes (fetchTileStats) and store it after the multiply-adds of the tile before (storeTileStats),
-// where the slots' decoding reads it after the next barrier. Forward: BN rows of Ŵ, one group each (BK ≤ GROUP);
-// SHAREDSTATS = 2 reloads them only where a K tile starts a group. Backward: BK rows of SPR groups.
+// SHAREDSTATS (the backward): a B tile is BK rows of Ŵ by BN columns, SPR groups of each row, whose statistics, (s, o)
+// decoded, sit in workgroup memory. Invocations flat < NS load one each with the tile's codes (fetchTileStats) and
+// store it after the multiply-adds of the tile before (storeTileStats), where the slots' decoding reads it after the
+// next barrier. On an H200 that is +1 to +9 % on 128×64 and 64×64 tiles without DQ statistics and −8 to −13 % on
+// 128×128 ones at K-depth 8 (src/quant/matmul.ts backwardSharedStats picks; BENCHMARKS.md). The forward measured
+// slower that way on every tiling it was tried on (65927b1).
 const SPR = max(1u, BN / GROUP);
-//#if TRANS_B
-const NS = BN;
-//#else
 const NS = BK * SPR;
-//#endif
 var<workgroup> Ss: array<vec2<f32>, NS>;
 
 fn fetchTileStats(flat: u32, n0: u32, k0: u32) -> StatsFetch {
-  if (flat >= NS) { return StatsFetch(); }
-//#if TRANS_B
-  let r = n0 + flat;
-  if (r >= p.N) { return StatsFetch(); }
-  return fetchStats(r * (p.K / GROUP) + k0 / GROUP);
-//#else
   let r = k0 + flat / SPR;
   let g = n0 / GROUP + flat % SPR;
-  if (r >= p.K || g >= p.N / GROUP) { return StatsFetch(); }
+  if (flat >= NS || r >= p.K || g >= p.N / GROUP) { return StatsFetch(); }
   return fetchStats(r * (p.N / GROUP) + g);
-//#endif
 }
 
 fn storeTileStats(flat: u32, f: StatsFetch) {
   if (flat < NS) { Ss[flat] = decodeStats(f); }
 }
 
-// Whether the K tile at k0 needs statistics other than the tile before it.
-fn newTileStats(k0: u32) -> bool {
-//#if TRANS_B
-  return {{SHAREDSTATS}}u == 1u || k0 % GROUP == 0u;
-//#else
-  return true;
-//#endif
-}
-
 // Slot s's (s, o).
 fn slotStats(s: u32) -> vec2<f32> {
-//#if TRANS_B
-  return Ss[s / (BK / 4u)];
-//#else
   let k = s / (BN / 4u);
   let n = (s % (BN / 4u)) * 4u;
   return Ss[k * SPR + n / GROUP];
-//#endif
 }
 //#else
 fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> { return decodeQuant4(v); }
@@ -298,7 +276,7 @@ fn main(
 //#if QUANT
       fetchBTile(&rb, flat, n0, k0, baseB);
 //#if SHAREDSTATS
-      if (newTileStats(k0)) { rs = fetchTileStats(flat, n0, k0); }
+      rs = fetchTileStats(flat, n0, k0);
 //#endif
 //#else
       for (var j = 0u; j < LB; j++) { rb[j] = fetchB(flat + 256u * j, n0, k0, baseB); }
@@ -317,7 +295,7 @@ fn main(
       }
     }
 //#if SHAREDSTATS
-    if (next && newTileStats((t + 1u) * BK)) { storeTileStats(flat, rs); } // Ss's last readers passed the barrier after them
+    if (next) { storeTileStats(flat, rs); } // Ss's last readers passed the barrier after them
 //#endif
     workgroupBarrier();
     if (next) {
