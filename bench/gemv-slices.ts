@@ -8,7 +8,7 @@ import type { Kernel, Runtime, Step } from '../src/gpu';
 import { variantName } from '../src/gpu';
 import { gemvParams, gemvSource } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type QuantSpec } from '../src/quant';
-import { type SlicesShape, gemvSlicesSource, gemvUnitsSource, slicesValues, unitsPerLane } from '../src/quant/matmul';
+import { type SlicesShape, formatValues, gemvSlicesSource, gemvUnitsSource, slicesValues, unitsPerLane } from '../src/quant/matmul';
 import { between, result, seededUniforms, substitute, type BenchResult } from './harness';
 import { checkedStreamTime, collector, packedBytes, randomWeight } from './quant-suite';
 
@@ -47,11 +47,10 @@ export async function runGemvSlices(rt: Runtime, copyGBs: number | null, log: (r
       const levels = rt.constant(`levels-${s.codebook}${s.bits}`, () => codeLevels(s));
       const x = rt.upload(seededUniforms(inF, 9, -1, 1), [1, inF], 'x');
       const ys = ws.map(() => rt.tensor([1, out], 'f32', 'y'));
-      const format = { BITS: s.bits, GROUP: s.groupSize, NF: +(s.codebook === 'nf'), DQ: +!!s.doubleQuant };
       const subgroups = rt.subgroupMinSize >= 8;
       const upl = unitsPerLane(rt, { inFeatures: inF }, 1, 8, subgroups, undefined, 'gemvslices');
       const kernels: { variant: string; kernel: Kernel; rows: number }[] = [];
-      const unitsValues = { ...format, CODES4: 1, LANES: 8, MR: 1, SUBGROUPS: +subgroups, UPL: upl };
+      const unitsValues = { ...formatValues(ws[0]), CODES4: 1, LANES: 8, MR: 1, SUBGROUPS: +subgroups, UPL: upl };
       kernels.push({ variant: `units (8 lanes/row, ${upl} units/lane)`, rows: 32, kernel: await rt.kernel({ shader: variantName('gemvslices units', unitsValues), code: gemvSource('gemv_units', gemvUnitsSource, unitsValues), entryPoint: 'main' }) });
       // Rows per workgroup at the default blocks per invocation (and 2 blocks where that is 1 at K = 11008), and the
       // default shape with the codes not decoded; probe: the default shape and each cut.
@@ -65,7 +64,7 @@ export async function runGemvSlices(rt: Runtime, copyGBs: number | null, log: (r
           continue;
         }
         const rows = 4 * shape.values.RI;
-        const values: Record<string, number> = { ...format, ...shape.values, CODES4: +(s.bits !== 3) };
+        const values: Record<string, number> = { ...formatValues(ws[0], true), ...shape.values };
         const rendered = gemvSource('gemv_slices', gemvSlicesSource, values);
         const [cutName, cut] = v.cut === undefined ? ['', (code: string) => code] : CUTS[v.cut];
         const variant = `slices (${rows} rows/workgroup, ${values.WG} invocations, ${values.SPL} blocks each)${cutName ? `, ${cutName} (timing only)` : ''}`;
