@@ -11,7 +11,7 @@
 //   2 and 4 bits) fetches B a 32-code block per row at a time (fetchB below); SHAREDSTATS = 1 (TRANS_B = 0 only) loads
 //   each group statistic a B tile needs once, into workgroup memory (Ss below), rather than once per slot.
 // Template: TM, TN ∈ {4, 8}; BK ∈ {8, 16, 32} (BM·BK/1024 ≥ 1); MGROUP ≥ 0 (tile order, main); BLOCKB ∈ {0, 1};
-//   SHAREDSTATS ∈ {0, 1, 2}; TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
+//   SHAREDSTATS ∈ {0, 1}; TRANS_A, TRANS_B ∈ {0, 1}; VEC4 = 1 reads and writes global memory as
 //   vec4 and needs M, N, K (and the batch strides) to be multiples of 4; VEC4 = 0 is the general path.
 
 struct Params {
@@ -101,10 +101,7 @@ fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> BFetch {
 //#endif
 }
 //#if SHAREDSTATS
-fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> {
-  if (SHARED == 2u) { return decodeCodes4(v, slotSo[s / 256u]); }
-  return decodeCodes4(v, slotStats(s, 0u));
-}
+fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> { return decodeCodes4(v, slotStats(s)); }
 
 // SHAREDSTATS (the backward): a B tile is BK rows of Ŵ by BN columns, SPR groups of each row, whose statistics, (s, o)
 // decoded, sit in workgroup memory. Invocations flat < NS load one each with the tile's codes (fetchTileStats) and
@@ -112,13 +109,9 @@ fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> {
 // next barrier. On H200s that is +0 to +9 % on 128×64 and 64×64 tiles without DQ statistics and −8 to −13 % on
 // 128×128 ones at K-depth 8 (src/quant/matmul.ts backwardSharedStats picks; BENCHMARKS.md). The forward measured
 // slower that way on every tiling it was tried on (65927b1).
-// SHAREDSTATS = 2: two buffers of them, filled two tiles ahead, so each slot reads its (s, o) for the next tile into
-// slotSo before the multiply-adds, not between the barriers.
-const SHARED = {{SHAREDSTATS}}u;
 const SPR = max(1u, BN / GROUP);
 const NS = BK * SPR;
-var<workgroup> Ss: array<array<vec2<f32>, NS>, 2>;
-var<private> slotSo: array<vec2<f32>, LB>;
+var<workgroup> Ss: array<vec2<f32>, NS>;
 
 fn fetchTileStats(flat: u32, n0: u32, k0: u32) -> StatsFetch {
   let r = k0 + flat / SPR;
@@ -127,20 +120,15 @@ fn fetchTileStats(flat: u32, n0: u32, k0: u32) -> StatsFetch {
   return fetchStats(r * (p.N / GROUP) + g);
 }
 
-fn storeTileStats(flat: u32, f: StatsFetch, b: u32) {
-  if (flat < NS) { Ss[b][flat] = decodeStats(f); }
-}
-
-// SHAREDSTATS = 2: this invocation's slots' (s, o) from buffer b.
-fn loadSlotStats(flat: u32, b: u32) {
-  for (var j = 0u; j < LB; j++) { slotSo[j] = slotStats(flat + 256u * j, b); }
+fn storeTileStats(flat: u32, f: StatsFetch) {
+  if (flat < NS) { Ss[flat] = decodeStats(f); }
 }
 
 // Slot s's (s, o).
-fn slotStats(s: u32, b: u32) -> vec2<f32> {
+fn slotStats(s: u32) -> vec2<f32> {
   let k = s / (BN / 4u);
   let n = (s % (BN / 4u)) * 4u;
-  return Ss[b][k * SPR + n / GROUP];
+  return Ss[k * SPR + n / GROUP];
 }
 //#else
 fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> { return decodeQuant4(v); }
@@ -270,10 +258,8 @@ fn main(
 //#endif
   for (var j = 0u; j < LA; j++) { storeA(flat + 256u * j, ra[j]); }
 //#if SHAREDSTATS
-  storeTileStats(flat, rs, 0u);
-  if (SHARED == 2u && tiles > 1u) { storeTileStats(flat, fetchTileStats(flat, n0, BK), 1u); }
+  storeTileStats(flat, rs);
   workgroupBarrier();
-  if (SHARED == 2u) { loadSlotStats(flat, 0u); }
 //#endif
 //#if QUANT
   storeBTile(&rb, flat, 0u);
@@ -290,11 +276,7 @@ fn main(
 //#if QUANT
       fetchBTile(&rb, flat, n0, k0, baseB);
 //#if SHAREDSTATS
-      if (SHARED == 1u) { rs = fetchTileStats(flat, n0, k0); }
-      if (SHARED == 2u) {
-        if (t + 2u < tiles) { rs = fetchTileStats(flat, n0, k0 + BK); }
-        loadSlotStats(flat, (t + 1u) % 2u);
-      }
+      rs = fetchTileStats(flat, n0, k0);
 //#endif
 //#else
       for (var j = 0u; j < LB; j++) { rb[j] = fetchB(flat + 256u * j, n0, k0, baseB); }
@@ -313,9 +295,7 @@ fn main(
       }
     }
 //#if SHAREDSTATS
-    // Ss's last readers passed the barrier after them (SHAREDSTATS = 2: buffer t % 2's, tile t's, before this one's).
-    if (SHARED == 1u && next) { storeTileStats(flat, rs, 0u); }
-    if (SHARED == 2u && t + 2u < tiles) { storeTileStats(flat, rs, t % 2u); }
+    if (next) { storeTileStats(flat, rs); } // Ss's last readers passed the barrier after them
 //#endif
     workgroupBarrier();
     if (next) {
