@@ -207,12 +207,15 @@ describe('quantized forward and backward-input, tiled path (M > 8)', () => {
     await backward(spec, 13, 300, 64, 94);
   });
   it('backward on 128×128 tiles', () => backward({ codebook: 'int', bits: 2, groupSize: 32 }, 64, 132, 160, 78, { tile: 8 }));
-  it('backward with each tile\'s statistics in workgroup memory (128×64 and 64×64 tiles): 2, 1 and ½ groups per tile row, partial K tiles', async () => {
+  it('backward with each tile\'s statistics in workgroup memory (128×64 and 64×64 tiles): 2, 1 and ½ groups per tile row, partial K tiles, one and two K tiles', async () => {
     const tiles = { tile: 8, tileN: 4, depth: 16 } as const;
     await backward({ codebook: 'int', bits: 3, groupSize: 32 }, 130, 45, 192, 95, tiles);
     await backward({ codebook: 'nf', bits: 4, groupSize: 64 }, 70, 77, 320, 96, { ...tiles, scale: -0.5 });
     await backward({ codebook: 'int', bits: 2, groupSize: 128 }, 129, 21, 256, 97, tiles);
     await backward({ codebook: 'nf', bits: 2, groupSize: 128 }, 40, 35, 384, 98, { tile: 4, depth: 32 });
+    // One and two K tiles (out = 12, 20 at K-depth 16).
+    await backward({ codebook: 'int', bits: 4, groupSize: 64 }, 40, 12, 128, 99, tiles);
+    await backward({ codebook: 'nf', bits: 3, groupSize: 32 }, 40, 20, 128, 100, tiles);
   });
   it('backward over 5 × 5 tiles, taken in groups of 4 M-blocks and a last group of 1', () =>
     backward({ codebook: 'nf', bits: 4, groupSize: 64 }, 300, 72, 320, 79, { tile: 4 }));
