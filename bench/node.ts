@@ -5,7 +5,7 @@
 // MICRO_LLAMA_DIR and CORPUS_DIR); selfcheck (the kernels suite's self-check alone); and for tuning: gemv (the kernels
 // suite's decode GEMV rows alone), quanttune (quantized-GEMM tile depths), gemm (quantized GEMM
 // int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemmprobe
-// (the quantized GEMM with parts cut out), gemmblock (the forward GEMM's B fetched per 32-code block or per tile), gemmstats (the GEMM's
+// (the quantized GEMM with parts cut out), gemmblock (the forward GEMM's B fetched per 32-code block or per tile), gemmstats (the backward GEMM's
 // group statistics per slot or shared per tile), gemvprobe (the decode
 // GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvwg (decode GEMV
 // workgroup sizes and lanes per row), gemvhalf (int codes decoded in f16 pairs), gemvslices (the
