@@ -92,12 +92,7 @@ fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> BFetch {
 //#if SHAREDSTATS
   let f = fetchCodes4(r, c, cols);
 //#else
-//#if SGSTATS
-  var f = fetchCodes4(r, c, cols);
-  if (sgLoads[(c % BN / 4u + (r % BK) * (BN / 4u)) / 256u]) { f.stats = fetchStats(r * (cols / GROUP) + c / GROUP); }
-//#else
   let f = fetchQuant4(r, c, cols);
-//#endif
 //#endif
 //#if TRANS_B
   return alignQuant4(f);
@@ -136,41 +131,7 @@ fn slotStats(s: u32) -> vec2<f32> {
   return Ss[k * SPR + n / GROUP];
 }
 //#else
-//#if SGSTATS
-fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> { return decodeCodes4(v, slotSo[s / 256u]); }
-
-// SGSTATS (the backward): the slots of a tile row that share a group are consecutive, RUN of them, and so, where
-// subgroups are runs of consecutive invocations, are lanes of one subgroup: the first lane of each run in a subgroup
-// loads the group's statistics with the codes, and after the tile's multiply-adds the others take them by
-// subgroupShuffle, into registers (slotSo), before the barrier. Each lane checks once that the lane it takes them from
-// holds the slot it expects, and loads its own where not.
-const RUN = min(GROUP, BN) / 4u;
-var<private> sgSrc: array<u32, LB>;
-var<private> sgOwn: array<bool, LB>;   // this lane keeps what it loaded
-var<private> sgLoads: array<bool, LB>; // this lane loads statistics
-var<private> slotSo: array<vec2<f32>, LB>;
-
-fn planStatLanes(flat: u32, lane: u32) {
-  for (var j = 0u; j < LB; j++) {
-    let s = flat + 256u * j;
-    let d = min(lane, (s % (BN / 4u)) % RUN);
-    let mapped = subgroupShuffle(s, lane - d) == s - d;
-    sgSrc[j] = lane - d;
-    sgOwn[j] = !mapped;
-    sgLoads[j] = d == 0u || !mapped;
-  }
-}
-
-fn shareStats(rb: ptr<function, array<BFetch, LB>>) {
-  for (var j = 0u; j < LB; j++) {
-    let own = decodeStats((*rb)[j].stats);
-    let got = subgroupShuffle(own, sgSrc[j]);
-    slotSo[j] = select(got, own, sgOwn[j]);
-  }
-}
-//#else
 fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> { return decodeQuant4(v); }
-//#endif
 //#endif
 //#endif
 //#else
@@ -259,9 +220,6 @@ fn storeBTile(rb: ptr<function, array<BFetch, LB>>, flat: u32, k0: u32) {
 @compute @workgroup_size(16, 16)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-//#if SGSTATS
-  @builtin(subgroup_invocation_id) lane: u32,
-//#endif
 ) {
   let tx = lid.x;
   let ty = lid.y;
@@ -292,15 +250,9 @@ fn main(
 //#endif
 
   let tiles = (p.K + BK - 1u) / BK;
-//#if SGSTATS
-  planStatLanes(flat, lane);
-//#endif
   for (var j = 0u; j < LA; j++) { ra[j] = fetchA(flat + 256u * j, m0, 0u, baseA); }
 //#if QUANT
   fetchBTile(&rb, flat, n0, 0u, baseB);
-//#if SGSTATS
-  shareStats(&rb);
-//#endif
 //#else
   for (var j = 0u; j < LB; j++) { rb[j] = fetchB(flat + 256u * j, n0, 0u, baseB); }
 //#endif
@@ -344,9 +296,6 @@ fn main(
     }
 //#if SHAREDSTATS
     if (next) { storeTileStats(flat, rs); } // Ss's last readers passed the barrier after them
-//#endif
-//#if SGSTATS
-    if (next) { shareStats(&rb); }
 //#endif
     workgroupBarrier();
     if (next) {

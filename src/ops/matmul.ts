@@ -148,10 +148,9 @@ export async function recordGemm(
   const { tile, tileN, depth } = gemmTiling({ M, N, batch }, !!variant.QUANT, options);
   const values = {
     TM: tile, TN: tileN, BK: depth, TRANS_A: +!!options.transA,
-    VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), MGROUP: 0, BLOCKB: 0, SHAREDSTATS: 0, SGSTATS: 0, ...variant,
+    VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), MGROUP: 0, BLOCKB: 0, SHAREDSTATS: 0, ...variant,
   };
-  const source = () => (values.SGSTATS ? 'enable subgroups;\n' : '') + renderWgsl('matmul', code + appendCode, values);
-  const kernel = await rt.kernel({ shader: variantName('matmul', values), code: source, entryPoint: 'main' });
+  const kernel = await rt.kernel({ shader: variantName('matmul', values), code: () => renderWgsl('matmul', code + appendCode, values), entryPoint: 'main' });
   const params = new Uniforms(8)
     .u32(M).u32(N).u32(K).f32(options.alpha ?? 1)
     .u32(options.accumulate ? 1 : 0).u32(M * K).u32(strideB).u32(M * N);
