@@ -106,7 +106,7 @@ fn decodeB(v: BFetch, s: u32, k0: u32) -> vec4<f32> { return decodeCodes4(v, slo
 // SHAREDSTATS (the backward): a B tile is BK rows of Ŵ by BN columns, SPR groups of each row, whose statistics, (s, o)
 // decoded, sit in workgroup memory. Invocations flat < NS load one each with the tile's codes (fetchTileStats) and
 // store it after the multiply-adds of the tile before (storeTileStats), where the slots' decoding reads it after the
-// next barrier. On H200s that is +0 to +11 % on 128×64 and 64×64 tiles without DQ statistics and −8 to −13 % on
+// next barrier. On H200s that is +0 to +11 % on 128×64 and 64×64 tiles without DQ statistics and −13 to +5 % on
 // 128×128 ones at K-depth 8 (src/quant/matmul.ts backwardSharedStats picks; BENCHMARKS.md). The forward measured
 // slower that way on every tiling it was tried on (65927b1).
 const SPR = max(1u, BN / GROUP);

@@ -257,7 +257,7 @@ export const BACKWARD_MGROUP = 4;
  *  without DQ statistics: 128×64 tiles (M = 512 and 1024 here) +0 to +9 % depending on the machine, 64×64 (M = 256
  *  at 4096²) +1 to +11 %; one loss, M = 256 at 4096×11008: int3 and nf4 −15 % (int2 and int4 +6 %), where 344
  *  workgroups fill two or three per SM by register count (and flip between runs). With DQ statistics −4 to +3 %,
- *  and on 128×128 tiles at K-depth 8 (M = 2048) −8 to −13 %: those keep a load per slot. */
+ *  and on 128×128 tiles at K-depth 8 (M = 2048) −13 to +5 % by machine, mostly losses: those keep a load per slot. */
 export function backwardSharedStats(w: Pick<QuantizedWeight, 'statBlocks'>, { tileN }: { tileN: number }): boolean {
   return tileN === 4 && !w.statBlocks;
 }
