@@ -5,12 +5,11 @@ import type { Runtime } from '../src/gpu';
 import type { QuantSpec } from '../src/quant';
 import { formatValues } from '../src/quant/matmul';
 import type { BenchResult } from './harness';
-import { runGemmVariants, type GemmCase } from './gemm-variants';
+import { intSpec as int, runGemmVariants, SHAPES, type GemmCase } from './gemm-variants';
 
 export async function runGemmBlock(rt: Runtime, log: (r: BenchResult) => void) {
-  const int = (bits: 2 | 3 | 4, doubleQuant = false): QuantSpec => ({ codebook: 'int', bits, groupSize: 64, doubleQuant });
   const nf4: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64 };
-  const [sq, tall, wide]: [number, number][] = [[4096, 4096], [11008, 4096], [4096, 11008]];
+  const [sq, tall, wide] = SHAPES;
   const c = (M: number, shapes: [number, number][], specs: QuantSpec[], tiling = {}): GemmCase => ({ M, shapes, specs, tiling, direction: 'forward' });
   const cases = rt.isCpuAdapter
     ? [c(64, [[128, 256]], [int(3), int(4, true)])]

@@ -4,7 +4,7 @@
 // on the same shape. Timing only: the cut variants compute wrong numbers on purpose.
 import type { Runtime, Step } from '../src/gpu';
 import { renderWgsl, Uniforms } from '../src/gpu';
-import { gemmTiling } from '../src/ops/matmul';
+import { GEMM_VARIANT_DEFAULTS, gemmTiling } from '../src/ops/matmul';
 import { codeLevels, freeQuantized, type Bits, type QuantSpec } from '../src/quant';
 import { BACKWARD_MGROUP } from '../src/quant/matmul';
 import dequantCode from '../shaders/dequant.wgsl?raw';
@@ -63,7 +63,7 @@ export async function runGemmProbe(rt: Runtime, log: (r: BenchResult) => void) {
     const mgroup = direction === 'backward' ? BACKWARD_MGROUP : 0;
     // B fetched a code word and statistics per tile (BLOCKB 0; the cuts are written against fetchQuant4): the
     // library's forward on 128×128 tiles, not on 128×64 ones (bench/gemm-block.ts compares the two).
-    const values = { TM, TN, BK, TRANS_A: 0, VEC4: 1, TRANS_B: +(direction === 'forward'), QUANT: 1, BITS: bits, GROUP: 64, NF: 0, DQ: +dq, CODES4: 0, MGROUP: mgroup, BLOCKB: 0, SHAREDSTATS: 0 };
+    const values = { TM, TN, BK, TRANS_A: 0, VEC4: 1, TRANS_B: +(direction === 'forward'), QUANT: 1, BITS: bits, GROUP: 64, NF: 0, DQ: +dq, CODES4: 0, ...GEMM_VARIANT_DEFAULTS, MGROUP: mgroup };
     const params = new Uniforms(8).u32(M).u32(N).u32(K).f32(1).u32(0).u32(M * K).u32(0).u32(M * N).bytes;
     const other = mgroup ? 0 : BACKWARD_MGROUP;
     const orders: [string, [string, string][], number][] = [[`workgroups ${other ? `in groups of ${other} M-blocks` : 'in grid order'} (MGROUP ${other}), as is`, [], other]];

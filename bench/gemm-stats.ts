@@ -6,13 +6,12 @@
 import type { Runtime } from '../src/gpu';
 import type { QuantSpec } from '../src/quant';
 import type { BenchResult } from './harness';
-import { runGemmVariants, type GemmCase, type GemmVariant } from './gemm-variants';
+import { intSpec as int, runGemmVariants, SHAPES, type GemmCase, type GemmVariant } from './gemm-variants';
 
 export async function runGemmStats(rt: Runtime, log: (r: BenchResult) => void) {
-  const int = (bits: 2 | 3 | 4, doubleQuant = false, groupSize: 32 | 64 | 128 = 64): QuantSpec => ({ codebook: 'int', bits, groupSize, doubleQuant });
   const nf4: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64 };
   const groups = [int(4, false, 32), int(4, false, 128), { ...nf4, groupSize: 32 }, { ...nf4, groupSize: 128 }] satisfies QuantSpec[];
-  const [sq, tall, wide]: [number, number][] = [[4096, 4096], [11008, 4096], [4096, 11008]];
+  const [sq, tall, wide] = SHAPES;
   const all = [int(2), int(3), int(4), nf4, int(4, true)];
   const c = (M: number, shapes: [number, number][], specs: QuantSpec[], tiling = {}): GemmCase => ({ M, shapes, specs, tiling, direction: 'backward' });
   const cases = rt.isCpuAdapter

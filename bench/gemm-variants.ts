@@ -11,6 +11,12 @@ import { result, seededUniforms, timeLaunch, type BenchResult } from './harness'
 import { collector, f32Baseline, randomWeight } from './quant-suite';
 import { relativeError } from './selfcheck';
 
+/** The weight shapes [out, in]: 4096², 11008×4096, 4096×11008. */
+export const SHAPES: [number, number][] = [[4096, 4096], [11008, 4096], [4096, 11008]];
+
+/** An int format (G = 64 unless given). */
+export const intSpec = (bits: 2 | 3 | 4, doubleQuant = false, groupSize: 32 | 64 | 128 = 64): QuantSpec => ({ codebook: 'int', bits, groupSize, doubleQuant });
+
 /** A variant: its name in the results, and its template values beyond the direction's and the format's. */
 export interface GemmVariant { name: string; values: (w: QuantizedWeight) => Record<string, number> }
 

@@ -130,11 +130,15 @@ export function gemmTiling({ M, N, batch }: Pick<GemmDims, 'M' | 'N' | 'batch'>,
   return { tile, tileN, depth };
 }
 
+/** matmul.wgsl's template values that a variant leaves at their plain form unless it names them: workgroups in grid
+ *  order, B fetched a tile at a time, statistics loaded per slot. */
+export const GEMM_VARIANT_DEFAULTS = { MGROUP: 0, BLOCKB: 0, SHAREDSTATS: 0 };
+
 /**
  * Records one launch of shaders/matmul.wgsl. `bindings` follow the shader: A, B (or the codes of a
  * quantized B), C, then any extra bindings of the variant; `variant` holds its template values
- * beyond the tiling (TRANS_B, QUANT and the quantized format's; MGROUP, default 0: workgroups in groups of
- * that many M-blocks); `appendCode` is WGSL the variant needs besides matmul.wgsl (the quantized B reader).
+ * beyond the tiling (TRANS_B, QUANT and the quantized format's; MGROUP, BLOCKB, SHAREDSTATS, default
+ * GEMM_VARIANT_DEFAULTS); `appendCode` is WGSL the variant needs besides matmul.wgsl (the quantized B reader).
  */
 export async function recordGemm(
   rt: Runtime,
@@ -148,7 +152,7 @@ export async function recordGemm(
   const { tile, tileN, depth } = gemmTiling({ M, N, batch }, !!variant.QUANT, options);
   const values = {
     TM: tile, TN: tileN, BK: depth, TRANS_A: +!!options.transA,
-    VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), MGROUP: 0, BLOCKB: 0, SHAREDSTATS: 0, ...variant,
+    VEC4: +(M % 4 === 0 && N % 4 === 0 && K % 4 === 0), ...GEMM_VARIANT_DEFAULTS, ...variant,
   };
   const kernel = await rt.kernel({ shader: variantName('matmul', values), code: () => renderWgsl('matmul', code + appendCode, values), entryPoint: 'main' });
   const params = new Uniforms(8)
