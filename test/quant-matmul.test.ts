@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ShapeError } from '../src/gpu';
+import { LimitError, ShapeError } from '../src/gpu';
 import {
   freeQuantized, quantMatmul, quantMatmulBackward, type Bits, type QuantMatmulOptions, type QuantSpec,
 } from '../src/quant';
@@ -249,6 +249,28 @@ describe('quantized matmul scales its product (scale)', () => {
       await expect(quantMatmulBackward(rt, rt.step(), Y, qw, X, { scale })).rejects.toThrow(RangeError);
     }
     rt.free(X, Y);
+    freeQuantized(rt, qw);
+  });
+});
+
+describe('quantized matmul past maxStorageBufferBindingSize', () => {
+  it('is a LimitError naming the limit and the tensor, forward (GEMV and GEMM) and backward', async () => {
+    const rt = await testRuntime();
+    const { qw } = makeWeight(rt, 8, 64, { codebook: 'int', bits: 4, groupSize: 32 }, 1);
+    const small = rt.tensor([2, 64], 'f32', 'x');
+    const Y = rt.tensor([2, 8], 'f32', 'y');
+    // Views that claim more bytes than one binding holds, over small buffers: nothing may be bound or run.
+    const max = rt.device.limits.maxStorageBufferBindingSize;
+    const rowsIn = Math.floor(max / 256) + 1;
+    const X = { ...small, shape: [rowsIn, 64], label: 'hidden' };
+    const bigY = { ...Y, shape: [rowsIn, 8], label: 'logits' };
+    await expect(quantMatmul(rt, rt.step(), X, qw, bigY)).rejects.toThrow(/tensor 'hidden'.*maxStorageBufferBindingSize/);
+    const oneRow = { ...small, shape: [1, 64] };
+    const wideY = { ...Y, shape: [1, 8] };
+    const wideW = { ...qw, codes: { ...qw.codes, shape: [Math.floor(max / 32) + 1, 8], label: 'w.codes' } };
+    await expect(quantMatmul(rt, rt.step(), oneRow, wideW, wideY)).rejects.toThrow(LimitError);
+    await expect(quantMatmulBackward(rt, rt.step(), { ...bigY, label: 'dy' }, qw, X)).rejects.toThrow(/maxStorageBufferBindingSize/);
+    rt.free(small, Y);
     freeQuantized(rt, qw);
   });
 });

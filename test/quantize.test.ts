@@ -3,6 +3,7 @@ import {
   codeLevels, dequantizeStats, doubleQuantizeStats, entropyBits, freeQuantized, quantize, QuantFormatError, unpackCodes, type Bits,
   type QuantSpec,
 } from '../src/quant';
+import { LimitError } from '../src/gpu';
 import { testRuntime } from './helpers/gpu';
 import { Rng } from './helpers/rng';
 import { quantizeRef } from './ref/quantize';
@@ -165,12 +166,33 @@ describe('quantize rejects bad input', () => {
     const w = weights(3, SHAPE.out * SHAPE.inFeatures);
     w[2 * SHAPE.inFeatures + 70] = Number.NaN;
     const W = rt.upload(w, [SHAPE.out, SHAPE.inFeatures], 'layers.3.self_attn.q_proj');
+    const nf4dq = { codebook: 'nf', bits: 4, groupSize: 64, doubleQuant: true } as const;
+    await expect(quantize(rt, W, nf4dq)).rejects.toThrow(QuantFormatError); // uploads the runtime's constant tables once
+    const inUse = rt.pool.stats.bytesInUse;
+    await expect(quantize(rt, W, nf4dq)).rejects.toThrow(QuantFormatError);
+    expect(rt.pool.stats.bytesInUse).toBe(inUse); // codes, statistics and the flag went back to the pool
     await expect(quantize(rt, W, { codebook: 'nf', bits: 4, groupSize: 64 })).rejects.toThrow(
       /layers\.3\.self_attn\.q_proj: non-finite weight.*row 2, columns 64\.\.127/,
     );
     w[2 * SHAPE.inFeatures + 70] = Number.POSITIVE_INFINITY;
     rt.write(W, w);
     await expect(quantize(rt, W, { codebook: 'int', bits: 3, groupSize: 32 })).rejects.toThrow(QuantFormatError);
+    rt.free(W);
+  });
+
+  it('a weight past maxStorageBufferBindingSize is a LimitError naming the limit and the tensor; nothing is kept', async () => {
+    const rt = await testRuntime();
+    const W = rt.tensor([4, 1024], 'f32', 'w');
+    // A view claiming more rows than one binding holds: the check must come before any GPU work or allocation.
+    const rows = Math.floor(rt.device.limits.maxStorageBufferBindingSize / 4096) + 1;
+    const huge = { ...W, shape: [rows, 1024], label: 'model.embed_tokens.weight' };
+    const inUse = rt.pool.stats.bytesInUse;
+    const created = rt.pool.stats.created;
+    const error = await quantize(rt, huge, { codebook: 'int', bits: 2, groupSize: 128 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LimitError);
+    expect((error as Error).message).toMatch(/model\.embed_tokens\.weight.*maxStorageBufferBindingSize/);
+    expect(rt.pool.stats.bytesInUse).toBe(inUse);
+    expect(rt.pool.stats.created).toBe(created);
     rt.free(W);
   });
 

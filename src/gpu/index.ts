@@ -5,7 +5,7 @@ export { BufferPool, sizeClass, type PoolStats } from './buffer-pool';
 export { DeviceLostError, LimitError, MissingFeatureError, ShaderError, ShapeError, WebGPUUnavailableError } from './errors';
 export type { Kernel, KernelSpec } from './kernel-cache';
 export { Runtime, type RuntimeOptions } from './runtime';
-export { Step, type DispatchTiming } from './step';
+export { assertBindable, Step, type DispatchTiming } from './step';
 export { byteLength, checkShape, expectShape, numel, reshape, type DType, type Tensor } from './tensor';
 export { Uniforms, u32Params } from './uniforms';
 export { BufferUsage, MapMode } from './flags';

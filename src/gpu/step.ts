@@ -14,6 +14,13 @@ export interface DispatchTiming {
   ns: number;
 }
 
+/** Throws a LimitError naming the tensor and `what` when `t` is more bytes than one storage binding holds. */
+export function assertBindable(device: GPUDevice, t: Tensor, what: string): void {
+  const size = byteLength(t);
+  const max = device.limits.maxStorageBufferBindingSize;
+  if (size > max) throw new LimitError('maxStorageBufferBindingSize', size, max, `tensor '${t.label}' in ${what}`);
+}
+
 export class Step {
   private readonly encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | null = null;
@@ -48,11 +55,7 @@ export class Step {
     label = kernel.key,
   ): void {
     this.assertOpen();
-    const maxBinding = this.rt.device.limits.maxStorageBufferBindingSize;
-    for (const t of tensors) {
-      const size = byteLength(t);
-      if (size > maxBinding) throw new LimitError('maxStorageBufferBindingSize', size, maxBinding, `tensor '${t.label}' in ${label}`);
-    }
+    for (const t of tensors) assertBindable(this.rt.device, t, label);
     const bindGroup = this.rt.bindGroups.get(kernel, uniforms, tensors, this);
     const maxGroups = this.rt.device.limits.maxComputeWorkgroupsPerDimension;
     const [x, y = 1, z = 1] = workgroups;
