@@ -89,6 +89,19 @@ describe('stacked quantized weights (q, k, v as one GEMV launch)', () => {
     for (const w of [...weights, other]) freeQuantized(rt, w);
   });
 
+  it('names a stack that would be more than one binding holds (each part alone fits)', async () => {
+    const { rt, weights } = await parts({ codebook: 'int', bits: 4, groupSize: 64 }, [64, 64], 128, 35);
+    // Parts that claim more rows than they hold: only their sizes are read, nothing is allocated or copied.
+    const rows = Math.floor(rt.device.limits.maxStorageBufferBindingSize / 64 / 2) + 64;
+    const claimed = weights.map((w) => ({ ...w, out: rows }));
+    expect(stackProblem(rt, claimed)).toMatch(/stacked codes would be \d+ bytes, more than the device's maxStorageBufferBindingSize/);
+    const inUse = rt.pool.stats.bytesInUse;
+    expect(() => stackQuantized(rt, claimed, 'gate_up')).toThrow(QuantFormatError);
+    expect(rt.pool.stats.bytesInUse).toBe(inUse);
+    expect(stackProblem(rt, weights)).toBeNull();
+    for (const w of weights) freeQuantized(rt, w);
+  });
+
   it('rejects parts that do not add up, and a GEMM block off the offset alignment', async () => {
     const { rt, weights } = await parts({ codebook: 'int', bits: 4, groupSize: 64 }, [32, 96], 128, 40);
     const stacked = stackQuantized(rt, weights, 'gate_up');

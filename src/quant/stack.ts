@@ -85,6 +85,12 @@ export function stackProblem(rt: Runtime, weights: readonly QuantizedWeight[]): 
     const problem = misalignment(rt, first, start);
     if (problem) return problem;
   }
+  // Each part was bound on its own; all of them together may be more than one binding holds.
+  const total = partOffsets(first, weights.reduce((a, w) => a + w.out, 0));
+  const max = rt.device.limits.maxStorageBufferBindingSize;
+  const sizes: [string, number][] = [['codes', total.codes], ['statistics', total.stats], ['statistic blocks', first.spec.doubleQuant ? total.statBlocks : 0]];
+  const over = sizes.find(([, bytes]) => bytes > max);
+  if (over) return `the stacked ${over[0]} would be ${over[1]} bytes, more than the device's maxStorageBufferBindingSize ${max}`;
   return null;
 }
 
