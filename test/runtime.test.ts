@@ -45,6 +45,22 @@ describe('runtime', () => {
     pool.destroy();
   });
 
+  it('near maxBufferSize, a size class past the limit gives way to the exact size', () => {
+    // A stand-in device: only the limit and the allocation are read.
+    const made: number[] = [];
+    const device = {
+      limits: { maxBufferSize: 1000 },
+      createBuffer: ({ size, usage, label }: GPUBufferDescriptor) => (made.push(size), { size, usage, label, destroy() {} }),
+    } as unknown as GPUDevice;
+    const pool = new BufferPool(device);
+    expect(sizeClass(900)).toBe(1024);
+    expect(pool.acquire(900, 0x80).size).toBe(900);
+    expect(pool.acquire(997, 0x80).size).toBe(1000);
+    expect(pool.acquire(600, 0x80).size).toBe(640); // classes below the limit as before
+    expect(() => pool.acquire(1001, 0x80, 'huge')).toThrow(/huge: needs maxBufferSize >= 1004, but the adapter allows 1000/);
+    expect(made).toEqual([900, 1000, 640]);
+  });
+
   it('size classes waste at most a quarter', () => {
     for (const bytes of [1, 256, 257, 1000, 4096, 5000, 123457, 1 << 30]) {
       const c = sizeClass(bytes);

@@ -30,8 +30,10 @@ export class BufferPool {
   constructor(private readonly device: GPUDevice) {}
 
   acquire(bytes: number, usage: GPUBufferUsageFlags, label = ''): GPUBuffer {
-    const size = sizeClass(bytes);
     const max = this.device.limits.maxBufferSize;
+    let size = sizeClass(bytes);
+    // Near the limit a size class can pass it when the bytes themselves fit: those get a buffer of their own size.
+    if (size > max) size = Math.ceil(bytes / 4) * 4;
     if (size > max) throw new LimitError('maxBufferSize', size, max, label || 'buffer');
     const key = `${usage}:${size}`;
     let buffer = this.free.get(key)?.pop();
