@@ -36,10 +36,21 @@ async function measure(rt: Runtime, w: Float32Array, out: number, inF: number, s
   return { sse: se, entropies };
 }
 
+function row(source: string, spec: QuantSpec, n: number, sse: [number, number], h: [number, number], lower: number, groups: number): FidelityRow {
+  return {
+    source, spec: `${spec.codebook}${spec.bits} G=${spec.groupSize}`, weights: n,
+    entropyPlain: h[0] / groups, entropyIcq: h[1] / groups,
+    rmsePlain: Math.sqrt(sse[0] / n), rmseIcq: Math.sqrt(sse[1] / n),
+    groupsIcqLower: lower, groups,
+  };
+}
+
+/** One row per source and format over all its tensors; with `perTensor`, also one row per named tensor. */
 export async function fidelity(
   rt: Runtime,
-  sources: { name: string; tensors: { shape: number[]; data: Float32Array }[] }[],
+  sources: { name: string; tensors: { name?: string; shape: number[]; data: Float32Array }[] }[],
   log: (r: FidelityRow) => void,
+  perTensor?: (r: FidelityRow) => void,
 ): Promise<FidelityRow[]> {
   const rows: FidelityRow[] = [];
   for (const source of sources) {
@@ -60,21 +71,22 @@ export async function fidelity(
           n += t.data.length;
           ssePlain += plain.sse;
           sseIcq += icq.sse;
-          plain.entropies.forEach((h, g) => {
-            hPlain += h;
-            hIcq += icq.entropies[g];
-            if (icq.entropies[g] < h - 1e-12) lower++;
+          const h: [number, number] = [0, 0];
+          let tensorLower = 0;
+          plain.entropies.forEach((e, g) => {
+            h[0] += e;
+            h[1] += icq.entropies[g];
+            if (icq.entropies[g] < e - 1e-12) tensorLower++;
           });
+          hPlain += h[0];
+          hIcq += h[1];
+          lower += tensorLower;
           groups += plain.entropies.length;
+          if (perTensor && t.name) perTensor(row(t.name, spec, t.data.length, [plain.sse, icq.sse], h, tensorLower, plain.entropies.length));
         }
-        const row: FidelityRow = {
-          source: source.name, spec: `${codebook}${bits} G=64`, weights: n,
-          entropyPlain: hPlain / groups, entropyIcq: hIcq / groups,
-          rmsePlain: Math.sqrt(ssePlain / n), rmseIcq: Math.sqrt(sseIcq / n),
-          groupsIcqLower: lower, groups,
-        };
-        rows.push(row);
-        log(row);
+        const r = row(source.name, spec, n, [ssePlain, sseIcq], [hPlain, hIcq], lower, groups);
+        rows.push(r);
+        log(r);
       }
     }
   }

@@ -27,6 +27,8 @@ export interface BenchReport {
   results: BenchResult[];
   checks?: { name: string; relativeError: number; pass: boolean }[];
   fidelity?: unknown[];
+  /** The fidelity rows of each of the real model's linears (source: the tensor's name). */
+  fidelityPerLinear?: unknown[];
   microLlamaLoss?: unknown[];
 }
 

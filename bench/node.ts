@@ -10,7 +10,8 @@
 // GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvwg (decode GEMV
 // workgroup sizes and lanes per row), gemvhalf (int codes decoded in f16 pairs), gemvslices (the
 // decode GEMV with X in registers against gemv_units), gemvslicesprobe (it with parts cut out), gemvrows (the
-// decode GEMV at M = 2…8), quantize (quantization alone, plain and ICQ, three formats per codebook).
+// decode GEMV at M = 2…8), quantize (quantization alone, plain and ICQ, three formats per codebook), fidelity (the
+// kernels suite's fidelity rows alone, and the real model's per linear: needs MODEL_SAFETENSORS).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
 import type { BenchReport, BenchResult } from './harness';
@@ -90,14 +91,17 @@ const normal = { shape: [isCpu ? 64 : 1024, 1024], data: new Float32Array(isCpu 
     normal.data[i + 1] = 0.02 * r * Math.sin((2 * Math.PI * s) / 4294967296);
   }
 }
-const sources: { name: string; tensors: { shape: number[]; data: Float32Array }[] }[] = [{ name: `normal(0, 0.02) ${normal.shape.join("×")}`, tensors: [normal] }];
+const sources: { name: string; tensors: { name?: string; shape: number[]; data: Float32Array }[] }[] = [{ name: `normal(0, 0.02) ${normal.shape.join("×")}`, tensors: [normal] }];
 const modelPath = process.env.MODEL_SAFETENSORS;
 if (modelPath && existsSync(modelPath)) {
   const linear = /\.(q|k|v|o|gate|up|down)_proj\.weight$/;
-  const tensors = [...readSafetensors(modelPath)].filter(([name]) => linear.test(name)).map(([, t]) => t);
+  const tensors = [...readSafetensors(modelPath)].filter(([name]) => linear.test(name)).map(([name, t]) => ({ ...t, name }));
   sources.push({ name: `micro-llama-6m (${tensors.length} linears)`, tensors });
 }
-const fidelityRows: FidelityRow[] = suites.has('kernels') ? await fidelity(rt, sources, (r) => console.log(formatFidelity(r))) : [];
+const perLinear: FidelityRow[] = [];
+const fidelityRows: FidelityRow[] = suites.has('kernels') || suites.has('fidelity')
+  ? await fidelity(rt, sources, (r) => console.log(formatFidelity(r)), (r) => perLinear.push(r))
+  : [];
 const report: BenchReport = {
   device: `node ${process.version} + dawn (webgpu npm)`,
   adapter: info,
@@ -106,6 +110,7 @@ const report: BenchReport = {
   results,
   checks,
   fidelity: fidelityRows,
+  fidelityPerLinear: perLinear,
   microLlamaLoss: microLoss,
 };
 if (out) writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
