@@ -2,6 +2,7 @@
 // gate, up), so a decode step reads them in one GEMV launch: a launch costs ~2–3 µs on the H100 whatever its
 // size (BENCHMARKS.md), paid once instead of per weight. Each part stays usable on its own as a view.
 import type { Runtime, Tensor } from '../gpu';
+import { numel } from '../gpu';
 import { DQ_BLOCK, wordsPerRow } from './format';
 import { QuantFormatError } from './errors';
 import { freeQuantized, type QuantizedWeight } from './quantize';
@@ -53,22 +54,29 @@ function misalignment(rt: Runtime, w: Pick<QuantizedWeight, 'spec' | 'inFeatures
   return null;
 }
 
+/** The shapes of the codes, stats and (DQ) statBlocks tensors of `rows` rows in `w`'s format (4-byte elements). */
+function weightShapes(w: Pick<QuantizedWeight, 'spec' | 'inFeatures'>, rows: number) {
+  const groups = partOffsets(w, rows).groups;
+  const dq = w.spec.doubleQuant;
+  return {
+    codes: [rows, wordsPerRow(w.inFeatures, w.spec.bits)],
+    stats: dq ? [Math.ceil(groups / 2)] : [rows, w.inFeatures / w.spec.groupSize, 2],
+    statBlocks: dq ? [Math.ceil(groups / DQ_BLOCK), 4] : undefined,
+  };
+}
+
 /** Rows [start, start + rows) of `w` as a weight of their own, sharing its buffers. */
 export function rowView(rt: Runtime, w: QuantizedWeight, start: number, rows: number, name: string): QuantizedWeight {
   const problem = misalignment(rt, w, start);
   if (problem) throw new QuantFormatError(`${w.name}: no view from ${name}: ${problem}`);
   const o = partOffsets(w, start);
   const view = (t: Tensor, from: number, shape: number[]): Tensor => ({ ...t, byteOffset: t.byteOffset + from, shape, label: `${t.label}[${name}]` });
-  const words = wordsPerRow(w.inFeatures, w.spec.bits);
-  const groupsPerRow = w.inFeatures / w.spec.groupSize;
-  const stats = w.spec.doubleQuant
-    ? view(w.stats, o.stats, [Math.ceil((rows * groupsPerRow) / 2)])
-    : view(w.stats, o.stats, [rows, groupsPerRow, 2]);
+  const shapes = weightShapes(w, rows);
   return {
     name, spec: w.spec, out: rows, inFeatures: w.inFeatures,
-    codes: view(w.codes, o.codes, [rows, words]),
-    stats,
-    ...(w.statBlocks ? { statBlocks: view(w.statBlocks, o.statBlocks, [Math.ceil((rows * groupsPerRow) / DQ_BLOCK), 4]) } : {}),
+    codes: view(w.codes, o.codes, shapes.codes),
+    stats: view(w.stats, o.stats, shapes.stats),
+    ...(w.statBlocks && shapes.statBlocks ? { statBlocks: view(w.statBlocks, o.statBlocks, shapes.statBlocks) } : {}),
   };
 }
 
@@ -86,11 +94,10 @@ export function stackProblem(rt: Runtime, weights: readonly QuantizedWeight[]): 
     if (problem) return problem;
   }
   // Each part was bound on its own; all of them together may be more than one binding holds.
-  const total = partOffsets(first, weights.reduce((a, w) => a + w.out, 0));
   const max = rt.device.limits.maxStorageBufferBindingSize;
-  const sizes: [string, number][] = [['codes', total.codes], ['statistics', total.stats], ['statistic blocks', first.spec.doubleQuant ? total.statBlocks : 0]];
-  const over = sizes.find(([, bytes]) => bytes > max);
-  if (over) return `the stacked ${over[0]} would be ${over[1]} bytes, more than the device's maxStorageBufferBindingSize ${max}`;
+  const shapes = weightShapes(first, weights.reduce((a, w) => a + w.out, 0));
+  const over = (['codes', 'stats', 'statBlocks'] as const).find((k) => shapes[k] && 4 * numel(shapes[k]) > max);
+  if (over) return `the stacked ${over} would be ${4 * numel(shapes[over]!)} bytes, more than the device's maxStorageBufferBindingSize ${max}`;
   return null;
 }
 
@@ -104,14 +111,10 @@ export function stackQuantized(rt: Runtime, weights: readonly QuantizedWeight[],
   const [first] = weights;
   const rows = weights.map((w) => w.out);
   const out = rows.reduce((a, b) => a + b, 0);
-  const total = partOffsets(first, out);
-  const words = wordsPerRow(first.inFeatures, first.spec.bits);
-  const groupsPerRow = first.inFeatures / first.spec.groupSize;
-  const codes = rt.tensor([out, words], 'u32', `${name}.codes`);
-  const stats = first.spec.doubleQuant
-    ? rt.tensor([Math.ceil(total.groups / 2)], 'u32', `${name}.stats8`)
-    : rt.tensor([out, groupsPerRow, 2], 'f32', `${name}.stats`);
-  const statBlocks = first.spec.doubleQuant ? rt.tensor([Math.ceil(total.groups / DQ_BLOCK), 4], 'f32', `${name}.statBlocks`) : undefined;
+  const shapes = weightShapes(first, out);
+  const codes = rt.tensor(shapes.codes, 'u32', `${name}.codes`);
+  const stats = first.spec.doubleQuant ? rt.tensor(shapes.stats, 'u32', `${name}.stats8`) : rt.tensor(shapes.stats, 'f32', `${name}.stats`);
+  const statBlocks = shapes.statBlocks ? rt.tensor(shapes.statBlocks, 'f32', `${name}.statBlocks`) : undefined;
   const weight: QuantizedWeight = { name, spec: first.spec, out, inFeatures: first.inFeatures, codes, stats, ...(statBlocks ? { statBlocks } : {}) };
   const starts = blockStarts(rows);
   const step = rt.step();
