@@ -1,7 +1,9 @@
-// Causal grouped-query attention over a KV cache, and the write of new keys/values into that cache.
+// Causal grouped-query attention over a KV cache, the write of new keys/values into that cache, and the backward
+// of attention over whole sequences (training).
 import type { Runtime, Step, Tensor } from '../gpu';
 import { expectShape, renderWgsl, ShapeError, Uniforms, variantName } from '../gpu';
 import code from '../../shaders/attention.wgsl?raw';
+import backwardCode from '../../shaders/attention_backward.wgsl?raw';
 import { grid1d } from './grid';
 
 /** From this many new tokens per sequence (and head dimensions up to 128) attention runs tiled. */
@@ -70,4 +72,53 @@ export async function attentionForward(
   const kernel = await attentionKernel(rt, 'forward');
   const groups = grid1d(w.batch * w.tokens * hq, rt.device.limits.maxComputeWorkgroupsPerDimension);
   step.dispatch(kernel, params(w, hq, hkv, headDim, capacity), [q, kCache, vCache, mask, out], groups, `attention ${w.batch}x${w.tokens}x${hq}`);
+}
+
+/** Rows of keys (backward_dq) or queries (backward_dkv) per tile in workgroup memory: two tiles of TILE × headDim
+ *  f32 and TILE (L, Δ) pairs, the largest power of two up to 32 that fits the device's workgroup storage. */
+function backwardTile(rt: Runtime, headDim: number): number {
+  const bytes = rt.device.limits.maxComputeWorkgroupStorageSize;
+  let tile = 32;
+  while (tile > 1 && tile * (2 * headDim * 4 + 8) > bytes) tile /= 2;
+  return tile;
+}
+
+export interface AttentionGradients {
+  /** [B·T, Hq, D] */
+  dq: Tensor;
+  /** [B·T, Hkv, D], token layout (not the cache's). */
+  dk: Tensor;
+  dv: Tensor;
+}
+
+/**
+ * Gradients of attentionForward over B whole sequences of T tokens (training: past 0, the sequences' keys and values
+ * at cache rows 0 … T−1), given out = the forward's output and dout its gradient. Nothing of size [heads, T, T] is
+ * made: scores are recomputed in two kernels (shaders/attention_backward.wgsl). `stats` is scratch, [B, Hq, T, 2].
+ */
+export async function attentionBackward(
+  rt: Runtime, step: Step, q: Tensor, kCache: Tensor, vCache: Tensor, mask: Tensor, out: Tensor, dout: Tensor,
+  stats: Tensor, grads: AttentionGradients, w: AttentionWindow,
+) {
+  if (w.past !== 0) throw new ShapeError(`attentionBackward: training attention starts at cache row 0, got past ${w.past}`);
+  const [hkv, capacity, headDim] = cacheShape(kCache, w, 'attentionBackward');
+  expectShape(vCache, kCache.shape, 'attentionBackward');
+  expectShape(q, [w.batch * w.tokens, -1, headDim], 'attentionBackward');
+  const hq = q.shape[1];
+  if (hq % hkv !== 0) throw new ShapeError(`attentionBackward: ${hq} query heads are not a multiple of ${hkv} KV heads`);
+  if (headDim > 256) throw new ShapeError(`attentionBackward: head dimension ${headDim} exceeds the kernel's 256`);
+  expectShape(mask, [w.batch, capacity], 'attentionBackward', 'u32');
+  for (const t of [out, dout, grads.dq]) expectShape(t, q.shape, 'attentionBackward');
+  expectShape(stats, [w.batch, hq, w.tokens, 2], 'attentionBackward');
+  for (const t of [grads.dk, grads.dv]) expectShape(t, [w.batch * w.tokens, hkv, headDim], 'attentionBackward');
+  const values = { HEAD_DIM: headDim, TILE: backwardTile(rt, headDim) };
+  const spec = (entryPoint: string) => ({
+    shader: variantName('attention_backward', values), code: () => renderWgsl('attention_backward', backwardCode, values), entryPoint,
+  });
+  const uniforms = params(w, hq, hkv, headDim, capacity);
+  const blocks = Math.ceil(w.tokens / 64);
+  const dqKernel = await rt.kernel(spec('backward_dq'));
+  step.dispatch(dqKernel, uniforms, [q, kCache, vCache, mask, out, dout, grads.dq, stats], [blocks, hq, w.batch], `attention dq ${w.batch}x${w.tokens}x${hq}`);
+  const dkvKernel = await rt.kernel(spec('backward_dkv'));
+  step.dispatch(dkvKernel, uniforms, [q, kCache, vCache, mask, stats, dout, grads.dk, grads.dv], [blocks, hkv, w.batch], `attention dkv ${w.batch}x${w.tokens}x${hkv}`);
 }

@@ -1,6 +1,6 @@
-// Per-row cross-entropy of logits against target ids (the loss of language modelling).
+// Per-row cross-entropy of logits against target ids (the loss of language modelling), and its gradient.
 import type { Runtime, Step, Tensor } from '../gpu';
-import { expectShape, u32Params } from '../gpu';
+import { expectShape, Uniforms } from '../gpu';
 import kernelCode from '../../shaders/cross_entropy.wgsl?raw';
 import reduceCode from '../../shaders/workgroup_reduce.wgsl?raw';
 import { grid1d } from './grid';
@@ -18,5 +18,20 @@ export async function crossEntropyForward(rt: Runtime, step: Step, logits: Tenso
   expectShape(loss, [rows], 'crossEntropy');
   const kernel = await rt.kernel({ shader: 'cross_entropy', code, entryPoint: 'forward' });
   const groups = grid1d(rows, rt.device.limits.maxComputeWorkgroupsPerDimension);
-  step.dispatch(kernel, u32Params(rows, vocab), [logits, target, loss], groups, `crossEntropy ${rows}x${vocab}`);
+  step.dispatch(kernel, new Uniforms(4).u32(rows).u32(vocab).f32(0).u32(0).bytes, [logits, target, loss], groups, `crossEntropy ${rows}x${vocab}`);
+}
+
+/** The loss as crossEntropyForward gives it, and its gradient in place of the logits:
+ *  logits[r] ← scale · (softmax(logits[r]) − onehot(target[r])), zero on ignored rows. `scale` is 1 / the number of
+ *  scored tokens for a mean loss. */
+export async function crossEntropyForwardBackward(rt: Runtime, step: Step, logits: Tensor, target: Tensor, loss: Tensor, scale: number) {
+  expectShape(logits, [-1, -1], 'crossEntropyForwardBackward');
+  const [rows, vocab] = logits.shape;
+  expectShape(target, [rows], 'crossEntropyForwardBackward', 'u32');
+  expectShape(loss, [rows], 'crossEntropyForwardBackward');
+  if (!Number.isFinite(scale)) throw new RangeError(`crossEntropyForwardBackward: scale must be finite, got ${scale}`);
+  const kernel = await rt.kernel({ shader: 'cross_entropy', code, entryPoint: 'forward_backward' });
+  const groups = grid1d(rows, rt.device.limits.maxComputeWorkgroupsPerDimension);
+  const params = new Uniforms(4).u32(rows).u32(vocab).f32(scale).u32(0).bytes;
+  step.dispatch(kernel, params, [logits, target, loss], groups, `crossEntropyForwardBackward ${rows}x${vocab}`);
 }

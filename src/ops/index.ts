@@ -1,13 +1,13 @@
 // src/ops: one file per op, forward (and, where the model needs it, backward) launches side by side.
 // Each op checks shapes at its boundary and records into a Step; none submits.
 export { argmaxRows } from './argmax';
-export { attentionForward, writeKv, type AttentionWindow } from './attention';
-export { crossEntropyForward, IGNORE_TARGET } from './cross-entropy';
+export { attentionBackward, attentionForward, writeKv, type AttentionGradients, type AttentionWindow } from './attention';
+export { crossEntropyForward, crossEntropyForwardBackward, IGNORE_TARGET } from './cross-entropy';
 export { add, copy4, mul, scale } from './elementwise';
 export { embeddingForward } from './embedding';
 export { grid1d } from './grid';
 export { matmul, matmulOutputShape, recordGemm, type GemmDims, type MatmulOptions } from './matmul';
 export { rowMax, rowSum } from './reduce';
-export { rmsnormForward } from './rmsnorm';
-export { ropeForward, ropeTable } from './rope';
-export { swigluForward } from './swiglu';
+export { rmsnormBackward, rmsnormForward } from './rmsnorm';
+export { ropeBackward, ropeForward, ropeTable } from './rope';
+export { swigluBackward, swigluForward } from './swiglu';

@@ -1,4 +1,4 @@
-// Rotary position embedding (HF rotate-half form), applied in place to [tokens, heads, headDim].
+// Rotary position embedding (HF rotate-half form), applied in place to [tokens, heads, headDim], and its backward.
 import type { Runtime, Step, Tensor } from '../gpu';
 import { expectShape, ShapeError, u32Params } from '../gpu';
 import code from '../../shaders/rope.wgsl?raw';
@@ -10,14 +10,24 @@ import { grid1d } from './grid';
  * grows the table), and is clamped in the kernel.
  */
 export async function ropeForward(rt: Runtime, step: Step, x: Tensor, positions: Tensor, table: Tensor) {
+  return rotate(rt, step, x, positions, table, 'forward');
+}
+
+/** dx [tokens, heads, headDim] ← the gradient before ropeForward, given the gradient after it (in place): the
+ *  inverse rotation. */
+export async function ropeBackward(rt: Runtime, step: Step, dx: Tensor, positions: Tensor, table: Tensor) {
+  return rotate(rt, step, dx, positions, table, 'backward');
+}
+
+async function rotate(rt: Runtime, step: Step, x: Tensor, positions: Tensor, table: Tensor, entryPoint: 'forward' | 'backward') {
   expectShape(x, [-1, -1, -1], 'rope');
   const [tokens, heads, headDim] = x.shape;
   if (headDim % 2 !== 0) throw new ShapeError(`rope: head dimension ${headDim} of '${x.label}' is odd`);
   expectShape(positions, [tokens], 'rope', 'u32');
   expectShape(table, [-1, headDim / 2, 2], 'rope');
-  const kernel = await rt.kernel({ shader: 'rope', code, entryPoint: 'forward' });
+  const kernel = await rt.kernel({ shader: 'rope', code, entryPoint });
   const groups = grid1d(Math.ceil((tokens * heads * headDim) / 2 / 256), rt.device.limits.maxComputeWorkgroupsPerDimension);
-  step.dispatch(kernel, u32Params(tokens, heads, headDim / 2, table.shape[0]), [x, positions, table], groups, `rope ${tokens}x${heads}x${headDim}`);
+  step.dispatch(kernel, u32Params(tokens, heads, headDim / 2, table.shape[0]), [x, positions, table], groups, `rope ${entryPoint} ${tokens}x${heads}x${headDim}`);
 }
 
 /**
