@@ -1,6 +1,8 @@
 // qlora-web: fine-tune quantized LLaMA-family models in the browser on WebGPU.
-// The public surface grows with each layer; today it is the GPU runtime and its first ops.
+// The public surface grows with each layer: the GPU runtime, ops, quantization, adapters, the model and training.
 export * from './gpu';
 export * from './ops';
 export * from './quant';
+export * from './adapters';
 export * from './model';
+export * from './train';

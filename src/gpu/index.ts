@@ -10,3 +10,4 @@ export { byteLength, checkShape, expectShape, numel, reshape, type DType, type T
 export { Uniforms, u32Params } from './uniforms';
 export { BufferUsage, MapMode } from './flags';
 export { renderWgsl, variantName, type TemplateValues } from './wgsl-template';
+export { seededRandom } from './random';

@@ -1,13 +1,17 @@
 // src/model: LLaMA config, streaming weight loading (quantizing linears as they arrive), tokenizer and
-// chat template, the forward pass over a KV cache, generation and perplexity.
+// chat template, the forward pass over a KV cache, generation and perplexity, the training pass (forward keeping
+// activations, backward to the adapters), and PEFT import/export of LoRA adapters.
 export { parseLlamaConfig, ropeInvFreq, type LlamaConfig, type RopeSettings } from './config';
 export { ModelFormatError, UnsupportedModelError } from './errors';
 export { generateTokens, type GenerateOptions } from './generate';
-export { freeLinear, linearForward, type LinearWeight } from './linear';
-export { LlamaModel, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
+export { freeLinear, linearBackward, linearForward, type LinearWeight } from './linear';
+export { linearName, LlamaModel, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
 export { perplexity, type PerplexityOptions, type PerplexityResult } from './perplexity';
+export { exportPeft, importPeft, peftLoraOptions, type ImportPeftOptions, type PeftAdapterFiles } from './peft';
 export { parseSafetensorsHeader, readSafetensors, type SafetensorsEntry, type SafetensorsTensor } from './safetensors';
+export { writeSafetensors, type NamedTensor } from './safetensors-write';
+export { recordTrainingPass, scoredTokens, type TrainBatch, type TrainingPassOptions } from './training-pass';
 export { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling';
 export { blobSource, hubSource, urlSource, type ModelSource, type SourceFile } from './source';
 export { loadTokenizer, TextTokenizer, type ChatMessage } from './tokenizer';
-export { expectedTensors, freeLlamaWeights, loadConfig, loadLlamaWeights, stackLinears, type LayerWeights, type LlamaWeights, type LoadOptions, type LoadProgress } from './weights';
+export { expectedTensors, freeLlamaWeights, LINEARS, loadConfig, loadLlamaWeights, stackLinears, type LinearKey, type LayerWeights, type LlamaWeights, type LoadOptions, type LoadProgress } from './weights';

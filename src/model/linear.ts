@@ -1,8 +1,9 @@
-// A linear layer's frozen weight: quantized (fused dequant-matmul) or dense f32 ([out, in], HF layout).
+// A linear layer's frozen weight: quantized (fused dequant-matmul) or dense f32 ([out, in], HF layout), its forward
+// and the backward to its input (no weight gradient: the base is frozen).
 import type { Runtime, Step, Tensor } from '../gpu';
 import { matmul } from '../ops';
 import type { QuantizedWeight } from '../quant';
-import { freeQuantized, quantMatmul } from '../quant';
+import { freeQuantized, quantMatmul, quantMatmulBackward } from '../quant';
 
 export type LinearWeight =
   | { readonly kind: 'quantized'; readonly name: string; readonly out: number; readonly in: number; readonly weight: QuantizedWeight }
@@ -12,6 +13,12 @@ export type LinearWeight =
 export async function linearForward(rt: Runtime, step: Step, x: Tensor, w: LinearWeight, y: Tensor, accumulate = false) {
   if (w.kind === 'quantized') return quantMatmul(rt, step, x, w.weight, y, { accumulate });
   return matmul(rt, step, x, w.weight, y, { transB: true, accumulate });
+}
+
+/** dx [M, in] = dy [M, out]·W, or dx += dy·W with `accumulate`. */
+export async function linearBackward(rt: Runtime, step: Step, dy: Tensor, w: LinearWeight, dx: Tensor, accumulate = false) {
+  if (w.kind === 'quantized') return quantMatmulBackward(rt, step, dy, w.weight, dx, { accumulate });
+  return matmul(rt, step, dy, w.weight, dx, { accumulate });
 }
 
 export function freeLinear(rt: Runtime, w: LinearWeight) {

@@ -7,10 +7,11 @@ import { expectShape, numel, reshape, ShapeError } from '../gpu';
 import {
   attentionForward, embeddingForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
 } from '../ops';
+import type { AdapterPass, AdapterSet, AdaptableLinear } from '../adapters';
 import { outputBlocks, quantMatmul } from '../quant';
 import { ropeInvFreq, type LlamaConfig } from './config';
 import { linearForward } from './linear';
-import { freeLlamaWeights, loadLlamaWeights, type LlamaWeights, type LoadOptions } from './weights';
+import { freeLlamaWeights, HF_LINEAR, LINEARS, loadLlamaWeights, type LinearKey, type LlamaWeights, type LoadOptions } from './weights';
 import type { ModelSource } from './source';
 
 /** Keys and values of every layer for B sequences of up to `capacity` tokens, and which rows are real. */
@@ -45,7 +46,14 @@ function isTensor(ids: ArrayLike<number> | Tensor): ids is Tensor {
   return (ids as Tensor).buffer !== undefined && (ids as Tensor).shape !== undefined;
 }
 
+/** The transformers name of layer l's linear `key`: 'model.layers.0.self_attn.q_proj'. */
+export function linearName(layer: number, key: LinearKey): string {
+  return `model.layers.${layer}.${HF_LINEAR[key]}`;
+}
+
 export class LlamaModel {
+  /** Adapters added to the linears' outputs in every forward (generation, perplexity, training); null for none. */
+  adapters: AdapterSet | null = null;
   private ropeCos: Tensor | null = null;
   private ropeRows = 0;
   private readonly invFreq: Float32Array;
@@ -67,6 +75,13 @@ export class LlamaModel {
     return this.weights.config;
   }
 
+  /** Every linear of the decoder layers that an adapter can wrap, with its shape. */
+  adaptableLinears(): AdaptableLinear[] {
+    return this.weights.layers.flatMap((layer, l) => LINEARS.map((key) => ({
+      target: linearName(l, key), kind: `${key}_proj` as AdaptableLinear['kind'], inFeatures: layer[key].in, outFeatures: layer[key].out,
+    })));
+  }
+
   createCache(batch: number, capacity: number): KvCache {
     const c = this.config;
     const shape = [batch, c.kvHeads, capacity, c.headDim];
@@ -80,8 +95,8 @@ export class LlamaModel {
     this.rt.free(...cache.keys, ...cache.values, cache.mask);
   }
 
-  /** The (cos, sin) table, grown (doubling) to cover `positions` rows. */
-  private ropeFor(positions: number): Tensor {
+  /** The (cos, sin) table, grown (doubling) to cover `positions` rows; owned by the model. */
+  ropeFor(positions: number): Tensor {
     if (positions > this.ropeRows) {
       if (this.ropeCos) this.rt.free(this.ropeCos);
       this.ropeRows = Math.max(positions, 2 * this.ropeRows, 256);
@@ -156,6 +171,10 @@ export class LlamaModel {
 
     const recordStart = performance.now();
     const step = rt.step({ profile: !!options.onTimings });
+    const pass: AdapterPass = { rt, step, training: false, seed: 0, firstMicroBatch: true };
+    const adapt = async (l: number, key: LinearKey, input: Tensor, output: Tensor) => {
+      await this.adapters?.get(linearName(l, key))?.forward(pass, input, output);
+    };
     try {
       await embeddingForward(rt, step, idsT, weights.embed, x);
       for (let l = 0; l < c.layers; l++) {
@@ -167,6 +186,9 @@ export class LlamaModel {
           await linearForward(rt, step, h, w.k, k);
           await linearForward(rt, step, h, w.v, v);
         }
+        await adapt(l, 'q', h, q);
+        await adapt(l, 'k', h, k);
+        await adapt(l, 'v', h, v);
         const q3 = reshape(q, [N, c.heads, c.headDim]);
         const k3 = reshape(k, [N, c.kvHeads, c.headDim]);
         await ropeForward(rt, step, q3, posT, ropeTab);
@@ -174,14 +196,18 @@ export class LlamaModel {
         await writeKv(rt, step, k3, reshape(v, k3.shape), cache.keys[l], cache.values[l], window);
         await attentionForward(rt, step, q3, cache.keys[l], cache.values[l], cache.mask, reshape(attn, q3.shape), window);
         await linearForward(rt, step, attn, w.o, x, true);
+        await adapt(l, 'o', attn, x);
         await rmsnormForward(rt, step, x, w.postNorm, h, c.rmsNormEps);
         if (w.gateUp && stackedGateUp) await quantMatmul(rt, step, h, w.gateUp.weight, stackedGateUp.all, { parts: w.gateUp.rows });
         else {
           await linearForward(rt, step, h, w.gate, gate);
           await linearForward(rt, step, h, w.up, up);
         }
+        await adapt(l, 'gate', h, gate);
+        await adapt(l, 'up', h, up);
         await swigluForward(rt, step, gate, up, act);
         await linearForward(rt, step, act, w.down, x, true);
+        await adapt(l, 'down', act, x);
       }
       await rmsnormForward(rt, step, x, weights.norm, h, c.rmsNormEps);
       let head = h;

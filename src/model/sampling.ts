@@ -11,15 +11,7 @@ export interface SamplingOptions {
 }
 
 /** mulberry32: small, seedable, the same in every JS engine. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../gpu/random';
 
 export function argmax(logits: ArrayLike<number>): number {
   let best = 0;

@@ -54,9 +54,9 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-const LINEARS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
-type LinearKey = (typeof LINEARS)[number];
-const HF_LINEAR: Record<LinearKey, string> = {
+export const LINEARS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+export type LinearKey = (typeof LINEARS)[number];
+export const HF_LINEAR: Record<LinearKey, string> = {
   q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj',
   gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj',
 };

@@ -11,3 +11,5 @@ export { rowMax, rowSum } from './reduce';
 export { rmsnormBackward, rmsnormForward } from './rmsnorm';
 export { ropeBackward, ropeForward, ropeTable } from './rope';
 export { swigluBackward, swigluForward } from './swiglu';
+export { dropoutBackwardAdd, dropoutForward } from './dropout';
+export { adamwPartialsShape, adamwStep, type AdamWBuffers, type AdamWSettings } from './adamw';

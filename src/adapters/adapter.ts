@@ -1,0 +1,34 @@
+// The interface every adapter method implements (DESIGN.md §9): one module per adapted linear layer, adding its
+// output into the frozen layer's output in the forward, and in the backward writing its parameters' gradients and
+// adding its share into the layer's input gradient. The trainer, optimizer, checkpointing and export never switch
+// on the method.
+import type { Runtime, Step, Tensor } from '../gpu';
+
+/** One forward (and its backward) of a batch through the model. */
+export interface AdapterPass {
+  readonly rt: Runtime;
+  readonly step: Step;
+  /** Training: dropout on, and forward keeps what backward needs. */
+  readonly training: boolean;
+  /** Seed of this pass (dropout masks); backward sees the same. */
+  readonly seed: number;
+  /** The first micro-batch of an optimizer step: gradients are written, later ones add to them. */
+  readonly firstMicroBatch: boolean;
+}
+
+/** What a module's forward keeps for its backward; the backward frees it. */
+export interface AdapterSaved {
+  readonly tensors: Tensor[];
+}
+
+export interface AdapterModule {
+  /** The adapted linear, as transformers names it: 'model.layers.0.self_attn.q_proj'. */
+  readonly target: string;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** y [N, out] += the adapter's output for x [N, in]. Returns what backward needs when training, else null. */
+  forward(pass: AdapterPass, x: Tensor, y: Tensor): Promise<AdapterSaved | null>;
+  /** Given dy [N, out]: writes (or adds, after the first micro-batch) the parameters' gradients and adds the
+   *  adapter's share of dx [N, in]. Frees `saved`. */
+  backward(pass: AdapterPass, x: Tensor, dy: Tensor, dx: Tensor, saved: AdapterSaved): Promise<void>;
+}

@@ -1,0 +1,7 @@
+// src/adapters: trainable adapters over frozen linears. The interface every method implements (adapter.ts), the
+// flat parameter buffers (params.ts), LoRA (lora.ts) and the set of a model's adapters (set.ts).
+export type { AdapterModule, AdapterPass, AdapterSaved } from './adapter';
+export { AdapterConfigError } from './errors';
+export { loraKey, loraParamSpecs, loraScale, LoraModule, type LoraHyper, type LoraShape } from './lora';
+export { ParamStore, type ParamBuffer, type ParamSpec } from './params';
+export { AdapterSet, LORA_TARGETS, loraConfig, type AdaptableLinear, type LoraConfig, type LoraOptions, type LoraTarget } from './set';

@@ -1,0 +1,124 @@
+// LoRA (Hu et al.; QLoRA's adapter): y = Ŵx + s·B·A·x with A [r, in], B [out, r], s = α/r (rsLoRA: α/√r),
+// A Kaiming-uniform as PEFT initialises it (bound 1/√in), B zero, dropout on the adapter's input.
+//   forward   H = drop(x)·Aᵀ [N, r];  y += s·H·Bᵀ
+//   backward  dB = s·dyᵀ·H;  dH = s·dy·B;  dA = dHᵀ·drop(x);  dx += drop'(dH·A)
+import type { Tensor } from '../gpu';
+import { dropoutBackwardAdd, dropoutForward, matmul } from '../ops';
+import type { AdapterModule, AdapterPass, AdapterSaved } from './adapter';
+import type { ParamSpec, ParamStore } from './params';
+import { seededRandom } from '../gpu';
+
+export interface LoraShape {
+  target: string;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+export interface LoraHyper {
+  rank: number;
+  alpha: number;
+  /** rsLoRA scaling α/√r instead of α/r. */
+  rslora: boolean;
+  dropout: number;
+}
+
+/** PEFT's key of a LoRA tensor. */
+export function loraKey(target: string, which: 'A' | 'B'): string {
+  return `base_model.model.${target}.lora_${which}.weight`;
+}
+
+export function loraScale(h: Pick<LoraHyper, 'rank' | 'alpha' | 'rslora'>): number {
+  return h.rslora ? h.alpha / Math.sqrt(h.rank) : h.alpha / h.rank;
+}
+
+/** A and B with PEFT's initialisation: A ~ U(−1/√in, 1/√in) (kaiming_uniform_ with a = √5), B = 0. */
+export function loraParamSpecs(shape: LoraShape, rank: number, seed: number): ParamSpec[] {
+  const random = seededRandom(seed);
+  const bound = 1 / Math.sqrt(shape.inFeatures);
+  const a = Float32Array.from({ length: rank * shape.inFeatures }, () => (2 * random() - 1) * bound);
+  return [
+    { name: loraKey(shape.target, 'A'), shape: [rank, shape.inFeatures], init: a },
+    { name: loraKey(shape.target, 'B'), shape: [shape.outFeatures, rank], init: new Float32Array(shape.outFeatures * rank) },
+  ];
+}
+
+export class LoraModule implements AdapterModule {
+  readonly target: string;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  private readonly scale: number;
+
+  constructor(
+    private readonly store: ParamStore,
+    shape: LoraShape,
+    private readonly hyper: LoraHyper,
+    /** Distinguishes this module's dropout masks from the others' in one pass. */
+    private readonly index: number,
+  ) {
+    this.target = shape.target;
+    this.inFeatures = shape.inFeatures;
+    this.outFeatures = shape.outFeatures;
+    this.scale = loraScale(hyper);
+  }
+
+  private param(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
+    return this.store.view(buffer, loraKey(this.target, which));
+  }
+
+  private dropoutSeed(pass: AdapterPass): number {
+    return (Math.imul(pass.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(this.index + 1, 0xc2b2ae35)) >>> 0;
+  }
+
+  /** x itself, or x through this pass's dropout mask (a new tensor the caller frees). */
+  private async input(pass: AdapterPass, x: Tensor): Promise<{ xin: Tensor; owned: boolean }> {
+    if (!pass.training || this.hyper.dropout === 0) return { xin: x, owned: false };
+    const xin = pass.rt.tensor(x.shape, 'f32', `${this.target} dropout`);
+    await dropoutForward(pass.rt, pass.step, x, xin, this.hyper.dropout, this.dropoutSeed(pass));
+    return { xin, owned: true };
+  }
+
+  async forward(pass: AdapterPass, x: Tensor, y: Tensor): Promise<AdapterSaved | null> {
+    const { rt, step } = pass;
+    const N = x.shape[0];
+    const h = rt.tensor([N, this.hyper.rank], 'f32', `${this.target} lora H`); // [N, r]
+    const { xin, owned } = await this.input(pass, x);
+    try {
+      await matmul(rt, step, xin, this.param('params', 'A'), h, { transB: true });
+      await matmul(rt, step, h, this.param('params', 'B'), y, { transB: true, accumulate: true, alpha: this.scale });
+    } catch (e) {
+      rt.free(h);
+      throw e;
+    } finally {
+      if (owned) rt.free(xin);
+    }
+    if (pass.training) return { tensors: [h] };
+    rt.free(h);
+    return null;
+  }
+
+  async backward(pass: AdapterPass, x: Tensor, dy: Tensor, dx: Tensor, saved: AdapterSaved): Promise<void> {
+    const { rt, step } = pass;
+    const [h] = saved.tensors;
+    const N = x.shape[0];
+    const accumulate = !pass.firstMicroBatch;
+    const dh = rt.tensor([N, this.hyper.rank], 'f32', `${this.target} lora dH`);
+    const owned: Tensor[] = [h, dh];
+    try {
+      await matmul(rt, step, dy, h, this.param('grads', 'B'), { transA: true, alpha: this.scale, accumulate });
+      await matmul(rt, step, dy, this.param('params', 'B'), dh, { alpha: this.scale });
+      const { xin, owned: dropped } = await this.input(pass, x);
+      if (dropped) owned.push(xin);
+      await matmul(rt, step, dh, xin, this.param('grads', 'A'), { transA: true, accumulate });
+      if (dropped) {
+        const g = rt.tensor(x.shape, 'f32', `${this.target} lora dx`);
+        owned.push(g);
+        await matmul(rt, step, dh, this.param('params', 'A'), g);
+        await dropoutBackwardAdd(rt, step, g, dx, this.hyper.dropout, this.dropoutSeed(pass));
+      } else {
+        await matmul(rt, step, dh, this.param('params', 'A'), dx, { accumulate: true });
+      }
+    } finally {
+      rt.free(...owned);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// The adapters of one model: a module per adapted linear, all parameters in one ParamStore.
+import type { Runtime } from '../gpu';
+import type { AdapterModule } from './adapter';
+import { AdapterConfigError } from './errors';
+import { loraParamSpecs, LoraModule, type LoraShape } from './lora';
+import { ParamStore, type ParamSpec } from './params';
+
+/** The linear layers LoRA can adapt, by the names PEFT's target_modules uses. */
+export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
+
+export interface LoraOptions {
+  /** r, default 16. */
+  rank?: number;
+  /** α, default 16 (scale α/r = 1 at the default rank). */
+  alpha?: number;
+  /** Which linears of every layer to adapt (PEFT's target_modules), default all seven. */
+  targets?: readonly LoraTarget[];
+  /** rsLoRA: scale α/√r instead of α/r. Default false. */
+  rslora?: boolean;
+  /** Dropout on the adapter's input while training, default 0 (PEFT's default; QLoRA used 0.05 or 0.1). */
+  dropout?: number;
+  /** Seed of A's initialisation, default 0. */
+  seed?: number;
+}
+
+export type LoraConfig = Required<LoraOptions>;
+
+/** An adaptable linear of the model: its transformers name and shape. */
+export interface AdaptableLinear extends LoraShape {
+  /** The PEFT target it answers to, e.g. 'q_proj'. */
+  kind: LoraTarget;
+}
+
+export function loraConfig(options: LoraOptions): LoraConfig {
+  const c: LoraConfig = {
+    rank: options.rank ?? 16, alpha: options.alpha ?? 16, targets: options.targets ?? LORA_TARGETS,
+    rslora: options.rslora ?? false, dropout: options.dropout ?? 0, seed: options.seed ?? 0,
+  };
+  if (!Number.isInteger(c.rank) || c.rank < 1) throw new AdapterConfigError('rank', `must be a positive integer, got ${c.rank}`);
+  if (!(Number.isFinite(c.alpha) && c.alpha > 0)) throw new AdapterConfigError('alpha', `must be a positive number, got ${c.alpha}`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new AdapterConfigError('dropout', `must be in [0, 1), got ${c.dropout}`);
+  if (!Number.isInteger(c.seed)) throw new AdapterConfigError('seed', `must be an integer, got ${c.seed}`);
+  if (!Array.isArray(c.targets) || c.targets.length === 0) throw new AdapterConfigError('targets', 'must name at least one linear');
+  for (const t of c.targets) {
+    if (!(LORA_TARGETS as readonly string[]).includes(t)) {
+      throw new AdapterConfigError('targets', `'${t}' is not a linear of a LLaMA layer (${LORA_TARGETS.join(', ')})`);
+    }
+  }
+  return c;
+}
+
+export class AdapterSet {
+  readonly method = 'lora' as const;
+  private readonly modules = new Map<string, AdapterModule>();
+
+  private constructor(readonly config: LoraConfig, readonly store: ParamStore, modules: AdapterModule[]) {
+    for (const m of modules) this.modules.set(m.target, m);
+  }
+
+  /** LoRA on every linear of `linears` whose kind the config targets, initialised as PEFT does. */
+  static lora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions = {}): AdapterSet {
+    const config = loraConfig(options);
+    const chosen = linears.filter((l) => config.targets.includes(l.kind));
+    const specs: ParamSpec[] = chosen.flatMap((l, i) => loraParamSpecs(l, config.rank, (config.seed * 1000003 + i) >>> 0));
+    const store = new ParamStore(rt, specs);
+    return new AdapterSet(config, store, chosen.map((l, i) => new LoraModule(store, l, config, i)));
+  }
+
+  /** The module adapting the linear named `target` ('model.layers.0.self_attn.q_proj'), if any. */
+  get(target: string): AdapterModule | undefined {
+    return this.modules.get(target);
+  }
+
+  get targets(): string[] {
+    return [...this.modules.keys()];
+  }
+
+  dispose(): void {
+    this.store.dispose();
+  }
+}

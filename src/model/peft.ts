@@ -1,0 +1,124 @@
+// LoRA adapters in Python PEFT's format: adapter_config.json + adapter_model.safetensors, with keys
+// 'base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight' ([r, in]) and '….lora_B.weight' ([out, r]).
+// Export writes what PEFT writes for a LoRA on a causal LM; import checks every field and shape against the model
+// before anything is put on the GPU.
+import { AdapterConfigError, AdapterSet, LORA_TARGETS, loraKey, type LoraOptions, type LoraTarget } from '../adapters';
+import type { LlamaModel } from './llama';
+import { readSafetensors } from './safetensors';
+import { writeSafetensors } from './safetensors-write';
+import type { ModelSource } from './source';
+
+export interface PeftAdapterFiles {
+  /** adapter_config.json's contents. */
+  config: Record<string, unknown>;
+  /** adapter_model.safetensors's bytes. */
+  weights: Uint8Array;
+}
+
+/** The adapter as PEFT saves it. `baseModel` goes into base_model_name_or_path (PEFT puts the model id there). */
+export async function exportPeft(adapters: AdapterSet, options: { baseModel?: string } = {}): Promise<PeftAdapterFiles> {
+  const c = adapters.config;
+  const values = await adapters.store.read();
+  const tensors = adapters.store.names.map((name) => ({ name, shape: [...adapters.store.shape(name)], data: values.get(name)! }));
+  const config = {
+    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: options.baseModel ?? null, revision: null,
+    r: c.rank, lora_alpha: c.alpha, lora_dropout: c.dropout, use_rslora: c.rslora, target_modules: [...c.targets],
+    bias: 'none', fan_in_fan_out: false, inference_mode: true, init_lora_weights: true, modules_to_save: null,
+    layers_to_transform: null, layers_pattern: null, rank_pattern: {}, alpha_pattern: {}, use_dora: false,
+  };
+  return { config, weights: writeSafetensors(tensors, { format: 'pt' }) };
+}
+
+const CONFIG = 'adapter_config.json';
+const WEIGHTS = 'adapter_model.safetensors';
+
+function field<T>(raw: Record<string, unknown>, name: string, check: (v: unknown) => v is T, expected: string, fallback?: T): T {
+  const v = raw[name] ?? fallback;
+  if (!check(v)) throw new AdapterConfigError(name, `${CONFIG}: must be ${expected}, got ${JSON.stringify(raw[name])}`);
+  return v;
+}
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+
+/** LoRA options from adapter_config.json, refusing what this library does not implement. */
+export function peftLoraOptions(raw: Record<string, unknown>): LoraOptions {
+  if (raw.peft_type !== 'LORA') throw new AdapterConfigError('peft_type', `${CONFIG}: only 'LORA' adapters can be imported, got ${JSON.stringify(raw.peft_type)}`);
+  const rank = field(raw, 'r', (v): v is number => Number.isInteger(v) && (v as number) > 0, 'a positive integer');
+  const alpha = field(raw, 'lora_alpha', isNumber, 'a number', 8);
+  const dropout = field(raw, 'lora_dropout', isNumber, 'a number', 0);
+  const rslora = field(raw, 'use_rslora', isBool, 'true or false', false);
+  for (const [name, ok] of [
+    ['bias', raw.bias === undefined || raw.bias === 'none'], ['use_dora', !raw.use_dora], ['fan_in_fan_out', !raw.fan_in_fan_out],
+    ['modules_to_save', raw.modules_to_save == null || (Array.isArray(raw.modules_to_save) && !raw.modules_to_save.length)],
+    ['layers_to_transform', raw.layers_to_transform == null], ['rank_pattern', !raw.rank_pattern || !Object.keys(raw.rank_pattern).length],
+    ['alpha_pattern', !raw.alpha_pattern || !Object.keys(raw.alpha_pattern).length],
+  ] as const) {
+    if (!ok) throw new AdapterConfigError(name, `${CONFIG}: ${JSON.stringify(raw[name])} is not supported`);
+  }
+  const modules = raw.target_modules;
+  const list = typeof modules === 'string' ? [modules] : modules;
+  if (!Array.isArray(list) || !list.every((m) => typeof m === 'string')) {
+    throw new AdapterConfigError('target_modules', `${CONFIG}: must be a list of module names, got ${JSON.stringify(modules)}`);
+  }
+  for (const m of list) {
+    if (!(LORA_TARGETS as readonly string[]).includes(m)) {
+      throw new AdapterConfigError('target_modules', `${CONFIG}: '${m}' is not a linear of a LLaMA layer (${LORA_TARGETS.join(', ')}; regular expressions are not supported)`);
+    }
+  }
+  return { rank, alpha, dropout, rslora, targets: list as LoraTarget[] };
+}
+
+export interface ImportPeftOptions {
+  /** Refuse an adapter whose base_model_name_or_path is set and differs from this id. */
+  baseModel?: string;
+}
+
+/**
+ * A PEFT LoRA adapter from `source` (adapter_config.json and adapter_model.safetensors; a URL, the hub, or Blobs),
+ * checked against `model`: every tensor the config implies must be there with the model's shapes, and nothing else.
+ * Returns a new AdapterSet; attach it with `model.adapters = set` to evaluate or continue training.
+ */
+export async function importPeft(model: LlamaModel, source: ModelSource, options: ImportPeftOptions = {}): Promise<AdapterSet> {
+  const configFile = await source.file(CONFIG);
+  if (!configFile) throw new AdapterConfigError(CONFIG, `not found in ${source.name}`);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(await configFile.text());
+  } catch (e) {
+    throw new AdapterConfigError(CONFIG, `not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AdapterConfigError(CONFIG, 'must hold a JSON object');
+  const lora = peftLoraOptions(raw);
+  const base = raw.base_model_name_or_path;
+  if (options.baseModel && typeof base === 'string' && base && base !== options.baseModel) {
+    throw new AdapterConfigError('base_model_name_or_path', `${CONFIG}: the adapter was trained on '${base}', not '${options.baseModel}'`);
+  }
+  const expected = new Map<string, number[]>();
+  for (const l of model.adaptableLinears()) {
+    if (!lora.targets!.includes(l.kind)) continue;
+    expected.set(loraKey(l.target, 'A'), [lora.rank!, l.inFeatures]);
+    expected.set(loraKey(l.target, 'B'), [l.outFeatures, lora.rank!]);
+  }
+  const weightsFile = await source.file(WEIGHTS);
+  if (!weightsFile) throw new AdapterConfigError(WEIGHTS, `not found in ${source.name} (adapter_model.bin is not supported: save with safe_serialization)`);
+  const values = new Map<string, Float32Array>();
+  for await (const t of readSafetensors(weightsFile.stream(), WEIGHTS, weightsFile.size)) {
+    // PEFT ≥ 0.7 saves keys without the adapter name; older files carry '.default' before '.weight'.
+    const name = t.name.replace(/\.lora_([AB])\.default\.weight$/, '.lora_$1.weight');
+    const shape = expected.get(name);
+    if (!shape) throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' is not a LoRA tensor of this model for target_modules ${JSON.stringify(lora.targets)}`);
+    if (t.shape.length !== 2 || t.shape[0] !== shape[0] || t.shape[1] !== shape[1]) {
+      throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' has shape [${t.shape}], the model and r = ${lora.rank} need [${shape}]`);
+    }
+    if (values.has(name)) throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' appears twice`);
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' holds a non-finite value at index ${bad}`);
+    values.set(name, t.data);
+  }
+  const missing = [...expected.keys()].filter((k) => !values.has(k));
+  if (missing.length) throw new AdapterConfigError(WEIGHTS, `missing ${missing.length} tensor(s), e.g. '${missing[0]}'`);
+  const set = AdapterSet.lora(model.rt, model.adaptableLinears(), lora);
+  for (const [name, data] of values) set.store.write(name, data);
+  return set;
+}

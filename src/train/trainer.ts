@@ -1,0 +1,272 @@
+// The training loop: batches from a Dataset, forward + backward of every micro-batch and one AdamW update
+// recorded into one Step (one submit per optimizer step), the step's loss and gradient norm read back while the
+// next step already runs, evaluation every N steps, abort between steps. A step whose loss or gradient goes
+// non-finite stops training with a TrainingError naming the step and the first non-finite tensor; the GPU's
+// sticky health flag has kept that step (and any already queued after it) from touching the adapters.
+import type { AdapterSet } from '../adapters';
+import type { Tensor } from '../gpu';
+import type { LlamaModel } from '../model';
+import { recordTrainingPass } from '../model';
+import { adamwPartialsShape, adamwStep, rowSum } from '../ops';
+import { collate, shuffled, type CollatedBatch, type Dataset, type Example } from './data';
+import { TrainingError } from './errors';
+import { learningRate, type ScheduleKind } from './schedule';
+
+export interface StepInfo {
+  /** 1-based optimizer step. */
+  step: number;
+  /** Mean loss over the step's scored tokens (nats). */
+  loss: number;
+  lr: number;
+  /** Global L2 norm of the gradient before clipping. */
+  gradNorm: number;
+  tokensPerSecond: number;
+  /** Since train() started. */
+  elapsedMs: number;
+}
+
+export interface EvalInfo {
+  step: number;
+  loss: number;
+  perplexity: number;
+  tokens: number;
+}
+
+export interface TrainOptions {
+  /** Optimizer steps; default: `epochs` passes over the data. */
+  steps?: number;
+  /** Default 1 (when steps is not given). */
+  epochs?: number;
+  /** Rows per micro-batch, default 4. */
+  batchSize?: number;
+  /** Micro-batches per optimizer step, default 1. */
+  gradientAccumulation?: number;
+  /** Peak learning rate, default 2e-4. */
+  lr?: number;
+  /** Default 'linear' (transformers' Trainer default): warmup, then linear decay to 0. */
+  schedule?: ScheduleKind;
+  warmupSteps?: number;
+  /** AdamW, defaults: weightDecay 0, betas [0.9, 0.999], eps 1e-8 (transformers' Trainer). */
+  weightDecay?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** Clip the gradient's global norm to this (default 1.0; 0 turns clipping off). */
+  maxGradNorm?: number;
+  /** Recompute each decoder layer in the backward instead of keeping its activations (less memory, ~1/3 more work). */
+  checkpointing?: boolean;
+  /** Seeds the data order and the dropout masks, default 0. */
+  seed?: number;
+  evalData?: Dataset;
+  /** Evaluate every this many steps (and after the last) when evalData is given; default: only after the last. */
+  evalEvery?: number;
+  /** Rows per evaluation batch, default batchSize. */
+  evalBatchSize?: number;
+  onStep?: (info: StepInfo) => void;
+  onEval?: (info: EvalInfo) => void;
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  steps: StepInfo[];
+  evals: EvalInfo[];
+  stopped: 'completed' | 'aborted';
+}
+
+type Resolved = Required<Omit<TrainOptions, 'steps' | 'evalData' | 'evalEvery' | 'onStep' | 'onEval' | 'signal' | 'evalBatchSize'>> & {
+  steps: number; evalEvery: number; evalBatchSize: number;
+};
+
+function resolve(options: TrainOptions, rows: number): Resolved {
+  const o = {
+    epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 4, gradientAccumulation: options.gradientAccumulation ?? 1,
+    lr: options.lr ?? 2e-4, schedule: options.schedule ?? 'linear', warmupSteps: options.warmupSteps ?? 0,
+    weightDecay: options.weightDecay ?? 0, betas: options.betas ?? [0.9, 0.999], eps: options.eps ?? 1e-8,
+    maxGradNorm: options.maxGradNorm ?? 1, checkpointing: options.checkpointing ?? false, seed: options.seed ?? 0,
+  } as Resolved;
+  const positiveInt = (v: unknown, name: string) => {
+    if (!(Number.isInteger(v) && (v as number) >= 1)) throw new TrainingError(`train: ${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt(o.batchSize, 'batchSize');
+  positiveInt(o.gradientAccumulation, 'gradientAccumulation');
+  positiveInt(o.epochs, 'epochs');
+  o.steps = options.steps ?? Math.ceil((o.epochs * rows) / (o.batchSize * o.gradientAccumulation));
+  positiveInt(o.steps, 'steps');
+  if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new TrainingError(`train: lr must be a positive number, got ${o.lr}`);
+  if (!['constant', 'linear', 'cosine'].includes(o.schedule)) throw new TrainingError(`train: schedule must be constant, linear or cosine, got ${o.schedule}`);
+  if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw new TrainingError(`train: warmupSteps must be an integer ≥ 0, got ${o.warmupSteps}`);
+  if (!(o.weightDecay >= 0) || !(o.maxGradNorm >= 0) || !(o.eps > 0)) throw new TrainingError('train: weightDecay and maxGradNorm must be ≥ 0 and eps > 0');
+  if (!o.betas.every((b) => b >= 0 && b < 1)) throw new TrainingError(`train: betas must lie in [0, 1), got ${o.betas}`);
+  o.evalEvery = options.evalEvery ?? 0;
+  if (!(Number.isInteger(o.evalEvery) && o.evalEvery >= 0)) throw new TrainingError(`train: evalEvery must be an integer ≥ 0, got ${o.evalEvery}`);
+  o.evalBatchSize = options.evalBatchSize ?? o.batchSize;
+  positiveInt(o.evalBatchSize, 'evalBatchSize');
+  return o;
+}
+
+/** Checks a dataset against the model before anything runs. */
+function checkData(model: LlamaModel, ds: Dataset, what: string) {
+  const { vocabSize, maxPositions } = model.config;
+  ds.examples.forEach((e, i) => {
+    if (e.ids.length > maxPositions) throw new TrainingError(`${what} '${ds.name}' row ${i}: ${e.ids.length} tokens exceed the model's max_position_embeddings ${maxPositions}`);
+    const bad = e.ids.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));
+    if (bad >= 0) throw new TrainingError(`${what} '${ds.name}' row ${i}: token ${e.ids[bad]} at ${bad} is outside the vocabulary of ${vocabSize}`);
+  });
+}
+
+/** Rows in a seeded order, epoch after epoch, handed out batch by batch. */
+class BatchStream {
+  private order: number[] = [];
+  private at = 0;
+  private epoch = 0;
+  constructor(private readonly examples: Example[], private readonly seed: number) {}
+  next(size: number): Example[] {
+    const rows: Example[] = [];
+    while (rows.length < size) {
+      if (this.at >= this.order.length) {
+        this.order = shuffled(this.examples.length, (this.seed + 0x9e3779b9 * this.epoch++) >>> 0);
+        this.at = 0;
+      }
+      rows.push(this.examples[this.order[this.at++]]);
+    }
+    return rows;
+  }
+}
+
+function mix(...xs: number[]): number {
+  let h = 0x811c9dc5;
+  for (const x of xs) h = Math.imul(h ^ (x >>> 0), 0x01000193) >>> 0;
+  return h;
+}
+
+/** Mean loss (and perplexity) of the model with its adapters over a dataset, in batches; nothing is trained. */
+export async function evaluate(model: LlamaModel, data: Dataset, options: { batchSize?: number } = {}): Promise<{ loss: number; perplexity: number; tokens: number }> {
+  checkData(model, data, 'evaluation data');
+  const rt = model.rt;
+  const size = options.batchSize ?? 4;
+  const sums = rt.tensor([Math.ceil(data.examples.length / size)], 'f32', 'eval loss sums');
+  let tokens = 0;
+  try {
+    const step = rt.step();
+    for (let i = 0, k = 0; i < data.examples.length; i += size, k++) {
+      const batch = collate(data.examples.slice(i, i + size));
+      tokens += batch.scored;
+      await recordTrainingPass(model, step, batch, {
+        backward: false, lossScale: 0, checkpointing: false, seed: 0, firstMicroBatch: true, lossSum: { ...sums, shape: [1], byteOffset: sums.byteOffset + k * 4 },
+      });
+    }
+    step.submit();
+    const loss = ((await rt.read(sums)) as Float32Array).reduce((a, b) => a + b, 0) / tokens;
+    return { loss, perplexity: Math.exp(loss), tokens };
+  } finally {
+    rt.free(sums);
+  }
+}
+
+/**
+ * Trains `adapters` (attached to `model` for the duration) on `data`. Resolves with the history when the last step
+ * is done or after an abort (the adapters then hold the last completed step); rejects with a TrainingError on bad
+ * options or a non-finite step, a DatasetError-free dataset being assumed (build it with the dataset functions).
+ */
+export async function train(model: LlamaModel, adapters: AdapterSet, data: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
+  const o = resolve(options, data.examples.length);
+  checkData(model, data, 'training data');
+  if (options.evalData) checkData(model, options.evalData, 'evaluation data');
+  const rt = model.rt;
+  const store = adapters.store;
+  const previous = model.adapters;
+  model.adapters = adapters;
+  const schedule = { kind: o.schedule, lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.steps };
+  const stream = new BatchStream(data.examples, o.seed);
+  const owned: Tensor[] = [];
+  const make = (shape: number[], label: string) => {
+    const t = rt.tensor(shape, 'f32', label);
+    owned.push(t);
+    return t;
+  };
+  const reports = [make([4], 'step report 0'), make([4], 'step report 1')];
+  const health = make([1], 'training health');
+  rt.write(health, new Float32Array(1));
+  const partials = make(adamwPartialsShape(), 'grad norm partials');
+  const microLosses = make([o.gradientAccumulation], 'micro-batch losses');
+  const history: TrainResult = { steps: [], evals: [], stopped: 'completed' };
+  const started = performance.now();
+  let lastDone = started;
+  let pending: { step: number; read: Promise<Float32Array>; micro: CollatedBatch[]; scored: number; tokens: number; lr: number } | null = null;
+
+  const record = async (stepIndex: number, micro: CollatedBatch[], scored: number, lr: number, report: Tensor, diagnose = false) => {
+    const step = rt.step();
+    for (const [m, batch] of micro.entries()) {
+      await recordTrainingPass(model, step, batch, {
+        backward: true, lossScale: 1 / scored, checkpointing: o.checkpointing, seed: mix(o.seed, stepIndex, m),
+        firstMicroBatch: m === 0, lossSum: { ...microLosses, shape: [1], byteOffset: microLosses.byteOffset + m * 4 },
+      });
+    }
+    await rowSum(rt, step, { ...microLosses, shape: [1, o.gradientAccumulation] }, { ...report, shape: [1] });
+    if (!diagnose) {
+      await adamwStep(rt, step, { ...store.buffers, report, health, partials }, {
+        lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, step: stepIndex,
+      });
+    }
+    step.submit();
+  };
+
+  /** Re-runs a failed step's forward and backward (the adapters are as before it) to name its first non-finite tensor. */
+  const diagnose = async (p: NonNullable<typeof pending>): Promise<never> => {
+    await record(p.step, p.micro, p.scored, p.lr, reports[0], true);
+    const loss = ((await rt.read(reports[0])) as Float32Array)[0];
+    let tensor = 'loss';
+    if (Number.isFinite(loss)) {
+      const grads = (await rt.read(store.buffers.grads)) as Float32Array;
+      const at = grads.findIndex((g) => !Number.isFinite(g));
+      tensor = at >= 0 ? `${store.nameAt(at)} (gradient)` : 'gradient norm (overflow)';
+    }
+    throw new TrainingError(`train: step ${p.step} went non-finite at ${tensor} (loss ${loss}); the adapters hold step ${p.step - 1}`, p.step, tensor);
+  };
+
+  const finish = async (p: NonNullable<typeof pending>) => {
+    const [lossSum, gradNorm] = await p.read;
+    const h = ((await rt.read(health)) as Float32Array)[0];
+    if (h !== 0) await diagnose(p);
+    const now = performance.now();
+    const info: StepInfo = {
+      step: p.step, loss: lossSum / p.scored, lr: p.lr, gradNorm, tokensPerSecond: p.tokens / ((now - lastDone) / 1e3), elapsedMs: now - started,
+    };
+    lastDone = now;
+    history.steps.push(info);
+    options.onStep?.(info);
+    if (options.evalData && ((o.evalEvery && p.step % o.evalEvery === 0) || p.step === o.steps)) {
+      const e = await evaluate(model, options.evalData, { batchSize: o.evalBatchSize });
+      const evalInfo = { step: p.step, ...e };
+      history.evals.push(evalInfo);
+      options.onEval?.(evalInfo);
+      lastDone = performance.now();
+    }
+  };
+
+  try {
+    for (let s = 1; s <= o.steps; s++) {
+      if (options.signal?.aborted) {
+        history.stopped = 'aborted';
+        break;
+      }
+      const micro = Array.from({ length: o.gradientAccumulation }, () => collate(stream.next(o.batchSize)));
+      const scored = micro.reduce((a, b) => a + b.scored, 0);
+      const tokens = micro.reduce((a, b) => a + b.realTokens, 0);
+      const lr = learningRate(schedule, s - 1);
+      const report = reports[s % 2];
+      await record(s, micro, scored, lr, report);
+      const current = { step: s, read: rt.read(report) as Promise<Float32Array>, micro, scored, tokens, lr };
+      if (pending) await finish(pending);
+      pending = current;
+    }
+    if (pending) await finish(pending);
+    pending = null;
+    return history;
+  } catch (e) {
+    if (pending) await pending.read.catch(() => undefined);
+    throw e;
+  } finally {
+    model.adapters = previous ?? adapters;
+    rt.free(...owned);
+  }
+}

@@ -1,0 +1,100 @@
+// Training parity with PyTorch (scripts/reference/make_training_fixtures.py, float64 from the formulas): on three
+// tiny seeded LLaMAs (GQA; tied embeddings; llama3 RoPE with one KV head) and a batch with right padding and a
+// prompt mask, LoRA r 4 on all seven linears with B ≠ 0: the loss, every LoRA gradient, and the LoRA tensors after
+// three AdamW steps with clipping, weight decay and a warmup schedule.
+import { describe, expect, it } from 'vitest';
+import { AdapterSet, LlamaModel, blobSource, importPeft, readSafetensors, recordTrainingPass, tokenizedDataset, train, collate, writeSafetensors } from '../../src';
+import { relativeError, testRuntime } from '../helpers/gpu';
+import { fixtureBlob } from '../helpers/fixture-file';
+import { fixtureSource } from '../helpers/model-files';
+import type { Runtime } from '../../src/gpu';
+
+// As make_training_fixtures.py (which says why eps is 1e-6).
+const HYPER = { rank: 4, alpha: 8, lr: 1e-2, weightDecay: 0.01, eps: 1e-6, maxGradNorm: 0.5, warmupSteps: 2, steps: 3 };
+
+async function readFixture(path: string): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+  const blob = await fixtureBlob(path);
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for await (const t of readSafetensors(blob.stream() as ReadableStream<Uint8Array>, path, blob.size)) out.set(t.name, { shape: t.shape, data: t.data });
+  return out;
+}
+
+/** The fixture's initial LoRA tensors as a PEFT adapter, imported onto the model. */
+async function importFixtureAdapter(model: LlamaModel, fx: Map<string, { shape: number[]; data: Float32Array }>): Promise<AdapterSet> {
+  const tensors = [...fx].filter(([n]) => /lora_[AB]\.weight$/.test(n)).map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+  const config = { peft_type: 'LORA', r: HYPER.rank, lora_alpha: HYPER.alpha, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] };
+  const source = blobSource('fixture adapter', {
+    'adapter_config.json': new Blob([JSON.stringify(config)]),
+    'adapter_model.safetensors': new Blob([writeSafetensors(tensors) as Uint8Array<ArrayBuffer>]),
+  });
+  return importPeft(model, source);
+}
+
+function fixtureData(fx: Map<string, { shape: number[]; data: Float32Array }>) {
+  const [B, T] = fx.get('input_ids')!.shape;
+  const row = (name: string, b: number) => Array.from(fx.get(name)!.data.subarray(b * T, (b + 1) * T));
+  const rows = Array.from({ length: B }, (_, b) => ({ input_ids: row('input_ids', b), attention_mask: row('attention_mask', b), labels: row('labels', b) }));
+  return { B, T, dataset: tokenizedDataset(rows, { seqLen: T, name: 'fixture' }) };
+}
+
+async function lossAndGradients(rt: Runtime, model: LlamaModel, set: AdapterSet, fx: Map<string, { shape: number[]; data: Float32Array }>, checkpointing: boolean) {
+  const { T, dataset } = fixtureData(fx);
+  const batch = collate(dataset.examples, T);
+  const lossSum = rt.tensor([1], 'f32', 'loss sum');
+  const step = rt.step();
+  await recordTrainingPass(model, step, batch, { backward: true, lossScale: 1 / batch.scored, checkpointing, seed: 0, firstMicroBatch: true, lossSum });
+  step.submit();
+  const loss = ((await rt.read(lossSum)) as Float32Array)[0] / batch.scored;
+  rt.free(lossSum);
+  return { loss, grads: await set.store.read('grads') };
+}
+
+describe('training matches PyTorch', () => {
+  for (const name of ['gqa', 'tied', 'llama3']) {
+    it(`${name}: the loss and every LoRA gradient (≤ 1e-3 relative), with and without checkpointing`, async () => {
+      const rt = await testRuntime();
+      const fx = await readFixture(`test/fixtures/train/${name}.safetensors`);
+      const model = await LlamaModel.load(rt, await fixtureSource(name));
+      const set = await importFixtureAdapter(model, fx);
+      model.adapters = set;
+      model.ropeFor(model.config.maxPositions); // the model's own table, grown once
+      const baseline = rt.pool.stats.bytesInUse;
+      for (const checkpointing of [false, true]) {
+        const { loss, grads } = await lossAndGradients(rt, model, set, fx, checkpointing);
+        expect(Math.abs(loss - fx.get('loss')!.data[0]) / fx.get('loss')!.data[0]).toBeLessThan(1e-5);
+        let worst = 0;
+        for (const [key, g] of grads) worst = Math.max(worst, relativeError(g, fx.get(`${key}.grad`)!.data));
+        expect(worst).toBeLessThan(1e-3);
+        expect(grads.size).toBe(7 * model.config.layers * 2);
+      }
+      expect(rt.pool.stats.bytesInUse).toBe(baseline);
+      set.dispose();
+      model.dispose();
+    });
+
+    it(`${name}: three AdamW steps with clipping, weight decay and warmup give PyTorch's LoRA tensors (≤ 1e-4 relative)`, async () => {
+      const rt = await testRuntime();
+      const fx = await readFixture(`test/fixtures/train/${name}.safetensors`);
+      const model = await LlamaModel.load(rt, await fixtureSource(name));
+      const set = await importFixtureAdapter(model, fx);
+      const { B, dataset } = fixtureData(fx);
+      const result = await train(model, set, dataset, {
+        steps: HYPER.steps, batchSize: B, lr: HYPER.lr, schedule: 'linear', warmupSteps: HYPER.warmupSteps,
+        weightDecay: HYPER.weightDecay, eps: HYPER.eps, maxGradNorm: HYPER.maxGradNorm,
+      });
+      const wantLosses = fx.get('step_losses')!.data;
+      const wantNorms = fx.get('step_grad_norms')!.data;
+      result.steps.forEach((s, i) => {
+        expect(Math.abs(s.loss - wantLosses[i]) / wantLosses[i]).toBeLessThan(1e-5);
+        expect(Math.abs(s.gradNorm - wantNorms[i]) / wantNorms[i]).toBeLessThan(1e-4);
+      });
+      expect(result.steps.map((s) => s.lr)).toEqual([0, HYPER.lr / 2, HYPER.lr]);
+      const params = await set.store.read();
+      let worst = 0;
+      for (const [key, p] of params) worst = Math.max(worst, relativeError(p, fx.get(`${key}.step3`)!.data));
+      expect(worst).toBeLessThan(1e-4);
+      set.dispose();
+      model.dispose();
+    });
+  }
+});
