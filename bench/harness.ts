@@ -30,6 +30,8 @@ export interface BenchReport {
   /** The fidelity rows of each of the real model's linears (source: the tensor's name). */
   fidelityPerLinear?: unknown[];
   microLlamaLoss?: unknown[];
+  training?: unknown;
+  finetune?: unknown;
 }
 
 export type Record = (step: Step) => Promise<void>;

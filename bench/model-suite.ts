@@ -15,14 +15,14 @@ import { seededUniforms, type BenchResult } from './harness';
 const F32_PEAK = 67e12;
 
 /** TinyLlama-1.1B's shape (hidden 2048, 22 layers, 32 heads, 4 KV heads, intermediate 5632, vocab 32000). */
-const TINYLLAMA = {
+export const TINYLLAMA = {
   model_type: 'llama', vocab_size: 32000, hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22,
   num_attention_heads: 32, num_key_value_heads: 4, rms_norm_eps: 1e-5, max_position_embeddings: 2048, rope_theta: 10000,
 };
-const SMALL = { ...TINYLLAMA, vocab_size: 512, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 };
+export const SMALL = { ...TINYLLAMA, vocab_size: 512, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 };
 
 /** Seeded random weights (std 0.02 linears, norms near 1), linears quantized on the GPU one at a time. */
-async function randomWeights(rt: Runtime, c: LlamaConfig, spec: QuantSpec): Promise<LlamaWeights> {
+export async function randomWeights(rt: Runtime, c: LlamaConfig, spec: QuantSpec): Promise<LlamaWeights> {
   let seed = 1;
   // Uniform in ±0.0346 has std 0.02; norms are uniform in 1 ± 0.1.
   const dense = (shape: number[], norm: boolean, label: string) =>

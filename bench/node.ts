@@ -11,7 +11,9 @@
 // workgroup sizes and lanes per row), gemvhalf (int codes decoded in f16 pairs), gemvslices (the
 // decode GEMV with X in registers against gemv_units), gemvslicesprobe (it with parts cut out), gemvrows (the
 // decode GEMV at M = 2…8), quantize (quantization alone, plain and ICQ, three formats per codebook), fidelity (the
-// kernels suite's fidelity rows alone, and the real model's per linear: needs MODEL_SAFETENSORS).
+// kernels suite's fidelity rows alone, and the real model's per linear: needs MODEL_SAFETENSORS), train (LoRA training
+// tokens/s and peak GPU bytes, TinyLlama shape), finetune (micro-llama-6m on Shakespeare; FINETUNE_STEPS, default 400;
+// FINETUNE_VALID_TOKENS cuts the validation split short for a smoke test).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
 import type { BenchReport, BenchResult } from './harness';
@@ -29,6 +31,7 @@ import { runGemmStats } from './gemm-stats';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
 import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
+import { runMicroFinetune, runTrainingBench, type FinetuneReport } from './train-suite';
 
 declare const __COMMIT__: string;
 
@@ -77,6 +80,10 @@ if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? 
 const microDir = process.env.MICRO_LLAMA_DIR;
 const corpusDir = process.env.CORPUS_DIR;
 const microLoss: CorpusLoss[] = suites.has('micro') && microDir && corpusDir ? await microLlamaLoss(rt, microDir, corpusDir) : [];
+const training = suites.has('train') ? await runTrainingBench(rt, scale, log) : null;
+const finetune: FinetuneReport | null = suites.has('finetune') && microDir && corpusDir
+  ? await runMicroFinetune(rt, microDir, corpusDir, Number(process.env.FINETUNE_STEPS ?? (isCpu ? 4 : 400)), Number(process.env.FINETUNE_VALID_TOKENS ?? Infinity))
+  : null;
 
 // Fidelity: a seeded normal matrix, and the real model's linear weights when its file is at hand.
 const normal = { shape: [isCpu ? 64 : 1024, 1024], data: new Float32Array(isCpu ? 64 * 1024 : 1024 * 1024) };
@@ -112,6 +119,8 @@ const report: BenchReport = {
   fidelity: fidelityRows,
   fidelityPerLinear: perLinear,
   microLlamaLoss: microLoss,
+  training,
+  finetune,
 };
 if (out) writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
 rt.dispose();

@@ -28,9 +28,16 @@ export class Step {
   private querySet: GPUQuerySet | null = null;
   private timingsPromise: Promise<DispatchTiming[]> | null = null;
   private submitted = false;
+  private commands = 0;
+  private readonly afterSubmitCallbacks: (() => void)[] = [];
 
   get isSubmitted(): boolean {
     return this.submitted;
+  }
+
+  /** Dispatches and copies recorded so far. */
+  get commandCount(): number {
+    return this.commands;
   }
 
   /** `profile` times every dispatch ('dispatch': one pass each) or every compute pass as recorded ('pass')
@@ -63,6 +70,7 @@ export class Step {
       if (n > maxGroups) throw new LimitError('maxComputeWorkgroupsPerDimension', n, maxGroups, label);
     }
     if (x === 0 || y === 0 || z === 0) return;
+    this.commands++;
     const pass = this.beginPass(label);
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -74,7 +82,26 @@ export class Step {
   copy(src: Tensor, dst: Tensor, bytes = byteLength(src)): void {
     this.assertOpen();
     this.endPass();
+    this.commands++;
     this.encoder.copyBufferToBuffer(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset, bytes);
+  }
+
+  /**
+   * Writes `data` into `t` in step order, through a staging buffer copied inside the step. rt.write (a queue write)
+   * lands before the whole step runs, so a tensor the step's earlier dispatches use as scratch (a buffer back in the
+   * pool and taken again) would be overwritten under them; this write happens after them.
+   */
+  write(t: Tensor, data: Float32Array | Uint32Array | Int32Array): void {
+    this.assertOpen();
+    const bytes = byteLength(t);
+    if (data.byteLength !== bytes) throw new RangeError(`write '${t.label}': ${data.byteLength} bytes for a tensor of ${bytes}`);
+    this.endPass();
+    this.commands++;
+    const staging = this.rt.device.createBuffer({ size: bytes, usage: BufferUsage.COPY_SRC, mappedAtCreation: true, label: `${t.label} staging` });
+    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, bytes));
+    staging.unmap();
+    this.encoder.copyBufferToBuffer(staging, 0, t.buffer, t.byteOffset, bytes);
+    this.afterSubmitCallbacks.push(() => staging.destroy());
   }
 
   /** Ends recording and submits. Validation errors surface at the runtime's next sync()/read(). */
@@ -92,6 +119,7 @@ export class Step {
     }
     this.rt.submitChecked(this.encoder.finish());
     this.submitted = true;
+    for (const callback of this.afterSubmitCallbacks.splice(0)) callback();
     if (readBuffer) {
       const labels = this.profiled.slice();
       const qs = this.querySet!;

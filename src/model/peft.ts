@@ -52,7 +52,9 @@ export function peftLoraOptions(raw: Record<string, unknown>): LoraOptions {
     ['bias', raw.bias === undefined || raw.bias === 'none'], ['use_dora', !raw.use_dora], ['fan_in_fan_out', !raw.fan_in_fan_out],
     ['modules_to_save', raw.modules_to_save == null || (Array.isArray(raw.modules_to_save) && !raw.modules_to_save.length)],
     ['layers_to_transform', raw.layers_to_transform == null], ['rank_pattern', !raw.rank_pattern || !Object.keys(raw.rank_pattern).length],
-    ['alpha_pattern', !raw.alpha_pattern || !Object.keys(raw.alpha_pattern).length],
+    ['alpha_pattern', !raw.alpha_pattern || !Object.keys(raw.alpha_pattern).length], ['lora_bias', !raw.lora_bias],
+    ['use_qalora', !raw.use_qalora], ['target_parameters', raw.target_parameters == null],
+    ['trainable_token_indices', raw.trainable_token_indices == null], ['layer_replication', raw.layer_replication == null],
   ] as const) {
     if (!ok) throw new AdapterConfigError(name, `${CONFIG}: ${JSON.stringify(raw[name])} is not supported`);
   }

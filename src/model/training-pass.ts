@@ -53,10 +53,11 @@ export function scoredTokens(targets: ArrayLike<number>): number {
   return n;
 }
 
-/** Tensors a pass allocates, freed together at its end (and on any error), or one by one as soon as they are dead. */
+/** Tensors a pass allocates, freed together at its end (and on any error), or one by one as soon as they are dead.
+ *  Uploads are written in step order (Step.write), so several passes can share one step and its pooled buffers. */
 class Scratch {
   private readonly live = new Set<Tensor>();
-  constructor(private readonly rt: Runtime) {}
+  constructor(private readonly rt: Runtime, private readonly step: Step) {}
   tensor(shape: number[], label: string, dtype: 'f32' | 'u32' = 'f32'): Tensor {
     const t = this.rt.tensor(shape, dtype, label);
     this.live.add(t);
@@ -64,7 +65,7 @@ class Scratch {
   }
   upload(data: Uint32Array, shape: number[], label: string): Tensor {
     const t = this.tensor(shape, label, 'u32');
-    this.rt.write(t, data);
+    this.step.write(t, data);
     return t;
   }
   adopt(saved: AdapterSaved | null): void {
@@ -244,6 +245,18 @@ async function layerBackward(ctx: PassContext, l: number, w: LayerWeights, acts:
   scratch.free(dH, acts.xIn);
 }
 
+/** The model's RoPE table for T positions. Growing it replaces the tensor through a queue write, which would land
+ *  under dispatches of this step that read the old one: only a step with nothing recorded yet may grow it (the
+ *  trainer grows it for its longest row first). */
+function ropeTable(model: LlamaModel, step: Step, T: number): Tensor {
+  const before = model.ropeFor(1);
+  const table = model.ropeFor(T);
+  if (table !== before && step.commandCount > 0) {
+    throw new ShapeError(`training pass: the model's RoPE table grew to ${T} positions in a step that already used it; call model.ropeFor(${T}) before recording`);
+  }
+  return table;
+}
+
 /** Rows of the LM head and loss per chunk: all of them when their logits fit LOGITS_CHUNK_BYTES, else a multiple of 64. */
 function headChunkRows(N: number, vocab: number): number {
   const rows = Math.floor(LOGITS_CHUNK_BYTES / (vocab * 4));
@@ -267,12 +280,12 @@ export async function recordTrainingPass(model: LlamaModel, step: Step, batch: T
   }
   if (T > c.maxPositions) throw new ShapeError(`training batch: ${T} tokens per sequence exceed the model's max_position_embeddings ${c.maxPositions}`);
   if (options.backward && options.checkpointing === undefined) throw new ShapeError('training pass: checkpointing must be given');
-  const scratch = new Scratch(rt);
+  const scratch = new Scratch(rt, step);
   const ctx: PassContext = {
     rt, step, model, scratch, B, T,
     pass: { rt, step, training: options.backward, seed: options.seed, firstMicroBatch: options.firstMicroBatch },
     positions: scratch.upload(Uint32Array.from({ length: N }, (_, i) => i % T), [N], 'positions'),
-    rope: model.ropeFor(T),
+    rope: ropeTable(model, step, T),
     mask: scratch.upload(batch.attentionMask, [B, T], 'attention mask'),
   };
   const w = model.weights;
@@ -281,7 +294,6 @@ export async function recordTrainingPass(model: LlamaModel, step: Step, batch: T
     const targets = scratch.upload(batch.targets, [N], 'targets');
     let x = scratch.tensor([N, c.hiddenSize], 'L0 residual');
     await embeddingForward(rt, step, ids, w.embed, x);
-    scratch.free(ids);
     const layers: LayerActivations[] = [];
     for (let l = 0; l < c.layers; l++) {
       const acts: LayerActivations = { xIn: x, adapters: new Map() };
@@ -312,7 +324,7 @@ export async function recordTrainingPass(model: LlamaModel, step: Step, batch: T
       scratch.free(logits);
     }
     await rowSum(rt, step, reshape(losses, [1, N]), options.lossSum);
-    scratch.free(hN, losses, targets);
+    scratch.free(hN, losses, targets, ids);
     if (!dhN) {
       scratch.free(x);
       return;

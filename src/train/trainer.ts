@@ -4,7 +4,7 @@
 // non-finite stops training with a TrainingError naming the step and the first non-finite tensor; the GPU's
 // sticky health flag has kept that step (and any already queued after it) from touching the adapters.
 import type { AdapterSet } from '../adapters';
-import type { Tensor } from '../gpu';
+import { numel, type Runtime, type Tensor } from '../gpu';
 import type { LlamaModel } from '../model';
 import { recordTrainingPass } from '../model';
 import { adamwPartialsShape, adamwStep, rowSum } from '../ops';
@@ -132,6 +132,15 @@ class BatchStream {
   }
 }
 
+/** Floats between per-batch loss slots: views must start at the device's storage offset alignment. */
+function lossSlot(rt: Runtime): number {
+  return rt.device.limits.minStorageBufferOffsetAlignment / 4;
+}
+
+function slotView(t: Tensor, index: number, slot: number): Tensor {
+  return { ...t, shape: [1], byteOffset: t.byteOffset + index * slot * 4 };
+}
+
 function mix(...xs: number[]): number {
   let h = 0x811c9dc5;
   for (const x of xs) h = Math.imul(h ^ (x >>> 0), 0x01000193) >>> 0;
@@ -143,7 +152,9 @@ export async function evaluate(model: LlamaModel, data: Dataset, options: { batc
   checkData(model, data, 'evaluation data');
   const rt = model.rt;
   const size = options.batchSize ?? 4;
-  const sums = rt.tensor([Math.ceil(data.examples.length / size)], 'f32', 'eval loss sums');
+  model.ropeFor(Math.max(...data.examples.map((e) => e.ids.length)));
+  const slot = lossSlot(rt);
+  const sums = rt.upload(new Float32Array(Math.ceil(data.examples.length / size) * slot), [Math.ceil(data.examples.length / size) * slot], 'eval loss sums');
   let tokens = 0;
   try {
     const step = rt.step();
@@ -151,7 +162,7 @@ export async function evaluate(model: LlamaModel, data: Dataset, options: { batc
       const batch = collate(data.examples.slice(i, i + size));
       tokens += batch.scored;
       await recordTrainingPass(model, step, batch, {
-        backward: false, lossScale: 0, checkpointing: false, seed: 0, firstMicroBatch: true, lossSum: { ...sums, shape: [1], byteOffset: sums.byteOffset + k * 4 },
+        backward: false, lossScale: 0, checkpointing: false, seed: 0, firstMicroBatch: true, lossSum: slotView(sums, k, slot),
       });
     }
     step.submit();
@@ -173,6 +184,7 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
   if (options.evalData) checkData(model, options.evalData, 'evaluation data');
   const rt = model.rt;
   const store = adapters.store;
+  model.ropeFor(Math.max(...data.examples.map((e) => e.ids.length)));
   const previous = model.adapters;
   model.adapters = adapters;
   const schedule = { kind: o.schedule, lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.steps };
@@ -187,7 +199,10 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
   const health = make([1], 'training health');
   rt.write(health, new Float32Array(1));
   const partials = make(adamwPartialsShape(), 'grad norm partials');
-  const microLosses = make([o.gradientAccumulation], 'micro-batch losses');
+  // One loss slot per micro-batch, SLOT floats apart (storage views must start at the offset alignment); the gaps stay
+  // zero, so one row sum over the whole tensor adds the slots.
+  const microLosses = make([o.gradientAccumulation * lossSlot(rt)], 'micro-batch losses');
+  rt.write(microLosses, new Float32Array(o.gradientAccumulation * lossSlot(rt)));
   const history: TrainResult = { steps: [], evals: [], stopped: 'completed' };
   const started = performance.now();
   let lastDone = started;
@@ -198,10 +213,10 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
     for (const [m, batch] of micro.entries()) {
       await recordTrainingPass(model, step, batch, {
         backward: true, lossScale: 1 / scored, checkpointing: o.checkpointing, seed: mix(o.seed, stepIndex, m),
-        firstMicroBatch: m === 0, lossSum: { ...microLosses, shape: [1], byteOffset: microLosses.byteOffset + m * 4 },
+        firstMicroBatch: m === 0, lossSum: slotView(microLosses, m, lossSlot(rt)),
       });
     }
-    await rowSum(rt, step, { ...microLosses, shape: [1, o.gradientAccumulation] }, { ...report, shape: [1] });
+    await rowSum(rt, step, { ...microLosses, shape: [1, numel(microLosses.shape)] }, { ...report, shape: [1] });
     if (!diagnose) {
       await adamwStep(rt, step, { ...store.buffers, report, health, partials }, {
         lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, step: stepIndex,

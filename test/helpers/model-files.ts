@@ -28,3 +28,8 @@ export async function fixtureSource(name: string): Promise<ModelSource> {
 export async function readText(path: string): Promise<string> {
   return (await nodeFs()).readFileSync(path, 'utf8');
 }
+
+/** A committed fixture directory (e.g. test/fixtures/peft/ours) as a ModelSource with the named files. */
+export async function fixtureDirSource(dir: string, files: string[]): Promise<ModelSource> {
+  return inBrowser ? urlSource(`/${dir}`) : dirSource(dir, files);
+}

@@ -1,0 +1,184 @@
+// Training benchmarks (BENCH_SUITES=train, finetune):
+//   train     tokens/s and peak GPU buffer bytes of LoRA training steps on the TinyLlama-1.1B shape (seeded random
+//             weights, nf4 G64, LoRA r 16 on all seven linears, seq 512, batch 1 and 4, with and without
+//             checkpointing; a small shape on CPU adapters), and where one step's GPU time goes, per kernel family.
+//   finetune  micro-llama-6m (nf4 G64 base, LoRA r 16 on all linears) trained on the Shakespeare train split; the
+//             validation loss before and after by metrics.json's protocol, and the learning curve.
+import { existsSync, openAsBlob, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { AdapterSet } from '../src/adapters';
+import { Step, type Runtime } from '../src/gpu';
+import { blobSource, LlamaModel, loadTokenizer, parseLlamaConfig, perplexity, recordTrainingPass } from '../src/model';
+import type { QuantSpec } from '../src/quant';
+import { collate, splitDataset, textDataset, train, type Example } from '../src/train';
+import type { BenchResult } from './harness';
+import { randomWeights, SMALL, TINYLLAMA } from './model-suite';
+
+export interface TrainBenchRow {
+  name: string;
+  batch: number;
+  seq: number;
+  checkpointing: boolean;
+  tokensPerSecond: number;
+  msPerStep: number;
+  /** Every GPU buffer the pool holds after the steps (weights included): the peak, since the pool frees nothing. */
+  peakBytes: number;
+  /** Of which the frozen model's weights. */
+  weightBytes: number;
+}
+
+export interface KernelShare {
+  family: string;
+  ms: number;
+  dispatches: number;
+}
+
+/** A dispatch label's family: 'matmul 512x2048x2048' → 'matmul', 'gemv slices x' → 'gemv slices'. */
+function family(label: string): string {
+  return label.replace(/[\s(].*$/, '').replace(/\d+.*$/, '') || label;
+}
+
+function randomRows(count: number, seq: number, vocab: number, seed: number): Example[] {
+  let s = seed >>> 0;
+  return Array.from({ length: count }, () => {
+    const ids = Array.from({ length: seq }, () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s % vocab;
+    });
+    return { ids, labels: ids.slice() };
+  });
+}
+
+export async function runTrainingBench(rt: Runtime, scale: 'gpu' | 'cpu', log: (r: BenchResult) => void): Promise<{ rows: TrainBenchRow[]; kernels: KernelShare[] }> {
+  const config = parseLlamaConfig(scale === 'gpu' ? TINYLLAMA : SMALL);
+  if (config.layers < 2) throw new Error('the training bench profiles two layers');
+  const spec: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'none' };
+  const name = scale === 'gpu' ? 'TinyLlama-1.1B shape' : 'small llama';
+  const seq = scale === 'gpu' ? 512 : 64;
+  const weights = await randomWeights(rt, config, spec);
+  const model = LlamaModel.fromWeights(rt, weights);
+  model.ropeFor(seq);
+  const weightBytes = rt.pool.stats.bytesInUse;
+  const rows: TrainBenchRow[] = [];
+  const timedSteps = scale === 'gpu' ? 6 : 1;
+  for (const batch of [1, 4]) {
+    for (const checkpointing of [false, true]) {
+      rt.pool.trim();
+      const adapters = AdapterSet.lora(rt, model.adaptableLinears(), { rank: 16, alpha: 16 });
+      const data = { name: 'random', examples: randomRows(batch * (timedSteps + 2), seq, config.vocabSize, 7), dropped: 0 };
+      const result = await train(model, adapters, data, { steps: timedSteps + 2, batchSize: batch, lr: 1e-4, checkpointing });
+      // The first two steps compile pipelines and grow the pool; the rest are timed (wall time between step reports).
+      const timed = result.steps.slice(2);
+      const ms = (timed[timed.length - 1].elapsedMs - result.steps[1].elapsedMs) / timed.length;
+      const row: TrainBenchRow = {
+        name, batch, seq, checkpointing, tokensPerSecond: (batch * seq) / (ms / 1e3), msPerStep: ms,
+        peakBytes: rt.pool.stats.bytesAllocated, weightBytes,
+      };
+      rows.push(row);
+      log({
+        name: `train ${name}, nf4 G64, LoRA r16 all linears${checkpointing ? ', checkpointing' : ''}; peak GPU buffers ${(row.peakBytes / 2 ** 30).toFixed(2)} GiB (weights ${(weightBytes / 2 ** 30).toFixed(2)})`,
+        shape: `${batch}x${seq}`, value: row.tokensPerSecond, unit: 'tokens/s', ceiling: null, ratio: null, seconds: ms / 1e3, timing: 'wall',
+      });
+      adapters.dispose();
+    }
+  }
+  // One step of batch 1 on the first two layers (a step may time at most 2048 passes), every dispatch timed (each
+  // in its own pass, so the sum exceeds the unprofiled step): per layer and the head once.
+  const kernels: KernelShare[] = [];
+  if (rt.canProfile) {
+    const slice = LlamaModel.fromWeights(rt, { ...weights, config: { ...config, layers: 2 }, layers: weights.layers.slice(0, 2) });
+    const adapters = AdapterSet.lora(rt, slice.adaptableLinears(), { rank: 16, alpha: 16 });
+    slice.adapters = adapters;
+    const batch = collate(randomRows(1, seq, config.vocabSize, 9));
+    const lossSum = rt.tensor([1], 'f32', 'loss');
+    for (const profiled of [false, true]) {
+      const step = profiled ? new Step(rt, 'dispatch', 2048) : rt.step();
+      await recordTrainingPass(slice, step, batch, { backward: true, lossScale: 1 / batch.scored, checkpointing: false, seed: 1, firstMicroBatch: true, lossSum });
+      step.submit();
+      if (profiled) {
+        const byFamily = new Map<string, KernelShare>();
+        for (const t of await step.timings()) {
+          const f = family(t.label);
+          const k = byFamily.get(f) ?? { family: f, ms: 0, dispatches: 0 };
+          k.ms += t.ns / 1e6;
+          k.dispatches++;
+          byFamily.set(f, k);
+        }
+        kernels.push(...[...byFamily.values()].sort((a, b) => b.ms - a.ms));
+      }
+      await rt.sync();
+    }
+    const total = kernels.reduce((a, k) => a + k.ms, 0);
+    for (const k of kernels) console.log(`  ${k.family.padEnd(28)} ${k.ms.toFixed(2).padStart(9)} ms ${((100 * k.ms) / total).toFixed(1).padStart(5)} %  ${k.dispatches} dispatches`);
+    rt.free(lossSum);
+    adapters.dispose();
+  }
+  model.dispose();
+  return { rows, kernels };
+}
+
+export interface FinetuneReport {
+  command: string;
+  seed: number;
+  options: Record<string, unknown>;
+  quant: QuantSpec;
+  lora: Record<string, unknown>;
+  trainTokens: number;
+  before: { loss: number; perplexity: number; tokens: number };
+  after: { loss: number; perplexity: number; tokens: number };
+  curve: { step: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number }[];
+  evals: { step: number; loss: number }[];
+  seconds: number;
+}
+
+function readCorpus(dir: string, corpus: string): string {
+  const path = `${dir}/${corpus}.txt`;
+  return existsSync(path) ? readFileSync(path, 'utf8') : gunzipSync(readFileSync(`${path}.gz`)).toString('utf8');
+}
+
+/** micro-llama-6m fine-tuned on Shakespeare's train split (the first 90 % of the file, cut at a newline). */
+/** `validTokens` cuts the validation split short (a smoke test on a CPU adapter); default: all of it. */
+export async function runMicroFinetune(rt: Runtime, modelDir: string, dataDir: string, steps: number, validTokens = Infinity): Promise<FinetuneReport> {
+  const files: Record<string, Blob> = {};
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) files[f] = await openAsBlob(`${modelDir}/${f}`);
+  const source = blobSource(modelDir, files);
+  const quant: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'none' };
+  const model = await LlamaModel.load(rt, source, { quant });
+  const tokenizer = await loadTokenizer(source);
+  const text = readCorpus(dataDir, 'tinyshakespeare');
+  const cut = text.lastIndexOf('\n', Math.floor(0.9 * text.length));
+  const validIds = tokenizer.encode(text.slice(cut)).slice(0, validTokens);
+  const window = 256;
+  const score = async () => {
+    const r = await perplexity(model, validIds, { window, fullWindowsOnly: true });
+    const loss = r.windows.reduce((a, w) => a + w.loss / w.tokens, 0) / r.windows.length; // metrics.json's mean of window means
+    return { loss, perplexity: Math.exp(loss), tokens: r.tokens };
+  };
+  const before = await score();
+  console.log(`micro-llama-6m nf4 G64, Shakespeare validation before: loss ${before.loss.toFixed(4)} (ppl ${before.perplexity.toFixed(2)})`);
+  const trainText = textDataset(tokenizer, text.slice(0, cut), { seqLen: window, name: 'tinyshakespeare train' });
+  // A held-out slice of the train split for the learning curve (the validation split stays untouched until the end).
+  const { train: trainData, validation: curveData } = splitDataset(trainText, 32, 1);
+  const lora = { rank: 16, alpha: 16, dropout: 0.05, seed: 0 };
+  const adapters = AdapterSet.lora(rt, model.adaptableLinears(), lora);
+  const options = { steps, batchSize: 8, lr: 1e-3, schedule: 'cosine' as const, warmupSteps: 20, weightDecay: 0, maxGradNorm: 1, seed: 0, evalEvery: 50 };
+  const t0 = performance.now();
+  const result = await train(model, adapters, trainData, {
+    ...options, evalData: curveData,
+    onStep: (s) => { if (s.step % 25 === 0) console.log(`step ${s.step}: loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} |g| ${s.gradNorm.toFixed(3)} ${s.tokensPerSecond.toFixed(0)} tok/s`); },
+    onEval: (e) => console.log(`  eval @${e.step}: ${e.loss.toFixed(4)}`),
+  });
+  const seconds = (performance.now() - t0) / 1e3;
+  model.adapters = adapters;
+  const after = await score();
+  console.log(`after ${steps} steps (${seconds.toFixed(1)} s): loss ${after.loss.toFixed(4)} (ppl ${after.perplexity.toFixed(2)})`);
+  adapters.dispose();
+  model.adapters = null;
+  model.dispose();
+  return {
+    command: 'BENCH_SUITES=finetune node .device/bench.mjs out.json (MICRO_LLAMA_DIR, CORPUS_DIR set)', seed: 0, options, quant, lora,
+    trainTokens: trainData.examples.reduce((a, e) => a + e.ids.length, 0), before, after,
+    curve: result.steps.map(({ step, loss, lr, gradNorm, tokensPerSecond }) => ({ step, loss, lr, gradNorm, tokensPerSecond })),
+    evals: result.evals.map(({ step, loss }) => ({ step, loss })), seconds,
+  };
+}
