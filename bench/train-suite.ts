@@ -33,9 +33,13 @@ export interface KernelShare {
   dispatches: number;
 }
 
-/** A dispatch label's family: 'matmul 512x2048x2048' → 'matmul', 'gemv slices x' → 'gemv slices'. */
-function family(label: string): string {
-  return label.replace(/[\s(].*$/, '').replace(/\d+.*$/, '') || label;
+/** A dispatch label's family: its words without numbers ('attention dq 1x512x32' → 'attention dq'); matmuls with a
+ *  dimension of the LoRA rank are the adapters' ('matmul (LoRA)'). */
+function family(label: string, rank: number): string {
+  const words = label.split(' ');
+  const name = words.filter((w) => !/\d/.test(w)).join(' ') || label;
+  const dims = words.flatMap((w) => (/^\d+(x\d+)+$/.test(w) ? w.split('x').map(Number) : []));
+  return name === 'matmul' && dims.includes(rank) ? 'matmul (LoRA)' : name;
 }
 
 function randomRows(count: number, seq: number, vocab: number, seed: number): Example[] {
@@ -98,7 +102,7 @@ export async function runTrainingBench(rt: Runtime, scale: 'gpu' | 'cpu', log: (
       if (profiled) {
         const byFamily = new Map<string, KernelShare>();
         for (const t of await step.timings()) {
-          const f = family(t.label);
+          const f = family(t.label, 16);
           const k = byFamily.get(f) ?? { family: f, ms: 0, dispatches: 0 };
           k.ms += t.ns / 1e6;
           k.dispatches++;

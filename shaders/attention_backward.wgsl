@@ -2,15 +2,18 @@
 // forward's cache [B, Hkv, cap, D] with the T tokens at rows 0 … T−1), without a [heads, T, T] matrix: scores are
 // recomputed from q and k, FlashAttention-2 style, in two passes.
 //   q, o, dout, dq: [B·T, Hq, D];  kc, vc: [B, Hkv, cap, D];  mask: [B, cap] (1 = real token);
-//   stats: [B, Hq, T] of (L, Δ) with L = logsumexp of the row's scaled scores, Δ = dout·o;  dk, dv: [B·T, Hkv, D].
+//   stats: [B, Hq, T] of (L, Δ) with L = logsumexp of the row's scaled scores, Δ = dout·o;
+//   dkPart, dvPart: [B·T, Hq, D], each query head's share of dk, dv;  dk, dv: [B·T, Hkv, D].
 // With s_ij = scale·q_i·k_j, P_ij = exp(s_ij − L_i) over the keys query i sees (j ≤ i, mask[j] = 1):
 //   dv_j = Σ_i P_ij dout_i,  dP_ij = dout_i·v_j,  dS_ij = P_ij (dP_ij − Δ_i),
 //   dq_i = scale · Σ_j dS_ij k_j,  dk_j = scale · Σ_i dS_ij q_i  (summed over the Hq/Hkv query heads of the group).
 // backward_dq: a 64-invocation workgroup owns 64 consecutive queries of one (sequence, head); each invocation
 // holds its q, dout and dq rows in registers, and key/value tiles of TILE rows stream through workgroup memory
 // (first pass: L by an online softmax; second pass: dq). It also writes (L, Δ) for backward_dkv.
-// backward_dkv: a 64-invocation workgroup owns 64 consecutive keys of one (sequence, KV head); each invocation
-// holds k, v, dk, dv, and tiles of queries, output gradients and (L, Δ) stream through workgroup memory.
+// backward_dkv: a 64-invocation workgroup owns 64 consecutive keys of one (sequence, query head) — one workgroup per
+// query head, not per KV head, for parallelism: each invocation holds k, v and its head's share of dk, dv, and tiles
+// of queries, output gradients and (L, Δ) stream through workgroup memory. reduce_kv sums the shares of the
+// Hq/Hkv query heads of each KV head.
 
 struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, past: u32, cap: u32, scale: f32 }
 
@@ -25,8 +28,13 @@ struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, past: u32, cap: u32, 
 @group(0) @binding(7) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(8) var<storage, read_write> stats: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read> statsIn: array<vec2<f32>>;
-@group(0) @binding(7) var<storage, read_write> dk: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dv: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dkPart: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dvPart: array<f32>;
+// reduce_kv
+@group(0) @binding(1) var<storage, read> dkShares: array<f32>;
+@group(0) @binding(2) var<storage, read> dvShares: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dk: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dv: array<f32>;
 
 const ROWS = 64u;
 const HD = {{HEAD_DIM}}u;
@@ -111,7 +119,8 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
 @compute @workgroup_size(64)
 fn backward_dkv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = wg.z;
-  let hk = wg.y;
+  let h = wg.y;
+  let hk = h / (p.Hq / p.Hkv);
   let first = wg.x * ROWS; // the block's first key: queries before it see none of its keys
   let j = min(first + lid, p.T - 1u);
   let kvAt = ((b * p.Hkv + hk) * p.cap + j) * HD;
@@ -126,8 +135,7 @@ fn backward_dkv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     dvr[d] = 0.0;
   }
   let visible = mask[b * p.cap + j] != 0u;
-  let group = p.Hq / p.Hkv;
-  for (var h = hk * group; h < (hk + 1u) * group; h++) {
+  {
     for (var i0 = first; i0 < p.T; i0 += TILE) {
       for (var e = lid; e < TILE * HD; e += ROWS) {
         let at = ((b * p.T + min(i0 + e / HD, p.T - 1u)) * p.Hq + h) * HD + e % HD;
@@ -161,11 +169,32 @@ fn backward_dkv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
     }
   }
   if (first + lid < p.T) {
-    let at = ((b * p.T + j) * p.Hkv + hk) * HD;
+    let at = ((b * p.T + j) * p.Hq + h) * HD;
     // tileA held scale·q, so dkr already carries the factor scale.
     for (var d = 0u; d < HD; d++) {
-      dk[at + d] = dkr[d];
-      dv[at + d] = dvr[d];
+      dkPart[at + d] = dkr[d];
+      dvPart[at + d] = dvr[d];
     }
   }
+}
+
+// One invocation per element of dk (and dv): the sum of its KV head's Hq/Hkv query-head shares.
+@compute @workgroup_size(256)
+fn reduce_kv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let i = (wg.y * groups.x + wg.x) * 256u + lid;
+  if (i >= p.B * p.T * p.Hkv * HD) { return; }
+  let d = i % HD;
+  let hk = (i / HD) % p.Hkv;
+  let row = i / (HD * p.Hkv);
+  let group = p.Hq / p.Hkv;
+  var sk = 0.0;
+  var sv = 0.0;
+  for (var g = 0u; g < group; g++) {
+    let at = (row * p.Hq + hk * group + g) * HD + d;
+    sk += dkShares[at];
+    sv += dvShares[at];
+  }
+  dk[i] = sk;
+  dv[i] = sv;
 }

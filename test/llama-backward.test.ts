@@ -1,5 +1,6 @@
 // The backward ops of the LLaMA block against their float64 references, on odd shapes with random data.
 import { describe, expect, it } from 'vitest';
+import type { Tensor } from '../src/gpu';
 import {
   attentionBackward, attentionForward, crossEntropyForwardBackward, IGNORE_TARGET, rmsnormBackward, ropeBackward, ropeForward,
   ropeTable, swigluBackward, writeKv,
@@ -110,16 +111,17 @@ describe('LLaMA backward ops match the references', () => {
         dk: rt.upload(poison(k.length), [B * S, hkv, D], 'dk'),
         dv: rt.upload(poison(v.length), [B * S, hkv, D], 'dv'),
       };
+      const shares: [Tensor, Tensor] = [rt.upload(poison(q.length), [B * S, hq, D], 'dk shares'), rt.upload(poison(q.length), [B * S, hq, D], 'dv shares')];
       const step = rt.step();
       await writeKv(rt, step, K, V, KC, VC, w);
       await attentionForward(rt, step, Q, KC, VC, M, O, w);
-      await attentionBackward(rt, step, Q, KC, VC, M, O, DO, stats, grads, w);
+      await attentionBackward(rt, step, Q, KC, VC, M, O, DO, stats, shares, grads, w);
       step.submit();
       expect(relativeError(await rt.read(O) as Float32Array, attentionRef(q, k, v, mask, B, S, hq, hkv, D))).toBeLessThan(1e-5);
       expect(relativeError(await rt.read(grads.dq) as Float32Array, want.dq)).toBeLessThan(1e-5);
       expect(relativeError(await rt.read(grads.dk) as Float32Array, want.dk)).toBeLessThan(1e-5);
       expect(relativeError(await rt.read(grads.dv) as Float32Array, want.dv)).toBeLessThan(1e-5);
-      rt.free(Q, K, V, KC, VC, M, O, DO, stats, grads.dq, grads.dk, grads.dv);
+      rt.free(Q, K, V, KC, VC, M, O, DO, stats, ...shares, grads.dq, grads.dk, grads.dv);
     });
   }
 });

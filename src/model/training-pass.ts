@@ -229,8 +229,9 @@ async function layerBackward(ctx: PassContext, l: number, w: LayerWeights, acts:
   const dv = scratch.tensor([N, c.kvHeads, c.headDim], `L${l} dv`);
   const stats = scratch.tensor([B, c.heads, T, 2], `L${l} attention stats`);
   const attn3 = reshape(acts.attn!, [N, c.heads, c.headDim]);
-  await attentionBackward(rt, step, acts.q!, acts.kCache!, acts.vCache!, ctx.mask, attn3, reshape(dAttn, attn3.shape), stats, { dq, dk, dv }, { batch: B, tokens: T, past: 0 });
-  scratch.free(dAttn, stats, acts.attn, acts.q, acts.kCache, acts.vCache);
+  const shares: [Tensor, Tensor] = [scratch.tensor(attn3.shape as number[], `L${l} dk shares`), scratch.tensor(attn3.shape as number[], `L${l} dv shares`)];
+  await attentionBackward(rt, step, acts.q!, acts.kCache!, acts.vCache!, ctx.mask, attn3, reshape(dAttn, attn3.shape), stats, shares, { dq, dk, dv }, { batch: B, tokens: T, past: 0 });
+  scratch.free(dAttn, stats, ...shares, acts.attn, acts.q, acts.kCache, acts.vCache);
   await ropeBackward(rt, step, dq, ctx.positions, ctx.rope);
   await ropeBackward(rt, step, dk, ctx.positions, ctx.rope);
   const [dq2, dk2, dv2] = [reshape(dq, [N, qd]), reshape(dk, [N, kvd]), reshape(dv, [N, kvd])];

@@ -94,11 +94,12 @@ export interface AttentionGradients {
 /**
  * Gradients of attentionForward over B whole sequences of T tokens (training: past 0, the sequences' keys and values
  * at cache rows 0 … T−1), given out = the forward's output and dout its gradient. Nothing of size [heads, T, T] is
- * made: scores are recomputed in two kernels (shaders/attention_backward.wgsl). `stats` is scratch, [B, Hq, T, 2].
+ * made: scores are recomputed (shaders/attention_backward.wgsl). Scratch: `stats` [B, Hq, T, 2], and `shares`, two
+ * [B·T, Hq, D] tensors for each query head's share of dk and dv (summed per KV head at the end).
  */
 export async function attentionBackward(
   rt: Runtime, step: Step, q: Tensor, kCache: Tensor, vCache: Tensor, mask: Tensor, out: Tensor, dout: Tensor,
-  stats: Tensor, grads: AttentionGradients, w: AttentionWindow,
+  stats: Tensor, shares: [Tensor, Tensor], grads: AttentionGradients, w: AttentionWindow,
 ) {
   if (w.past !== 0) throw new ShapeError(`attentionBackward: training attention starts at cache row 0, got past ${w.past}`);
   const [hkv, capacity, headDim] = cacheShape(kCache, w, 'attentionBackward');
@@ -111,6 +112,7 @@ export async function attentionBackward(
   for (const t of [out, dout, grads.dq]) expectShape(t, q.shape, 'attentionBackward');
   expectShape(stats, [w.batch, hq, w.tokens, 2], 'attentionBackward');
   for (const t of [grads.dk, grads.dv]) expectShape(t, [w.batch * w.tokens, hkv, headDim], 'attentionBackward');
+  for (const t of shares) expectShape(t, q.shape, 'attentionBackward');
   const values = { HEAD_DIM: headDim, TILE: backwardTile(rt, headDim) };
   const spec = (entryPoint: string) => ({
     shader: variantName('attention_backward', values), code: () => renderWgsl('attention_backward', backwardCode, values), entryPoint,
@@ -120,5 +122,8 @@ export async function attentionBackward(
   const dqKernel = await rt.kernel(spec('backward_dq'));
   step.dispatch(dqKernel, uniforms, [q, kCache, vCache, mask, out, dout, grads.dq, stats], [blocks, hq, w.batch], `attention dq ${w.batch}x${w.tokens}x${hq}`);
   const dkvKernel = await rt.kernel(spec('backward_dkv'));
-  step.dispatch(dkvKernel, uniforms, [q, kCache, vCache, mask, stats, dout, grads.dk, grads.dv], [blocks, hkv, w.batch], `attention dkv ${w.batch}x${w.tokens}x${hkv}`);
+  step.dispatch(dkvKernel, uniforms, [q, kCache, vCache, mask, stats, dout, shares[0], shares[1]], [blocks, hq, w.batch], `attention dkv ${w.batch}x${w.tokens}x${hq}`);
+  const reduceKernel = await rt.kernel(spec('reduce_kv'));
+  const groups = grid1d(Math.ceil((w.batch * w.tokens * hkv * headDim) / 256), rt.device.limits.maxComputeWorkgroupsPerDimension);
+  step.dispatch(reduceKernel, uniforms, [shares[0], shares[1], grads.dk, grads.dv], groups, `attention dkv reduce ${w.batch}x${w.tokens}x${hkv}`);
 }
