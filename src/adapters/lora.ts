@@ -2,8 +2,10 @@
 // A Kaiming-uniform as PEFT initialises it (bound 1/√in), B zero, dropout on the adapter's input.
 //   forward   H = drop(x)·Aᵀ [N, r];  y += s·H·Bᵀ
 //   backward  dB = s·dyᵀ·H;  dH = s·dy·B;  dA = dHᵀ·drop(x);  dx += drop'(dH·A)
+// The products into or out of rank r (H, dH, dA, dB) take the split-K kernels of src/ops/lora.ts where r fits them
+// (a multiple of 4 up to 64), the f32 matmul otherwise; the two with r as the inner dimension take the matmul.
 import type { Tensor } from '../gpu';
-import { dropoutBackwardAdd, dropoutForward, matmul } from '../ops';
+import { dropoutBackwardAdd, dropoutForward, loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits, matmul } from '../ops';
 import type { AdapterModule, AdapterPass, AdapterSaved } from './adapter';
 import type { ParamSpec, ParamStore } from './params';
 import { seededRandom } from '../gpu';
@@ -47,6 +49,7 @@ export class LoraModule implements AdapterModule {
   readonly inFeatures: number;
   readonly outFeatures: number;
   private readonly scale: number;
+  private readonly splitK: boolean;
 
   constructor(
     private readonly store: ParamStore,
@@ -59,6 +62,7 @@ export class LoraModule implements AdapterModule {
     this.inFeatures = shape.inFeatures;
     this.outFeatures = shape.outFeatures;
     this.scale = loraScale(hyper);
+    this.splitK = lowRankKernelFits(hyper.rank);
   }
 
   private param(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
@@ -83,7 +87,8 @@ export class LoraModule implements AdapterModule {
     const h = rt.tensor([N, this.hyper.rank], 'f32', `${this.target} lora H`); // [N, r]
     const { xin, owned } = await this.input(pass, x);
     try {
-      await matmul(rt, step, xin, this.param('params', 'A'), h, { transB: true });
+      if (this.splitK) await loraDown(rt, step, xin, this.param('params', 'A'), h);
+      else await matmul(rt, step, xin, this.param('params', 'A'), h, { transB: true });
       await matmul(rt, step, h, this.param('params', 'B'), y, { transB: true, accumulate: true, alpha: this.scale });
     } catch (e) {
       rt.free(h);
@@ -104,11 +109,17 @@ export class LoraModule implements AdapterModule {
     const dh = rt.tensor([N, this.hyper.rank], 'f32', `${this.target} lora dH`);
     const owned: Tensor[] = [h, dh];
     try {
-      await matmul(rt, step, dy, h, this.param('grads', 'B'), { transA: true, alpha: this.scale, accumulate });
-      await matmul(rt, step, dy, this.param('params', 'B'), dh, { alpha: this.scale });
+      if (this.splitK) {
+        await loraGradB(rt, step, dy, h, this.param('grads', 'B'), this.scale, accumulate);
+        await loraUpBackward(rt, step, dy, this.param('params', 'B'), dh, this.scale);
+      } else {
+        await matmul(rt, step, dy, h, this.param('grads', 'B'), { transA: true, alpha: this.scale, accumulate });
+        await matmul(rt, step, dy, this.param('params', 'B'), dh, { alpha: this.scale });
+      }
       const { xin, owned: dropped } = await this.input(pass, x);
       if (dropped) owned.push(xin);
-      await matmul(rt, step, dh, xin, this.param('grads', 'A'), { transA: true, accumulate });
+      if (this.splitK) await loraGradA(rt, step, dh, xin, this.param('grads', 'A'), accumulate);
+      else await matmul(rt, step, dh, xin, this.param('grads', 'A'), { transA: true, accumulate });
       if (dropped) {
         const g = rt.tensor(x.shape, 'f32', `${this.target} lora dx`);
         owned.push(g);

@@ -13,3 +13,4 @@ export { ropeBackward, ropeForward, ropeTable } from './rope';
 export { swigluBackward, swigluForward } from './swiglu';
 export { dropoutBackwardAdd, dropoutForward } from './dropout';
 export { adamwPartialsShape, adamwStep, type AdamWBuffers, type AdamWSettings } from './adamw';
+export { loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits } from './lora';
