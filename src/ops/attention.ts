@@ -49,6 +49,18 @@ export async function writeKv(rt: Runtime, step: Step, k: Tensor, v: Tensor, kCa
   step.dispatch(kernel, params(w, hkv, hkv, headDim, capacity), [k, v, kCache, vCache], groups, `writeKv ${w.batch}x${w.tokens}`);
 }
 
+/** Checks q, the caches and the mask of one attention call against each other; their head counts and sizes. */
+function attentionShapes(q: Tensor, kCache: Tensor, vCache: Tensor, mask: Tensor, w: AttentionWindow, op: string) {
+  const [hkv, capacity, headDim] = cacheShape(kCache, w, op);
+  expectShape(vCache, kCache.shape, op);
+  expectShape(q, [w.batch * w.tokens, -1, headDim], op);
+  const hq = q.shape[1];
+  if (hq % hkv !== 0) throw new ShapeError(`${op}: ${hq} query heads are not a multiple of ${hkv} KV heads`);
+  if (headDim > 256) throw new ShapeError(`${op}: head dimension ${headDim} exceeds the kernel's 256`);
+  expectShape(mask, [w.batch, capacity], op, 'u32');
+  return { hq, hkv, capacity, headDim };
+}
+
 /**
  * out [B·T, Hq, D] = softmax(q·Kᵀ/√D + causal and padding mask)·V, per head, with KV head h / (Hq/Hkv).
  * mask: u32 [B, capacity], 1 for real tokens. Queries that see no key produce zeros.
@@ -56,13 +68,7 @@ export async function writeKv(rt: Runtime, step: Step, k: Tensor, v: Tensor, kCa
 export async function attentionForward(
   rt: Runtime, step: Step, q: Tensor, kCache: Tensor, vCache: Tensor, mask: Tensor, out: Tensor, w: AttentionWindow,
 ) {
-  const [hkv, capacity, headDim] = cacheShape(kCache, w, 'attention');
-  expectShape(vCache, kCache.shape, 'attention');
-  expectShape(q, [w.batch * w.tokens, -1, headDim], 'attention');
-  const hq = q.shape[1];
-  if (hq % hkv !== 0) throw new ShapeError(`attention: ${hq} query heads are not a multiple of ${hkv} KV heads`);
-  if (headDim > 256) throw new ShapeError(`attention: head dimension ${headDim} exceeds the kernel's 256`);
-  expectShape(mask, [w.batch, capacity], 'attention', 'u32');
+  const { hq, hkv, capacity, headDim } = attentionShapes(q, kCache, vCache, mask, w, 'attention');
   expectShape(out, q.shape, 'attention');
   if (w.tokens >= TILED_ATTENTION_MIN_TOKENS && headDim <= TILED_MAX_HEAD_DIM) {
     const kernel = await attentionKernel(rt, 'forward_tiled', headDim);
@@ -102,13 +108,7 @@ export async function attentionBackward(
   stats: Tensor, shares: [Tensor, Tensor], grads: AttentionGradients, w: AttentionWindow,
 ) {
   if (w.past !== 0) throw new ShapeError(`attentionBackward: training attention starts at cache row 0, got past ${w.past}`);
-  const [hkv, capacity, headDim] = cacheShape(kCache, w, 'attentionBackward');
-  expectShape(vCache, kCache.shape, 'attentionBackward');
-  expectShape(q, [w.batch * w.tokens, -1, headDim], 'attentionBackward');
-  const hq = q.shape[1];
-  if (hq % hkv !== 0) throw new ShapeError(`attentionBackward: ${hq} query heads are not a multiple of ${hkv} KV heads`);
-  if (headDim > 256) throw new ShapeError(`attentionBackward: head dimension ${headDim} exceeds the kernel's 256`);
-  expectShape(mask, [w.batch, capacity], 'attentionBackward', 'u32');
+  const { hq, hkv, capacity, headDim } = attentionShapes(q, kCache, vCache, mask, w, 'attentionBackward');
   for (const t of [out, dout, grads.dq]) expectShape(t, q.shape, 'attentionBackward');
   expectShape(stats, [w.batch, hq, w.tokens, 2], 'attentionBackward');
   for (const t of [grads.dk, grads.dv]) expectShape(t, [w.batch * w.tokens, hkv, headDim], 'attentionBackward');
