@@ -15,7 +15,9 @@ get_linear_schedule_with_warmup (lr · λ(s) for update s = 0, 1, 2).
               fixtures of a quantized base
 
 Produced on the project's development machine (CPU, Debian's python3-torch 1.13) by /usr/bin/python3; no
-transformers or PEFT are needed. Every tensor is stored as float32.
+transformers or PEFT are needed. Every tensor is stored as float32. DEQ was written there too, by the bundled
+dequantize step (`npx vite build --config scripts/vite.bench.config.ts`, then
+`VK_DRIVER_FILES=/usr/lib/chromium/vk_swiftshader_icd.json node .device/dequantize.mjs test/fixtures/llama DEQ`).
 """
 import json
 import math

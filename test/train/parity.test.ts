@@ -1,7 +1,8 @@
 // Training parity with PyTorch (scripts/reference/make_training_fixtures.py, float64 from the formulas): on three
 // tiny seeded LLaMAs (GQA; tied embeddings; llama3 RoPE with one KV head) and a batch with right padding and a
 // prompt mask, LoRA r 4 on all seven linears with B ≠ 0: the loss, every LoRA gradient, and the LoRA tensors after
-// three AdamW steps with clipping, weight decay and a warmup schedule.
+// three AdamW steps with clipping, weight decay and a warmup schedule; and the loss and gradients over a base quantized
+// to NF4 G64 with ICQ on load (the fixture computed on the same weights dequantized by our CPU reference).
 import { describe, expect, it } from 'vitest';
 import { AdapterSet, LlamaModel, blobSource, importPeft, readSafetensors, recordTrainingPass, tokenizedDataset, train, collate, writeSafetensors } from '../../src';
 import { relativeError, testRuntime } from '../helpers/gpu';
@@ -68,6 +69,21 @@ describe('training matches PyTorch', () => {
         expect(grads.size).toBe(7 * model.config.layers * 2);
       }
       expect(rt.pool.stats.bytesInUse).toBe(baseline);
+      set.dispose();
+      model.dispose();
+    });
+
+    it(`${name}, NF4 G64 ICQ base: the loss and every LoRA gradient (≤ 1e-3 relative)`, async () => {
+      const rt = await testRuntime();
+      const fx = await readFixture(`test/fixtures/train/${name}-nf4-icq.safetensors`);
+      const model = await LlamaModel.load(rt, await fixtureSource(name), { quant: { codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'icq' } });
+      const set = await importFixtureAdapter(model, fx);
+      model.adapters = set;
+      const { loss, grads } = await lossAndGradients(rt, model, set, fx, false);
+      expect(Math.abs(loss - fx.get('loss')!.data[0]) / fx.get('loss')!.data[0]).toBeLessThan(1e-5);
+      let worst = 0;
+      for (const [key, g] of grads) worst = Math.max(worst, relativeError(g, fx.get(`${key}.grad`)!.data));
+      expect(worst).toBeLessThan(1e-3);
       set.dispose();
       model.dispose();
     });
