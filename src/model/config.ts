@@ -30,37 +30,65 @@ export interface LlamaConfig {
 
 const FILE = 'config.json';
 
+/** Upper bounds no real LLaMA comes near: past them a config is corrupt, and checking here keeps absurd values from
+ *  reaching allocations (a billion layers failed as a RangeError inside a Map). */
+const MAXIMUM: Record<string, number> = {
+  vocab_size: 1 << 24, hidden_size: 1 << 17, intermediate_size: 1 << 19, num_hidden_layers: 1024,
+  num_attention_heads: 1024, num_key_value_heads: 1024, head_dim: 1 << 12, max_position_embeddings: 1 << 24,
+};
+
 function int(raw: Record<string, unknown>, field: string, fallback?: number): number {
   const v = raw[field] ?? fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
     throw new ModelFormatError(FILE, `field '${field}' must be a positive integer, got ${JSON.stringify(raw[field])}`);
   }
+  if (v > (MAXIMUM[field] ?? Infinity)) throw new ModelFormatError(FILE, `field '${field}' is ${v}, past any real model's (at most ${MAXIMUM[field]})`);
   return v;
 }
 
-function num(raw: Record<string, unknown>, field: string, fallback: number): number {
+/** A finite number (> 0 when `positive`), or the fallback when the field is absent. */
+function num(raw: Record<string, unknown>, field: string, fallback: number, positive = false): number {
   const v = raw[field] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ModelFormatError(FILE, `field '${field}' must be a number`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ModelFormatError(FILE, `field '${field}' must be a number, got ${JSON.stringify(raw[field])}`);
+  if (positive && !(v > 0)) throw new ModelFormatError(FILE, `field '${field}' must be positive, got ${v}`);
   return v;
+}
+
+function object(raw: Record<string, unknown>, field: string): Record<string, unknown> | null {
+  const v = raw[field];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ModelFormatError(FILE, `field '${field}' must be an object, got ${JSON.stringify(v)}`);
+  return v as Record<string, unknown>;
 }
 
 function ropeSettings(raw: Record<string, unknown>, maxPositions: number): RopeSettings {
   // transformers 5 nests everything under rope_parameters; 4.x has rope_theta and rope_scaling at the top.
-  const nested = (raw.rope_parameters ?? null) as Record<string, unknown> | null;
-  const scaling = (nested ?? raw.rope_scaling ?? {}) as Record<string, unknown>;
-  const theta = num(nested ?? raw, 'rope_theta', 10000);
+  const nested = object(raw, 'rope_parameters');
+  const scaling = nested ?? object(raw, 'rope_scaling') ?? {};
+  const theta = num(nested ?? raw, 'rope_theta', 10000, true);
   const type = String(scaling.rope_type ?? scaling.type ?? 'default');
   if (!['default', 'linear', 'llama3'].includes(type)) {
     throw new UnsupportedModelError(FILE, 'rope_type', `'${type}' is not supported (default, linear and llama3 are)`);
   }
-  return {
+  // linear and llama3 scaling have no defaults worth guessing: their fields must be there.
+  const required = (field: string, fallback: number) => {
+    if (type !== 'default' && (field === 'factor' || type === 'llama3') && scaling[field] === undefined) {
+      throw new ModelFormatError(FILE, `rope type '${type}' needs the field '${field}'`);
+    }
+    return num(scaling, field, fallback, true);
+  };
+  const settings = {
     theta,
     type,
-    factor: num(scaling, 'factor', 1),
-    lowFreqFactor: num(scaling, 'low_freq_factor', 1),
-    highFreqFactor: num(scaling, 'high_freq_factor', 4),
-    originalMaxPositions: num(scaling, 'original_max_position_embeddings', maxPositions),
+    factor: required('factor', 1),
+    lowFreqFactor: required('low_freq_factor', 1),
+    highFreqFactor: required('high_freq_factor', 4),
+    originalMaxPositions: required('original_max_position_embeddings', maxPositions),
   };
+  if (type === 'llama3' && !(settings.highFreqFactor > settings.lowFreqFactor)) {
+    throw new ModelFormatError(FILE, `rope 'high_freq_factor' ${settings.highFreqFactor} must exceed 'low_freq_factor' ${settings.lowFreqFactor}`);
+  }
+  return settings;
 }
 
 /** Reads a parsed config.json. Llama (and bias-free, full-attention Mistral) only. */
@@ -94,7 +122,7 @@ export function parseLlamaConfig(raw: Record<string, unknown>): LlamaConfig {
     heads,
     kvHeads,
     headDim,
-    rmsNormEps: num(raw, 'rms_norm_eps', 1e-6),
+    rmsNormEps: num(raw, 'rms_norm_eps', 1e-6, true),
     maxPositions,
     tieWordEmbeddings: raw.tie_word_embeddings === true,
     rope: ropeSettings(raw, maxPositions),

@@ -84,9 +84,17 @@ export function parseSafetensorsHeader(json: unknown, file: string, dataBytes: n
     if (dataBytes !== null && end > dataBytes) throw new ModelFormatError(file, `data ends at byte ${end}, past the file's ${dataBytes} data bytes (truncated?)`, name);
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
-  entries.sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < entries.length; i++) {
-    if (entries[i].begin < entries[i - 1].end) throw new ModelFormatError(file, `overlaps tensor '${entries[i - 1].name}'`, entries[i].name);
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  // The format asks the tensors to cover the data section exactly, without holes: a header length a few bytes
+  // short still parses (the header is space-padded) but shifts every tensor, and this is how it shows.
+  let covered = 0;
+  for (const e of entries) {
+    if (e.begin < covered) throw new ModelFormatError(file, `data_offsets [${e.begin}, ${e.end}] overlap the previous tensor's (which ends at ${covered})`, e.name);
+    if (e.begin > covered) throw new ModelFormatError(file, `data_offsets leave bytes ${covered}…${e.begin} of the data section to no tensor`, e.name);
+    covered = e.end;
+  }
+  if (dataBytes !== null && covered !== dataBytes) {
+    throw new ModelFormatError(file, `the header's tensors cover ${covered} bytes, the data section holds ${dataBytes} (a wrong header length, or bytes after the last tensor)`);
   }
   return entries;
 }
@@ -151,6 +159,9 @@ export async function* readSafetensors(
       }
       position = entry.end;
       yield { ...entry, data: toF32(data, entry.dtype) };
+    }
+    if (totalBytes === null && (await bytes.fill(new Uint8Array(1))) > 0) {
+      throw new ModelFormatError(file, `bytes follow the last tensor, which ends at data byte ${position} (a wrong header length?)`);
     }
   } finally {
     await reader.cancel().catch(() => {});

@@ -66,7 +66,24 @@ export async function loadTokenizer(source: ModelSource): Promise<TextTokenizer>
   const json = await readJson(source, 'tokenizer.json');
   if (!json) throw new ModelFormatError('tokenizer.json', `not found in ${source.name} (only tokenizer.json tokenizers are supported)`);
   const config = (await readJson(source, 'tokenizer_config.json')) ?? {};
+  if (typeof config !== 'object' || Array.isArray(config)) throw new ModelFormatError('tokenizer_config.json', 'must hold a JSON object');
+  if (typeof json !== 'object' || Array.isArray(json)) throw new ModelFormatError('tokenizer.json', 'must hold a JSON object');
+  for (const field of ['bos_token', 'eos_token', 'chat_template'] as const) {
+    const v = config[field];
+    const ok = v == null || typeof v === 'string' || (field !== 'chat_template' && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string');
+    if (!ok) throw new ModelFormatError('tokenizer_config.json', `field '${field}' must be a string${field === 'chat_template' ? '' : ' or an AddedToken object'}, got ${JSON.stringify(v)}`);
+  }
   const templateFile = await source.file('chat_template.jinja');
   const template = templateFile ? await templateFile.text() : typeof config.chat_template === 'string' ? config.chat_template : null;
-  return new TextTokenizer(new Tokenizer(json as object, config), config, template);
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = new Tokenizer(json as object, config);
+  } catch (e) {
+    throw new ModelFormatError('tokenizer.json', `the tokenizer library refused it: ${(e as Error).message}`);
+  }
+  try {
+    return new TextTokenizer(tokenizer, config, template);
+  } catch (e) {
+    throw new ModelFormatError(templateFile ? 'chat_template.jinja' : 'tokenizer_config.json', `chat_template does not parse: ${(e as Error).message}`);
+  }
 }

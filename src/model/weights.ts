@@ -126,8 +126,16 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
           throw new ModelFormatError(file, `shape [${t.shape}] does not match config.json's [${shape}]`, t.name);
         }
         if (dense.has(t.name) || linears.has(t.name)) throw new ModelFormatError(file, 'appears twice', t.name);
-        const gpu = rt.upload(t.data, t.shape, t.name);
         const isLinear = t.shape.length === 2 && t.name !== 'model.embed_tokens.weight' && (t.name !== 'lm_head.weight' || options.quantizeLmHead);
+        // Quantization refuses non-finite weights on the GPU; tensors kept in f32 are checked here.
+        if (!(isLinear && options.quant)) {
+          const bad = t.data.findIndex((v) => !Number.isFinite(v));
+          if (bad >= 0) {
+            const where = t.shape.length === 2 ? `row ${Math.floor(bad / t.shape[1])}, column ${bad % t.shape[1]}` : `index ${bad}`;
+            throw new ModelFormatError(file, `holds a non-finite value (${t.data[bad]}) at ${where}`, t.name);
+          }
+        }
+        const gpu = rt.upload(t.data, t.shape, t.name);
         if (isLinear && options.quant) {
           try {
             const weight = await quantize(rt, gpu, options.quant, t.name);

@@ -2,7 +2,7 @@
 // tensor or field, with nothing left allocated on the GPU.
 import { describe, expect, it } from 'vitest';
 import {
-  blobSource, expectedTensors, LlamaModel, loadTokenizer, ModelFormatError, parseLlamaConfig, readSafetensors,
+  blobSource, expectedTensors, LlamaModel, loadTokenizer, ModelFormatError, parseLlamaConfig, parseSafetensorsHeader, readSafetensors,
   ropeInvFreq, UnsupportedModelError, type LlamaConfig,
 } from '../../src/model';
 import { relativeError, testRuntime } from '../helpers/gpu';
@@ -218,6 +218,90 @@ describe('loading rejects bad input and frees what it allocated', () => {
   it('an unknown model_type, before anything is read', async () => {
     const e = await loadError({ ...CONFIG, model_type: 'falcon' }, tensorsFor(config));
     expect(e).toBeInstanceOf(UnsupportedModelError);
+  });
+
+  it('a header length a few bytes short (the space-padded JSON still parses) is refused, not read shifted', async () => {
+    // The writer's header padded with 16 more spaces, then the length field cut by 4: the JSON parses, the data moves.
+    const bytes = writeSafetensors(tensorsFor(config));
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const length = view.getUint32(0, true);
+    const padded = new Uint8Array(bytes.length + 16);
+    padded.set(bytes.subarray(0, 8 + length));
+    padded.fill(0x20, 8 + length, 8 + length + 16);
+    padded.set(bytes.subarray(8 + length), 8 + length + 16);
+    new DataView(padded.buffer).setUint32(0, length + 16 - 4, true);
+    const e = await loadError(CONFIG, tensorsFor(config), () => padded);
+    expect(e).toBeInstanceOf(ModelFormatError);
+    expect(e.message).toMatch(/tensors cover \d+ bytes, the data section holds \d+/);
+    // The same bytes as a stream of unknown length: caught when bytes follow the last tensor.
+    const rt = await testRuntime();
+    const source = { name: 'stream', file: async (p: string) => p === 'config.json'
+      ? { size: null, stream: () => new Blob([JSON.stringify(CONFIG)]).stream(), text: async () => JSON.stringify(CONFIG) }
+      : p === 'model.safetensors' ? { size: null, stream: () => new Blob([padded as Uint8Array<ArrayBuffer>]).stream(), text: async () => '' } : null };
+    const before = rt.pool.stats.bytesInUse;
+    const streamed = await LlamaModel.load(rt, source).then(() => null, (err: Error) => err);
+    expect(streamed?.message).toMatch(/bytes follow the last tensor/);
+    expect(rt.pool.stats.bytesInUse).toBe(before);
+  });
+
+  it('data_offsets with a hole between tensors, or overlapping ones', () => {
+    const entry = (begin: number, end: number) => ({ dtype: 'F32', shape: [(end - begin) / 4], data_offsets: [begin, end] });
+    expect(() => parseSafetensorsHeader({ a: entry(0, 8), b: entry(12, 20) }, 'f', 20)).toThrow(/leave bytes 8…12/);
+    expect(() => parseSafetensorsHeader({ a: entry(0, 8), b: entry(4, 12) }, 'f', 12)).toThrow(/overlap/);
+    expect(() => parseSafetensorsHeader({ a: entry(4, 12) }, 'f', 12)).toThrow(/leave bytes 0…4/);
+  });
+
+  it('a NaN or Inf in a weight kept in f32 names the tensor and its row', async () => {
+    const tensors = tensorsFor(config);
+    const norm = tensors.find((t) => t.name === 'model.layers.1.post_attention_layernorm.weight')!;
+    norm.data[7] = Number.NaN;
+    const e = await loadError(CONFIG, tensors);
+    expect(e).toBeInstanceOf(ModelFormatError);
+    expect((e as ModelFormatError).tensor).toBe('model.layers.1.post_attention_layernorm.weight');
+    expect(e.message).toMatch(/non-finite value \(NaN\) at index 7/);
+    const head = tensorsFor(config);
+    head.find((t) => t.name === 'lm_head.weight')!.data[3 * 32 + 5] = Infinity;
+    expect((await loadError(CONFIG, head)).message).toMatch(/lm_head\.weight.*\(Infinity\) at row 3, column 5/);
+  });
+
+  it('config values that cannot be right, before anything is allocated', async () => {
+    const cases: [object, RegExp][] = [
+      [{ ...CONFIG, rms_norm_eps: -1e-5 }, /'rms_norm_eps' must be positive/],
+      [{ ...CONFIG, rope_parameters: 'fast' }, /'rope_parameters' must be an object/],
+      [{ ...CONFIG, rope_parameters: { rope_type: 'llama3', rope_theta: 500000 } }, /rope type 'llama3' needs the field 'factor'/],
+      [{ ...CONFIG, rope_parameters: { rope_type: 'llama3', rope_theta: 500000, factor: 8, low_freq_factor: 1, high_freq_factor: 4 } }, /needs the field 'original_max_position_embeddings'/],
+      [{ ...CONFIG, rope_parameters: { rope_type: 'linear', rope_theta: 10000 } }, /rope type 'linear' needs the field 'factor'/],
+      [{ ...CONFIG, rope_parameters: { rope_type: 'default', rope_theta: -1 } }, /'rope_theta' must be positive/],
+      [{ ...CONFIG, num_hidden_layers: 1e9 }, /'num_hidden_layers' is 1000000000, past any real model's/],
+    ];
+    for (const [raw, message] of cases) {
+      const e = await loadError(raw, tensorsFor(config));
+      expect(e, String(message)).toBeInstanceOf(ModelFormatError);
+      expect(e.message).toMatch(message);
+    }
+  });
+
+  it('a malformed tokenizer.json, tokenizer_config.json or chat template is a ModelFormatError naming the file', async () => {
+    const tokenizerJson = {
+      version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: null, pre_tokenizer: { type: 'Whitespace' },
+      post_processor: null, decoder: null, model: { type: 'WordLevel', vocab: { a: 0, b: 1, '[UNK]': 2 }, unk_token: '[UNK]' },
+    };
+    const source = (fs: Record<string, unknown>) =>
+      blobSource('tok', Object.fromEntries(Object.entries(fs).map(([k, v]) => [k, new Blob([typeof v === 'string' ? v : JSON.stringify(v)])])));
+    expect((await loadTokenizer(source({ 'tokenizer.json': tokenizerJson }))).encode('a b')).toEqual([0, 1]);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ 'tokenizer.json': { ...tokenizerJson, model: { type: 'NoSuchModel' } } }, /tokenizer\.json: the tokenizer library refused it/],
+      [{ 'tokenizer.json': { model: tokenizerJson.model } }, /tokenizer\.json: the tokenizer library refused it/],
+      [{ 'tokenizer.json': [1, 2] }, /tokenizer\.json: must hold a JSON object/],
+      [{ 'tokenizer.json': tokenizerJson, 'tokenizer_config.json': { bos_token: 5 } }, /tokenizer_config\.json: field 'bos_token' must be a string/],
+      [{ 'tokenizer.json': tokenizerJson, 'tokenizer_config.json': { chat_template: '{% for m in messages %}' } }, /tokenizer_config\.json: chat_template does not parse/],
+      [{ 'tokenizer.json': tokenizerJson, 'chat_template.jinja': '{{ messages[0] ' }, /chat_template\.jinja: chat_template does not parse/],
+    ];
+    for (const [fs, message] of cases) {
+      const e = await loadTokenizer(source(fs)).then(() => null, (err: Error) => err);
+      expect(e, String(message)).toBeInstanceOf(ModelFormatError);
+      expect(e!.message).toMatch(message);
+    }
   });
 
   it('a missing tokenizer.json', async () => {
