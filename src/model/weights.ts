@@ -84,15 +84,27 @@ async function requireJson(source: ModelSource, path: string): Promise<Record<st
   return json;
 }
 
-/** The safetensors files to read: model.safetensors (already opened), or the shards an index names. */
-async function shardList(source: ModelSource): Promise<{ file: string; opened: SourceFile | null }[]> {
+const INDEX = 'model.safetensors.index.json';
+
+/** The safetensors files to read — model.safetensors (already opened), or the shards an index names — and the file
+ *  each tensor should come from (for errors about missing ones). */
+async function shardList(source: ModelSource): Promise<{ shards: { file: string; opened: SourceFile | null }[]; fileOf: (tensor: string) => string }> {
   const single = await source.file('model.safetensors');
-  if (single) return [{ file: 'model.safetensors', opened: single }];
-  const index = await readJson(source, 'model.safetensors.index.json');
-  if (!index) throw new ModelFormatError('model.safetensors', `neither it nor model.safetensors.index.json is in ${source.name}`);
-  const map = index.weight_map as Record<string, string> | undefined;
-  if (!map || typeof map !== 'object') throw new ModelFormatError('model.safetensors.index.json', "has no 'weight_map'");
-  return [...new Set(Object.values(map))].map((file) => ({ file, opened: null }));
+  if (single) return { shards: [{ file: 'model.safetensors', opened: single }], fileOf: () => 'model.safetensors' };
+  const index = await readJson(source, INDEX);
+  if (!index) throw new ModelFormatError('model.safetensors', `neither it nor ${INDEX} is in ${source.name}`);
+  const map = index.weight_map;
+  if (!map || typeof map !== 'object' || Array.isArray(map)) throw new ModelFormatError(INDEX, "has no 'weight_map' object");
+  for (const [tensor, file] of Object.entries(map)) {
+    if (typeof file !== 'string' || !file.endsWith('.safetensors')) {
+      throw new ModelFormatError(INDEX, `weight_map names ${JSON.stringify(file)} for the tensor, not a .safetensors file`, tensor);
+    }
+  }
+  const files = map as Record<string, string>;
+  return {
+    shards: [...new Set(Object.values(files))].map((file) => ({ file, opened: null })),
+    fileOf: (tensor) => (files[tensor] ? `${files[tensor]} (by ${INDEX})` : INDEX),
+  };
 }
 
 export async function loadConfig(source: ModelSource): Promise<LlamaConfig> {
@@ -110,9 +122,10 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
     for (const w of linears.values()) freeLinear(rt, w);
   };
   try {
-    for (const { file, opened } of await shardList(source)) {
+    const { shards, fileOf } = await shardList(source);
+    for (const { file, opened } of shards) {
       const f = opened ?? (await source.file(file));
-      if (!f) throw new ModelFormatError(file, `not found in ${source.name}`);
+      if (!f) throw new ModelFormatError(file, `not found in ${source.name} (${INDEX} names it)`);
       let loaded = 0;
       const progress = (n: number) => {
         loaded += n;
@@ -152,7 +165,7 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
     }
     const missing = [...expected.keys()].filter((n) => !dense.has(n) && !linears.has(n));
     if (missing.length) {
-      throw new ModelFormatError(source.name, `missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`, missing[0]);
+      throw new ModelFormatError(fileOf(missing[0]), `missing ${missing.length} tensor(s) config.json implies: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`, missing[0]);
     }
     const embed = dense.get('model.embed_tokens.weight')!;
     let lmHead: LinearWeight;
