@@ -2,7 +2,9 @@
 // hidden size, or the tokens of a batch): the square-matmul tiles would give one column of workgroups for them, so K
 // is split across workgroups and the partial products summed by a second kernel.
 // Operands are addressed by strides, so one kernel serves all four products without transposing anything:
-//   P(m, k) = P[m·pm + k·pk], Q(k, j) = Q[k·qk + j·qj], C(m, j) = C[m·cm + j·cj].
+//   P(m, k) = P[m·pm + k·pk], Q(k, j) = Q[⌊k / qGroup⌋·qk + j·qj], C(m, j) = C[m·cm + j·cj].
+// qGroup > 1 is QA-LoRA's pooled input fused into the A side: x̄·Aᵀ with x̄ the sums over groups of qGroup inputs
+// equals x·Ãᵀ with Ã[j, k] = A[j, ⌊k / qGroup⌋], so the pooled x̄ is never formed.
 // partial: a 256-invocation workgroup takes 64 rows m of one K chunk (wg.y) for every j < R: tiles of 64 m × 16 k of P
 //   and 16 k × R of Q go through workgroup memory; each invocation accumulates R/4 outputs (one m, j ≡ lid mod … ).
 //   Partial sums go to part[chunk, m, j].
@@ -12,7 +14,7 @@ struct Params {
   M: u32, R: u32, K: u32, chunk: u32,
   pm: u32, pk: u32, qk: u32, qj: u32,
   cm: u32, cj: u32, chunks: u32, accumulate: u32,
-  alpha: f32, _pad0: u32, _pad1: u32, _pad2: u32,
+  alpha: f32, qGroup: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -62,7 +64,7 @@ fn partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
         j = idx / TK;
       }
       let k = kt + kk;
-      Qs[kk * RMAX + j] = select(0.0, Q[k * p.qk + j * p.qj], k < k1);
+      Qs[kk * RMAX + j] = select(0.0, Q[(k / p.qGroup) * p.qk + j * p.qj], k < k1);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {

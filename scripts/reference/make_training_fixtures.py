@@ -10,7 +10,8 @@ get_linear_schedule_with_warmup (lr · λ(s) for update s = 0, 1, 2).
 
   python3 make_training_fixtures.py FIXTURES OUT [DEQ]
     FIXTURES: test/fixtures/llama (config.json, model.safetensors per model)
-    OUT:      test/fixtures/train (<model>.safetensors, and <model>-nf4-icq.safetensors when DEQ is given)
+    OUT:      test/fixtures/train (<model>.safetensors, <model>-qalora.safetensors: QA-LoRA with groups of 32 as
+              DESIGN.md §8 has it, and <model>-nf4-icq.safetensors when DEQ is given)
     DEQ:      dequantized NF4 G64 ICQ weights per model (DEQ/<model>.safetensors, from dequantize.ts), for the
               fixtures of a quantized base
 
@@ -28,6 +29,7 @@ import sys
 import torch
 
 RANK, ALPHA = 4, 8.0
+QA_GROUP = 32  # QA-LoRA's pooling group
 # eps 1e-6, not AdamW's default 1e-8: with 1e-8 an element whose gradient is ~1e-5 of its tensor's scale (5e-8 in
 # llama3's layer 2 up_proj B) takes an update m/√v that is mostly the f32 rounding of that gradient, and its tensor
 # then differs from the float64 reference by 1.2e-4 relative after three steps (every other tensor by ≤ 5.4e-5).
@@ -87,7 +89,7 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
-def forward(cfg, w, lora, ids, mask):
+def forward(cfg, w, lora, ids, mask, group=None):
     H, heads, kv = cfg['hidden_size'], cfg['num_attention_heads'], cfg.get('num_key_value_heads', cfg['num_attention_heads'])
     D = cfg.get('head_dim') or H // heads
     eps = cfg['rms_norm_eps']
@@ -101,7 +103,8 @@ def forward(cfg, w, lora, ids, mask):
         y = x @ w[name + '.weight'].T
         if name in lora:
             a, b = lora[name]
-            y = y + s * ((x @ a.T) @ b.T)
+            xin = x.reshape(*x.shape[:-1], -1, group).sum(-1) if group else x  # QA-LoRA: sums over each group
+            y = y + s * ((xin @ a.T) @ b.T)
         return y
 
     angles = torch.arange(T, dtype=torch.float32)[:, None] * inv_freq(cfg, D).to(torch.float32)[None, :]
@@ -152,15 +155,16 @@ def lr_lambda(step):
     return max(0.0, (STEPS - step) / max(1, STEPS - WARMUP))
 
 
-def make(cfg, w, seed):
+def make(cfg, w, seed, group=None):
     torch.manual_seed(seed)
     lora, tensors = {}, {}
     for l in range(cfg['num_hidden_layers']):
         for t in TARGETS:
             name = f'model.layers.{l}.{"mlp" if t in ("gate_proj", "up_proj", "down_proj") else "self_attn"}.{t}'
             out_f, in_f = w[name + '.weight'].shape
-            bound = 1 / math.sqrt(in_f)
-            a = (torch.rand(RANK, in_f, dtype=torch.float64) * 2 - 1) * bound
+            cols = in_f // group if group else in_f
+            bound = math.sqrt(6 / (cols + RANK)) if group else 1 / math.sqrt(in_f)
+            a = (torch.rand(RANK, cols, dtype=torch.float64) * 2 - 1) * bound
             b = torch.randn(out_f, RANK, dtype=torch.float64) * 0.05  # not zero, so A has a gradient
             # The fixture stores f32 values; the reference starts from exactly those.
             lora[name] = [a.float().double().requires_grad_(), b.float().double().requires_grad_()]
@@ -176,7 +180,7 @@ def make(cfg, w, seed):
     losses, norms = [], []
     for step in range(STEPS):
         opt.zero_grad()
-        loss = loss_of(forward(cfg, w, lora, ids, mask), labels)
+        loss = loss_of(forward(cfg, w, lora, ids, mask, group), labels)
         loss.backward()
         if step == 0:
             tensors['loss'] = loss.detach().reshape(1)
@@ -204,6 +208,8 @@ def main(fixtures, out, deq=None):
         cfg = json.load(open(os.path.join(d, 'config.json')))
         w = read_safetensors(os.path.join(d, 'model.safetensors'))
         write_safetensors(os.path.join(out, f'{name}.safetensors'), make(cfg, w, 3000 + i))
+        if name == 'gqa':
+            write_safetensors(os.path.join(out, f'{name}-qalora.safetensors'), make(cfg, w, 3100 + i, QA_GROUP))
         if deq:
             wq = read_safetensors(os.path.join(deq, f'{name}.safetensors'))
             write_safetensors(os.path.join(out, f'{name}-nf4-icq.safetensors'), make(cfg, wq, 3000 + i))

@@ -3,6 +3,7 @@
 // adding its share into the layer's input gradient. The trainer, optimizer, checkpointing and export never switch
 // on the method.
 import type { Runtime, Step, Tensor } from '../gpu';
+import type { QuantizedWeight } from '../quant';
 
 /** One forward (and its backward) of a batch through the model. */
 export interface AdapterPass {
@@ -31,4 +32,7 @@ export interface AdapterModule {
   /** Given dy [N, out]: writes (or adds, after the first micro-batch) the parameters' gradients and adds the
    *  adapter's share of dx [N, in]. Frees `saved`. */
   backward(pass: AdapterPass, x: Tensor, dy: Tensor, dx: Tensor, saved: AdapterSaved): Promise<void>;
+  /** Methods whose change to the weight is constant on each quantization group (QA-LoRA) fold it into the weight's
+   *  offsets; the others have no merge. */
+  merge?(rt: Runtime, step: Step, weight: QuantizedWeight): Promise<void>;
 }

@@ -3,6 +3,7 @@ import type { Runtime } from '../gpu';
 import type { AdapterModule } from './adapter';
 import { AdapterConfigError } from './errors';
 import { loraParamSpecs, LoraModule, type LoraShape } from './lora';
+import { QaLoraModule, qaLoraParamSpecs } from './qalora';
 import { ParamStore, type ParamSpec } from './params';
 
 /** The linear layers LoRA can adapt, by the names PEFT's target_modules uses. */
@@ -25,6 +26,9 @@ export interface LoraOptions {
 }
 
 export type LoraConfig = Required<LoraOptions>;
+
+/** The adapter methods an AdapterSet holds. */
+export type AdapterMethod = 'lora' | 'qa-lora';
 
 /** An adaptable linear of the model: its transformers name and shape. */
 export interface AdaptableLinear extends LoraShape {
@@ -51,10 +55,16 @@ export function loraConfig(options: LoraOptions): LoraConfig {
 }
 
 export class AdapterSet {
-  readonly method = 'lora' as const;
   private readonly modules = new Map<string, AdapterModule>();
 
-  private constructor(readonly config: LoraConfig, readonly store: ParamStore, modules: AdapterModule[]) {
+  private constructor(
+    readonly method: AdapterMethod,
+    readonly config: LoraConfig,
+    readonly store: ParamStore,
+    modules: AdapterModule[],
+    /** QA-LoRA: the inputs pooled per group (the base's quantization group size). */
+    readonly groupSize: number | null = null,
+  ) {
     for (const m of modules) this.modules.set(m.target, m);
   }
 
@@ -64,7 +74,23 @@ export class AdapterSet {
     const chosen = linears.filter((l) => config.targets.includes(l.kind));
     const specs: ParamSpec[] = chosen.flatMap((l, i) => loraParamSpecs(l, config.rank, (config.seed * 1000003 + i) >>> 0));
     const store = new ParamStore(rt, specs);
-    return new AdapterSet(config, store, chosen.map((l, i) => new LoraModule(store, l, config, i)));
+    return new AdapterSet('lora', config, store, chosen.map((l, i) => new LoraModule(store, l, config, i)));
+  }
+
+  /** QA-LoRA on every targeted linear: the input sum-pooled over groups of `groupSize` (the base's quantization
+   *  group, so the adapter merges into its offsets), A [r, in/G] Xavier-uniform, B zero. */
+  static qaLora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions & { groupSize: number }): AdapterSet {
+    const config = loraConfig(options);
+    const G = options.groupSize;
+    if (!Number.isInteger(G) || G < 1) throw new AdapterConfigError('groupSize', `must be a positive integer, got ${G}`);
+    if (config.rank % 4 !== 0 || config.rank > 64) throw new AdapterConfigError('rank', `QA-LoRA's kernels take ranks that are multiples of 4 up to 64, got ${config.rank}`);
+    const chosen = linears.filter((l) => config.targets.includes(l.kind));
+    for (const l of chosen) {
+      if (l.inFeatures % G !== 0) throw new AdapterConfigError('groupSize', `${l.target} has ${l.inFeatures} inputs, not whole groups of ${G}`);
+    }
+    const specs: ParamSpec[] = chosen.flatMap((l, i) => qaLoraParamSpecs(l, config.rank, G, (config.seed * 1000003 + i) >>> 0));
+    const store = new ParamStore(rt, specs);
+    return new AdapterSet('qa-lora', config, store, chosen.map((l, i) => new QaLoraModule(store, l, config, G, i)), G);
   }
 
   /** The module adapting the linear named `target` ('model.layers.0.self_attn.q_proj'), if any. */

@@ -7,6 +7,7 @@ export { generateTokens, type GenerateOptions } from './generate';
 export { freeLinear, linearBackward, linearForward, type LinearWeight } from './linear';
 export { linearName, LlamaModel, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
 export { perplexity, type PerplexityOptions, type PerplexityResult } from './perplexity';
+export { mergeAdapters } from './merge';
 export { exportPeft, importPeft, peftLoraOptions, type ImportPeftOptions, type PeftAdapterFiles } from './peft';
 export { parseSafetensorsHeader, readSafetensors, type SafetensorsEntry, type SafetensorsTensor } from './safetensors';
 export { writeSafetensors, type NamedTensor } from './safetensors-write';

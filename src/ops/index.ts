@@ -14,3 +14,4 @@ export { swigluBackward, swigluForward } from './swiglu';
 export { dropoutBackwardAdd, dropoutForward } from './dropout';
 export { adamwPartialsShape, adamwStep, type AdamWBuffers, type AdamWSettings } from './adamw';
 export { loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits } from './lora';
+export { addToOffsets, groupExpandAdd, groupSum } from './qalora';

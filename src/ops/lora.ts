@@ -15,8 +15,9 @@ interface Product {
   M: number;
   R: number;
   K: number;
-  /** P(m, k) = P[m·pm + k·pk], Q(k, j) = Q[k·qk + j·qj], C(m, j) = C[m·cm + j·cj]. */
+  /** P(m, k) = P[m·pm + k·pk], Q(k, j) = Q[⌊k / qGroup⌋·qk + j·qj], C(m, j) = C[m·cm + j·cj]. */
   pm: number; pk: number; qk: number; qj: number; cm: number; cj: number;
+  qGroup?: number;
 }
 
 /** Workgroups the partial kernel aims for (two per SM of a 132-SM GPU); K chunks are at least 64 deep. */
@@ -30,7 +31,7 @@ async function lowRankProduct(rt: Runtime, step: Step, P: Tensor, Q: Tensor, C: 
   const used = Math.ceil(d.K / chunk);
   const params = new Uniforms(16)
     .u32(d.M).u32(d.R).u32(d.K).u32(chunk).u32(d.pm).u32(d.pk).u32(d.qk).u32(d.qj)
-    .u32(d.cm).u32(d.cj).u32(used).u32(accumulate ? 1 : 0).f32(alpha).u32(0).u32(0).u32(0).bytes;
+    .u32(d.cm).u32(d.cj).u32(used).u32(accumulate ? 1 : 0).f32(alpha).u32(d.qGroup ?? 1).u32(0).u32(0).bytes;
   const part = rt.tensor([used, d.M, d.R], 'f32', `${label} partial sums`);
   try {
     step.dispatch(await rt.kernel({ shader: 'lora', code, entryPoint: 'partial' }), params, [P, Q, part], [rowBlocks, used], `${label} partial ${d.M}x${d.R}x${d.K}`);
@@ -41,13 +42,14 @@ async function lowRankProduct(rt: Runtime, step: Step, P: Tensor, Q: Tensor, C: 
   }
 }
 
-/** h [N, r] = x [N, in]·Aᵀ (A [r, in]). */
-export async function loraDown(rt: Runtime, step: Step, x: Tensor, a: Tensor, h: Tensor) {
-  const [r, inF] = a.shape;
-  const N = x.shape[0];
-  expectShape(x, [N, inF], 'loraDown');
+/** h [N, r] = x [N, in]·Aᵀ (A [r, in]); with `groupSize` G, A is [r, in/G] and h = x̄·Aᵀ where x̄ [N, in/G] sums each
+ *  group of G consecutive inputs (QA-LoRA), fused into the product. */
+export async function loraDown(rt: Runtime, step: Step, x: Tensor, a: Tensor, h: Tensor, groupSize = 1) {
+  const [r, cols] = a.shape;
+  const [N, inF] = x.shape;
+  if (cols * groupSize !== inF) throw new ShapeError(`loraDown: A '${a.label}' has ${cols} columns, x '${x.label}' ${inF} inputs in groups of ${groupSize}`);
   expectShape(h, [N, r], 'loraDown');
-  await lowRankProduct(rt, step, x, a, h, { M: N, R: r, K: inF, pm: inF, pk: 1, qk: 1, qj: inF, cm: r, cj: 1 }, 1, false, 'loraDown');
+  await lowRankProduct(rt, step, x, a, h, { M: N, R: r, K: inF, pm: inF, pk: 1, qk: 1, qj: cols, cm: r, cj: 1, qGroup: groupSize }, 1, false, 'loraDown');
 }
 
 /** dh [N, r] = alpha · dy [N, out]·B (B [out, r]). */

@@ -1,0 +1,32 @@
+// Folding a mergeable adapter (QA-LoRA) into the model's quantized weights: afterwards the model alone computes what
+// model + adapter computed, with no adapter. Every adapted linear is checked before any weight changes.
+import { AdapterConfigError, type AdapterModule, type AdapterSet } from '../adapters';
+import type { QuantizedWeight } from '../quant';
+import { linearName, type LlamaModel } from './llama';
+import { LINEARS } from './weights';
+
+export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Promise<void> {
+  const plan: [AdapterModule, QuantizedWeight][] = [];
+  model.weights.layers.forEach((layer, l) => {
+    for (const key of LINEARS) {
+      const name = linearName(l, key);
+      const module = adapters.get(name);
+      if (!module) continue;
+      if (!module.merge) throw new AdapterConfigError('method', `'${adapters.method}' cannot merge into per-group offsets (${name}); QA-LoRA can`);
+      const w = layer[key];
+      if (w.kind !== 'quantized') throw new AdapterConfigError('base', `${name} is not quantized: there are no offsets to merge into`);
+      const spec = w.weight.spec;
+      if (spec.doubleQuant) throw new AdapterConfigError('base', `${name} stores its statistics double-quantized (8-bit): merged offsets would be rounded`);
+      if (spec.groupSize !== adapters.groupSize) {
+        throw new AdapterConfigError('groupSize', `${name} is quantized in groups of ${spec.groupSize}, the adapter pools groups of ${adapters.groupSize}`);
+      }
+      plan.push([module, w.weight]);
+    }
+  });
+  const rt = model.rt;
+  const step = rt.step();
+  for (const [module, weight] of plan) await module.merge!(rt, step, weight);
+  step.submit();
+  await rt.sync();
+  if (model.adapters === adapters) model.adapters = null;
+}

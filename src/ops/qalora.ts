@@ -1,0 +1,34 @@
+// QA-LoRA's group operations (shaders/qalora.wgsl): the group sums of an input, the pooled gradient spread back
+// over each group, and the fold of an adapter's per-group constant into quantized offsets.
+import type { Runtime, Step, Tensor } from '../gpu';
+import { expectShape, ShapeError, u32Params } from '../gpu';
+import code from '../../shaders/qalora.wgsl?raw';
+import { grid1d } from './grid';
+
+async function launch(rt: Runtime, step: Step, entryPoint: string, rows: number, inF: number, G: number, n: number, src: Tensor, dst: Tensor) {
+  if (inF % G !== 0) throw new ShapeError(`qalora ${entryPoint}: ${inF} inputs are not whole groups of ${G}`);
+  const kernel = await rt.kernel({ shader: 'qalora', code, entryPoint });
+  const groups = grid1d(Math.ceil(n / 256), rt.device.limits.maxComputeWorkgroupsPerDimension);
+  step.dispatch(kernel, u32Params(rows, inF, G), [src, dst], groups, `qalora ${entryPoint} ${rows}x${inF}/${G}`);
+}
+
+/** xbar [N, in/G] = the sums of each group of G consecutive inputs of x [N, in]. */
+export async function groupSum(rt: Runtime, step: Step, x: Tensor, xbar: Tensor, G: number) {
+  const [N, inF] = x.shape;
+  expectShape(xbar, [N, inF / G], 'groupSum');
+  await launch(rt, step, 'pool', N, inF, G, N * (inF / G), x, xbar);
+}
+
+/** dx [N, in] += t [N, in/G] repeated over each group of G inputs (groupSum's backward, added). */
+export async function groupExpandAdd(rt: Runtime, step: Step, t: Tensor, dx: Tensor, G: number) {
+  const [N, inF] = dx.shape;
+  expectShape(t, [N, inF / G], 'groupExpandAdd');
+  await launch(rt, step, 'expand_add', N, inF, G, N * inF, t, dx);
+}
+
+/** stats f32 [out, in/G, 2]: each group's offset += c [out, in/G]. */
+export async function addToOffsets(rt: Runtime, step: Step, c: Tensor, stats: Tensor) {
+  const [out, groups] = c.shape;
+  expectShape(stats, [out, groups, 2], 'addToOffsets');
+  await launch(rt, step, 'merge_offsets', out, groups, 1, out * groups, c, stats);
+}

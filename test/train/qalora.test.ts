@@ -1,0 +1,104 @@
+// QA-LoRA: the loss, gradients and three AdamW steps against PyTorch (make_training_fixtures.py, DESIGN.md §8: the
+// input summed over groups of 32), and the merge into a quantized base's offsets giving the adapter model's logits.
+import { describe, expect, it } from 'vitest';
+import { AdapterConfigError, AdapterSet, collate, LlamaModel, mergeAdapters, readSafetensors, recordTrainingPass, tokenizedDataset, train } from '../../src';
+import { fixtureBlob } from '../helpers/fixture-file';
+import { relativeError, testRuntime } from '../helpers/gpu';
+import { fixtureSource } from '../helpers/model-files';
+
+const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+
+async function readFixture(path: string) {
+  const blob = await fixtureBlob(path);
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for await (const t of readSafetensors(blob.stream() as ReadableStream<Uint8Array>, path, blob.size)) out.set(t.name, t);
+  return out;
+}
+
+function fixtureData(fx: Map<string, { shape: number[]; data: Float32Array }>) {
+  const [B, T] = fx.get('input_ids')!.shape;
+  const row = (name: string, b: number) => Array.from(fx.get(name)!.data.subarray(b * T, (b + 1) * T));
+  const rows = Array.from({ length: B }, (_, b) => ({ input_ids: row('input_ids', b), attention_mask: row('attention_mask', b), labels: row('labels', b) }));
+  return { B, T, dataset: tokenizedDataset(rows, { seqLen: T }) };
+}
+
+async function logits(model: LlamaModel, ids: number[]): Promise<Float32Array> {
+  const cache = model.createCache(1, ids.length);
+  const l = await model.forward({ ids, batch: 1 }, cache, { logits: 'all' });
+  const out = (await model.rt.read(l)) as Float32Array;
+  model.rt.free(l);
+  model.freeCache(cache);
+  return out;
+}
+
+describe('QA-LoRA', () => {
+  it('matches PyTorch: the loss, every gradient (≤ 1e-3) and the tensors after three AdamW steps (≤ 1e-4)', async () => {
+    const rt = await testRuntime();
+    const fx = await readFixture('test/fixtures/train/gqa-qalora.safetensors');
+    const model = await LlamaModel.load(rt, await fixtureSource('gqa'));
+    const make = () => {
+      const set = AdapterSet.qaLora(rt, model.adaptableLinears(), { rank: 4, alpha: 8, targets: TARGETS, groupSize: 32 });
+      for (const name of set.store.names) set.store.write(name, fx.get(name)!.data);
+      return set;
+    };
+    const set = make();
+    model.adapters = set;
+    const { B, T, dataset } = fixtureData(fx);
+    const batch = collate(dataset.examples, T);
+    const lossSum = rt.tensor([1], 'f32', 'loss');
+    const step = rt.step();
+    await recordTrainingPass(model, step, batch, { backward: true, lossScale: 1 / batch.scored, checkpointing: false, seed: 0, firstMicroBatch: true, lossSum });
+    step.submit();
+    const loss = ((await rt.read(lossSum)) as Float32Array)[0] / batch.scored;
+    expect(Math.abs(loss - fx.get('loss')!.data[0]) / fx.get('loss')!.data[0]).toBeLessThan(1e-5);
+    let worst = 0;
+    for (const [key, g] of await set.store.read('grads')) worst = Math.max(worst, relativeError(g, fx.get(`${key}.grad`)!.data));
+    expect(worst).toBeLessThan(1e-3);
+    rt.free(lossSum);
+    set.dispose();
+    const trained = make();
+    await train(model, trained, dataset, { steps: 3, batchSize: B, lr: 1e-2, schedule: 'linear', warmupSteps: 2, weightDecay: 0.01, eps: 1e-6, maxGradNorm: 0.5 });
+    worst = 0;
+    for (const [key, p] of await trained.store.read()) worst = Math.max(worst, relativeError(p, fx.get(`${key}.step3`)!.data));
+    expect(worst).toBeLessThan(1e-4);
+    trained.dispose();
+    model.dispose();
+  });
+
+  it('merges into an int4 G32 base (q/k/v and gate/up stacked): the model alone gives the adapter model\'s logits (≤ 1e-5)', async () => {
+    const rt = await testRuntime();
+    const model = await LlamaModel.load(rt, await fixtureSource('gqa'), { quant: { codebook: 'int', bits: 4, groupSize: 32 } });
+    expect(model.weights.layers[0].qkv).toBeDefined();
+    const adapters = AdapterSet.qaLora(rt, model.adaptableLinears(), { rank: 8, alpha: 16, groupSize: 32, seed: 4 });
+    const rows = [{ input_ids: [3, 9, 27, 81, 243, 200, 100, 50] }, { input_ids: [5, 25, 125, 130, 150, 250] }];
+    await train(model, adapters, tokenizedDataset(rows, { seqLen: 8 }), { steps: 3, batchSize: 2, lr: 5e-2, schedule: 'constant' });
+    const ids = [3, 17, 99, 4, 250, 31, 7, 120, 64];
+    model.adapters = null;
+    const base = await logits(model, ids);
+    model.adapters = adapters;
+    const adapted = await logits(model, ids);
+    expect(relativeError(adapted, base)).toBeGreaterThan(1e-3);
+    await mergeAdapters(model, adapters);
+    expect(model.adapters).toBeNull();
+    expect(relativeError(await logits(model, ids), adapted)).toBeLessThan(1e-5);
+    adapters.dispose();
+    model.dispose();
+  });
+
+  it('refuses merges that cannot be exact, naming the layer, before any weight changes', async () => {
+    const rt = await testRuntime();
+    const dense = await LlamaModel.load(rt, await fixtureSource('gqa'));
+    const q64 = await LlamaModel.load(rt, await fixtureSource('gqa'), { quant: { codebook: 'int', bits: 4, groupSize: 64 } });
+    const lora = AdapterSet.lora(rt, q64.adaptableLinears(), { rank: 4 });
+    await expect(mergeAdapters(q64, lora)).rejects.toThrow(/'lora' cannot merge.*model\.layers\.0\.self_attn\.q_proj/);
+    const qa = AdapterSet.qaLora(rt, q64.adaptableLinears(), { rank: 4, groupSize: 32 });
+    await expect(mergeAdapters(q64, qa)).rejects.toThrow(AdapterConfigError);
+    await expect(mergeAdapters(q64, qa)).rejects.toThrow(/quantized in groups of 64, the adapter pools groups of 32/);
+    await expect(mergeAdapters(dense, qa)).rejects.toThrow(/is not quantized/);
+    expect(() => AdapterSet.qaLora(rt, q64.adaptableLinears(), { rank: 4, groupSize: 48 })).toThrow(/not whole groups of 48/);
+    expect(() => AdapterSet.qaLora(rt, q64.adaptableLinears(), { rank: 6, groupSize: 32 })).toThrow(/multiples of 4/);
+    for (const x of [lora, qa]) x.dispose();
+    dense.dispose();
+    q64.dispose();
+  });
+});
