@@ -11,7 +11,8 @@ get_linear_schedule_with_warmup (lr · λ(s) for update s = 0, 1, 2).
   python3 make_training_fixtures.py FIXTURES OUT [DEQ]
     FIXTURES: test/fixtures/llama (config.json, model.safetensors per model)
     OUT:      test/fixtures/train (<model>.safetensors, <model>-qalora.safetensors: QA-LoRA with groups of 32 as
-              DESIGN.md §8 has it, and <model>-nf4-icq.safetensors when DEQ is given)
+              DESIGN.md §8 has it, <model>-iec.safetensors: LoRA with IR-QLoRA's IEC, βA = 0.3 and βB = −0.2 to start,
+              and <model>-nf4-icq.safetensors when DEQ is given)
     DEQ:      dequantized NF4 G64 ICQ weights per model (DEQ/<model>.safetensors, from dequantize.ts), for the
               fixtures of a quantized base
 
@@ -102,9 +103,15 @@ def forward(cfg, w, lora, ids, mask, group=None):
     def linear(x, name):
         y = x @ w[name + '.weight'].T
         if name in lora:
-            a, b = lora[name]
+            a, b = lora[name][:2]
             xin = x.reshape(*x.shape[:-1], -1, group).sum(-1) if group else x  # QA-LoRA: sums over each group
-            y = y + s * ((xin @ a.T) @ b.T)
+            h = xin @ a.T
+            if len(lora[name]) == 4:  # IEC: h += βA·poolr(x); y_lora = s·(B·h + βB·repeat(h))
+                beta_a, beta_b = lora[name][2:]
+                h = h + beta_a * x.reshape(*x.shape[:-1], RANK, -1).mean(-1)
+                y = y + s * (h @ b.T + beta_b * h.repeat_interleave(b.shape[0] // RANK, dim=-1))
+            else:
+                y = y + s * (h @ b.T)
         return y
 
     angles = torch.arange(T, dtype=torch.float32)[:, None] * inv_freq(cfg, D).to(torch.float32)[None, :]
@@ -155,7 +162,7 @@ def lr_lambda(step):
     return max(0.0, (STEPS - step) / max(1, STEPS - WARMUP))
 
 
-def make(cfg, w, seed, group=None):
+def make(cfg, w, seed, group=None, iec=False):
     torch.manual_seed(seed)
     lora, tensors = {}, {}
     for l in range(cfg['num_hidden_layers']):
@@ -168,10 +175,13 @@ def make(cfg, w, seed, group=None):
             b = torch.randn(out_f, RANK, dtype=torch.float64) * 0.05  # not zero, so A has a gradient
             # The fixture stores f32 values; the reference starts from exactly those.
             lora[name] = [a.float().double().requires_grad_(), b.float().double().requires_grad_()]
+            if iec:
+                lora[name] += [torch.tensor([0.3], dtype=torch.float64, requires_grad=True), torch.tensor([-0.2], dtype=torch.float64, requires_grad=True)]
     ids, mask, labels = batch(cfg['vocab_size'], seed + 1)
-    for name, (a, b) in lora.items():
-        tensors[f'base_model.model.{name}.lora_A.weight'] = a.detach().clone()
-        tensors[f'base_model.model.{name}.lora_B.weight'] = b.detach().clone()
+    keys = lambda name: [f'base_model.model.{name}.{k}' for k in ('lora_A.weight', 'lora_B.weight', 'iec_beta_A', 'iec_beta_B')]
+    for name, ps in lora.items():
+        for key, p in zip(keys(name), ps):
+            tensors[key] = p.detach().clone()
     tensors['input_ids'], tensors['attention_mask'], tensors['labels'] = ids.double(), mask.double(), labels.double()
 
     params = [p for pair in lora.values() for p in pair]
@@ -184,16 +194,16 @@ def make(cfg, w, seed, group=None):
         loss.backward()
         if step == 0:
             tensors['loss'] = loss.detach().reshape(1)
-            for name, (a, b) in lora.items():
-                tensors[f'base_model.model.{name}.lora_A.weight.grad'] = a.grad.clone()
-                tensors[f'base_model.model.{name}.lora_B.weight.grad'] = b.grad.clone()
+            for name, ps in lora.items():
+                for key, p in zip(keys(name), ps):
+                    tensors[f'{key}.grad'] = p.grad.clone()
         norms.append(float(torch.nn.utils.clip_grad_norm_(params, MAX_NORM)))
         losses.append(float(loss))
         opt.step()
         sched.step()
-    for name, (a, b) in lora.items():
-        tensors[f'base_model.model.{name}.lora_A.weight.step{STEPS}'] = a.detach().clone()
-        tensors[f'base_model.model.{name}.lora_B.weight.step{STEPS}'] = b.detach().clone()
+    for name, ps in lora.items():
+        for key, p in zip(keys(name), ps):
+            tensors[f'{key}.step{STEPS}'] = p.detach().clone()
     tensors['step_losses'] = torch.tensor(losses, dtype=torch.float64)
     tensors['step_grad_norms'] = torch.tensor(norms, dtype=torch.float64)
     return tensors
@@ -210,6 +220,7 @@ def main(fixtures, out, deq=None):
         write_safetensors(os.path.join(out, f'{name}.safetensors'), make(cfg, w, 3000 + i))
         if name == 'gqa':
             write_safetensors(os.path.join(out, f'{name}-qalora.safetensors'), make(cfg, w, 3100 + i, QA_GROUP))
+            write_safetensors(os.path.join(out, f'{name}-iec.safetensors'), make(cfg, w, 3200 + i, iec=True))
         if deq:
             wq = read_safetensors(os.path.join(deq, f'{name}.safetensors'))
             write_safetensors(os.path.join(out, f'{name}-nf4-icq.safetensors'), make(cfg, wq, 3000 + i))

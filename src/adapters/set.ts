@@ -2,7 +2,7 @@
 import type { Runtime } from '../gpu';
 import type { AdapterModule } from './adapter';
 import { AdapterConfigError } from './errors';
-import { loraParamSpecs, LoraModule, type LoraShape } from './lora';
+import { iecParamSpecs, loraParamSpecs, LoraModule, type LoraShape } from './lora';
 import { QaLoraModule, qaLoraParamSpecs } from './qalora';
 import { ParamStore, type ParamSpec } from './params';
 
@@ -23,6 +23,9 @@ export interface LoraOptions {
   dropout?: number;
   /** Seed of A's initialisation, default 0. */
   seed?: number;
+  /** IR-QLoRA's elastic connection (IEC) around each adapter: needs the rank to divide each adapted linear's input
+   *  and output sizes. Default false. */
+  iec?: boolean;
 }
 
 export type LoraConfig = Required<LoraOptions>;
@@ -36,10 +39,19 @@ export interface AdaptableLinear extends LoraShape {
   kind: LoraTarget;
 }
 
+/** IEC pools the input and repeats the output in r equal chunks: r must divide both sizes of every adapted linear. */
+function checkIec(linears: readonly LoraShape[], rank: number) {
+  for (const l of linears) {
+    for (const [what, size] of [['inputs', l.inFeatures], ['outputs', l.outFeatures]] as const) {
+      if (size % rank !== 0) throw new AdapterConfigError('iec', `${l.target} has ${size} ${what}, not ${rank} equal chunks (IEC needs the rank to divide them)`);
+    }
+  }
+}
+
 export function loraConfig(options: LoraOptions): LoraConfig {
   const c: LoraConfig = {
     rank: options.rank ?? 16, alpha: options.alpha ?? 16, targets: options.targets ?? LORA_TARGETS,
-    rslora: options.rslora ?? false, dropout: options.dropout ?? 0, seed: options.seed ?? 0,
+    rslora: options.rslora ?? false, dropout: options.dropout ?? 0, seed: options.seed ?? 0, iec: options.iec ?? false,
   };
   if (!Number.isInteger(c.rank) || c.rank < 1) throw new AdapterConfigError('rank', `must be a positive integer, got ${c.rank}`);
   if (!(Number.isFinite(c.alpha) && c.alpha > 0)) throw new AdapterConfigError('alpha', `must be a positive number, got ${c.alpha}`);
@@ -72,7 +84,10 @@ export class AdapterSet {
   static lora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions = {}): AdapterSet {
     const config = loraConfig(options);
     const chosen = linears.filter((l) => config.targets.includes(l.kind));
-    const specs: ParamSpec[] = chosen.flatMap((l, i) => loraParamSpecs(l, config.rank, (config.seed * 1000003 + i) >>> 0));
+    if (config.iec) checkIec(chosen, config.rank);
+    const specs: ParamSpec[] = chosen.flatMap((l, i) => [
+      ...loraParamSpecs(l, config.rank, (config.seed * 1000003 + i) >>> 0), ...(config.iec ? iecParamSpecs(l.target) : []),
+    ]);
     const store = new ParamStore(rt, specs);
     return new AdapterSet('lora', config, store, chosen.map((l, i) => new LoraModule(store, l, config, i)));
   }

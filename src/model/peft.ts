@@ -17,7 +17,9 @@ export interface PeftAdapterFiles {
 
 /** The adapter as PEFT saves it. `baseModel` goes into base_model_name_or_path (PEFT puts the model id there). */
 export async function exportPeft(adapters: AdapterSet, options: { baseModel?: string } = {}): Promise<PeftAdapterFiles> {
-  if (adapters.method !== 'lora') throw new AdapterConfigError('method', `PEFT's LoRA format holds plain LoRA, not '${adapters.method}'`);
+  if (adapters.method !== 'lora' || adapters.config.iec) {
+    throw new AdapterConfigError('method', `PEFT's LoRA format holds plain LoRA, not '${adapters.method}'${adapters.config.iec ? ' with IEC' : ''}`);
+  }
   const c = adapters.config;
   const values = await adapters.store.read();
   const tensors = adapters.store.names.map((name) => ({ name, shape: [...adapters.store.shape(name)], data: values.get(name)! }));

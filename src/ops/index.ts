@@ -15,3 +15,4 @@ export { dropoutBackwardAdd, dropoutForward } from './dropout';
 export { adamwPartialsShape, adamwStep, type AdamWBuffers, type AdamWSettings } from './adamw';
 export { loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits } from './lora';
 export { addToOffsets, groupExpandAdd, groupSum } from './qalora';
+export { iecExpandAdd, iecPooledDot, iecPoolAdd } from './iec';

@@ -1,7 +1,8 @@
-// QA-LoRA: the loss, gradients and three AdamW steps against PyTorch (make_training_fixtures.py, DESIGN.md §8: the
-// input summed over groups of 32), and the merge into a quantized base's offsets giving the adapter model's logits.
+// The papers' adapter methods on the training runtime, against PyTorch (make_training_fixtures.py, DESIGN.md §8):
+// QA-LoRA (the input summed over groups of 32) and its merge into a quantized base's offsets; IR-QLoRA's IEC around
+// LoRA (βA, βB learnable): the loss, every gradient and the parameters after three AdamW steps.
 import { describe, expect, it } from 'vitest';
-import { AdapterConfigError, AdapterSet, collate, LlamaModel, mergeAdapters, readSafetensors, recordTrainingPass, tokenizedDataset, train } from '../../src';
+import { AdapterConfigError, AdapterSet, collate, exportPeft, LlamaModel, mergeAdapters, readSafetensors, recordTrainingPass, tokenizedDataset, train } from '../../src';
 import { fixtureBlob } from '../helpers/fixture-file';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureSource } from '../helpers/model-files';
@@ -31,38 +32,43 @@ async function logits(model: LlamaModel, ids: number[]): Promise<Float32Array> {
   return out;
 }
 
+/** The loss, every gradient and three AdamW steps of the adapters `create` makes, started from the fixture's values. */
+async function checkParity(fixture: string, create: (model: LlamaModel) => AdapterSet) {
+  const rt = await testRuntime();
+  const fx = await readFixture(fixture);
+  const model = await LlamaModel.load(rt, await fixtureSource('gqa'));
+  const make = () => {
+    const set = create(model);
+    for (const name of set.store.names) set.store.write(name, fx.get(name)!.data);
+    return set;
+  };
+  const set = make();
+  model.adapters = set;
+  const { B, T, dataset } = fixtureData(fx);
+  const batch = collate(dataset.examples, T);
+  const lossSum = rt.tensor([1], 'f32', 'loss');
+  const step = rt.step();
+  await recordTrainingPass(model, step, batch, { backward: true, lossScale: 1 / batch.scored, checkpointing: false, seed: 0, firstMicroBatch: true, lossSum });
+  step.submit();
+  const loss = ((await rt.read(lossSum)) as Float32Array)[0] / batch.scored;
+  expect(Math.abs(loss - fx.get('loss')!.data[0]) / fx.get('loss')!.data[0]).toBeLessThan(1e-5);
+  let worst = 0;
+  for (const [key, g] of await set.store.read('grads')) worst = Math.max(worst, relativeError(g, fx.get(`${key}.grad`)!.data));
+  expect(worst).toBeLessThan(1e-3);
+  rt.free(lossSum);
+  set.dispose();
+  const trained = make();
+  await train(model, trained, dataset, { steps: 3, batchSize: B, lr: 1e-2, schedule: 'linear', warmupSteps: 2, weightDecay: 0.01, eps: 1e-6, maxGradNorm: 0.5 });
+  worst = 0;
+  for (const [key, p] of await trained.store.read()) worst = Math.max(worst, relativeError(p, fx.get(`${key}.step3`)!.data));
+  expect(worst).toBeLessThan(1e-4);
+  trained.dispose();
+  model.dispose();
+}
+
 describe('QA-LoRA', () => {
   it('matches PyTorch: the loss, every gradient (≤ 1e-3) and the tensors after three AdamW steps (≤ 1e-4)', async () => {
-    const rt = await testRuntime();
-    const fx = await readFixture('test/fixtures/train/gqa-qalora.safetensors');
-    const model = await LlamaModel.load(rt, await fixtureSource('gqa'));
-    const make = () => {
-      const set = AdapterSet.qaLora(rt, model.adaptableLinears(), { rank: 4, alpha: 8, targets: TARGETS, groupSize: 32 });
-      for (const name of set.store.names) set.store.write(name, fx.get(name)!.data);
-      return set;
-    };
-    const set = make();
-    model.adapters = set;
-    const { B, T, dataset } = fixtureData(fx);
-    const batch = collate(dataset.examples, T);
-    const lossSum = rt.tensor([1], 'f32', 'loss');
-    const step = rt.step();
-    await recordTrainingPass(model, step, batch, { backward: true, lossScale: 1 / batch.scored, checkpointing: false, seed: 0, firstMicroBatch: true, lossSum });
-    step.submit();
-    const loss = ((await rt.read(lossSum)) as Float32Array)[0] / batch.scored;
-    expect(Math.abs(loss - fx.get('loss')!.data[0]) / fx.get('loss')!.data[0]).toBeLessThan(1e-5);
-    let worst = 0;
-    for (const [key, g] of await set.store.read('grads')) worst = Math.max(worst, relativeError(g, fx.get(`${key}.grad`)!.data));
-    expect(worst).toBeLessThan(1e-3);
-    rt.free(lossSum);
-    set.dispose();
-    const trained = make();
-    await train(model, trained, dataset, { steps: 3, batchSize: B, lr: 1e-2, schedule: 'linear', warmupSteps: 2, weightDecay: 0.01, eps: 1e-6, maxGradNorm: 0.5 });
-    worst = 0;
-    for (const [key, p] of await trained.store.read()) worst = Math.max(worst, relativeError(p, fx.get(`${key}.step3`)!.data));
-    expect(worst).toBeLessThan(1e-4);
-    trained.dispose();
-    model.dispose();
+    await checkParity('test/fixtures/train/gqa-qalora.safetensors', (model) => AdapterSet.qaLora(model.rt, model.adaptableLinears(), { rank: 4, alpha: 8, targets: TARGETS, groupSize: 32 }));
   });
 
   it('merges into an int4 G32 base (q/k/v and gate/up stacked): the model alone gives the adapter model\'s logits (≤ 1e-5)', async () => {
@@ -100,5 +106,21 @@ describe('QA-LoRA', () => {
     for (const x of [lora, qa]) x.dispose();
     dense.dispose();
     q64.dispose();
+  });
+});
+
+describe("IR-QLoRA's IEC", () => {
+  it('matches PyTorch with βA, βB away from 0: the loss, every gradient (βA, βB included) and three AdamW steps', async () => {
+    await checkParity('test/fixtures/train/gqa-iec.safetensors', (model) => AdapterSet.lora(model.rt, model.adaptableLinears(), { rank: 4, alpha: 8, targets: TARGETS, iec: true }));
+  });
+
+  it('needs the rank to divide every adapted size, and refuses PEFT export', async () => {
+    const rt = await testRuntime();
+    const model = await LlamaModel.load(rt, await fixtureSource('gqa'));
+    expect(() => AdapterSet.lora(rt, model.adaptableLinears(), { rank: 12, iec: true })).toThrow(/model\.layers\.0\.self_attn\.q_proj has 64 inputs, not 12 equal chunks/);
+    const set = AdapterSet.lora(rt, model.adaptableLinears(), { rank: 4, iec: true });
+    await expect(exportPeft(set)).rejects.toThrow(/plain LoRA, not 'lora' with IEC/);
+    set.dispose();
+    model.dispose();
   });
 });

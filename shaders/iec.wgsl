@@ -1,0 +1,54 @@
+// IR-QLoRA's elastic connection (IEC, DESIGN.md §8) around a LoRA adapter: parameter-free pooling and repetition
+// between the rank-r space and the input/output spaces, each weighted by a learnable scalar β read from a parameter
+// buffer. With G the width of one chunk (in/r on the input side, out/r on the output side):
+//   pool_add     dst[n, i] += scale·β·Σ_{t<G} src[n, i·G + t]        dst [N, r], src [N, r·G]
+//   expand_add   dst[n, k] += scale·β·src[n, ⌊k / G⌋]                dst [N, r·G], src [N, r]
+//   pooled_dot   out (+)= scale·Σ_{n,i} a[n, i]·Σ_{t<G} b[n, i·G + t]  a [N, r], b [N, r·G]: a β's gradient
+// pool_add and expand_add: one invocation per element of dst; pooled_dot: one 256-invocation workgroup.
+
+struct Params { rows: u32, r: u32, G: u32, accumulate: u32, scale: f32, _pad0: u32, _pad1: u32, _pad2: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+// pooled_dot
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn flat(wg: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
+  return (wg.y * groups.x + wg.x) * 256u + lid;
+}
+
+@compute @workgroup_size(256)
+fn pool_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = flat(wg, groups, lid);
+  if (i >= p.rows * p.r) { return; }
+  let base = (i / p.r) * p.r * p.G + (i % p.r) * p.G;
+  var s = 0.0;
+  for (var t = 0u; t < p.G; t++) { s += src[base + t]; }
+  dst[i] += p.scale * beta[0] * s;
+}
+
+@compute @workgroup_size(256)
+fn expand_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+  let k = flat(wg, groups, lid);
+  let width = p.r * p.G;
+  if (k >= p.rows * width) { return; }
+  dst[k] += p.scale * beta[0] * src[(k / width) * p.r + (k % width) / p.G];
+}
+
+@compute @workgroup_size(256)
+fn pooled_dot(@builtin(local_invocation_index) lid: u32) {
+  var s = 0.0;
+  for (var i = lid; i < p.rows * p.r; i += 256u) {
+    let base = (i / p.r) * p.r * p.G + (i % p.r) * p.G;
+    var pooled = 0.0;
+    for (var t = 0u; t < p.G; t++) { pooled += b[base + t]; }
+    s += src[i] * pooled;
+  }
+  let total = workgroupSum(lid, s) * p.scale;
+  if (lid == 0u) { out[0] = select(total, out[0] + total, p.accumulate != 0u); }
+}

@@ -1,0 +1,47 @@
+// IR-QLoRA's elastic connection (shaders/iec.wgsl): the pooled input and repeated output paths around a LoRA adapter,
+// weighted by learnable scalars, and those scalars' gradients.
+import type { Runtime, Step, Tensor } from '../gpu';
+import { expectShape, ShapeError, Uniforms } from '../gpu';
+import kernelCode from '../../shaders/iec.wgsl?raw';
+import reduceCode from '../../shaders/workgroup_reduce.wgsl?raw';
+import { grid1d } from './grid';
+
+const code = kernelCode + reduceCode;
+
+function chunk(wide: Tensor, narrow: Tensor, op: string): { rows: number; r: number; G: number } {
+  const [rows, width] = wide.shape;
+  const r = narrow.shape[1];
+  if (width % r !== 0) throw new ShapeError(`${op}: ${width} features of '${wide.label}' are not ${r} equal chunks`);
+  expectShape(narrow, [rows, r], op);
+  return { rows, r, G: width / r };
+}
+
+function params(d: { rows: number; r: number; G: number }, scale: number, accumulate = false) {
+  return new Uniforms(8).u32(d.rows).u32(d.r).u32(d.G).u32(accumulate ? 1 : 0).f32(scale).u32(0).u32(0).u32(0).bytes;
+}
+
+async function elementwise(rt: Runtime, step: Step, entryPoint: string, src: Tensor, dst: Tensor, beta: Tensor, d: { rows: number; r: number; G: number }, scale: number, n: number) {
+  expectShape(beta, [1], entryPoint);
+  const kernel = await rt.kernel({ shader: 'iec', code, entryPoint });
+  step.dispatch(kernel, params(d, scale), [src, dst, beta], grid1d(Math.ceil(n / 256), rt.device.limits.maxComputeWorkgroupsPerDimension), `iec ${entryPoint} ${d.rows}x${d.r}x${d.G}`);
+}
+
+/** h [N, r] += scale·β·(x [N, in] summed over r chunks of in/r). */
+export async function iecPoolAdd(rt: Runtime, step: Step, x: Tensor, h: Tensor, beta: Tensor, scale: number) {
+  const d = chunk(x, h, 'iecPoolAdd');
+  await elementwise(rt, step, 'pool_add', x, h, beta, d, scale, d.rows * d.r);
+}
+
+/** y [N, out] += scale·β·(h [N, r] repeated over r chunks of out/r). */
+export async function iecExpandAdd(rt: Runtime, step: Step, h: Tensor, y: Tensor, beta: Tensor, scale: number) {
+  const d = chunk(y, h, 'iecExpandAdd');
+  await elementwise(rt, step, 'expand_add', h, y, beta, d, scale, d.rows * d.r * d.G);
+}
+
+/** grad [1] (+)= scale·Σ a [N, r] · (b [N, r·G] summed over chunks of G). */
+export async function iecPooledDot(rt: Runtime, step: Step, a: Tensor, b: Tensor, grad: Tensor, scale: number, accumulate: boolean) {
+  const d = chunk(b, a, 'iecPooledDot');
+  expectShape(grad, [1], 'iecPooledDot');
+  const kernel = await rt.kernel({ shader: 'iec', code, entryPoint: 'pooled_dot' });
+  step.dispatch(kernel, params(d, scale, accumulate), [a, b, grad], [1], `iec pooled_dot ${d.rows}x${d.r}x${d.G}`);
+}
