@@ -12,6 +12,8 @@ get_linear_schedule_with_warmup (lr · λ(s) for update s = 0, 1, 2).
     FIXTURES: test/fixtures/llama (config.json, model.safetensors per model)
     OUT:      test/fixtures/train (<model>.safetensors, <model>-qalora.safetensors: QA-LoRA with groups of 32 as
               DESIGN.md §8 has it, <model>-iec.safetensors: LoRA with IR-QLoRA's IEC, βA = 0.3 and βB = −0.2 to start,
+              <model>-q-blora / -qa-blora.safetensors: BLoRA's pooled input (pairs averaged, or groups of 32 summed),
+              rank 2r, each output of B repeated twice,
               and <model>-nf4-icq.safetensors when DEQ is given)
     DEQ:      dequantized NF4 G64 ICQ weights per model (DEQ/<model>.safetensors, from dequantize.ts), for the
               fixtures of a quantized base
@@ -90,7 +92,7 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
-def forward(cfg, w, lora, ids, mask, group=None):
+def forward(cfg, w, lora, ids, mask, pool=None):
     H, heads, kv = cfg['hidden_size'], cfg['num_attention_heads'], cfg.get('num_key_value_heads', cfg['num_attention_heads'])
     D = cfg.get('head_dim') or H // heads
     eps = cfg['rms_norm_eps']
@@ -104,8 +106,13 @@ def forward(cfg, w, lora, ids, mask, group=None):
         y = x @ w[name + '.weight'].T
         if name in lora:
             a, b = lora[name][:2]
-            xin = x.reshape(*x.shape[:-1], -1, group).sum(-1) if group else x  # QA-LoRA: sums over each group
+            xin = x
+            if pool:  # (G, mean, R): the input pooled over groups of G (QA-LoRA: sums; Q-BLoRA: means of pairs)
+                grouped = x.reshape(*x.shape[:-1], -1, pool[0])
+                xin = grouped.mean(-1) if pool[1] else grouped.sum(-1)
             h = xin @ a.T
+            if pool and pool[2] > 1:  # BLoRA: each output of B repeated R times
+                return y + s * (h @ b.T).repeat_interleave(pool[2], dim=-1)
             if len(lora[name]) == 4:  # IEC: h += βA·poolr(x); y_lora = s·(B·h + βB·repeat(h))
                 beta_a, beta_b = lora[name][2:]
                 h = h + beta_a * x.reshape(*x.shape[:-1], RANK, -1).mean(-1)
@@ -162,17 +169,18 @@ def lr_lambda(step):
     return max(0.0, (STEPS - step) / max(1, STEPS - WARMUP))
 
 
-def make(cfg, w, seed, group=None, iec=False):
+def make(cfg, w, seed, pool=None, iec=False):
     torch.manual_seed(seed)
     lora, tensors = {}, {}
     for l in range(cfg['num_hidden_layers']):
         for t in TARGETS:
             name = f'model.layers.{l}.{"mlp" if t in ("gate_proj", "up_proj", "down_proj") else "self_attn"}.{t}'
             out_f, in_f = w[name + '.weight'].shape
-            cols = in_f // group if group else in_f
-            bound = math.sqrt(6 / (cols + RANK)) if group else 1 / math.sqrt(in_f)
-            a = (torch.rand(RANK, cols, dtype=torch.float64) * 2 - 1) * bound
-            b = torch.randn(out_f, RANK, dtype=torch.float64) * 0.05  # not zero, so A has a gradient
+            cols = in_f // pool[0] if pool else in_f
+            rank = RANK * (2 if pool and pool[2] > 1 else 1)  # BLoRA: twice the rank
+            bound = math.sqrt(6 / (cols + rank)) if pool else 1 / math.sqrt(in_f)
+            a = (torch.rand(rank, cols, dtype=torch.float64) * 2 - 1) * bound
+            b = torch.randn(out_f // (pool[2] if pool else 1), rank, dtype=torch.float64) * 0.05  # not zero, so A has a gradient
             # The fixture stores f32 values; the reference starts from exactly those.
             lora[name] = [a.float().double().requires_grad_(), b.float().double().requires_grad_()]
             if iec:
@@ -190,7 +198,7 @@ def make(cfg, w, seed, group=None, iec=False):
     losses, norms = [], []
     for step in range(STEPS):
         opt.zero_grad()
-        loss = loss_of(forward(cfg, w, lora, ids, mask, group), labels)
+        loss = loss_of(forward(cfg, w, lora, ids, mask, pool), labels)
         loss.backward()
         if step == 0:
             tensors['loss'] = loss.detach().reshape(1)
@@ -219,7 +227,9 @@ def main(fixtures, out, deq=None):
         w = read_safetensors(os.path.join(d, 'model.safetensors'))
         write_safetensors(os.path.join(out, f'{name}.safetensors'), make(cfg, w, 3000 + i))
         if name == 'gqa':
-            write_safetensors(os.path.join(out, f'{name}-qalora.safetensors'), make(cfg, w, 3100 + i, QA_GROUP))
+            write_safetensors(os.path.join(out, f'{name}-qalora.safetensors'), make(cfg, w, 3100 + i, (QA_GROUP, False, 1)))
+            write_safetensors(os.path.join(out, f'{name}-q-blora.safetensors'), make(cfg, w, 3300 + i, (2, True, 2)))
+            write_safetensors(os.path.join(out, f'{name}-qa-blora.safetensors'), make(cfg, w, 3400 + i, (QA_GROUP, False, 2)))
             write_safetensors(os.path.join(out, f'{name}-iec.safetensors'), make(cfg, w, 3200 + i, iec=True))
         if deq:
             wq = read_safetensors(os.path.join(deq, f'{name}.safetensors'))

@@ -2,8 +2,8 @@
 import type { Runtime } from '../gpu';
 import type { AdapterModule } from './adapter';
 import { AdapterConfigError } from './errors';
-import { iecParamSpecs, loraParamSpecs, LoraModule, type LoraShape } from './lora';
-import { QaLoraModule, qaLoraParamSpecs } from './qalora';
+import { iecParamSpecs, loraParamSpecs, loraScale, LoraModule, type LoraShape } from './lora';
+import { PooledLoraModule, pooledParamSpecs, type Pooling } from './pooled';
 import { ParamStore, type ParamSpec } from './params';
 
 /** The linear layers LoRA can adapt, by the names PEFT's target_modules uses. */
@@ -31,7 +31,7 @@ export interface LoraOptions {
 export type LoraConfig = Required<LoraOptions>;
 
 /** The adapter methods an AdapterSet holds. */
-export type AdapterMethod = 'lora' | 'qa-lora';
+export type AdapterMethod = 'lora' | 'qa-lora' | 'q-blora' | 'qa-blora';
 
 /** An adaptable linear of the model: its transformers name and shape. */
 export interface AdaptableLinear extends LoraShape {
@@ -95,17 +95,35 @@ export class AdapterSet {
   /** QA-LoRA on every targeted linear: the input sum-pooled over groups of `groupSize` (the base's quantization
    *  group, so the adapter merges into its offsets), A [r, in/G] Xavier-uniform, B zero. */
   static qaLora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions & { groupSize: number }): AdapterSet {
+    return AdapterSet.pooled(rt, linears, options, 'qa-lora', { groupSize: options.groupSize, mean: false, repeat: 1 }, 1);
+  }
+
+  /** BLoRA's simplified input and output with twice the rank (DESIGN.md §8): 'q-blora' averages adjacent input pairs
+   *  and repeats each output twice; 'qa-blora' (ours) sums each quantization group of `groupSize` inputs instead, so
+   *  it merges into the base's offsets like QA-LoRA. The scale stays α/r with the nominal r. */
+  static blora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions & { form: 'q-blora' | 'qa-blora'; groupSize?: number }): AdapterSet {
+    if (options.form === 'q-blora') return AdapterSet.pooled(rt, linears, options, 'q-blora', { groupSize: 2, mean: true, repeat: 2 }, 2);
+    if (options.form !== 'qa-blora') throw new AdapterConfigError('form', `must be 'q-blora' or 'qa-blora', got ${JSON.stringify(options.form)}`);
+    return AdapterSet.pooled(rt, linears, options, 'qa-blora', { groupSize: options.groupSize ?? Number.NaN, mean: false, repeat: 2 }, 2);
+  }
+
+  private static pooled(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions, method: AdapterMethod, pooling: Pooling, rankFactor: number): AdapterSet {
     const config = loraConfig(options);
-    const G = options.groupSize;
+    const G = pooling.groupSize;
     if (!Number.isInteger(G) || G < 1) throw new AdapterConfigError('groupSize', `must be a positive integer, got ${G}`);
-    if (config.rank % 4 !== 0 || config.rank > 64) throw new AdapterConfigError('rank', `QA-LoRA's kernels take ranks that are multiples of 4 up to 64, got ${config.rank}`);
+    const rank = config.rank * rankFactor;
+    if (rank % 4 !== 0 || rank > 64) throw new AdapterConfigError('rank', `${method}'s kernels take real ranks that are multiples of 4 up to 64, got ${rank}`);
+    if (config.iec) throw new AdapterConfigError('iec', `${method} with IEC is not built yet`);
     const chosen = linears.filter((l) => config.targets.includes(l.kind));
     for (const l of chosen) {
       if (l.inFeatures % G !== 0) throw new AdapterConfigError('groupSize', `${l.target} has ${l.inFeatures} inputs, not whole groups of ${G}`);
+      if (l.outFeatures % pooling.repeat !== 0) throw new AdapterConfigError('form', `${l.target} has ${l.outFeatures} outputs, not whole repeats of ${pooling.repeat}`);
     }
-    const specs: ParamSpec[] = chosen.flatMap((l, i) => qaLoraParamSpecs(l, config.rank, G, (config.seed * 1000003 + i) >>> 0));
+    const specs: ParamSpec[] = chosen.flatMap((l, i) => pooledParamSpecs(l, rank, pooling, (config.seed * 1000003 + i) >>> 0));
     const store = new ParamStore(rt, specs);
-    return new AdapterSet('qa-lora', config, store, chosen.map((l, i) => new QaLoraModule(store, l, config, G, i)), G);
+    const hyper = { ...config, rank };
+    const modules = chosen.map((l, i) => new PooledLoraModule(store, l, hyper, loraScale(config), pooling, i));
+    return new AdapterSet(method, config, store, modules, G);
   }
 
   /** The module adapting the linear named `target` ('model.layers.0.self_attn.q_proj'), if any. */

@@ -5,11 +5,11 @@ import { expectShape, ShapeError, u32Params } from '../gpu';
 import code from '../../shaders/qalora.wgsl?raw';
 import { grid1d } from './grid';
 
-async function launch(rt: Runtime, step: Step, entryPoint: string, rows: number, inF: number, G: number, n: number, src: Tensor, dst: Tensor) {
+async function launch(rt: Runtime, step: Step, entryPoint: string, rows: number, inF: number, G: number, n: number, src: Tensor, dst: Tensor, R = 1) {
   if (inF % G !== 0) throw new ShapeError(`qalora ${entryPoint}: ${inF} inputs are not whole groups of ${G}`);
   const kernel = await rt.kernel({ shader: 'qalora', code, entryPoint });
   const groups = grid1d(Math.ceil(n / 256), rt.device.limits.maxComputeWorkgroupsPerDimension);
-  step.dispatch(kernel, u32Params(rows, inF, G), [src, dst], groups, `qalora ${entryPoint} ${rows}x${inF}/${G}`);
+  step.dispatch(kernel, u32Params(rows, inF, G, R), [src, dst], groups, `qalora ${entryPoint} ${rows}x${inF}/${G}`);
 }
 
 /** xbar [N, in/G] = the sums of each group of G consecutive inputs of x [N, in]. */
@@ -26,9 +26,10 @@ export async function groupExpandAdd(rt: Runtime, step: Step, t: Tensor, dx: Ten
   await launch(rt, step, 'expand_add', N, inF, G, N * inF, t, dx);
 }
 
-/** stats f32 [out, in/G, 2]: each group's offset += c [out, in/G]. */
-export async function addToOffsets(rt: Runtime, step: Step, c: Tensor, stats: Tensor) {
-  const [out, groups] = c.shape;
+/** stats f32 [out, in/G, 2]: each group's offset += c [out/R, in/G] (row o takes row ⌊o / R⌋ of c). */
+export async function addToOffsets(rt: Runtime, step: Step, c: Tensor, stats: Tensor, rowRepeat = 1) {
+  const [rows, groups] = c.shape;
+  const out = rows * rowRepeat;
   expectShape(stats, [out, groups, 2], 'addToOffsets');
-  await launch(rt, step, 'merge_offsets', out, groups, 1, out * groups, c, stats);
+  await launch(rt, step, 'merge_offsets', out, groups, 1, out * groups, c, stats, rowRepeat);
 }

@@ -109,6 +109,32 @@ describe('QA-LoRA', () => {
   });
 });
 
+describe('BLoRA', () => {
+  it('Q-BLoRA (pairs averaged, rank 2r, outputs repeated twice) matches PyTorch', async () => {
+    await checkParity('test/fixtures/train/gqa-q-blora.safetensors', (model) => AdapterSet.blora(model.rt, model.adaptableLinears(), { rank: 4, alpha: 8, targets: TARGETS, form: 'q-blora' }));
+  });
+
+  it('QA-BLoRA, ours (groups of 32 summed, rank 2r, outputs repeated twice) matches PyTorch', async () => {
+    await checkParity('test/fixtures/train/gqa-qa-blora.safetensors', (model) => AdapterSet.blora(model.rt, model.adaptableLinears(), { rank: 4, alpha: 8, targets: TARGETS, form: 'qa-blora', groupSize: 32 }));
+  });
+
+  it('our QA-BLoRA merges into an int4 G32 base (≤ 1e-5); Q-BLoRA, whose pairs are no quantization group, does not', async () => {
+    const rt = await testRuntime();
+    const model = await LlamaModel.load(rt, await fixtureSource('gqa'), { quant: { codebook: 'int', bits: 4, groupSize: 32 } });
+    const adapters = AdapterSet.blora(rt, model.adaptableLinears(), { rank: 4, alpha: 8, form: 'qa-blora', groupSize: 32, seed: 6 });
+    await train(model, adapters, tokenizedDataset([{ input_ids: [3, 9, 27, 81, 243, 200, 100, 50] }], { seqLen: 8 }), { steps: 3, batchSize: 1, lr: 5e-2, schedule: 'constant' });
+    model.adapters = adapters;
+    const ids = [3, 17, 99, 4, 250, 31, 7, 120, 64];
+    const adapted = await logits(model, ids);
+    const qb = AdapterSet.blora(rt, model.adaptableLinears(), { rank: 4, form: 'q-blora' });
+    await expect(mergeAdapters(model, qb)).rejects.toThrow(/groups of 32, the adapter pools groups of 2/);
+    await mergeAdapters(model, adapters);
+    expect(relativeError(await logits(model, ids), adapted)).toBeLessThan(1e-5);
+    for (const x of [adapters, qb]) x.dispose();
+    model.dispose();
+  });
+});
+
 describe("IR-QLoRA's IEC", () => {
   it('matches PyTorch with βA, βB away from 0: the loss, every gradient (βA, βB included) and three AdamW steps', async () => {
     await checkParity('test/fixtures/train/gqa-iec.safetensors', (model) => AdapterSet.lora(model.rt, model.adaptableLinears(), { rank: 4, alpha: 8, targets: TARGETS, iec: true }));

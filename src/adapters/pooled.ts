@@ -1,8 +1,14 @@
-// QA-LoRA (Xu et al.; DESIGN.md §8): the adapter's input sum-pooled over each quantization group, so its change to
-// the weight is constant on every group and folds exactly into the quantized offsets after training.
-//   x̄ [N, in/G] = group sums of drop(x);  H = x̄·Aᵀ (A [r, in/G], Xavier-uniform);  y += s·H·Bᵀ (B [out, r], zero)
-//   backward  dB = s·dyᵀ·H;  dH = s·dy·B;  dA = dHᵀ·x̄;  dx += drop'(expand(dH·A))
-//   merge     offset[o, g] += s·(B·A)[o, g]
+// Adapters over pooled inputs (DESIGN.md §8): the input pooled over groups of G, the output optionally repeated R
+// times, with A [r, in/G] and B [out/R, r]:
+//   QA-LoRA (Xu et al.)      G = the quantization group, sums, R = 1: the change to the weight is constant on every
+//                            group and folds exactly into the quantized offsets after training
+//   Q-BLoRA                  G = 2, means, R = 2, rank 2r (s = α/r with the nominal r)
+//   QA-BLoRA (ours)          G = the quantization group, sums, R = 2, rank 2r: mergeable like QA-LoRA
+// With x̄ [N, in/G] the group sums of drop(x) and s' = s (sums) or s/G (means):
+//   forward   H = x̄·Aᵀ;  y += repeat_R(s'·H·Bᵀ)
+//   backward  dȳ = the sums of dy over each R outputs;  dB = s'·dȳᵀ·H;  dH = s'·dȳ·B;  dA = dHᵀ·x̄;
+//             dx += drop'(expand_G(dH·A))
+//   merge     offset[o, g] += s'·(B·A)[⌊o/R⌋, g]
 // The pooling is fused into the A-side product (src/ops/lora.ts, qGroup); only the backward forms x̄.
 import type { Runtime, Step, Tensor } from '../gpu';
 import { seededRandom, ShapeError } from '../gpu';
@@ -12,38 +18,54 @@ import {
 } from '../ops';
 import type { QuantizedWeight } from '../quant';
 import type { AdapterModule, AdapterPass, AdapterSaved } from './adapter';
-import { loraKey, loraScale, type LoraHyper, type LoraShape } from './lora';
+import { loraKey, type LoraHyper, type LoraShape } from './lora';
 import type { ParamSpec, ParamStore } from './params';
 
-/** A [r, in/G] Xavier-uniform (bound √(6 / (in/G + r))), B [out, r] zero. */
-export function qaLoraParamSpecs(shape: LoraShape, rank: number, groupSize: number, seed: number): ParamSpec[] {
-  const cols = shape.inFeatures / groupSize;
+/** How a pooled adapter pools its input and repeats its output. */
+export interface Pooling {
+  /** Inputs per pooled input. */
+  groupSize: number;
+  /** Average the group instead of summing it. */
+  mean: boolean;
+  /** Times each output of B is repeated (repeat_interleave). */
+  repeat: number;
+}
+
+/** A [r, in/G] Xavier-uniform (bound √(6 / (in/G + r))), B [out/R, r] zero. */
+export function pooledParamSpecs(shape: LoraShape, rank: number, pooling: Pooling, seed: number): ParamSpec[] {
+  const cols = shape.inFeatures / pooling.groupSize;
+  const rows = shape.outFeatures / pooling.repeat;
   const random = seededRandom(seed);
   const bound = Math.sqrt(6 / (cols + rank));
   return [
     { name: loraKey(shape.target, 'A'), shape: [rank, cols], init: Float32Array.from({ length: rank * cols }, () => (2 * random() - 1) * bound) },
-    { name: loraKey(shape.target, 'B'), shape: [shape.outFeatures, rank], init: new Float32Array(shape.outFeatures * rank) },
+    { name: loraKey(shape.target, 'B'), shape: [rows, rank], init: new Float32Array(rows * rank) },
   ];
 }
 
-export class QaLoraModule implements AdapterModule {
+export class PooledLoraModule implements AdapterModule {
   readonly target: string;
   readonly inFeatures: number;
   readonly outFeatures: number;
+  readonly groupSize: number;
+  /** s' = s, or s/G for means. */
   private readonly scale: number;
 
+  /** `hyper.rank` is the real rank (2r for BLoRA); `scale` is s = α/r with the nominal r. */
   constructor(
     private readonly store: ParamStore,
     shape: LoraShape,
     private readonly hyper: LoraHyper,
-    readonly groupSize: number,
+    scale: number,
+    private readonly pooling: Pooling,
     private readonly index: number,
   ) {
-    if (!lowRankKernelFits(hyper.rank)) throw new ShapeError(`QA-LoRA on ${shape.target}: rank ${hyper.rank} must be a multiple of 4 up to 64`);
+    if (!lowRankKernelFits(hyper.rank)) throw new ShapeError(`pooled adapter on ${shape.target}: rank ${hyper.rank} must be a multiple of 4 up to 64`);
     this.target = shape.target;
     this.inFeatures = shape.inFeatures;
     this.outFeatures = shape.outFeatures;
-    this.scale = loraScale(hyper);
+    this.groupSize = pooling.groupSize;
+    this.scale = pooling.mean ? scale / pooling.groupSize : scale;
   }
 
   private param(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
@@ -65,14 +87,22 @@ export class QaLoraModule implements AdapterModule {
     const { rt, step } = pass;
     const h = rt.tensor([x.shape[0], this.hyper.rank], 'f32', `${this.target} qa-lora H`);
     const { xin, owned } = await this.input(pass, x);
+    const R = this.pooling.repeat;
+    const yh = R > 1 ? rt.tensor([x.shape[0], this.outFeatures / R], 'f32', `${this.target} pooled output`) : null;
     try {
       await loraDown(rt, step, xin, this.param('params', 'A'), h, this.groupSize);
-      await matmul(rt, step, h, this.param('params', 'B'), y, { transB: true, accumulate: true, alpha: this.scale });
+      if (yh) {
+        await matmul(rt, step, h, this.param('params', 'B'), yh, { transB: true, alpha: this.scale });
+        await groupExpandAdd(rt, step, yh, y, R);
+      } else {
+        await matmul(rt, step, h, this.param('params', 'B'), y, { transB: true, accumulate: true, alpha: this.scale });
+      }
     } catch (e) {
       rt.free(h);
       throw e;
     } finally {
       if (owned) rt.free(xin);
+      if (yh) rt.free(yh);
     }
     if (pass.training) return { tensors: [h] };
     rt.free(h);
@@ -89,8 +119,15 @@ export class QaLoraModule implements AdapterModule {
     const xbar = rt.tensor([N, cols], 'f32', `${this.target} pooled input`);
     const owned: Tensor[] = [h, dh, xbar];
     try {
-      await loraGradB(rt, step, dy, h, this.param('grads', 'B'), this.scale, accumulate);
-      await loraUpBackward(rt, step, dy, this.param('params', 'B'), dh, this.scale);
+      const R = this.pooling.repeat;
+      let dyh = dy;
+      if (R > 1) {
+        dyh = rt.tensor([N, this.outFeatures / R], 'f32', `${this.target} pooled output gradient`);
+        owned.push(dyh);
+        await groupSum(rt, step, dy, dyh, R);
+      }
+      await loraGradB(rt, step, dyh, h, this.param('grads', 'B'), this.scale, accumulate);
+      await loraUpBackward(rt, step, dyh, this.param('params', 'B'), dh, this.scale);
       const { xin, owned: dropped } = await this.input(pass, x);
       if (dropped) owned.push(xin);
       await groupSum(rt, step, xin, xbar, this.groupSize);
@@ -114,10 +151,11 @@ export class QaLoraModule implements AdapterModule {
   /** Folds s·B·A into `weight`'s offsets (the base this adapter was trained on): afterwards the weight alone gives
    *  what weight + adapter gave. The caller checks the format (single-quantized f32 statistics, group size G). */
   async merge(rt: Runtime, step: Step, weight: QuantizedWeight): Promise<void> {
-    const c = rt.tensor([this.outFeatures, this.inFeatures / this.groupSize], 'f32', `${this.target} merged constants`);
+    const R = this.pooling.repeat;
+    const c = rt.tensor([this.outFeatures / R, this.inFeatures / this.groupSize], 'f32', `${this.target} merged constants`);
     try {
       await matmul(rt, step, this.param('params', 'B'), this.param('params', 'A'), c, { alpha: this.scale });
-      await addToOffsets(rt, step, c, weight.stats);
+      await addToOffsets(rt, step, c, weight.stats, R);
     } finally {
       rt.free(c);
     }
