@@ -282,11 +282,11 @@ export async function recordTrainingPass(model: LlamaModel, step: Step, batch: T
   if (T > c.maxPositions) throw new ShapeError(`training batch: ${T} tokens per sequence exceed the model's max_position_embeddings ${c.maxPositions}`);
   if (options.backward && options.checkpointing === undefined) throw new ShapeError('training pass: checkpointing must be given');
   const scratch = new Scratch(rt, step);
+  const rope = ropeTable(model, step, T); // before this pass records anything
   const ctx: PassContext = {
-    rt, step, model, scratch, B, T,
+    rt, step, model, scratch, B, T, rope,
     pass: { rt, step, training: options.backward, seed: options.seed, firstMicroBatch: options.firstMicroBatch },
     positions: scratch.upload(Uint32Array.from({ length: N }, (_, i) => i % T), [N], 'positions'),
-    rope: ropeTable(model, step, T),
     mask: scratch.upload(batch.attentionMask, [B, T], 'attention mask'),
   };
   const w = model.weights;
