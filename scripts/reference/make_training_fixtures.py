@@ -13,7 +13,8 @@ get_linear_schedule_with_warmup (lr · λ(s) for update s = 0, 1, 2).
     OUT:      test/fixtures/train (<model>.safetensors, <model>-qalora.safetensors: QA-LoRA with groups of 32 as
               DESIGN.md §8 has it, <model>-iec.safetensors: LoRA with IR-QLoRA's IEC, βA = 0.3 and βB = −0.2 to start,
               <model>-q-blora / -qa-blora.safetensors: BLoRA's pooled input (pairs averaged, or groups of 32 summed),
-              rank 2r, each output of B repeated twice,
+              rank 2r, each output of B repeated twice, <model>-qa-blora-authors.safetensors: one matrix A [out/8, in/4]
+              over inputs averaged in fours, outputs repeated 8 times, A random (not zero) so the forward uses it,
               and <model>-nf4-icq.safetensors when DEQ is given)
     DEQ:      dequantized NF4 G64 ICQ weights per model (DEQ/<model>.safetensors, from dequantize.ts), for the
               fixtures of a quantized base
@@ -104,6 +105,9 @@ def forward(cfg, w, lora, ids, mask, pool=None):
 
     def linear(x, name):
         y = x @ w[name + '.weight'].T
+        if name in lora and len(lora[name]) == 1:  # QA-BLoRA as its authors coded it
+            pooled = x.reshape(*x.shape[:-1], -1, 4).mean(-1)
+            return y + s * (pooled @ lora[name][0].T).repeat_interleave(8, dim=-1)
         if name in lora:
             a, b = lora[name][:2]
             xin = x
@@ -169,7 +173,7 @@ def lr_lambda(step):
     return max(0.0, (STEPS - step) / max(1, STEPS - WARMUP))
 
 
-def make(cfg, w, seed, pool=None, iec=False):
+def make(cfg, w, seed, pool=None, iec=False, authors=False):
     torch.manual_seed(seed)
     lora, tensors = {}, {}
     for l in range(cfg['num_hidden_layers']):
@@ -183,6 +187,8 @@ def make(cfg, w, seed, pool=None, iec=False):
             b = torch.randn(out_f // (pool[2] if pool else 1), rank, dtype=torch.float64) * 0.05  # not zero, so A has a gradient
             # The fixture stores f32 values; the reference starts from exactly those.
             lora[name] = [a.float().double().requires_grad_(), b.float().double().requires_grad_()]
+            if authors:
+                lora[name] = [(torch.randn(out_f // 8, in_f // 4, dtype=torch.float64) * 0.05).float().double().requires_grad_()]
             if iec:
                 lora[name] += [torch.tensor([0.3], dtype=torch.float64, requires_grad=True), torch.tensor([-0.2], dtype=torch.float64, requires_grad=True)]
     ids, mask, labels = batch(cfg['vocab_size'], seed + 1)
@@ -230,6 +236,7 @@ def main(fixtures, out, deq=None):
             write_safetensors(os.path.join(out, f'{name}-qalora.safetensors'), make(cfg, w, 3100 + i, (QA_GROUP, False, 1)))
             write_safetensors(os.path.join(out, f'{name}-q-blora.safetensors'), make(cfg, w, 3300 + i, (2, True, 2)))
             write_safetensors(os.path.join(out, f'{name}-qa-blora.safetensors'), make(cfg, w, 3400 + i, (QA_GROUP, False, 2)))
+            write_safetensors(os.path.join(out, f'{name}-qa-blora-authors.safetensors'), make(cfg, w, 3500 + i, authors=True))
             write_safetensors(os.path.join(out, f'{name}-iec.safetensors'), make(cfg, w, 3200 + i, iec=True))
         if deq:
             wq = read_safetensors(os.path.join(deq, f'{name}.safetensors'))

@@ -4,5 +4,5 @@ export type { AdapterModule, AdapterPass, AdapterSaved } from './adapter';
 export { AdapterConfigError } from './errors';
 export { iecKey, iecParamSpecs, loraKey, loraParamSpecs, loraScale, LoraModule, type LoraHyper, type LoraShape } from './lora';
 export { ParamStore, type ParamBuffer, type ParamSpec } from './params';
-export { PooledLoraModule, pooledParamSpecs, type Pooling } from './pooled';
+export { AUTHORS_QA_BLORA, AuthorsQaBloraModule, authorsQaBloraParamSpecs, PooledLoraModule, pooledParamSpecs, type Pooling } from './pooled';
 export { AdapterSet, LORA_TARGETS, loraConfig, type AdaptableLinear, type AdapterMethod, type LoraConfig, type LoraOptions, type LoraTarget } from './set';

@@ -161,3 +161,87 @@ export class PooledLoraModule implements AdapterModule {
     }
   }
 }
+
+/** QA-BLoRA as its authors coded it (DESIGN.md §8; their README calls the code unfinished): the input averaged over
+ *  groups of 4, one matrix A [out/8, in/4] and no B, the output repeated 8 times: y += s·repeat_8(A·pool_4(x)).
+ *  Its change to the weight varies inside a quantization group, so it has no merge. Not fixed by the authors, ours:
+ *  A starts at zero (the model is unchanged at step 0) and s = α/r with the nominal r. */
+export const AUTHORS_QA_BLORA = { inputGroup: 4, outputRepeat: 8 } as const;
+
+export function authorsQaBloraParamSpecs(shape: LoraShape): ParamSpec[] {
+  const rows = shape.outFeatures / AUTHORS_QA_BLORA.outputRepeat;
+  const cols = shape.inFeatures / AUTHORS_QA_BLORA.inputGroup;
+  return [{ name: loraKey(shape.target, 'A'), shape: [rows, cols], init: new Float32Array(rows * cols) }];
+}
+
+export class AuthorsQaBloraModule implements AdapterModule {
+  readonly target: string;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** s / 4: the mean over 4 inputs folded into the scale. */
+  private readonly scale: number;
+
+  constructor(private readonly store: ParamStore, shape: LoraShape, private readonly dropout: number, scale: number, private readonly index: number) {
+    this.target = shape.target;
+    this.inFeatures = shape.inFeatures;
+    this.outFeatures = shape.outFeatures;
+    this.scale = scale / AUTHORS_QA_BLORA.inputGroup;
+  }
+
+  private a(buffer: 'params' | 'grads'): Tensor {
+    return this.store.view(buffer, loraKey(this.target, 'A'));
+  }
+
+  async forward(pass: AdapterPass, x: Tensor, y: Tensor): Promise<AdapterSaved | null> {
+    const { rt, step } = pass;
+    const { inputGroup: G, outputRepeat: R } = AUTHORS_QA_BLORA;
+    const N = x.shape[0];
+    const xbar = rt.tensor([N, this.inFeatures / G], 'f32', `${this.target} pooled input`);
+    const yh = rt.tensor([N, this.outFeatures / R], 'f32', `${this.target} pooled output`);
+    let xin = x;
+    try {
+      if (pass.training && this.dropout > 0) {
+        xin = rt.tensor(x.shape, 'f32', `${this.target} dropout`);
+        await dropoutForward(rt, step, x, xin, this.dropout, (Math.imul(pass.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(this.index + 1, 0xc2b2ae35)) >>> 0);
+      }
+      await groupSum(rt, step, xin, xbar, G);
+      await matmul(rt, step, xbar, this.a('params'), yh, { transB: true, alpha: this.scale });
+      await groupExpandAdd(rt, step, yh, y, R);
+    } catch (e) {
+      rt.free(xbar);
+      throw e;
+    } finally {
+      rt.free(yh);
+      if (xin !== x) rt.free(xin);
+    }
+    if (pass.training) return { tensors: [xbar] };
+    rt.free(xbar);
+    return null;
+  }
+
+  async backward(pass: AdapterPass, x: Tensor, dy: Tensor, dx: Tensor, saved: AdapterSaved): Promise<void> {
+    const { rt, step } = pass;
+    const { inputGroup: G, outputRepeat: R } = AUTHORS_QA_BLORA;
+    const [xbar] = saved.tensors;
+    const N = x.shape[0];
+    const dyh = rt.tensor([N, this.outFeatures / R], 'f32', `${this.target} pooled output gradient`);
+    const t = rt.tensor([N, this.inFeatures / G], 'f32', `${this.target} pooled input gradient`);
+    const owned = [xbar, dyh, t];
+    try {
+      await groupSum(rt, step, dy, dyh, R);
+      await matmul(rt, step, dyh, xbar, this.a('grads'), { transA: true, alpha: this.scale, accumulate: !pass.firstMicroBatch });
+      await matmul(rt, step, dyh, this.a('params'), t, { alpha: this.scale });
+      if (pass.training && this.dropout > 0) {
+        const g = rt.tensor(x.shape, 'f32', `${this.target} dx`);
+        owned.push(g);
+        step.write(g, new Float32Array(N * this.inFeatures));
+        await groupExpandAdd(rt, step, t, g, G);
+        await dropoutBackwardAdd(rt, step, g, dx, this.dropout, (Math.imul(pass.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(this.index + 1, 0xc2b2ae35)) >>> 0);
+      } else {
+        await groupExpandAdd(rt, step, t, dx, G);
+      }
+    } finally {
+      rt.free(...owned);
+    }
+  }
+}

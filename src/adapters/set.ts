@@ -3,7 +3,7 @@ import type { Runtime } from '../gpu';
 import type { AdapterModule } from './adapter';
 import { AdapterConfigError } from './errors';
 import { iecParamSpecs, loraParamSpecs, loraScale, LoraModule, type LoraShape } from './lora';
-import { PooledLoraModule, pooledParamSpecs, type Pooling } from './pooled';
+import { AUTHORS_QA_BLORA, AuthorsQaBloraModule, authorsQaBloraParamSpecs, PooledLoraModule, pooledParamSpecs, type Pooling } from './pooled';
 import { ParamStore, type ParamSpec } from './params';
 
 /** The linear layers LoRA can adapt, by the names PEFT's target_modules uses. */
@@ -31,7 +31,7 @@ export interface LoraOptions {
 export type LoraConfig = Required<LoraOptions>;
 
 /** The adapter methods an AdapterSet holds. */
-export type AdapterMethod = 'lora' | 'qa-lora' | 'q-blora' | 'qa-blora';
+export type AdapterMethod = 'lora' | 'qa-lora' | 'q-blora' | 'qa-blora' | 'qa-blora-authors';
 
 /** An adaptable linear of the model: its transformers name and shape. */
 export interface AdaptableLinear extends LoraShape {
@@ -101,10 +101,27 @@ export class AdapterSet {
   /** BLoRA's simplified input and output with twice the rank (DESIGN.md §8): 'q-blora' averages adjacent input pairs
    *  and repeats each output twice; 'qa-blora' (ours) sums each quantization group of `groupSize` inputs instead, so
    *  it merges into the base's offsets like QA-LoRA. The scale stays α/r with the nominal r. */
-  static blora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions & { form: 'q-blora' | 'qa-blora'; groupSize?: number }): AdapterSet {
+  static blora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions & { form: 'q-blora' | 'qa-blora' | 'qa-blora-authors'; groupSize?: number }): AdapterSet {
+    if (options.form === 'qa-blora-authors') return AdapterSet.authorsQaBlora(rt, linears, options);
     if (options.form === 'q-blora') return AdapterSet.pooled(rt, linears, options, 'q-blora', { groupSize: 2, mean: true, repeat: 2 }, 2);
-    if (options.form !== 'qa-blora') throw new AdapterConfigError('form', `must be 'q-blora' or 'qa-blora', got ${JSON.stringify(options.form)}`);
+    if (options.form !== 'qa-blora') throw new AdapterConfigError('form', `must be 'q-blora', 'qa-blora' or 'qa-blora-authors', got ${JSON.stringify(options.form)}`);
     return AdapterSet.pooled(rt, linears, options, 'qa-blora', { groupSize: options.groupSize ?? Number.NaN, mean: false, repeat: 2 }, 2);
+  }
+
+  /** QA-BLoRA as its authors coded it (pooled.ts): not mergeable, kept to compare with ours. */
+  private static authorsQaBlora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions): AdapterSet {
+    const config = loraConfig(options);
+    if (config.iec) throw new AdapterConfigError('iec', 'qa-blora-authors with IEC is not built');
+    const { inputGroup: G, outputRepeat: R } = AUTHORS_QA_BLORA;
+    const chosen = linears.filter((l) => config.targets.includes(l.kind));
+    for (const l of chosen) {
+      if (l.inFeatures % G !== 0 || l.outFeatures % R !== 0) {
+        throw new AdapterConfigError('form', `${l.target} is [${l.outFeatures}, ${l.inFeatures}]: qa-blora-authors needs outputs divisible by ${R} and inputs by ${G}`);
+      }
+    }
+    const store = new ParamStore(rt, chosen.flatMap((l) => authorsQaBloraParamSpecs(l)));
+    const modules = chosen.map((l, i) => new AuthorsQaBloraModule(store, l, config.dropout, loraScale(config), i));
+    return new AdapterSet('qa-blora-authors', config, store, modules, G);
   }
 
   private static pooled(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions, method: AdapterMethod, pooling: Pooling, rankFactor: number): AdapterSet {

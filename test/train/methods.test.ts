@@ -118,6 +118,10 @@ describe('BLoRA', () => {
     await checkParity('test/fixtures/train/gqa-qa-blora.safetensors', (model) => AdapterSet.blora(model.rt, model.adaptableLinears(), { rank: 4, alpha: 8, targets: TARGETS, form: 'qa-blora', groupSize: 32 }));
   });
 
+  it("QA-BLoRA as its authors coded it (one matrix over inputs averaged in fours, outputs repeated 8 times) matches PyTorch", async () => {
+    await checkParity('test/fixtures/train/gqa-qa-blora-authors.safetensors', (model) => AdapterSet.blora(model.rt, model.adaptableLinears(), { rank: 4, alpha: 8, targets: TARGETS, form: 'qa-blora-authors' }));
+  });
+
   it('our QA-BLoRA merges into an int4 G32 base (≤ 1e-5); Q-BLoRA, whose pairs are no quantization group, does not', async () => {
     const rt = await testRuntime();
     const model = await LlamaModel.load(rt, await fixtureSource('gqa'), { quant: { codebook: 'int', bits: 4, groupSize: 32 } });
@@ -128,6 +132,9 @@ describe('BLoRA', () => {
     const adapted = await logits(model, ids);
     const qb = AdapterSet.blora(rt, model.adaptableLinears(), { rank: 4, form: 'q-blora' });
     await expect(mergeAdapters(model, qb)).rejects.toThrow(/groups of 32, the adapter pools groups of 2/);
+    const authors = AdapterSet.blora(rt, model.adaptableLinears(), { rank: 4, form: 'qa-blora-authors' });
+    await expect(mergeAdapters(model, authors)).rejects.toThrow(/'qa-blora-authors' cannot merge/);
+    authors.dispose();
     await mergeAdapters(model, adapters);
     expect(relativeError(await logits(model, ids), adapted)).toBeLessThan(1e-5);
     for (const x of [adapters, qb]) x.dispose();
