@@ -15,6 +15,7 @@ get_linear_schedule_with_warmup (lr · λ(s) for update s = 0, 1, 2).
               <model>-q-blora / -qa-blora.safetensors: BLoRA's pooled input (pairs averaged, or groups of 32 summed),
               rank 2r, each output of B repeated twice, <model>-qa-blora-authors.safetensors: one matrix A [out/8, in/4]
               over inputs averaged in fours, outputs repeated 8 times, A random (not zero) so the forward uses it,
+              <model>-qalora-iec.safetensors: QA-LoRA with IEC (βA·poolr of the raw x, as §8 has it),
               and <model>-nf4-icq.safetensors when DEQ is given)
     DEQ:      dequantized NF4 G64 ICQ weights per model (DEQ/<model>.safetensors, from dequantize.ts), for the
               fixtures of a quantized base
@@ -237,6 +238,7 @@ def main(fixtures, out, deq=None):
             write_safetensors(os.path.join(out, f'{name}-q-blora.safetensors'), make(cfg, w, 3300 + i, (2, True, 2)))
             write_safetensors(os.path.join(out, f'{name}-qa-blora.safetensors'), make(cfg, w, 3400 + i, (QA_GROUP, False, 2)))
             write_safetensors(os.path.join(out, f'{name}-qa-blora-authors.safetensors'), make(cfg, w, 3500 + i, authors=True))
+            write_safetensors(os.path.join(out, f'{name}-qalora-iec.safetensors'), make(cfg, w, 3600 + i, (QA_GROUP, False, 1), iec=True))
             write_safetensors(os.path.join(out, f'{name}-iec.safetensors'), make(cfg, w, 3200 + i, iec=True))
         if deq:
             wq = read_safetensors(os.path.join(deq, f'{name}.safetensors'))

@@ -9,16 +9,18 @@
 //   backward  dȳ = the sums of dy over each R outputs;  dB = s'·dȳᵀ·H;  dH = s'·dȳ·B;  dA = dHᵀ·x̄;
 //             dx += drop'(expand_G(dH·A))
 //   merge     offset[o, g] += s'·(B·A)[⌊o/R⌋, g]
+// With IEC (IR-QLoRA over QA-LoRA, R = 1): H += βA·poolr(x) of the raw x (r chunks of in/r), y += s·βB·repeat(H), as
+// around plain LoRA (lora.ts); such a set has no merge here.
 // The pooling is fused into the A-side product (src/ops/lora.ts, qGroup); only the backward forms x̄.
 import type { Runtime, Step, Tensor } from '../gpu';
 import { seededRandom, ShapeError } from '../gpu';
 import {
-  addToOffsets, dropoutBackwardAdd, dropoutForward, groupExpandAdd, groupSum, loraDown, loraGradA, loraGradB, loraUpBackward,
-  lowRankKernelFits, matmul,
+  addToOffsets, dropoutBackwardAdd, dropoutForward, groupExpandAdd, groupSum, iecExpandAdd, iecPooledDot, iecPoolAdd, loraDown, loraGradA,
+  loraGradB, loraUpBackward, lowRankKernelFits, matmul,
 } from '../ops';
 import type { QuantizedWeight } from '../quant';
 import type { AdapterModule, AdapterPass, AdapterSaved } from './adapter';
-import { loraKey, type LoraHyper, type LoraShape } from './lora';
+import { iecKey, loraKey, type LoraHyper, type LoraShape } from './lora';
 import type { ParamSpec, ParamStore } from './params';
 
 /** How a pooled adapter pools its input and repeats its output. */
@@ -72,6 +74,15 @@ export class PooledLoraModule implements AdapterModule {
     return this.store.view(buffer, loraKey(this.target, which));
   }
 
+  private beta(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
+    return this.store.view(buffer, iecKey(this.target, which));
+  }
+
+  /** r / in: IEC's mean over a chunk of the input. */
+  private get chunkMean(): number {
+    return this.hyper.rank / this.inFeatures;
+  }
+
   private dropoutSeed(pass: AdapterPass): number {
     return (Math.imul(pass.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(this.index + 1, 0xc2b2ae35)) >>> 0;
   }
@@ -91,11 +102,13 @@ export class PooledLoraModule implements AdapterModule {
     const yh = R > 1 ? rt.tensor([x.shape[0], this.outFeatures / R], 'f32', `${this.target} pooled output`) : null;
     try {
       await loraDown(rt, step, xin, this.param('params', 'A'), h, this.groupSize);
+      if (this.hyper.iec) await iecPoolAdd(rt, step, xin, h, this.beta('params', 'A'), this.chunkMean);
       if (yh) {
         await matmul(rt, step, h, this.param('params', 'B'), yh, { transB: true, alpha: this.scale });
         await groupExpandAdd(rt, step, yh, y, R);
       } else {
         await matmul(rt, step, h, this.param('params', 'B'), y, { transB: true, accumulate: true, alpha: this.scale });
+        if (this.hyper.iec) await iecExpandAdd(rt, step, h, y, this.beta('params', 'B'), this.scale);
       }
     } catch (e) {
       rt.free(h);
@@ -128,8 +141,13 @@ export class PooledLoraModule implements AdapterModule {
       }
       await loraGradB(rt, step, dyh, h, this.param('grads', 'B'), this.scale, accumulate);
       await loraUpBackward(rt, step, dyh, this.param('params', 'B'), dh, this.scale);
+      if (this.hyper.iec) {
+        await iecPooledDot(rt, step, h, dy, this.beta('grads', 'B'), this.scale, accumulate);
+        await iecPoolAdd(rt, step, dy, dh, this.beta('params', 'B'), this.scale);
+      }
       const { xin, owned: dropped } = await this.input(pass, x);
       if (dropped) owned.push(xin);
+      if (this.hyper.iec) await iecPooledDot(rt, step, dh, xin, this.beta('grads', 'A'), this.chunkMean, accumulate);
       await groupSum(rt, step, xin, xbar, this.groupSize);
       await loraGradA(rt, step, dh, xbar, this.param('grads', 'A'), accumulate);
       const t = xbar; // x̄ is dead: its buffer takes dH·A [N, in/G]
@@ -139,9 +157,11 @@ export class PooledLoraModule implements AdapterModule {
         owned.push(g);
         await step.write(g, new Float32Array(N * this.inFeatures));
         await groupExpandAdd(rt, step, t, g, this.groupSize);
+        if (this.hyper.iec) await iecExpandAdd(rt, step, dh, g, this.beta('params', 'A'), this.chunkMean);
         await dropoutBackwardAdd(rt, step, g, dx, this.hyper.dropout, this.dropoutSeed(pass));
       } else {
         await groupExpandAdd(rt, step, t, dx, this.groupSize);
+        if (this.hyper.iec) await iecExpandAdd(rt, step, dh, dx, this.beta('params', 'A'), this.chunkMean);
       }
     } finally {
       rt.free(...owned);

@@ -130,13 +130,16 @@ export class AdapterSet {
     if (!Number.isInteger(G) || G < 1) throw new AdapterConfigError('groupSize', `must be a positive integer, got ${G}`);
     const rank = config.rank * rankFactor;
     if (rank % 4 !== 0 || rank > 64) throw new AdapterConfigError('rank', `${method}'s kernels take real ranks that are multiples of 4 up to 64, got ${rank}`);
-    if (config.iec) throw new AdapterConfigError('iec', `${method} with IEC is not built yet`);
+    if (config.iec && method !== 'qa-lora') throw new AdapterConfigError('iec', `${method} with IEC is not built (QA-LoRA and plain LoRA take it)`);
     const chosen = linears.filter((l) => config.targets.includes(l.kind));
+    if (config.iec) checkIec(chosen, rank);
     for (const l of chosen) {
       if (l.inFeatures % G !== 0) throw new AdapterConfigError('groupSize', `${l.target} has ${l.inFeatures} inputs, not whole groups of ${G}`);
       if (l.outFeatures % pooling.repeat !== 0) throw new AdapterConfigError('form', `${l.target} has ${l.outFeatures} outputs, not whole repeats of ${pooling.repeat}`);
     }
-    const specs: ParamSpec[] = chosen.flatMap((l, i) => pooledParamSpecs(l, rank, pooling, (config.seed * 1000003 + i) >>> 0));
+    const specs: ParamSpec[] = chosen.flatMap((l, i) => [
+      ...pooledParamSpecs(l, rank, pooling, (config.seed * 1000003 + i) >>> 0), ...(config.iec ? iecParamSpecs(l.target) : []),
+    ]);
     const store = new ParamStore(rt, specs);
     const hyper = { ...config, rank };
     const modules = chosen.map((l, i) => new PooledLoraModule(store, l, hyper, loraScale(config), pooling, i));
