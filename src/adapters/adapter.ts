@@ -3,6 +3,7 @@
 // adding its share into the layer's input gradient. The trainer, optimizer, checkpointing and export never switch
 // on the method.
 import type { Runtime, Step, Tensor } from '../gpu';
+import { dropoutBackwardAdd, dropoutForward } from '../ops';
 import type { QuantizedWeight } from '../quant';
 
 /** One forward (and its backward) of a batch through the model. */
@@ -35,4 +36,32 @@ export interface AdapterModule {
   /** Methods whose change to the weight is constant on each quantization group (QA-LoRA) fold it into the weight's
    *  offsets; the others have no merge. */
   merge?(rt: Runtime, step: Step, weight: QuantizedWeight): Promise<void>;
+}
+
+/** The dropout of one module's input in one pass: its mask seed mixes the pass's seed with the module's index, so the
+ *  backward regenerates the forward's mask. */
+export class InputDropout {
+  constructor(private readonly p: number, private readonly index: number, private readonly label: string) {}
+
+  private seed(pass: AdapterPass): number {
+    return (Math.imul(pass.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(this.index + 1, 0xc2b2ae35)) >>> 0;
+  }
+
+  /** Whether this pass drops anything. */
+  active(pass: AdapterPass): boolean {
+    return pass.training && this.p > 0;
+  }
+
+  /** x itself, or x through this pass's mask (a new tensor the caller frees: `owned`). */
+  async apply(pass: AdapterPass, x: Tensor): Promise<{ xin: Tensor; owned: boolean }> {
+    if (!this.active(pass)) return { xin: x, owned: false };
+    const xin = pass.rt.tensor(x.shape, 'f32', `${this.label} dropout`);
+    await dropoutForward(pass.rt, pass.step, x, xin, this.p, this.seed(pass));
+    return { xin, owned: true };
+  }
+
+  /** dx += g through this pass's mask. */
+  backwardAdd(pass: AdapterPass, g: Tensor, dx: Tensor): Promise<void> {
+    return dropoutBackwardAdd(pass.rt, pass.step, g, dx, this.p, this.seed(pass));
+  }
 }

@@ -9,9 +9,9 @@
 // (a multiple of 4 up to 64), the f32 matmul otherwise; the two with r as the inner dimension take the matmul.
 import type { Tensor } from '../gpu';
 import {
-  dropoutBackwardAdd, dropoutForward, iecExpandAdd, iecPooledDot, iecPoolAdd, loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits, matmul,
+  iecExpandAdd, iecPooledDot, iecPoolAdd, loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits, matmul,
 } from '../ops';
-import type { AdapterModule, AdapterPass, AdapterSaved } from './adapter';
+import { InputDropout, type AdapterModule, type AdapterPass, type AdapterSaved } from './adapter';
 import type { ParamSpec, ParamStore } from './params';
 import { seededRandom } from '../gpu';
 
@@ -67,19 +67,21 @@ export class LoraModule implements AdapterModule {
   readonly outFeatures: number;
   private readonly scale: number;
   private readonly splitK: boolean;
+  private readonly dropout: InputDropout;
 
   constructor(
     private readonly store: ParamStore,
     shape: LoraShape,
     private readonly hyper: LoraHyper,
     /** Distinguishes this module's dropout masks from the others' in one pass. */
-    private readonly index: number,
+    index: number,
   ) {
     this.target = shape.target;
     this.inFeatures = shape.inFeatures;
     this.outFeatures = shape.outFeatures;
     this.scale = loraScale(hyper);
     this.splitK = lowRankKernelFits(hyper.rank);
+    this.dropout = new InputDropout(hyper.dropout, index, shape.target);
   }
 
   private param(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
@@ -90,23 +92,13 @@ export class LoraModule implements AdapterModule {
     return this.store.view(buffer, iecKey(this.target, which));
   }
 
-  private dropoutSeed(pass: AdapterPass): number {
-    return (Math.imul(pass.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(this.index + 1, 0xc2b2ae35)) >>> 0;
-  }
 
-  /** x itself, or x through this pass's dropout mask (a new tensor the caller frees). */
-  private async input(pass: AdapterPass, x: Tensor): Promise<{ xin: Tensor; owned: boolean }> {
-    if (!pass.training || this.hyper.dropout === 0) return { xin: x, owned: false };
-    const xin = pass.rt.tensor(x.shape, 'f32', `${this.target} dropout`);
-    await dropoutForward(pass.rt, pass.step, x, xin, this.hyper.dropout, this.dropoutSeed(pass));
-    return { xin, owned: true };
-  }
 
   async forward(pass: AdapterPass, x: Tensor, y: Tensor): Promise<AdapterSaved | null> {
     const { rt, step } = pass;
     const N = x.shape[0];
     const h = rt.tensor([N, this.hyper.rank], 'f32', `${this.target} lora H`); // [N, r]
-    const { xin, owned } = await this.input(pass, x);
+    const { xin, owned } = await this.dropout.apply(pass, x);
     try {
       if (this.splitK) await loraDown(rt, step, xin, this.param('params', 'A'), h);
       else await matmul(rt, step, xin, this.param('params', 'A'), h, { transB: true });
@@ -143,7 +135,7 @@ export class LoraModule implements AdapterModule {
         await iecPooledDot(rt, step, h, dy, this.beta('grads', 'B'), this.scale, accumulate);
         await iecPoolAdd(rt, step, dy, dh, this.beta('params', 'B'), this.scale);
       }
-      const { xin, owned: dropped } = await this.input(pass, x);
+      const { xin, owned: dropped } = await this.dropout.apply(pass, x);
       if (dropped) owned.push(xin);
       if (this.hyper.iec) await iecPooledDot(rt, step, dh, xin, this.beta('grads', 'A'), this.hyper.rank / this.inFeatures, accumulate);
       if (this.splitK) await loraGradA(rt, step, dh, xin, this.param('grads', 'A'), accumulate);
@@ -153,7 +145,7 @@ export class LoraModule implements AdapterModule {
         owned.push(g);
         await matmul(rt, step, dh, this.param('params', 'A'), g);
         if (this.hyper.iec) await iecExpandAdd(rt, step, dh, g, this.beta('params', 'A'), this.hyper.rank / this.inFeatures);
-        await dropoutBackwardAdd(rt, step, g, dx, this.hyper.dropout, this.dropoutSeed(pass));
+        await this.dropout.backwardAdd(pass, g, dx);
       } else {
         await matmul(rt, step, dh, this.param('params', 'A'), dx, { accumulate: true });
         if (this.hyper.iec) await iecExpandAdd(rt, step, dh, dx, this.beta('params', 'A'), this.hyper.rank / this.inFeatures);

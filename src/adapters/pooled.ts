@@ -15,11 +15,11 @@
 import type { Runtime, Step, Tensor } from '../gpu';
 import { seededRandom, ShapeError } from '../gpu';
 import {
-  addToOffsets, dropoutBackwardAdd, dropoutForward, groupExpandAdd, groupSum, iecExpandAdd, iecPooledDot, iecPoolAdd, loraDown, loraGradA,
+  addToOffsets, groupExpandAdd, groupSum, iecExpandAdd, iecPooledDot, iecPoolAdd, loraDown, loraGradA,
   loraGradB, loraUpBackward, lowRankKernelFits, matmul,
 } from '../ops';
 import type { QuantizedWeight } from '../quant';
-import type { AdapterModule, AdapterPass, AdapterSaved } from './adapter';
+import { InputDropout, type AdapterModule, type AdapterPass, type AdapterSaved } from './adapter';
 import { iecKey, loraKey, type LoraHyper, type LoraShape } from './lora';
 import type { ParamSpec, ParamStore } from './params';
 
@@ -52,6 +52,7 @@ export class PooledLoraModule implements AdapterModule {
   readonly groupSize: number;
   /** s' = s, or s/G for means. */
   private readonly scale: number;
+  private readonly dropout: InputDropout;
 
   /** `hyper.rank` is the real rank (2r for BLoRA); `scale` is s = α/r with the nominal r. */
   constructor(
@@ -60,7 +61,7 @@ export class PooledLoraModule implements AdapterModule {
     private readonly hyper: LoraHyper,
     scale: number,
     private readonly pooling: Pooling,
-    private readonly index: number,
+    index: number,
   ) {
     if (!lowRankKernelFits(hyper.rank)) throw new ShapeError(`pooled adapter on ${shape.target}: rank ${hyper.rank} must be a multiple of 4 up to 64`);
     this.target = shape.target;
@@ -68,6 +69,7 @@ export class PooledLoraModule implements AdapterModule {
     this.outFeatures = shape.outFeatures;
     this.groupSize = pooling.groupSize;
     this.scale = pooling.mean ? scale / pooling.groupSize : scale;
+    this.dropout = new InputDropout(hyper.dropout, index, shape.target);
   }
 
   private param(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
@@ -83,21 +85,12 @@ export class PooledLoraModule implements AdapterModule {
     return this.hyper.rank / this.inFeatures;
   }
 
-  private dropoutSeed(pass: AdapterPass): number {
-    return (Math.imul(pass.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(this.index + 1, 0xc2b2ae35)) >>> 0;
-  }
 
-  private async input(pass: AdapterPass, x: Tensor): Promise<{ xin: Tensor; owned: boolean }> {
-    if (!pass.training || this.hyper.dropout === 0) return { xin: x, owned: false };
-    const xin = pass.rt.tensor(x.shape, 'f32', `${this.target} dropout`);
-    await dropoutForward(pass.rt, pass.step, x, xin, this.hyper.dropout, this.dropoutSeed(pass));
-    return { xin, owned: true };
-  }
 
   async forward(pass: AdapterPass, x: Tensor, y: Tensor): Promise<AdapterSaved | null> {
     const { rt, step } = pass;
     const h = rt.tensor([x.shape[0], this.hyper.rank], 'f32', `${this.target} qa-lora H`);
-    const { xin, owned } = await this.input(pass, x);
+    const { xin, owned } = await this.dropout.apply(pass, x);
     const R = this.pooling.repeat;
     const yh = R > 1 ? rt.tensor([x.shape[0], this.outFeatures / R], 'f32', `${this.target} pooled output`) : null;
     try {
@@ -145,7 +138,7 @@ export class PooledLoraModule implements AdapterModule {
         await iecPooledDot(rt, step, h, dy, this.beta('grads', 'B'), this.scale, accumulate);
         await iecPoolAdd(rt, step, dy, dh, this.beta('params', 'B'), this.scale);
       }
-      const { xin, owned: dropped } = await this.input(pass, x);
+      const { xin, owned: dropped } = await this.dropout.apply(pass, x);
       if (dropped) owned.push(xin);
       if (this.hyper.iec) await iecPooledDot(rt, step, dh, xin, this.beta('grads', 'A'), this.chunkMean, accumulate);
       await groupSum(rt, step, xin, xbar, this.groupSize);
@@ -155,10 +148,10 @@ export class PooledLoraModule implements AdapterModule {
       if (dropped) {
         const g = rt.tensor(x.shape, 'f32', `${this.target} qa-lora dx`);
         owned.push(g);
-        await step.write(g, new Float32Array(N * this.inFeatures));
+        step.write(g, new Float32Array(N * this.inFeatures));
         await groupExpandAdd(rt, step, t, g, this.groupSize);
         if (this.hyper.iec) await iecExpandAdd(rt, step, dh, g, this.beta('params', 'A'), this.chunkMean);
-        await dropoutBackwardAdd(rt, step, g, dx, this.hyper.dropout, this.dropoutSeed(pass));
+        await this.dropout.backwardAdd(pass, g, dx);
       } else {
         await groupExpandAdd(rt, step, t, dx, this.groupSize);
         if (this.hyper.iec) await iecExpandAdd(rt, step, dh, dx, this.beta('params', 'A'), this.chunkMean);
@@ -201,11 +194,14 @@ export class AuthorsQaBloraModule implements AdapterModule {
   /** s / 4: the mean over 4 inputs folded into the scale. */
   private readonly scale: number;
 
-  constructor(private readonly store: ParamStore, shape: LoraShape, private readonly dropout: number, scale: number, private readonly index: number) {
+  private readonly dropout: InputDropout;
+
+  constructor(private readonly store: ParamStore, shape: LoraShape, dropout: number, scale: number, index: number) {
     this.target = shape.target;
     this.inFeatures = shape.inFeatures;
     this.outFeatures = shape.outFeatures;
     this.scale = scale / AUTHORS_QA_BLORA.inputGroup;
+    this.dropout = new InputDropout(dropout, index, shape.target);
   }
 
   private a(buffer: 'params' | 'grads'): Tensor {
@@ -220,10 +216,7 @@ export class AuthorsQaBloraModule implements AdapterModule {
     const yh = rt.tensor([N, this.outFeatures / R], 'f32', `${this.target} pooled output`);
     let xin = x;
     try {
-      if (pass.training && this.dropout > 0) {
-        xin = rt.tensor(x.shape, 'f32', `${this.target} dropout`);
-        await dropoutForward(rt, step, x, xin, this.dropout, (Math.imul(pass.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(this.index + 1, 0xc2b2ae35)) >>> 0);
-      }
+      xin = (await this.dropout.apply(pass, x)).xin;
       await groupSum(rt, step, xin, xbar, G);
       await matmul(rt, step, xbar, this.a('params'), yh, { transB: true, alpha: this.scale });
       await groupExpandAdd(rt, step, yh, y, R);
@@ -251,12 +244,12 @@ export class AuthorsQaBloraModule implements AdapterModule {
       await groupSum(rt, step, dy, dyh, R);
       await matmul(rt, step, dyh, xbar, this.a('grads'), { transA: true, alpha: this.scale, accumulate: !pass.firstMicroBatch });
       await matmul(rt, step, dyh, this.a('params'), t, { alpha: this.scale });
-      if (pass.training && this.dropout > 0) {
+      if (this.dropout.active(pass)) {
         const g = rt.tensor(x.shape, 'f32', `${this.target} dx`);
         owned.push(g);
         step.write(g, new Float32Array(N * this.inFeatures));
         await groupExpandAdd(rt, step, t, g, G);
-        await dropoutBackwardAdd(rt, step, g, dx, this.dropout, (Math.imul(pass.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(this.index + 1, 0xc2b2ae35)) >>> 0);
+        await this.dropout.backwardAdd(pass, g, dx);
       } else {
         await groupExpandAdd(rt, step, t, dx, G);
       }

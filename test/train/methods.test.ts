@@ -2,26 +2,14 @@
 // QA-LoRA (the input summed over groups of 32) and its merge into a quantized base's offsets; IR-QLoRA's IEC around
 // LoRA (βA, βB learnable): the loss, every gradient and the parameters after three AdamW steps.
 import { describe, expect, it } from 'vitest';
-import { AdapterConfigError, AdapterSet, collate, exportPeft, LlamaModel, mergeAdapters, readSafetensors, recordTrainingPass, tokenizedDataset, train } from '../../src';
-import { fixtureBlob } from '../helpers/fixture-file';
+import { AdapterConfigError, AdapterSet, collate, exportPeft, LlamaModel, mergeAdapters, recordTrainingPass, tokenizedDataset, train } from '../../src';
+import { fixtureDataset, readFixture } from '../helpers/fixture-file';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureSource } from '../helpers/model-files';
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 
-async function readFixture(path: string) {
-  const blob = await fixtureBlob(path);
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for await (const t of readSafetensors(blob.stream() as ReadableStream<Uint8Array>, path, blob.size)) out.set(t.name, t);
-  return out;
-}
 
-function fixtureData(fx: Map<string, { shape: number[]; data: Float32Array }>) {
-  const [B, T] = fx.get('input_ids')!.shape;
-  const row = (name: string, b: number) => Array.from(fx.get(name)!.data.subarray(b * T, (b + 1) * T));
-  const rows = Array.from({ length: B }, (_, b) => ({ input_ids: row('input_ids', b), attention_mask: row('attention_mask', b), labels: row('labels', b) }));
-  return { B, T, dataset: tokenizedDataset(rows, { seqLen: T }) };
-}
 
 async function logits(model: LlamaModel, ids: number[]): Promise<Float32Array> {
   const cache = model.createCache(1, ids.length);
@@ -46,7 +34,7 @@ async function checkParity(fixture: string, create: (model: LlamaModel) => Adapt
   };
   const set = make();
   model.adapters = set;
-  const { B, T, dataset } = fixtureData(fx);
+  const { B, T, dataset } = await fixtureDataset(fx);
   const batch = collate(dataset.examples, T);
   const lossSum = rt.tensor([1], 'f32', 'loss');
   const step = rt.step();

@@ -4,24 +4,18 @@
 // three AdamW steps with clipping, weight decay and a warmup schedule; and the loss and gradients over a base quantized
 // to NF4 G64 with ICQ on load (the fixture computed on the same weights dequantized by our CPU reference).
 import { describe, expect, it } from 'vitest';
-import { AdapterSet, LlamaModel, blobSource, importPeft, readSafetensors, recordTrainingPass, tokenizedDataset, train, collate, writeSafetensors } from '../../src';
+import { AdapterSet, LlamaModel, blobSource, importPeft, recordTrainingPass, train, collate, writeSafetensors } from '../../src';
 import { relativeError, testRuntime } from '../helpers/gpu';
-import { fixtureBlob } from '../helpers/fixture-file';
+import { fixtureDataset, readFixture, type FixtureTensors } from '../helpers/fixture-file';
 import { fixtureSource } from '../helpers/model-files';
 import type { Runtime } from '../../src/gpu';
 
 // As make_training_fixtures.py (which says why eps is 1e-6).
 const HYPER = { rank: 4, alpha: 8, lr: 1e-2, weightDecay: 0.01, eps: 1e-6, maxGradNorm: 0.5, warmupSteps: 2, steps: 3 };
 
-async function readFixture(path: string): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-  const blob = await fixtureBlob(path);
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for await (const t of readSafetensors(blob.stream() as ReadableStream<Uint8Array>, path, blob.size)) out.set(t.name, { shape: t.shape, data: t.data });
-  return out;
-}
 
 /** The fixture's initial LoRA tensors as a PEFT adapter, imported onto the model. */
-async function importFixtureAdapter(model: LlamaModel, fx: Map<string, { shape: number[]; data: Float32Array }>): Promise<AdapterSet> {
+async function importFixtureAdapter(model: LlamaModel, fx: FixtureTensors): Promise<AdapterSet> {
   const tensors = [...fx].filter(([n]) => /lora_[AB]\.weight$/.test(n)).map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
   const config = { peft_type: 'LORA', r: HYPER.rank, lora_alpha: HYPER.alpha, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] };
   const source = blobSource('fixture adapter', {
@@ -31,15 +25,9 @@ async function importFixtureAdapter(model: LlamaModel, fx: Map<string, { shape: 
   return importPeft(model, source);
 }
 
-function fixtureData(fx: Map<string, { shape: number[]; data: Float32Array }>) {
-  const [B, T] = fx.get('input_ids')!.shape;
-  const row = (name: string, b: number) => Array.from(fx.get(name)!.data.subarray(b * T, (b + 1) * T));
-  const rows = Array.from({ length: B }, (_, b) => ({ input_ids: row('input_ids', b), attention_mask: row('attention_mask', b), labels: row('labels', b) }));
-  return { B, T, dataset: tokenizedDataset(rows, { seqLen: T, name: 'fixture' }) };
-}
 
-async function lossAndGradients(rt: Runtime, model: LlamaModel, set: AdapterSet, fx: Map<string, { shape: number[]; data: Float32Array }>, checkpointing: boolean) {
-  const { T, dataset } = fixtureData(fx);
+async function lossAndGradients(rt: Runtime, model: LlamaModel, set: AdapterSet, fx: FixtureTensors, checkpointing: boolean) {
+  const { T, dataset } = await fixtureDataset(fx);
   const batch = collate(dataset.examples, T);
   const lossSum = rt.tensor([1], 'f32', 'loss sum');
   const step = rt.step();
@@ -93,7 +81,7 @@ describe('training matches PyTorch', () => {
       const fx = await readFixture(`test/fixtures/train/${name}.safetensors`);
       const model = await LlamaModel.load(rt, await fixtureSource(name));
       const set = await importFixtureAdapter(model, fx);
-      const { B, dataset } = fixtureData(fx);
+      const { B, dataset } = await fixtureDataset(fx);
       const result = await train(model, set, dataset, {
         steps: HYPER.steps, batchSize: B, lr: HYPER.lr, schedule: 'linear', warmupSteps: HYPER.warmupSteps,
         weightDecay: HYPER.weightDecay, eps: HYPER.eps, maxGradNorm: HYPER.maxGradNorm,
