@@ -1,7 +1,7 @@
 // LoRA's ops against float64 references: the four split-K low-rank products (partial tiles, several K chunks,
 // accumulate), and dropout's mask (its rate, its scale, and the backward through the same mask).
 import { describe, expect, it } from 'vitest';
-import { addToOffsets, dropoutBackwardAdd, dropoutForward, groupExpandAdd, groupSum, loraDown, loraGradA, loraGradB, loraUpBackward } from '../src/ops';
+import { addToOffsets, dropoutBackwardAdd, dropoutForward, groupExpandAdd, groupSum, iecExpandAdd, iecPooledDot, iecPoolAdd, loraDown, loraGradA, loraGradB, loraUpBackward } from '../src/ops';
 import { poison, relativeError, testRuntime } from './helpers/gpu';
 import { Rng } from './helpers/rng';
 import { matmulRef } from './ref/matmul';
@@ -57,6 +57,32 @@ describe('QA-LoRA group ops', () => {
     expect(relativeError((await rt.read(DX)) as Float32Array, dx0.map((v, i) => v + t[Math.floor(i / inF) * cols + Math.floor((i % inF) / G)]))).toBeLessThan(1e-6);
     expect(relativeError((await rt.read(S)) as Float32Array, stats0.map((v, i) => (i % 2 ? v + c[(i - 1) / 2] : v)))).toBeLessThan(1e-6);
     rt.free(X, A, Tt, DX, C, S, H, XB);
+  });
+});
+
+describe("IEC's ops", () => {
+  it('pooled add, repeated add and the pooled dot product of a β gradient match float64', async () => {
+    const rt = await testRuntime();
+    const rng = new Rng(62);
+    const [N, r, G] = [11, 4, 24];
+    const [wide, narrow, h0, y0] = [rng.normals(N * r * G), rng.normals(N * r), rng.normals(N * r), rng.normals(N * r * G)];
+    const beta = Float32Array.of(-0.7);
+    const pooled = Float64Array.from({ length: N * r }, (_, i) => {
+      let s = 0;
+      for (let t = 0; t < G; t++) s += wide[Math.floor(i / r) * r * G + (i % r) * G + t];
+      return s;
+    });
+    const [W, Nw, H, Y, Bt, D] = [rt.upload(wide, [N, r * G], 'wide'), rt.upload(narrow, [N, r], 'narrow'), rt.upload(h0, [N, r], 'h'), rt.upload(y0, [N, r * G], 'y'), rt.upload(beta, [1], 'beta'), rt.upload(Float32Array.of(2), [1], 'grad')];
+    const step = rt.step();
+    await iecPoolAdd(rt, step, W, H, Bt, 0.5);
+    await iecExpandAdd(rt, step, Nw, Y, Bt, 3);
+    await iecPooledDot(rt, step, Nw, W, D, 0.25, true);
+    step.submit();
+    expect(relativeError((await rt.read(H)) as Float32Array, h0.map((v, i) => v + 0.5 * -0.7 * pooled[i]))).toBeLessThan(1e-6);
+    expect(relativeError((await rt.read(Y)) as Float32Array, y0.map((v, k) => v + 3 * -0.7 * narrow[Math.floor(k / (r * G)) * r + Math.floor((k % (r * G)) / G)]))).toBeLessThan(1e-6);
+    const dot = narrow.reduce((a, v, i) => a + v * pooled[i], 0);
+    expect(relativeError((await rt.read(D)) as Float32Array, [2 + 0.25 * dot])).toBeLessThan(1e-5);
+    rt.free(W, Nw, H, Y, Bt, D);
   });
 });
 
