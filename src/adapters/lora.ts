@@ -2,16 +2,15 @@
 // A Kaiming-uniform as PEFT initialises it (bound 1/√in), B zero, dropout on the adapter's input.
 //   forward   H = drop(x)·Aᵀ [N, r];  y += s·H·Bᵀ
 //   backward  dB = s·dyᵀ·H;  dH = s·dy·B;  dA = dHᵀ·drop(x);  dx += drop'(dH·A)
-// With IEC (IR-QLoRA, DESIGN.md §8): H = A·x + βA·poolr(x) (x averaged over r chunks of in/r), and
-// y += s·(B·H + βB·repeat(H)) (component i repeated over the i-th chunk of out/r outputs), βA and βB learnable scalars
-// initialised to 0; their gradients are pooled dot products (src/ops/iec.ts).
+// With IEC (IR-QLoRA, src/adapters/iec.ts): H += βA·poolr(x) and y += s·βB·repeat(H), βA and βB learnable from 0.
 // The products into or out of rank r (H, dH, dA, dB) take the split-K kernels of src/ops/lora.ts where r fits them
 // (a multiple of 4 up to 64), the f32 matmul otherwise; the two with r as the inner dimension take the matmul.
 import type { Tensor } from '../gpu';
 import {
-  iecExpandAdd, iecPooledDot, iecPoolAdd, loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits, matmul,
+  loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits, matmul,
 } from '../ops';
 import { InputDropout, type AdapterModule, type AdapterPass, type AdapterSaved } from './adapter';
+import { ElasticConnection } from './iec';
 import type { ParamSpec, ParamStore } from './params';
 import { seededRandom } from '../gpu';
 
@@ -36,15 +35,6 @@ export function loraKey(target: string, which: 'A' | 'B'): string {
   return `base_model.model.${target}.lora_${which}.weight`;
 }
 
-/** The key of an IEC scalar, beside the LoRA tensors (PEFT has none). */
-export function iecKey(target: string, which: 'A' | 'B'): string {
-  return `base_model.model.${target}.iec_beta_${which}`;
-}
-
-/** βA and βB, initialised to 0. */
-export function iecParamSpecs(target: string): ParamSpec[] {
-  return [{ name: iecKey(target, 'A'), shape: [1], init: new Float32Array(1) }, { name: iecKey(target, 'B'), shape: [1], init: new Float32Array(1) }];
-}
 
 export function loraScale(h: Pick<LoraHyper, 'rank' | 'alpha' | 'rslora'>): number {
   return h.rslora ? h.alpha / Math.sqrt(h.rank) : h.alpha / h.rank;
@@ -68,6 +58,7 @@ export class LoraModule implements AdapterModule {
   private readonly scale: number;
   private readonly splitK: boolean;
   private readonly dropout: InputDropout;
+  private readonly iec: ElasticConnection | null;
 
   constructor(
     private readonly store: ParamStore,
@@ -82,15 +73,13 @@ export class LoraModule implements AdapterModule {
     this.scale = loraScale(hyper);
     this.splitK = lowRankKernelFits(hyper.rank);
     this.dropout = new InputDropout(hyper.dropout, index, shape.target);
+    this.iec = hyper.iec ? new ElasticConnection(store, shape.target, hyper.rank, shape.inFeatures, this.scale) : null;
   }
 
   private param(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
     return this.store.view(buffer, loraKey(this.target, which));
   }
 
-  private beta(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
-    return this.store.view(buffer, iecKey(this.target, which));
-  }
 
 
 
@@ -102,9 +91,9 @@ export class LoraModule implements AdapterModule {
     try {
       if (this.splitK) await loraDown(rt, step, xin, this.param('params', 'A'), h);
       else await matmul(rt, step, xin, this.param('params', 'A'), h, { transB: true });
-      if (this.hyper.iec) await iecPoolAdd(rt, step, xin, h, this.beta('params', 'A'), this.hyper.rank / this.inFeatures);
+      await this.iec?.intoRank(pass, xin, h);
       await matmul(rt, step, h, this.param('params', 'B'), y, { transB: true, accumulate: true, alpha: this.scale });
-      if (this.hyper.iec) await iecExpandAdd(rt, step, h, y, this.beta('params', 'B'), this.scale);
+      await this.iec?.intoOutput(pass, h, y);
     } catch (e) {
       rt.free(h);
       throw e;
@@ -131,24 +120,21 @@ export class LoraModule implements AdapterModule {
         await matmul(rt, step, dy, h, this.param('grads', 'B'), { transA: true, alpha: this.scale, accumulate });
         await matmul(rt, step, dy, this.param('params', 'B'), dh, { alpha: this.scale });
       }
-      if (this.hyper.iec) {
-        await iecPooledDot(rt, step, h, dy, this.beta('grads', 'B'), this.scale, accumulate);
-        await iecPoolAdd(rt, step, dy, dh, this.beta('params', 'B'), this.scale);
-      }
+      await this.iec?.backwardOutput(pass, h, dy, dh, accumulate);
       const { xin, owned: dropped } = await this.dropout.apply(pass, x);
       if (dropped) owned.push(xin);
-      if (this.hyper.iec) await iecPooledDot(rt, step, dh, xin, this.beta('grads', 'A'), this.hyper.rank / this.inFeatures, accumulate);
+      await this.iec?.gradBetaA(pass, dh, xin, accumulate);
       if (this.splitK) await loraGradA(rt, step, dh, xin, this.param('grads', 'A'), accumulate);
       else await matmul(rt, step, dh, xin, this.param('grads', 'A'), { transA: true, accumulate });
       if (dropped) {
         const g = rt.tensor(x.shape, 'f32', `${this.target} lora dx`);
         owned.push(g);
         await matmul(rt, step, dh, this.param('params', 'A'), g);
-        if (this.hyper.iec) await iecExpandAdd(rt, step, dh, g, this.beta('params', 'A'), this.hyper.rank / this.inFeatures);
+        await this.iec?.backwardInput(pass, dh, g);
         await this.dropout.backwardAdd(pass, g, dx);
       } else {
         await matmul(rt, step, dh, this.param('params', 'A'), dx, { accumulate: true });
-        if (this.hyper.iec) await iecExpandAdd(rt, step, dh, dx, this.beta('params', 'A'), this.hyper.rank / this.inFeatures);
+        await this.iec?.backwardInput(pass, dh, dx);
       }
     } finally {
       rt.free(...owned);

@@ -15,12 +15,13 @@
 import type { Runtime, Step, Tensor } from '../gpu';
 import { seededRandom, ShapeError } from '../gpu';
 import {
-  addToOffsets, groupExpandAdd, groupSum, iecExpandAdd, iecPooledDot, iecPoolAdd, loraDown, loraGradA,
+  addToOffsets, groupExpandAdd, groupSum, loraDown, loraGradA,
   loraGradB, loraUpBackward, lowRankKernelFits, matmul,
 } from '../ops';
 import type { QuantizedWeight } from '../quant';
 import { InputDropout, type AdapterModule, type AdapterPass, type AdapterSaved } from './adapter';
-import { iecKey, loraKey, type LoraHyper, type LoraShape } from './lora';
+import { ElasticConnection } from './iec';
+import { loraKey, type LoraHyper, type LoraShape } from './lora';
 import type { ParamSpec, ParamStore } from './params';
 
 /** How a pooled adapter pools its input and repeats its output. */
@@ -53,6 +54,7 @@ export class PooledLoraModule implements AdapterModule {
   /** s' = s, or s/G for means. */
   private readonly scale: number;
   private readonly dropout: InputDropout;
+  private readonly iec: ElasticConnection | null;
 
   /** `hyper.rank` is the real rank (2r for BLoRA); `scale` is s = α/r with the nominal r. */
   constructor(
@@ -70,20 +72,13 @@ export class PooledLoraModule implements AdapterModule {
     this.groupSize = pooling.groupSize;
     this.scale = pooling.mean ? scale / pooling.groupSize : scale;
     this.dropout = new InputDropout(hyper.dropout, index, shape.target);
+    this.iec = hyper.iec ? new ElasticConnection(store, shape.target, hyper.rank, shape.inFeatures, this.scale) : null;
   }
 
   private param(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
     return this.store.view(buffer, loraKey(this.target, which));
   }
 
-  private beta(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
-    return this.store.view(buffer, iecKey(this.target, which));
-  }
-
-  /** r / in: IEC's mean over a chunk of the input. */
-  private get chunkMean(): number {
-    return this.hyper.rank / this.inFeatures;
-  }
 
 
 
@@ -95,13 +90,13 @@ export class PooledLoraModule implements AdapterModule {
     const yh = R > 1 ? rt.tensor([x.shape[0], this.outFeatures / R], 'f32', `${this.target} pooled output`) : null;
     try {
       await loraDown(rt, step, xin, this.param('params', 'A'), h, this.groupSize);
-      if (this.hyper.iec) await iecPoolAdd(rt, step, xin, h, this.beta('params', 'A'), this.chunkMean);
+      await this.iec?.intoRank(pass, xin, h);
       if (yh) {
         await matmul(rt, step, h, this.param('params', 'B'), yh, { transB: true, alpha: this.scale });
         await groupExpandAdd(rt, step, yh, y, R);
       } else {
         await matmul(rt, step, h, this.param('params', 'B'), y, { transB: true, accumulate: true, alpha: this.scale });
-        if (this.hyper.iec) await iecExpandAdd(rt, step, h, y, this.beta('params', 'B'), this.scale);
+        await this.iec?.intoOutput(pass, h, y);
       }
     } catch (e) {
       rt.free(h);
@@ -134,13 +129,10 @@ export class PooledLoraModule implements AdapterModule {
       }
       await loraGradB(rt, step, dyh, h, this.param('grads', 'B'), this.scale, accumulate);
       await loraUpBackward(rt, step, dyh, this.param('params', 'B'), dh, this.scale);
-      if (this.hyper.iec) {
-        await iecPooledDot(rt, step, h, dy, this.beta('grads', 'B'), this.scale, accumulate);
-        await iecPoolAdd(rt, step, dy, dh, this.beta('params', 'B'), this.scale);
-      }
+      await this.iec?.backwardOutput(pass, h, dy, dh, accumulate);
       const { xin, owned: dropped } = await this.dropout.apply(pass, x);
       if (dropped) owned.push(xin);
-      if (this.hyper.iec) await iecPooledDot(rt, step, dh, xin, this.beta('grads', 'A'), this.chunkMean, accumulate);
+      await this.iec?.gradBetaA(pass, dh, xin, accumulate);
       await groupSum(rt, step, xin, xbar, this.groupSize);
       await loraGradA(rt, step, dh, xbar, this.param('grads', 'A'), accumulate);
       const t = xbar; // x̄ is dead: its buffer takes dH·A [N, in/G]
@@ -150,11 +142,11 @@ export class PooledLoraModule implements AdapterModule {
         owned.push(g);
         step.write(g, new Float32Array(N * this.inFeatures));
         await groupExpandAdd(rt, step, t, g, this.groupSize);
-        if (this.hyper.iec) await iecExpandAdd(rt, step, dh, g, this.beta('params', 'A'), this.chunkMean);
+        await this.iec?.backwardInput(pass, dh, g);
         await this.dropout.backwardAdd(pass, g, dx);
       } else {
         await groupExpandAdd(rt, step, t, dx, this.groupSize);
-        if (this.hyper.iec) await iecExpandAdd(rt, step, dh, dx, this.beta('params', 'A'), this.chunkMean);
+        await this.iec?.backwardInput(pass, dh, dx);
       }
     } finally {
       rt.free(...owned);

@@ -2,7 +2,8 @@
 import type { Runtime } from '../gpu';
 import type { AdapterModule } from './adapter';
 import { AdapterConfigError } from './errors';
-import { iecParamSpecs, loraParamSpecs, loraScale, LoraModule, type LoraShape } from './lora';
+import { iecParamSpecs } from './iec';
+import { loraParamSpecs, loraScale, LoraModule, type LoraShape } from './lora';
 import { AUTHORS_QA_BLORA, AuthorsQaBloraModule, authorsQaBloraParamSpecs, PooledLoraModule, pooledParamSpecs, type Pooling } from './pooled';
 import { ParamStore, type ParamSpec } from './params';
 
