@@ -2,19 +2,13 @@
 // made and saved by PEFT imports here and gives PEFT's logits; our exported adapter, loaded there by
 // PeftModel.from_pretrained, gave logits that match ours (test/fixtures/peft/ours/peft-logits.safetensors).
 import { describe, expect, it } from 'vitest';
-import { exportPeft, importPeft, LlamaModel, readSafetensors } from '../../src';
-import { fixtureBlob } from '../helpers/fixture-file';
+import { exportPeft, importPeft, LlamaModel } from '../../src';
+import { fixtureBlob, readFixture } from '../helpers/fixture-file';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureDirSource, fixtureSource } from '../helpers/model-files';
 
 const ADAPTER = ['adapter_config.json', 'adapter_model.safetensors'];
 
-async function tensors(path: string): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-  const blob = await fixtureBlob(path);
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for await (const t of readSafetensors(blob.stream() as ReadableStream<Uint8Array>, path, blob.size)) out.set(t.name, t);
-  return out;
-}
 
 /** Logits of the real (unpadded) positions, with the model's adapters. */
 async function maskedLogits(model: LlamaModel, ids: Float32Array, mask: Float32Array, [B, T]: number[]): Promise<Float32Array> {
@@ -36,7 +30,7 @@ describe('PEFT round trip with Python PEFT', () => {
     const rt = await testRuntime();
     const model = await LlamaModel.load(rt, await fixtureSource('gqa'));
     model.adapters = await importPeft(model, await fixtureDirSource('test/fixtures/peft/peft-made', ADAPTER));
-    const ref = await tensors('test/fixtures/peft/peft-made/reference.safetensors');
+    const ref = await readFixture('test/fixtures/peft/peft-made/reference.safetensors');
     const ids = ref.get('input_ids')!;
     const got = await maskedLogits(model, ids.data, ref.get('attention_mask')!.data, ids.shape);
     expect(relativeError(got, keepReal(ref.get('logits')!.data, ref.get('attention_mask')!.data, model.config.vocabSize))).toBeLessThan(1e-4);
@@ -50,8 +44,8 @@ describe('PEFT round trip with Python PEFT', () => {
     const source = await fixtureDirSource('test/fixtures/peft/ours', ADAPTER);
     const adapters = await importPeft(model, source);
     model.adapters = adapters;
-    const ours = await tensors('test/fixtures/peft/ours/ours-logits.safetensors');
-    const peft = await tensors('test/fixtures/peft/ours/peft-logits.safetensors');
+    const ours = await readFixture('test/fixtures/peft/ours/ours-logits.safetensors');
+    const peft = await readFixture('test/fixtures/peft/ours/peft-logits.safetensors');
     const ids = ours.get('input_ids')!;
     const mask = ours.get('attention_mask')!.data;
     const got = await maskedLogits(model, ids.data, mask, ids.shape);
