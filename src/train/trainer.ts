@@ -103,6 +103,13 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   return o;
 }
 
+/** The longest row's tokens (a loop: spreading 10⁵ rows into Math.max overflows the call stack). */
+function longestRow(examples: readonly Example[]): number {
+  let longest = 0;
+  for (const e of examples) longest = Math.max(longest, e.ids.length);
+  return longest;
+}
+
 /** Checks a dataset against the model before anything runs. */
 function checkData(model: LlamaModel, ds: Dataset, what: string) {
   const { vocabSize, maxPositions } = model.config;
@@ -152,7 +159,7 @@ export async function evaluate(model: LlamaModel, data: Dataset, options: { batc
   checkData(model, data, 'evaluation data');
   const rt = model.rt;
   const size = options.batchSize ?? 4;
-  model.ropeFor(Math.max(...data.examples.map((e) => e.ids.length)));
+  model.ropeFor(longestRow(data.examples));
   const slot = lossSlot(rt);
   const sums = rt.upload(new Float32Array(Math.ceil(data.examples.length / size) * slot), [Math.ceil(data.examples.length / size) * slot], 'eval loss sums');
   let tokens = 0;
@@ -184,7 +191,7 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
   if (options.evalData) checkData(model, options.evalData, 'evaluation data');
   const rt = model.rt;
   const store = adapters.store;
-  model.ropeFor(Math.max(...data.examples.map((e) => e.ids.length)));
+  model.ropeFor(longestRow(data.examples));
   const previous = model.adapters;
   model.adapters = adapters;
   const schedule = { kind: o.schedule, lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.steps };

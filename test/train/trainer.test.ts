@@ -108,6 +108,16 @@ describe('train', () => {
     model.dispose();
   });
 
+  it('takes a dataset of 200,000 rows', async () => {
+    const { rt, model } = await setup();
+    const adapters = AdapterSet.lora(rt, model.adaptableLinears(), { rank: 4 });
+    const data = { name: 'many', examples: Array.from({ length: 200_000 }, (_, i) => ({ ids: [3 + (i % 50), 7, 9], labels: [3 + (i % 50), 7, 9] })), dropped: 0 };
+    const result = await train(model, adapters, data, { steps: 1, batchSize: 2 });
+    expect(result.steps).toHaveLength(1);
+    adapters.dispose();
+    model.dispose();
+  });
+
   it('refuses bad options, rows longer than the model allows and tokens outside its vocabulary before anything runs', async () => {
     const { rt, model } = await setup();
     const adapters = AdapterSet.lora(rt, model.adaptableLinears(), { rank: 4 });
