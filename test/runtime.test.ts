@@ -23,6 +23,20 @@ describe('runtime', () => {
     }
   });
 
+  it('Step.clear zeroes a tensor in step order: after an earlier copy into it, before a later one out of it', async () => {
+    const rt = await testRuntime();
+    const src = rt.upload(new Rng(3).normals(64), [64]);
+    const t = rt.upload(Float32Array.from({ length: 64 }, () => Number.NaN), [64]);
+    const after = rt.tensor([64], 'f32');
+    const step = rt.step();
+    step.copy(src, t);
+    step.clear(t);
+    step.copy(t, after);
+    step.submit();
+    expect(await rt.read(after)).toEqual(new Float32Array(64));
+    rt.free(src, t, after);
+  });
+
   it('rejects shapes that are not positive integers, and data that does not fill the shape', async () => {
     const rt = await testRuntime();
     expect(() => rt.tensor([3, 0], 'f32', 'w')).toThrow(ShapeError);

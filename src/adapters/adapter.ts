@@ -36,6 +36,8 @@ export interface AdapterModule {
   /** Methods whose change to the weight is constant on each quantization group (QA-LoRA) fold it into the weight's
    *  offsets; the others have no merge. */
   merge?(rt: Runtime, step: Step, weight: QuantizedWeight): Promise<void>;
+  /** Why this module's merge could not be exact, when a form has a merge that some shapes rule out; else null. */
+  readonly mergeBlocker?: string | null;
 }
 
 /** The dropout of one module's input in one pass: its mask seed mixes the pass's seed with the module's index, so the

@@ -29,6 +29,11 @@ export class ElasticConnection {
     return this.store.view(buffer, iecKey(this.target, which));
   }
 
+  /** βA or βB's trained value ([1]), for a merge. */
+  view(which: 'A' | 'B'): Tensor {
+    return this.beta('params', which);
+  }
+
   /** Forward, input side: h [N, r] += βA·poolr(x). */
   intoRank(pass: AdapterPass, x: Tensor, h: Tensor): Promise<void> {
     return iecPoolAdd(pass.rt, pass.step, x, h, this.beta('params', 'A'), this.chunkMean);

@@ -10,7 +10,9 @@
 //             dx += drop'(expand_G(dH·A))
 //   merge     offset[o, g] += s'·(B·A)[⌊o/R⌋, g]
 // With IEC (IR-QLoRA over QA-LoRA, R = 1): H += βA·poolr(x) of the raw x (r chunks of in/r), y += s·βB·repeat(H), as
-// around plain LoRA (lora.ts); such a set has no merge here.
+// around plain LoRA (lora.ts). When every chunk of in/r is whole groups, poolr(x) is (r/in)·(sums of x̄ over the
+// chunk's groups), so the adapter is still linear in x̄ and merges as s·B'·A' with B' = B + βB·E (E[o, i] = 1 when
+// output o is in chunk i) and A' = A + βA·(r/in)·P (P[i, g] = 1 when group g is in chunk i).
 // The pooling is fused into the A-side product (src/ops/lora.ts, qGroup); only the backward forms x̄.
 import type { Runtime, Step, Tensor } from '../gpu';
 import { seededRandom, ShapeError } from '../gpu';
@@ -55,6 +57,7 @@ export class PooledLoraModule implements AdapterModule {
   private readonly scale: number;
   private readonly dropout: InputDropout;
   private readonly iec: ElasticConnection | null;
+  readonly mergeBlocker: string | null = null;
 
   /** `hyper.rank` is the real rank (2r for BLoRA); `scale` is s = α/r with the nominal r. */
   constructor(
@@ -73,6 +76,10 @@ export class PooledLoraModule implements AdapterModule {
     this.scale = pooling.mean ? scale / pooling.groupSize : scale;
     this.dropout = new InputDropout(hyper.dropout, index, shape.target);
     this.iec = hyper.iec ? new ElasticConnection(store, shape.target, hyper.rank, shape.inFeatures, this.scale) : null;
+    const chunk = shape.inFeatures / hyper.rank;
+    if (this.iec && chunk % pooling.groupSize !== 0) {
+      this.mergeBlocker = `IEC averages ${shape.target}'s ${shape.inFeatures} inputs in ${hyper.rank} chunks of ${chunk}, which are not whole groups of ${pooling.groupSize}`;
+    }
   }
 
   private param(buffer: 'params' | 'grads', which: 'A' | 'B'): Tensor {
@@ -140,7 +147,7 @@ export class PooledLoraModule implements AdapterModule {
       if (dropped) {
         const g = rt.tensor(x.shape, 'f32', `${this.target} qa-lora dx`);
         owned.push(g);
-        step.write(g, new Float32Array(N * this.inFeatures));
+        step.clear(g);
         await groupExpandAdd(rt, step, t, g, this.groupSize);
         await this.iec?.backwardInput(pass, dh, g);
         await this.dropout.backwardAdd(pass, g, dx);
@@ -156,14 +163,42 @@ export class PooledLoraModule implements AdapterModule {
   /** Folds s·B·A into `weight`'s offsets (the base this adapter was trained on): afterwards the weight alone gives
    *  what weight + adapter gave. The caller checks the format (single-quantized f32 statistics, group size G). */
   async merge(rt: Runtime, step: Step, weight: QuantizedWeight): Promise<void> {
+    if (this.mergeBlocker) throw new ShapeError(this.mergeBlocker);
     const R = this.pooling.repeat;
     const c = rt.tensor([this.outFeatures / R, this.inFeatures / this.groupSize], 'f32', `${this.target} merged constants`);
+    const owned = [c];
     try {
-      await matmul(rt, step, this.param('params', 'B'), this.param('params', 'A'), c, { alpha: this.scale });
+      let a = this.param('params', 'A');
+      let b = this.param('params', 'B');
+      if (this.iec) {
+        [b, a] = await this.iecFactors(rt, step);
+        owned.push(a, b);
+      }
+      await matmul(rt, step, b, a, c, { alpha: this.scale });
       await addToOffsets(rt, step, c, weight.stats, R);
     } finally {
-      rt.free(c);
+      rt.free(...owned);
     }
+  }
+
+  /** B' = B + βB·E and A' = A + βA·(r/in)·P (the header), formed here from the trained values. */
+  private async iecFactors(rt: Runtime, step: Step): Promise<[Tensor, Tensor]> {
+    const read = (t: Tensor) => rt.read(t) as Promise<Float32Array>;
+    const [a, b] = [await read(this.param('params', 'A')), await read(this.param('params', 'B'))];
+    const [betaA, betaB] = [(await read(this.iec!.view('A')))[0], (await read(this.iec!.view('B')))[0]];
+    const r = this.hyper.rank;
+    const groups = this.inFeatures / this.groupSize;
+    const groupsPerChunk = groups / r;
+    const outPerChunk = this.outFeatures / r;
+    for (let i = 0; i < r; i++) {
+      for (let g = i * groupsPerChunk; g < (i + 1) * groupsPerChunk; g++) a[i * groups + g] += (betaA * r) / this.inFeatures;
+    }
+    for (let o = 0; o < this.outFeatures; o++) b[o * r + Math.floor(o / outPerChunk)] += betaB;
+    const aT = rt.tensor([r, groups], 'f32', `${this.target} merged A`);
+    const bT = rt.tensor([this.outFeatures, r], 'f32', `${this.target} merged B`);
+    step.write(aT, a);
+    step.write(bT, b);
+    return [bT, aT];
   }
 }
 
@@ -239,7 +274,7 @@ export class AuthorsQaBloraModule implements AdapterModule {
       if (this.dropout.active(pass)) {
         const g = rt.tensor(x.shape, 'f32', `${this.target} dx`);
         owned.push(g);
-        step.write(g, new Float32Array(N * this.inFeatures));
+        step.clear(g);
         await groupExpandAdd(rt, step, t, g, G);
         await this.dropout.backwardAdd(pass, g, dx);
       } else {

@@ -104,6 +104,14 @@ export class Step {
     this.afterSubmitCallbacks.push(() => staging.destroy());
   }
 
+  /** Zeroes `t` in step order (on the GPU: no staging buffer, nothing crosses from the CPU). */
+  clear(t: Tensor): void {
+    this.assertOpen();
+    this.endPass();
+    this.commands++;
+    this.encoder.clearBuffer(t.buffer, t.byteOffset, Math.ceil(byteLength(t) / 4) * 4);
+  }
+
   /** Ends recording and submits. Validation errors surface at the runtime's next sync()/read(). */
   submit(): void {
     this.assertOpen();

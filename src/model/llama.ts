@@ -51,24 +51,40 @@ export function linearName(layer: number, key: LinearKey): string {
   return `model.layers.${layer}.${HF_LINEAR[key]}`;
 }
 
+/** An adapter folded into the weights: its method and hyperparameters. */
+export interface MergeRecord {
+  method: string;
+  rank: number;
+  alpha: number;
+  groupSize: number | null;
+  iec: boolean;
+}
+
 export class LlamaModel {
   /** Adapters added to the linears' outputs in every forward (generation, perplexity, training); null for none. */
   adapters: AdapterSet | null = null;
+  /** The adapters mergeAdapters folded into the weights, in order. */
+  readonly merges: MergeRecord[] = [];
   private ropeCos: Tensor | null = null;
   private ropeRows = 0;
   private readonly invFreq: Float32Array;
 
-  private constructor(readonly rt: Runtime, readonly weights: LlamaWeights) {
+  private constructor(
+    readonly rt: Runtime,
+    readonly weights: LlamaWeights,
+    /** Where the weights came from (exports copy its config and tokenizer files); null for fromWeights. */
+    readonly source: ModelSource | null,
+  ) {
     this.invFreq = ropeInvFreq(weights.config);
   }
 
   static async load(rt: Runtime, source: ModelSource, options: LoadOptions = {}): Promise<LlamaModel> {
-    return new LlamaModel(rt, await loadLlamaWeights(rt, source, options));
+    return new LlamaModel(rt, await loadLlamaWeights(rt, source, options), source);
   }
 
   /** A model over weights already on the GPU (e.g. built by a benchmark); dispose() frees them. */
-  static fromWeights(rt: Runtime, weights: LlamaWeights): LlamaModel {
-    return new LlamaModel(rt, weights);
+  static fromWeights(rt: Runtime, weights: LlamaWeights, source: ModelSource | null = null): LlamaModel {
+    return new LlamaModel(rt, weights, source);
   }
 
   get config(): LlamaConfig {

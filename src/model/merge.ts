@@ -13,6 +13,7 @@ export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Pr
       const module = adapters.get(name);
       if (!module) continue;
       if (!module.merge) throw new AdapterConfigError('method', `'${adapters.method}' cannot merge into per-group offsets (${name}); QA-LoRA can`);
+      if (module.mergeBlocker) throw new AdapterConfigError('iec', `'${adapters.method}' with IEC cannot merge exactly: ${module.mergeBlocker}`);
       const w = layer[key];
       if (w.kind !== 'quantized') throw new AdapterConfigError('base', `${name} is not quantized: there are no offsets to merge into`);
       const spec = w.weight.spec;
@@ -28,5 +29,7 @@ export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Pr
   for (const [module, weight] of plan) await module.merge!(rt, step, weight);
   step.submit();
   await rt.sync();
+  const c = adapters.config;
+  model.merges.push({ method: adapters.method, rank: c.rank, alpha: c.alpha, groupSize: adapters.groupSize, iec: c.iec });
   if (model.adapters === adapters) model.adapters = null;
 }

@@ -1,6 +1,6 @@
 // Model files for tests: the committed parity fixtures (fetched from the Vite server in Chromium, read
 // from disk in Node) and, in Node only, the real model and corpora in ../shared.
-import { blobSource, urlSource, type ModelSource } from '../../src/model';
+import { blobSource, urlSource, type LlamaModel, type ModelSource } from '../../src/model';
 
 const inBrowser = typeof window !== 'undefined';
 /** ../shared (the model and corpora this project may read but not commit); QLORA_SHARED_DIR overrides. */
@@ -32,4 +32,14 @@ export async function readText(path: string): Promise<string> {
 /** A committed fixture directory (e.g. test/fixtures/peft/ours) as a ModelSource with the named files. */
 export async function fixtureDirSource(dir: string, files: string[]): Promise<ModelSource> {
   return inBrowser ? urlSource(`/${dir}`) : dirSource(dir, files);
+}
+
+/** The model's logits [ids.length, vocab] for one sequence (with its attached adapters). */
+export async function logits(model: LlamaModel, ids: number[]): Promise<Float32Array> {
+  const cache = model.createCache(1, ids.length);
+  const l = await model.forward({ ids, batch: 1 }, cache, { logits: 'all' });
+  const out = (await model.rt.read(l)) as Float32Array;
+  model.rt.free(l);
+  model.freeCache(cache);
+  return out;
 }

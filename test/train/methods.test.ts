@@ -5,20 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { AdapterConfigError, AdapterSet, collate, exportPeft, LlamaModel, mergeAdapters, recordTrainingPass, tokenizedDataset, train } from '../../src';
 import { fixtureDataset, readFixture } from '../helpers/fixture-file';
 import { relativeError, testRuntime } from '../helpers/gpu';
-import { fixtureSource } from '../helpers/model-files';
+import { fixtureSource, logits } from '../helpers/model-files';
 
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 
 
 
-async function logits(model: LlamaModel, ids: number[]): Promise<Float32Array> {
-  const cache = model.createCache(1, ids.length);
-  const l = await model.forward({ ids, batch: 1 }, cache, { logits: 'all' });
-  const out = (await model.rt.read(l)) as Float32Array;
-  model.rt.free(l);
-  model.freeCache(cache);
-  return out;
-}
 
 /** The loss, every gradient and three AdamW steps of the adapters `create` makes, started from the fixture's values. */
 /** Bounds: the issue's 1e-3 (gradients) and 1e-4 (after three steps) unless a fixture is ill-conditioned in f32 (say
@@ -143,6 +135,28 @@ describe("IR-QLoRA's IEC", () => {
   // bounds are 2e-3 and 1e-3 here, not 1e-3 and 1e-4.
   it("over QA-LoRA's pooled input (IR-QLoRA's integer form; poolr of the raw x) matches PyTorch", async () => {
     await checkParity('test/fixtures/train/gqa-qalora-iec.safetensors', (model) => AdapterSet.qaLora(model.rt, model.adaptableLinears(), { rank: 4, alpha: 8, targets: TARGETS, groupSize: 32, iec: true }), 2e-3, 1e-3);
+  });
+
+  it('over QA-LoRA merges into an int4 G32 base when each of its r chunks is whole groups (≤ 1e-5), and refuses otherwise', async () => {
+    const rt = await testRuntime();
+    // llama3: q/k/v/gate/up take 128 inputs (chunks of 32 at r 4), down 256 (64); o_proj's 192 give chunks of 48.
+    const model = await LlamaModel.load(rt, await fixtureSource('llama3'), { quant: { codebook: 'int', bits: 4, groupSize: 32 } });
+    const targets = TARGETS.filter((t) => t !== 'o_proj');
+    const adapters = AdapterSet.qaLora(rt, model.adaptableLinears(), { rank: 4, alpha: 8, groupSize: 32, iec: true, targets, seed: 3 });
+    const rows = [{ input_ids: [3, 9, 27, 81, 243, 200, 100, 50] }, { input_ids: [5, 25, 125, 130, 150, 250] }];
+    await train(model, adapters, tokenizedDataset(rows, { seqLen: 8 }), { steps: 3, batchSize: 2, lr: 5e-2, schedule: 'constant' });
+    const betas = [...(await adapters.store.read())].filter(([k]) => k.includes('iec_beta')).map(([, v]) => v[0]);
+    expect(Math.min(...betas.map(Math.abs))).toBeGreaterThan(1e-3);
+    model.adapters = adapters;
+    const ids = [3, 17, 99, 4, 250, 31, 7, 120, 64];
+    const adapted = await logits(model, ids);
+    const withO = AdapterSet.qaLora(rt, model.adaptableLinears(), { rank: 4, groupSize: 32, iec: true });
+    await expect(mergeAdapters(model, withO)).rejects.toThrow(/o_proj's 192 inputs in 4 chunks of 48, which are not whole groups of 32/);
+    withO.dispose();
+    await mergeAdapters(model, adapters);
+    expect(relativeError(await logits(model, ids), adapted)).toBeLessThan(1e-5);
+    adapters.dispose();
+    model.dispose();
   });
 
   it('needs the rank to divide every adapted size, and refuses PEFT export', async () => {
