@@ -4,7 +4,9 @@
 //   pool_add     dst[n, i] += scale·β·Σ_{t<G} src[n, i·G + t]        dst [N, r], src [N, r·G]
 //   expand_add   dst[n, k] += scale·β·src[n, ⌊k / G⌋]                dst [N, r·G], src [N, r]
 //   pooled_dot   out (+)= scale·Σ_{n,i} a[n, i]·Σ_{t<G} b[n, i·G + t]  a [N, r], b [N, r·G]: a β's gradient
-// pool_add and expand_add: one invocation per element of dst; pooled_dot: one 256-invocation workgroup.
+// pool_add and expand_add: one invocation per element of dst. pooled_dot is Σ_k a[⌊k/G⌋]·b[k] over b's flat index k
+// (element k of b lies in chunk ⌊k/G⌋ of a's flat index): dot_partial's workgroups stride over k, coalesced, each
+// writing one partial sum; dot_final (one workgroup) adds them into out.
 
 struct Params { rows: u32, r: u32, G: u32, accumulate: u32, scale: f32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
@@ -12,9 +14,8 @@ struct Params { rows: u32, r: u32, G: u32, accumulate: u32, scale: f32, _pad0: u
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
-// pooled_dot
+// dot_partial
 @group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 fn flat(wg: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
   return (wg.y * groups.x + wg.x) * 256u + lid;
@@ -40,15 +41,25 @@ fn expand_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) gro
   dst[k] += p.scale * beta[0] * src[(k / width) * p.r + (k % width) / p.G];
 }
 
+// dot_partial / dot_final
+@group(0) @binding(3) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(1) var<storage, read> parts: array<f32>;
+@group(0) @binding(2) var<storage, read_write> total: array<f32>;
+
 @compute @workgroup_size(256)
-fn pooled_dot(@builtin(local_invocation_index) lid: u32) {
+fn dot_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let n = p.rows * p.r * p.G;
   var s = 0.0;
-  for (var i = lid; i < p.rows * p.r; i += 256u) {
-    let base = (i / p.r) * p.r * p.G + (i % p.r) * p.G;
-    var pooled = 0.0;
-    for (var t = 0u; t < p.G; t++) { pooled += b[base + t]; }
-    s += src[i] * pooled;
-  }
-  let total = workgroupSum(lid, s) * p.scale;
-  if (lid == 0u) { out[0] = select(total, out[0] + total, p.accumulate != 0u); }
+  for (var k = wg.x * 256u + lid; k < n; k += groups.x * 256u) { s += src[k / p.G] * b[k]; }
+  let sum = workgroupSum(lid, s);
+  if (lid == 0u) { partials[wg.x] = sum; }
+}
+
+@compute @workgroup_size(256)
+fn dot_final(@builtin(local_invocation_index) lid: u32) {
+  var s = 0.0;
+  for (var i = lid; i < p.rows; i += 256u) { s += parts[i]; }
+  let sum = workgroupSum(lid, s) * p.scale;
+  if (lid == 0u) { total[0] = select(sum, total[0] + sum, p.accumulate != 0u); }
 }

@@ -38,10 +38,23 @@ export async function iecExpandAdd(rt: Runtime, step: Step, h: Tensor, y: Tensor
   await elementwise(rt, step, 'expand_add', h, y, beta, d, scale, d.rows * d.r * d.G);
 }
 
+/** Workgroups of the pooled dot product's first pass: enough to fill a GPU, each still striding over many elements. */
+const DOT_WORKGROUPS = 256;
+
 /** grad [1] (+)= scale·Σ a [N, r] · (b [N, r·G] summed over chunks of G). */
 export async function iecPooledDot(rt: Runtime, step: Step, a: Tensor, b: Tensor, grad: Tensor, scale: number, accumulate: boolean) {
   const d = chunk(b, a, 'iecPooledDot');
   expectShape(grad, [1], 'iecPooledDot');
-  const kernel = await rt.kernel({ shader: 'iec', code, entryPoint: 'pooled_dot' });
-  step.dispatch(kernel, params(d, scale, accumulate), [a, b, grad], [1], `iec pooled_dot ${d.rows}x${d.r}x${d.G}`);
+  const workgroups = Math.max(1, Math.min(DOT_WORKGROUPS, Math.ceil((d.rows * d.r * d.G) / (256 * 16))));
+  const [partial, final] = await Promise.all([
+    rt.kernel({ shader: 'iec', code, entryPoint: 'dot_partial' }),
+    rt.kernel({ shader: 'iec', code, entryPoint: 'dot_final' }),
+  ]);
+  const partials = rt.tensor([workgroups], 'f32', 'iec dot partials');
+  try {
+    step.dispatch(partial, params(d, scale), [a, b, partials], [workgroups], `iec dot_partial ${d.rows}x${d.r}x${d.G}`);
+    step.dispatch(final, params({ rows: workgroups, r: 1, G: 1 }, scale, accumulate), [partials, grad], [1], `iec dot_final ${workgroups}`);
+  } finally {
+    rt.free(partials);
+  }
 }
