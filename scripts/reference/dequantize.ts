@@ -4,7 +4,7 @@
 // Usage: node dequantize.mjs FIXTURES DEQ
 import { mkdirSync, openAsBlob, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors } from '../../src/model/safetensors';
+import { floatData, readSafetensors } from '../../src/model/safetensors';
 import { dequantize, type QuantSpec } from '../../src/quant/format';
 import { writeSafetensors, type NamedTensor } from '../../test/helpers/safetensors-write';
 import { quantizeRef } from '../../test/ref/quantize';
@@ -19,10 +19,10 @@ async function main(fixtures: string, deqDir: string) {
     const blob = await openAsBlob(file);
     const tensors: NamedTensor[] = [];
     for await (const t of readSafetensors(blob.stream() as ReadableStream<Uint8Array>, file, blob.size)) {
-      let data = t.data;
+      let data = floatData(t, file);
       if (LINEAR.test(t.name)) {
         const [out, inFeatures] = t.shape;
-        const q = quantizeRef(t.data, out, inFeatures, FIXTURE_QUANT);
+        const q = quantizeRef(data, out, inFeatures, FIXTURE_QUANT);
         data = dequantize(q.codes, q.stats, out, inFeatures, FIXTURE_QUANT);
       }
       tensors.push({ name: t.name, shape: t.shape, data });

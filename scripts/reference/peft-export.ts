@@ -6,7 +6,7 @@ import { mkdirSync, openAsBlob, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdapterSet } from '../../src/adapters';
 import { Runtime } from '../../src/gpu';
-import { blobSource, exportPeft, LlamaModel, readSafetensors, writeSafetensors } from '../../src/model';
+import { blobSource, exportPeft, LlamaModel, floatData, readSafetensors, writeSafetensors } from '../../src/model';
 import { tokenizedDataset, train } from '../../src/train';
 
 async function main(fixtures: string, out: string) {
@@ -17,7 +17,7 @@ async function main(fixtures: string, out: string) {
   const model = await LlamaModel.load(rt, blobSource('gqa', files));
   const reference = new Map<string, { shape: number[]; data: Float32Array }>();
   const blob = await openAsBlob(join(dir, 'reference.safetensors'));
-  for await (const t of readSafetensors(blob.stream() as ReadableStream<Uint8Array>, 'reference.safetensors', blob.size)) reference.set(t.name, t);
+  for await (const t of readSafetensors(blob.stream() as ReadableStream<Uint8Array>, 'reference.safetensors', blob.size)) reference.set(t.name, { shape: t.shape, data: floatData(t, 'reference.safetensors') });
   const [B, T] = reference.get('input_ids')!.shape;
   const ids = Array.from(reference.get('input_ids')!.data);
   const mask = Array.from(reference.get('attention_mask')!.data);

@@ -5,12 +5,13 @@ export { parseLlamaConfig, ropeInvFreq, type LlamaConfig, type RopeSettings } fr
 export { ModelFormatError, UnsupportedModelError } from './errors';
 export { generateTokens, type GenerateOptions } from './generate';
 export { freeLinear, linearBackward, linearForward, type LinearWeight } from './linear';
-export { linearName, LlamaModel, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
+export { linearName, LlamaModel, type MergeRecord, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
 export { perplexity, type PerplexityOptions, type PerplexityResult } from './perplexity';
 export { mergeAdapters } from './merge';
+export { exportQuantized, MANIFEST, QUANTIZED_FORMAT, QUANTIZED_VERSION, readManifest, type QuantizedManifest } from './quantized-files';
 export { exportPeft, importPeft, peftLoraOptions, type ImportPeftOptions, type PeftAdapterFiles } from './peft';
-export { parseSafetensorsHeader, readSafetensors, type SafetensorsEntry, type SafetensorsTensor } from './safetensors';
-export { writeSafetensors, type NamedTensor } from './safetensors-write';
+export { floatData, parseSafetensorsHeader, readSafetensors, type SafetensorsEntry, type SafetensorsTensor } from './safetensors';
+export { safetensorsParts, writeSafetensors, type NamedTensor } from './safetensors-write';
 export { recordTrainingPass, scoredTokens, type TrainBatch, type TrainingPassOptions } from './training-pass';
 export { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling';
 export { blobSource, hubSource, urlSource, type ModelSource, type SourceFile } from './source';

@@ -117,6 +117,7 @@ export async function importPeft(model: LlamaModel, source: ModelSource, options
       throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' has shape [${t.shape}], the model and r = ${lora.rank} need [${shape}]`);
     }
     if (values.has(name)) throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' appears twice`);
+    if (t.dtype === 'U32') throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' is U32, not a float tensor`);
     const bad = t.data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' holds a non-finite value at index ${bad}`);
     values.set(name, t.data);

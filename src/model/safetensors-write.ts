@@ -1,29 +1,44 @@
-// Writes f32 tensors as a safetensors file: an 8-byte little-endian header length, the JSON header (padded with
-// spaces so the data starts 8-byte aligned), then the tensors' bytes in order.
+// Writes tensors as a safetensors file: an 8-byte little-endian header length, the JSON header (padded with spaces
+// so the data starts 8-byte aligned), then the tensors' bytes in order. f32 by default; U32 (packed codes) and F16 /
+// BF16 (given as their 16-bit patterns) where a tensor names its dtype.
 export interface NamedTensor {
   name: string;
   shape: number[];
-  data: Float32Array;
+  data: Float32Array | Uint32Array | Uint16Array;
+  /** Default 'F32' (data a Float32Array). */
+  dtype?: 'F32' | 'U32' | 'F16' | 'BF16';
 }
 
-export function writeSafetensors(tensors: NamedTensor[], metadata?: Record<string, string>): Uint8Array {
+const BYTES = { F32: 4, U32: 4, F16: 2, BF16: 2 } as const;
+
+/** The file as parts (the header, then each tensor's bytes, not copied): for a Blob of a file too large for one array. */
+export function safetensorsParts(tensors: NamedTensor[], metadata?: Record<string, string>): Uint8Array[] {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    const dtype = t.dtype ?? 'F32';
+    const count = t.shape.reduce((a, d) => a * d, 1);
+    if (t.data.BYTES_PER_ELEMENT !== BYTES[dtype] || t.data.length !== count) {
+      throw new RangeError(`safetensors: '${t.name}' holds ${t.data.length} ${t.data.BYTES_PER_ELEMENT}-byte values for ${dtype} [${t.shape}]`);
+    }
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const headerBytes = new Uint8Array(json.length + ((8 - ((8 + json.length) % 8)) % 8)).fill(0x20);
-  headerBytes.set(json);
-  const out = new Uint8Array(8 + headerBytes.length + offset);
-  new DataView(out.buffer).setUint32(0, headerBytes.length, true);
-  out.set(headerBytes, 8);
-  let at = 8 + headerBytes.length;
-  for (const t of tensors) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
+  const headerBytes = new Uint8Array(8 + json.length + ((8 - ((8 + json.length) % 8)) % 8)).fill(0x20, 8);
+  new DataView(headerBytes.buffer).setBigUint64(0, BigInt(headerBytes.length - 8), true);
+  headerBytes.set(json, 8);
+  return [headerBytes, ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+}
+
+export function writeSafetensors(tensors: NamedTensor[], metadata?: Record<string, string>): Uint8Array {
+  const parts = safetensorsParts(tensors, metadata);
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
   }
   return out;
 }

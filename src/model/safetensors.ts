@@ -1,10 +1,11 @@
 // Streaming safetensors reader: 8-byte little-endian header length, a JSON header, then the tensors'
-// bytes. Tensors are yielded in file order as soon as their bytes have arrived, converted to f32; only one
-// tensor's bytes are held at a time, never the whole file.
+// bytes. Tensors are yielded in file order as soon as their bytes have arrived, floats converted to f32 (U32, which
+// our quantized export writes for packed codes, as Uint32Array); only one tensor's bytes are held at a time, never
+// the whole file.
 import { ModelFormatError } from './errors';
 
-export type SafetensorsDType = 'F32' | 'F16' | 'BF16';
-const DTYPE_BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2 };
+export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'U32';
+const DTYPE_BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2, U32: 4 };
 
 /** The header can be large for sharded models with many tensors, but not this large. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -18,8 +19,12 @@ export interface SafetensorsEntry {
   end: number;
 }
 
-export interface SafetensorsTensor extends SafetensorsEntry {
-  data: Float32Array;
+export type SafetensorsTensor = SafetensorsEntry & ({ dtype: 'F32' | 'F16' | 'BF16'; data: Float32Array } | { dtype: 'U32'; data: Uint32Array });
+
+/** A float tensor's values; a U32 tensor where floats belong is a format error naming it. */
+export function floatData(t: SafetensorsTensor, file: string): Float32Array {
+  if (t.dtype === 'U32') throw new ModelFormatError(file, 'is U32 where a float tensor belongs', t.name);
+  return t.data;
 }
 
 /** Pulls exact byte counts out of a stream of chunks. */
@@ -69,7 +74,7 @@ export function parseSafetensorsHeader(json: unknown, file: string, dataBytes: n
     if (name === '__metadata__') continue;
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!(typeof e.dtype === 'string' && e.dtype in DTYPE_BYTES)) {
-      throw new ModelFormatError(file, `dtype ${JSON.stringify(e.dtype)} is not supported (F32, F16 and BF16 are)`, name);
+      throw new ModelFormatError(file, `dtype ${JSON.stringify(e.dtype)} is not supported (F32, F16, BF16 and U32 are)`, name);
     }
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new ModelFormatError(file, 'bad shape in header', name);
@@ -99,7 +104,7 @@ export function parseSafetensorsHeader(json: unknown, file: string, dataBytes: n
   return entries;
 }
 
-function toF32(bytes: Uint8Array, dtype: SafetensorsDType): Float32Array {
+function toF32(bytes: Uint8Array, dtype: 'F32' | 'F16' | 'BF16'): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.byteLength / DTYPE_BYTES[dtype];
   const out = new Float32Array(n);
@@ -112,6 +117,11 @@ function toF32(bytes: Uint8Array, dtype: SafetensorsDType): Float32Array {
     for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
   }
   return out;
+}
+
+function toU32(bytes: Uint8Array): Uint32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Uint32Array.from({ length: bytes.byteLength / 4 }, (_, i) => view.getUint32(4 * i, true));
 }
 
 function halfToFloat(h: number): number {
@@ -158,7 +168,8 @@ export async function* readSafetensors(
         throw new ModelFormatError(file, `truncated: the data ends ${position + got} bytes in, the tensor needs bytes up to ${entry.end}`, entry.name);
       }
       position = entry.end;
-      yield { ...entry, data: toF32(data, entry.dtype) };
+      if (entry.dtype === 'U32') yield { ...entry, dtype: 'U32', data: toU32(data) };
+      else yield { ...entry, dtype: entry.dtype, data: toF32(data, entry.dtype) };
     }
     if (totalBytes === null && (await bytes.fill(new Uint8Array(1))) > 0) {
       throw new ModelFormatError(file, `bytes follow the last tensor, which ends at data byte ${position} (a wrong header length?)`);

@@ -1,12 +1,15 @@
 // Loads a LLaMA checkpoint from a ModelSource onto the GPU, shard by shard and tensor by tensor: linear
 // weights are quantized on the GPU as they arrive (or kept f32 when no format is given), norms and the
-// embedding stay f32. On any error everything already on the GPU is freed before the error propagates.
+// embedding stay f32. A source with our quantization.json (quantized-files.ts) is already quantized: its codes and
+// statistics are uploaded as they are. On any error everything already on the GPU is freed before the error
+// propagates.
 import type { Runtime, Tensor } from '../gpu';
 import type { QuantizedWeight, QuantSpec, StackedWeight } from '../quant';
 import { freeQuantized, quantize, stackProblem, stackQuantized } from '../quant';
 import { parseLlamaConfig, type LlamaConfig } from './config';
 import { ModelFormatError } from './errors';
 import { freeLinear, type LinearWeight } from './linear';
+import { MANIFEST, QuantizedReader, readManifest } from './quantized-files';
 import { readSafetensors } from './safetensors';
 import { readJson, type ModelSource, type SourceFile } from './source';
 
@@ -107,6 +110,11 @@ async function shardList(source: ModelSource): Promise<{ shards: { file: string;
   };
 }
 
+function sameSpec(a: QuantSpec, b: QuantSpec): boolean {
+  const norm = (s: QuantSpec) => [s.codebook, s.bits, s.groupSize, s.calibrate ?? 'none', s.doubleQuant ?? false].join();
+  return norm(a) === norm(b);
+}
+
 export async function loadConfig(source: ModelSource): Promise<LlamaConfig> {
   return parseLlamaConfig(await requireJson(source, 'config.json'));
 }
@@ -115,6 +123,13 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
   const config = await loadConfig(source);
   let weights: LlamaWeights;
   const expected = expectedTensors(config);
+  const manifest = await readManifest(source);
+  if (manifest && options.quant && !sameSpec(options.quant, manifest.quant)) {
+    throw new ModelFormatError(MANIFEST, `the model is stored quantized as ${JSON.stringify(manifest.quant)}: load it without 'quant' (or with that spec), not as ${JSON.stringify(options.quant)}`);
+  }
+  // A stored-quantized tied model may carry its own quantized LM head.
+  if (manifest?.lmHeadQuantized && config.tieWordEmbeddings) expected.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
+  const quant = manifest ? null : options.quant;
   const dense = new Map<string, Tensor>();
   const linears = new Map<string, LinearWeight>();
   const freeAll = () => {
@@ -131,8 +146,22 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
         loaded += n;
         options.onProgress?.({ phase: 'download', file, loaded, total: f.size });
       };
+      const stored = manifest ? new QuantizedReader(rt, manifest.quant, file) : null;
       for await (const t of readSafetensors(f.stream(), file, f.size, progress)) {
         options.signal?.throwIfAborted();
+        const part = stored && /^(.+)\.(codes|stats|stat_blocks)$/.exec(t.name);
+        if (stored && part) {
+          const name = `${part[1]}.weight`;
+          const shape = expected.get(name);
+          if (!shape || shape.length !== 2 || name === 'model.embed_tokens.weight' || (name === 'lm_head.weight' && !manifest!.lmHeadQuantized)) {
+            throw new ModelFormatError(file, `is not a part of a quantized linear of this model (${MANIFEST})`, t.name);
+          }
+          if (linears.has(name)) throw new ModelFormatError(file, 'appears twice', t.name);
+          const linear = stored.add(name, part[2], t, shape[0], shape[1]);
+          if (linear) linears.set(name, linear);
+          continue;
+        }
+        if (t.dtype === 'U32') throw new ModelFormatError(file, 'is U32 where a float tensor belongs', t.name);
         const shape = expected.get(t.name);
         if (!shape) continue; // e.g. rotary inv_freq buffers, or lm_head.weight of a tied model
         if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
@@ -140,8 +169,11 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
         }
         if (dense.has(t.name) || linears.has(t.name)) throw new ModelFormatError(file, 'appears twice', t.name);
         const isLinear = t.shape.length === 2 && t.name !== 'model.embed_tokens.weight' && (t.name !== 'lm_head.weight' || options.quantizeLmHead);
+        if (manifest && t.shape.length === 2 && t.name !== 'model.embed_tokens.weight' && (t.name !== 'lm_head.weight' || manifest.lmHeadQuantized)) {
+          throw new ModelFormatError(file, `is stored dense, but ${MANIFEST} says the linears are quantized (expected its .codes and .stats)`, t.name);
+        }
         // Quantization refuses non-finite weights on the GPU; tensors kept in f32 are checked here.
-        if (!(isLinear && options.quant)) {
+        if (!(isLinear && quant)) {
           const bad = t.data.findIndex((v) => !Number.isFinite(v));
           if (bad >= 0) {
             const where = t.shape.length === 2 ? `row ${Math.floor(bad / t.shape[1])}, column ${bad % t.shape[1]}` : `index ${bad}`;
@@ -149,9 +181,9 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
           }
         }
         const gpu = rt.upload(t.data, t.shape, t.name);
-        if (isLinear && options.quant) {
+        if (isLinear && quant) {
           try {
-            const weight = await quantize(rt, gpu, options.quant, t.name);
+            const weight = await quantize(rt, gpu, quant, t.name);
             linears.set(t.name, { kind: 'quantized', name: t.name, out: t.shape[0], in: t.shape[1], weight });
           } finally {
             rt.free(gpu);
@@ -169,9 +201,9 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
     }
     const embed = dense.get('model.embed_tokens.weight')!;
     let lmHead: LinearWeight;
-    if (!config.tieWordEmbeddings) lmHead = linears.get('lm_head.weight')!;
-    else if (options.quant && options.quantizeLmHead) {
-      const weight = await quantize(rt, embed, options.quant, 'lm_head.weight (tied)');
+    if (!config.tieWordEmbeddings || manifest?.lmHeadQuantized) lmHead = linears.get('lm_head.weight')!;
+    else if (quant && options.quantizeLmHead) {
+      const weight = await quantize(rt, embed, quant, 'lm_head.weight (tied)');
       lmHead = { kind: 'quantized', name: 'lm_head.weight', out: config.vocabSize, in: config.hiddenSize, weight };
       linears.set('lm_head.weight', lmHead);
     } else lmHead = { kind: 'dense', name: 'lm_head.weight (tied)', out: config.vocabSize, in: config.hiddenSize, weight: embed };

@@ -15,10 +15,10 @@ export type FixtureTensors = Map<string, { shape: number[]; data: Float32Array }
 
 /** A committed safetensors fixture, every tensor as f32 by name. */
 export async function readFixture(path: string): Promise<FixtureTensors> {
-  const { readSafetensors } = await import('../../src/model');
+  const { floatData, readSafetensors } = await import('../../src/model');
   const blob = await fixtureBlob(path);
   const out: FixtureTensors = new Map();
-  for await (const t of readSafetensors(blob.stream() as ReadableStream<Uint8Array>, path, blob.size)) out.set(t.name, { shape: t.shape, data: t.data });
+  for await (const t of readSafetensors(blob.stream() as ReadableStream<Uint8Array>, path, blob.size)) out.set(t.name, { shape: t.shape, data: floatData(t, path) });
   return out;
 }
 

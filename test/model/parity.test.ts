@@ -1,7 +1,7 @@
 // The forward pass against transformers (test/fixtures/llama, made by scripts/reference/make_fixtures.py):
 // logits of a left-padded batch, unquantized and with NF4 G64 ICQ weights, and 32 greedy tokens.
 import { describe, expect, it } from 'vitest';
-import { generateTokens, LlamaModel, perplexity, readSafetensors, type ModelSource } from '../../src/model';
+import { generateTokens, LlamaModel, floatData, perplexity, readSafetensors, type ModelSource } from '../../src/model';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureSource } from '../helpers/model-files';
 
@@ -9,7 +9,7 @@ async function reference(source: ModelSource, file: string): Promise<Map<string,
   const f = await source.file(file);
   if (!f) throw new Error(`fixture ${file} missing`);
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for await (const t of readSafetensors(f.stream(), file, f.size)) out.set(t.name, t);
+  for await (const t of readSafetensors(f.stream(), file, f.size)) out.set(t.name, { shape: t.shape, data: floatData(t, file) });
   return out;
 }
 
