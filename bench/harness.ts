@@ -31,6 +31,8 @@ export interface BenchReport {
   fidelityPerLinear?: unknown[];
   microLlamaLoss?: unknown[];
   training?: unknown;
+  /** Issue 19's cost of each adapter method (BENCH_SUITES=methodcost). */
+  methodsCost?: unknown;
   finetune?: unknown;
 }
 

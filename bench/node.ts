@@ -13,7 +13,8 @@
 // decode GEMV at M = 2…8), quantize (quantization alone, plain and ICQ, three formats per codebook), fidelity (the
 // kernels suite's fidelity rows alone, and the real model's per linear: needs MODEL_SAFETENSORS), train (LoRA training
 // tokens/s and peak GPU bytes, TinyLlama shape), finetune (micro-llama-6m on Shakespeare; FINETUNE_STEPS, default 400;
-// FINETUNE_VALID_TOKENS cuts the validation split short for a smoke test).
+// FINETUNE_VALID_TOKENS cuts the validation split short for a smoke test), methodcost (each adapter method's step
+// time and peak bytes on the TinyLlama shape: issue 19's cost of IEC and pooling).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
 import type { BenchReport, BenchResult } from './harness';
@@ -31,7 +32,7 @@ import { runGemmStats } from './gemm-stats';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
 import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
-import { runMicroFinetune, runTrainingBench, type FinetuneReport } from './train-suite';
+import { runMethodsCost, runMicroFinetune, runTrainingBench, type FinetuneReport } from './train-suite';
 
 declare const __COMMIT__: string;
 
@@ -81,6 +82,7 @@ const microDir = process.env.MICRO_LLAMA_DIR;
 const corpusDir = process.env.CORPUS_DIR;
 const microLoss: CorpusLoss[] = suites.has('micro') && microDir && corpusDir ? await microLlamaLoss(rt, microDir, corpusDir) : [];
 const training = suites.has('train') ? await runTrainingBench(rt, scale, log) : null;
+const methodsCost = suites.has('methodcost') ? await runMethodsCost(rt, scale, log) : null;
 const finetune: FinetuneReport | null = suites.has('finetune') && microDir && corpusDir
   ? await runMicroFinetune(rt, microDir, corpusDir, Number(process.env.FINETUNE_STEPS ?? (isCpu ? 4 : 400)), Number(process.env.FINETUNE_VALID_TOKENS ?? Infinity))
   : null;
@@ -120,6 +122,7 @@ const report: BenchReport = {
   fidelityPerLinear: perLinear,
   microLlamaLoss: microLoss,
   training,
+  methodsCost,
   finetune,
 };
 if (out) writeFileSync(out, JSON.stringify(report, null, 2) + '\n');

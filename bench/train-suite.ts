@@ -53,6 +53,54 @@ function randomRows(count: number, seq: number, vocab: number, seed: number): Ex
   });
 }
 
+/** Wall time per step over `timed` steps after two warm-up steps (which compile pipelines and grow the pool), and
+ *  the pool's bytes afterwards (trimmed first, so this set's peak). */
+async function timeSteps(model: LlamaModel, name: string, create: (m: LlamaModel) => AdapterSet, batch: number, seq: number, checkpointing: boolean, timed: number, weightBytes: number): Promise<TrainBenchRow> {
+  const rt = model.rt;
+  rt.pool.trim();
+  const adapters = create(model);
+  const data = { name: 'random', examples: randomRows(batch * (timed + 2), seq, model.config.vocabSize, 7), dropped: 0 };
+  const result = await train(model, adapters, data, { steps: timed + 2, batchSize: batch, lr: 1e-4, checkpointing });
+  const ms = (result.steps[result.steps.length - 1].elapsedMs - result.steps[1].elapsedMs) / timed;
+  adapters.dispose();
+  return { name, batch, seq, checkpointing, tokensPerSecond: (batch * seq) / (ms / 1e3), msPerStep: ms, peakBytes: rt.pool.stats.bytesAllocated, weightBytes };
+}
+
+/** Issue 19 item 8: each method's step time and peak bytes on the TinyLlama-1.1B shape over one int4 G64 base
+ *  (batch 1 × 512, no checkpointing), r 16 on all linears; IEC's and the pooling's cost are the differences. */
+export async function runMethodsCost(rt: Runtime, scale: 'gpu' | 'cpu', log: (r: BenchResult) => void): Promise<TrainBenchRow[]> {
+  const config = parseLlamaConfig(scale === 'gpu' ? TINYLLAMA : SMALL);
+  const seq = scale === 'gpu' ? 512 : 64;
+  const weights = await randomWeights(rt, config, { codebook: 'int', bits: 4, groupSize: 64, calibrate: 'none' });
+  const model = LlamaModel.fromWeights(rt, weights);
+  model.ropeFor(seq);
+  const weightBytes = rt.pool.stats.bytesInUse;
+  const lora = { rank: 16, alpha: 16 };
+  const variants: [string, (m: LlamaModel) => AdapterSet][] = [
+    ['QLoRA (LoRA)', (m) => AdapterSet.lora(rt, m.adaptableLinears(), lora)],
+    ['IR-QLoRA (LoRA + IEC)', (m) => AdapterSet.lora(rt, m.adaptableLinears(), { ...lora, iec: true })],
+    ['QA-LoRA G64', (m) => AdapterSet.qaLora(rt, m.adaptableLinears(), { ...lora, groupSize: 64 })],
+    ['IR-QA-LoRA G64 (QA-LoRA + IEC)', (m) => AdapterSet.qaLora(rt, m.adaptableLinears(), { ...lora, groupSize: 64, iec: true })],
+    ['Q-BLoRA', (m) => AdapterSet.blora(rt, m.adaptableLinears(), { ...lora, form: 'q-blora' })],
+    ['QA-BLoRA (ours) G64', (m) => AdapterSet.blora(rt, m.adaptableLinears(), { ...lora, form: 'qa-blora', groupSize: 64 })],
+    ['QA-BLoRA (authors)', (m) => AdapterSet.blora(rt, m.adaptableLinears(), { ...lora, form: 'qa-blora-authors' })],
+  ];
+  const rows: TrainBenchRow[] = [];
+  // Twice through, interleaved, so drift (clocks, the pool) shows as a spread between the two passes.
+  for (const pass of [1, 2]) {
+    for (const [variant, create] of variants) {
+      const row = await timeSteps(model, `${variant}, pass ${pass}`, create, 1, seq, false, scale === 'gpu' ? 8 : 1, weightBytes);
+      rows.push(row);
+      log({
+        name: `train ${scale === 'gpu' ? 'TinyLlama-1.1B shape' : 'small llama'}, int4 G64, ${row.name}; peak GPU buffers ${(row.peakBytes / 2 ** 30).toFixed(3)} GiB`,
+        shape: `1x${seq}`, value: row.msPerStep, unit: 'ms/step', ceiling: null, ratio: null, seconds: row.msPerStep / 1e3, timing: 'wall',
+      });
+    }
+  }
+  model.dispose();
+  return rows;
+}
+
 export async function runTrainingBench(rt: Runtime, scale: 'gpu' | 'cpu', log: (r: BenchResult) => void): Promise<{ rows: TrainBenchRow[]; kernels: KernelShare[] }> {
   const config = parseLlamaConfig(scale === 'gpu' ? TINYLLAMA : SMALL);
   if (config.layers < 2) throw new Error('the training bench profiles two layers');
@@ -67,23 +115,12 @@ export async function runTrainingBench(rt: Runtime, scale: 'gpu' | 'cpu', log: (
   const timedSteps = scale === 'gpu' ? 6 : 1;
   for (const batch of [1, 4]) {
     for (const checkpointing of [false, true]) {
-      rt.pool.trim();
-      const adapters = AdapterSet.lora(rt, model.adaptableLinears(), { rank: 16, alpha: 16 });
-      const data = { name: 'random', examples: randomRows(batch * (timedSteps + 2), seq, config.vocabSize, 7), dropped: 0 };
-      const result = await train(model, adapters, data, { steps: timedSteps + 2, batchSize: batch, lr: 1e-4, checkpointing });
-      // The first two steps compile pipelines and grow the pool; the rest are timed (wall time between step reports).
-      const timed = result.steps.slice(2);
-      const ms = (timed[timed.length - 1].elapsedMs - result.steps[1].elapsedMs) / timed.length;
-      const row: TrainBenchRow = {
-        name, batch, seq, checkpointing, tokensPerSecond: (batch * seq) / (ms / 1e3), msPerStep: ms,
-        peakBytes: rt.pool.stats.bytesAllocated, weightBytes,
-      };
+      const row = await timeSteps(model, name, (m) => AdapterSet.lora(rt, m.adaptableLinears(), { rank: 16, alpha: 16 }), batch, seq, checkpointing, timedSteps, weightBytes);
       rows.push(row);
       log({
         name: `train ${name}, nf4 G64, LoRA r16 all linears${checkpointing ? ', checkpointing' : ''}; peak GPU buffers ${(row.peakBytes / 2 ** 30).toFixed(2)} GiB (weights ${(weightBytes / 2 ** 30).toFixed(2)})`,
-        shape: `${batch}x${seq}`, value: row.tokensPerSecond, unit: 'tokens/s', ceiling: null, ratio: null, seconds: ms / 1e3, timing: 'wall',
+        shape: `${batch}x${seq}`, value: row.tokensPerSecond, unit: 'tokens/s', ceiling: null, ratio: null, seconds: row.msPerStep / 1e3, timing: 'wall',
       });
-      adapters.dispose();
     }
   }
   // One step of batch 1 on the first two layers (a step may time at most 2048 passes), every dispatch timed (each

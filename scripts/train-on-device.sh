@@ -7,6 +7,7 @@
 # Here: bash scripts/reference/pack.sh   Device: run carry [".device"] command: bash scripts/train-on-device.sh
 set -uo pipefail
 source .device/setup.sh >/dev/null
+bash scripts/reference/unpack-ref.sh
 out=${OUT:?set by the device tool}
 nvidia-smi --query-gpu=name --format=csv,noheader | tee "$out/gpu.txt"
 mkdir -p "$out/peft"

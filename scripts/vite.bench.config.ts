@@ -22,7 +22,7 @@ export default defineConfig({
     target: 'node20',
     minify: false,
     rollupOptions: {
-      input: { bench: 'bench/node.ts', dequantize: 'scripts/reference/dequantize.ts', 'peft-export': 'scripts/reference/peft-export.ts' },
+      input: { bench: 'bench/node.ts', methods: 'bench/methods-node.ts', dequantize: 'scripts/reference/dequantize.ts', 'peft-export': 'scripts/reference/peft-export.ts' },
       external: ['webgpu'],
       output: { format: 'es', entryFileNames: '[name].mjs' },
     },

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Fills .device/ for run-on-device.sh: the bench bundle step (node, webgpu, dequantize.mjs) plus the real
-# model and corpora from ../shared (never committed; carried to the device only).
+# Fills .device/ for the device scripts (train-on-device.sh, methods-on-device.sh, run-on-device.sh): the bench
+# bundles (node, webgpu, bench.mjs, methods.mjs, dequantize.mjs) plus the real model
+# and corpora from ../shared (never committed; carried to the device only).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shared=${SHARED_DIR:-../shared}
 bash scripts/bench-gpu.sh
-mkdir -p .device/ref
-cp -r "$shared/models/micro-llama-6m" .device/ref/
-# The corpora gzipped (readers take .txt or .txt.gz): with Node, webgpu and the model, plain text would push what
-# the device tool carries past its 64 MiB.
-for f in "$shared"/data/*.txt; do gzip -9 -c "$f" > ".device/ref/$(basename "$f").gz"; done
+mkdir -p .device/ref/micro-llama-6m
+rm -f .device/ref/*.gz .device/ref/*.xz .device/ref/micro-llama-6m/*
+# The model's weights and the corpora xz-compressed (unpack-ref.sh restores them there): with Node, webgpu and the
+# working tree, plain files would push what the device tool carries past its 64 MiB.
+for f in "$shared"/models/micro-llama-6m/*; do
+  case "$f" in
+    *.safetensors) xz -9 -c "$f" > ".device/ref/micro-llama-6m/$(basename "$f").xz" ;;
+    *) cp "$f" .device/ref/micro-llama-6m/ ;;
+  esac
+done
+for f in "$shared"/data/*.txt; do xz -9 -c "$f" > ".device/ref/$(basename "$f").xz"; done
+chmod -R u+w .device/ref
 du -sh .device

@@ -6,6 +6,7 @@
 # Then unpack the returned fixtures.tar into test/fixtures/ (the device tool returns few files, so one tar).
 set -euo pipefail
 source .device/setup.sh >/dev/null
+bash scripts/reference/unpack-ref.sh
 out=${OUT:?set by the device tool}
 python3 scripts/reference/make_fixtures.py models "$out/llama"
 node .device/dequantize.mjs "$out/llama" "$out/deq"
