@@ -94,28 +94,31 @@ if (svgPath) {
   const parts = [];
   panels.forEach(([setting, codebook], i) => {
     const x0 = (i % 2) * (W + 20) + 10;
-    const y0 = Math.floor(i / 2) * (H + 30) + 40;
+    const y0 = Math.floor(i / 2) * (H + 30) + 52;
     const series = [['before', [2, 3, 4].map((b) => ppl(settingLoss(base('rtn', codebook, b, 64).loss, setting)))],
       ...columns.map((m) => [m, [2, 3, 4].map((b) => ppl(mean(cell(setting, m, codebook, b).map((r) => r.loss))))])];
-    const all = series.flatMap(([, v]) => v).filter(Number.isFinite).map(Math.log);
+    // The range of the fine-tuned lines: the base before fine-tuning (far above at 2 bits) is clipped to the panel.
+    const all = series.filter(([m]) => m !== 'before').flatMap(([, v]) => v).filter(Number.isFinite).map(Math.log);
     const [lo, hi] = [Math.min(...all), Math.max(...all)];
     const X = (b) => x0 + pad + ((b - 2) / 2) * (W - pad - 10);
     const Y = (p) => y0 + 10 + (1 - (Math.log(p) - lo) / (hi - lo || 1)) * (H - pad - 10);
-    parts.push(`<text x="${x0 + W / 2}" y="${y0 - 8}" text-anchor="middle" font-size="13">${setting}, ${codebook} G64 base</text>`);
+    const before = series[0][1].map((p) => p.toFixed(0)).join(' / ');
+    parts.push(`<text x="${x0 + W / 2}" y="${y0 - 8}" text-anchor="middle" font-size="12">${setting}, ${codebook} G64 base (before fine-tuning: ${before})</text>`);
     parts.push(`<rect x="${x0 + pad}" y="${y0 + 10}" width="${W - pad - 10}" height="${H - pad - 10}" fill="none" stroke="#ccc"/>`);
+    parts.push(`<clipPath id="panel${i}"><rect x="${x0 + pad}" y="${y0 + 10}" width="${W - pad - 10}" height="${H - pad - 10}"/></clipPath>`);
     for (const b of [2, 3, 4]) parts.push(`<text x="${X(b)}" y="${y0 + H - pad + 16}" text-anchor="middle" font-size="11">${b} bits</text>`);
     for (let k = 0; k <= 4; k++) {
       const p = Math.exp(lo + ((hi - lo) * k) / 4);
-      parts.push(`<text x="${x0 + pad - 4}" y="${Y(p) + 4}" text-anchor="end" font-size="10">${p.toFixed(p < 100 ? 1 : 0)}</text>`);
+      parts.push(`<text x="${x0 + pad - 4}" y="${(Y(p) + 4).toFixed(1)}" text-anchor="end" font-size="10">${p.toFixed(p < 100 ? 1 : 0)}</text>`);
     }
     for (const [m, v] of series) {
       const pts = [2, 3, 4].map((b, j) => [X(b), Y(v[j])]).filter(([, y]) => Number.isFinite(y));
-      parts.push(`<polyline fill="none" stroke="${colors[m]}" stroke-width="${m === 'before' ? 1 : 1.8}"${m === 'before' ? ' stroke-dasharray="4 3"' : ''} points="${pts.map((p) => p.map((c) => c.toFixed(1)).join(',')).join(' ')}"/>`);
+      parts.push(`<polyline clip-path="url(#panel${i})" fill="none" stroke="${colors[m]}" stroke-width="${m === 'before' ? 1 : 1.8}"${m === 'before' ? ' stroke-dasharray="4 3"' : ''} points="${pts.map((p) => p.map((c) => c.toFixed(1)).join(',')).join(' ')}"/>`);
     }
   });
-  const legend = ['before', ...columns].map((m, j) => `<g transform="translate(${10 + (j % 4) * 170},${2 * (H + 30) + 50 + Math.floor(j / 4) * 16})"><line x1="0" y1="-4" x2="18" y2="-4" stroke="${colors[m]}" stroke-width="2"/><text x="22" y="0" font-size="11">${m === 'before' ? 'quantized, before fine-tuning' : NAMES[m]}</text></g>`);
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W + 40}" height="${2 * (H + 30) + 90}" font-family="sans-serif">\n`
-    + `<text x="10" y="16" font-size="14">micro-llama-6m: validation perplexity (log scale) after 200 steps × 8 × 256 tokens, mean of 2 seeds (${input})</text>\n`
+  const legend = ['before', ...columns].map((m, j) => `<g transform="translate(${10 + (j % 4) * 170},${2 * (H + 30) + 62 + Math.floor(j / 4) * 16})"><line x1="0" y1="-4" x2="18" y2="-4" stroke="${colors[m]}" stroke-width="2"/><text x="22" y="0" font-size="11">${m === 'before' ? 'before fine-tuning (clipped)' : NAMES[m]}</text></g>`);
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W + 40}" height="${2 * (H + 30) + 100}" font-family="sans-serif">\n`
+    + `<text x="10" y="16" font-size="13">micro-llama-6m, H100: validation perplexity (log scale) after 200 steps × 8 × 256 tokens, mean of 2 seeds</text>\n`
     + parts.join('\n') + '\n' + legend.join('\n') + '\n</svg>\n';
   writeFileSync(svgPath, svg);
 }
