@@ -6,7 +6,7 @@ import { mkdirSync, openAsBlob, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdapterSet } from '../../src/adapters';
 import { Runtime } from '../../src/gpu';
-import { blobSource, exportPeft, LlamaModel, floatData, readSafetensors, writeSafetensors } from '../../src/model';
+import { blobSource, exportDense, exportPeft, LlamaModel, floatData, readSafetensors, writeSafetensors } from '../../src/model';
 import { tokenizedDataset, train } from '../../src/train';
 
 async function main(fixtures: string, out: string) {
@@ -39,6 +39,20 @@ async function main(fixtures: string, out: string) {
     { name: 'logits', shape: [B, T, model.config.vocabSize], data: values },
   ]));
   console.log(`exported ${adapters.store.names.length} tensors, logits ${values.length}`);
+
+  // The dense export (issue 19 item 4) for transformers: the model quantized nf3 G32 with IR-QLoRA (IEC) folded in, in
+  // bf16, with our logits from reading those same files back (peft_roundtrip.py loads them with transformers).
+  const quantized = await LlamaModel.load(rt, blobSource('gqa', files), { quant: { codebook: 'nf', bits: 3, groupSize: 32, calibrate: 'icq' } });
+  const ir = AdapterSet.lora(rt, quantized.adaptableLinears(), { rank: 4, alpha: 8, seed: 6, iec: true });
+  await train(quantized, ir, tokenizedDataset(rows, { seqLen: 16 }), { steps: 3, batchSize: 4, lr: 5e-2, schedule: 'constant' });
+  quantized.adapters = ir;
+  const dense = await exportDense(quantized, { dtype: 'bf16' });
+  mkdirSync(join(out, 'dense'), { recursive: true });
+  for (const [name, blob] of Object.entries(dense)) writeFileSync(join(out, 'dense', name), new Uint8Array(await blob.arrayBuffer()));
+  const reread = await LlamaModel.load(rt, blobSource('dense', dense));
+  const denseCache = reread.createCache(B, T);
+  const denseLogits = (await rt.read(await reread.forward({ ids, batch: B, attentionMask: mask }, denseCache, { logits: 'all' }))) as Float32Array;
+  writeFileSync(join(out, 'dense', 'ours-logits.safetensors'), writeSafetensors([{ name: 'logits', shape: [B, T, model.config.vocabSize], data: denseLogits }]));
   rt.dispose();
 }
 

@@ -7,6 +7,8 @@
   peft-made  a LoRA made by PEFT (r 4, α 8, all seven linears, B drawn from a seeded normal so it is not zero),
              saved with save_pretrained → OUT/peft-made/, with its logits for the model's reference inputs
              (reference.safetensors: input_ids, attention_mask, logits).
+  dense      our dense bf16 export of a quantized model with IR-QLoRA folded in (OUT/dense/, from peft-export.ts) loaded
+             by transformers; its logits against ours from the same files, printed.
 
   python3 peft_roundtrip.py FIXTURES OUT   (FIXTURES: test/fixtures/llama)
 """
@@ -54,3 +56,13 @@ save_file({'input_ids': ref['input_ids'], 'attention_mask': ref['attention_mask'
            'logits': logits_of(made, ref['input_ids'], ref['attention_mask']).contiguous()},
           os.path.join(out, 'peft-made', 'reference.safetensors'))
 print('peft-made saved')
+
+# The dense export (issue 19 item 4): bf16 weights with IR-QLoRA folded in, loaded by transformers as any checkpoint;
+# its logits against ours from reading the same files.
+dense_dir = os.path.join(out, 'dense')
+if os.path.isdir(dense_dir):
+    dense = LlamaForCausalLM.from_pretrained(dense_dir, dtype=torch.float32).cuda().eval()
+    got = logits_of(dense, ours['input_ids'], ours['attention_mask'])
+    mine = load_file(os.path.join(dense_dir, 'ours-logits.safetensors'))['logits']
+    rel = float((got[mask] - mine[mask]).norm() / mine[mask].norm())
+    print(json.dumps({'dense_export_loaded_by_transformers_relative_difference': rel}))

@@ -92,11 +92,11 @@ export class ParamStore {
     return null;
   }
 
-  /** Overwrites one parameter's values; resets nothing else. */
-  write(name: string, data: Float32Array): void {
+  /** Overwrites one parameter's values (or its moments); resets nothing else. */
+  write(name: string, data: Float32Array, buffer: ParamBuffer = 'params'): void {
     const e = this.entry(name);
     if (data.length !== numel(e.shape)) throw new ShapeError(`parameter '${name}': ${data.length} values for shape [${e.shape}]`);
-    this.rt.write(this.view('params', name), data);
+    this.rt.write(this.view(buffer, name), data);
   }
 
   /** Zeroes the gradients and both moments (a fresh optimizer). */

@@ -69,6 +69,12 @@ export function loraConfig(options: LoraOptions): LoraConfig {
 
 export class AdapterSet {
   private readonly modules = new Map<string, AdapterModule>();
+  /** The fingerprint of the base these adapters were trained on (train() sets it, importAdapter restores it); merging
+   *  or training them on another base is refused. Null before any training. */
+  base: string | null = null;
+  /** Optimizer steps taken so far (train() advances it; importAdapter restores it with the moments), where a resumed
+   *  train({ startStep }) continues. */
+  trainedSteps = 0;
 
   private constructor(
     readonly method: AdapterMethod,

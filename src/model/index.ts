@@ -8,6 +8,9 @@ export { freeLinear, linearBackward, linearForward, type LinearWeight } from './
 export { linearName, LlamaModel, type MergeRecord, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
 export { perplexity, type PerplexityOptions, type PerplexityResult } from './perplexity';
 export { mergeAdapters } from './merge';
+export { exportAdapter, importAdapter, type QloraWebFields } from './adapter-files';
+export { baseFingerprint } from './fingerprint';
+export { exportDense, type DenseDtype } from './dense-export';
 export { exportQuantized, MANIFEST, QUANTIZED_FORMAT, QUANTIZED_VERSION, readManifest, type QuantizedManifest } from './quantized-files';
 export { exportPeft, importPeft, peftLoraOptions, type ImportPeftOptions, type PeftAdapterFiles } from './peft';
 export { floatData, parseSafetensorsHeader, readSafetensors, type SafetensorsEntry, type SafetensorsTensor } from './safetensors';

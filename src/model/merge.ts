@@ -2,10 +2,17 @@
 // model + adapter computed, with no adapter. Every adapted linear is checked before any weight changes.
 import { AdapterConfigError, type AdapterModule, type AdapterSet } from '../adapters';
 import type { QuantizedWeight } from '../quant';
+import { baseFingerprint } from './fingerprint';
 import { linearName, type LlamaModel } from './llama';
 import { LINEARS } from './weights';
 
 export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Promise<void> {
+  if (adapters.base) {
+    const base = await baseFingerprint(model);
+    if (base !== adapters.base) {
+      throw new AdapterConfigError('base', `the adapters were trained on another base (fingerprint ${adapters.base.slice(0, 12)}…, this model's ${base.slice(0, 12)}…): merging them would give a wrong model`);
+    }
+  }
   const plan: [AdapterModule, QuantizedWeight][] = [];
   model.weights.layers.forEach((layer, l) => {
     for (const key of LINEARS) {

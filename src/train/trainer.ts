@@ -6,7 +6,7 @@
 import type { AdapterSet } from '../adapters';
 import { numel, type Runtime, type Tensor } from '../gpu';
 import type { LlamaModel } from '../model';
-import { recordTrainingPass } from '../model';
+import { baseFingerprint, recordTrainingPass } from '../model';
 import { adamwPartialsShape, adamwStep, rowSum } from '../ops';
 import { collate, shuffled, type CollatedBatch, type Dataset, type Example } from './data';
 import { TrainingError } from './errors';
@@ -35,6 +35,10 @@ export interface EvalInfo {
 export interface TrainOptions {
   /** Optimizer steps; default: `epochs` passes over the data. */
   steps?: number;
+  /** Steps of this run already taken (a resumed run: the adapters' moments restored by importAdapter, the other
+   *  options the same): the data order, the schedule and AdamW's step count go on from step startStep + 1, so the
+   *  run ends as an uninterrupted one would, bit for bit. Default 0. */
+  startStep?: number;
   /** Default 1 (when steps is not given). */
   epochs?: number;
   /** Rows per micro-batch, default 4. */
@@ -72,8 +76,8 @@ export interface TrainResult {
   stopped: 'completed' | 'aborted';
 }
 
-type Resolved = Required<Omit<TrainOptions, 'steps' | 'evalData' | 'evalEvery' | 'onStep' | 'onEval' | 'signal' | 'evalBatchSize'>> & {
-  steps: number; evalEvery: number; evalBatchSize: number;
+type Resolved = Required<Omit<TrainOptions, 'steps' | 'evalData' | 'evalEvery' | 'onStep' | 'onEval' | 'signal' | 'evalBatchSize' | 'startStep'>> & {
+  steps: number; evalEvery: number; evalBatchSize: number; startStep: number;
 };
 
 function resolve(options: TrainOptions, rows: number): Resolved {
@@ -98,6 +102,10 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   if (!o.betas.every((b) => b >= 0 && b < 1)) throw new TrainingError(`train: betas must lie in [0, 1), got ${o.betas}`);
   o.evalEvery = options.evalEvery ?? 0;
   if (!(Number.isInteger(o.evalEvery) && o.evalEvery >= 0)) throw new TrainingError(`train: evalEvery must be an integer ≥ 0, got ${o.evalEvery}`);
+  o.startStep = options.startStep ?? 0;
+  if (!(Number.isInteger(o.startStep) && o.startStep >= 0 && o.startStep < o.steps)) {
+    throw new TrainingError(`train: startStep must be an integer in [0, steps = ${o.steps}), got ${options.startStep}`);
+  }
   o.evalBatchSize = options.evalBatchSize ?? o.batchSize;
   positiveInt(o.evalBatchSize, 'evalBatchSize');
   return o;
@@ -191,11 +199,16 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
   if (options.evalData) checkData(model, options.evalData, 'evaluation data');
   const rt = model.rt;
   const store = adapters.store;
+  const base = await baseFingerprint(model);
+  if (adapters.base && adapters.base !== base) {
+    throw new TrainingError(`train: these adapters were trained on another base (fingerprint ${adapters.base.slice(0, 12)}…, this model's ${base.slice(0, 12)}…)`);
+  }
   model.ropeFor(longestRow(data.examples));
   const previous = model.adapters;
   model.adapters = adapters;
   const schedule = { kind: o.schedule, lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.steps };
   const stream = new BatchStream(data.examples, o.seed);
+  for (let s = 0; s < o.startStep * o.gradientAccumulation; s++) stream.next(o.batchSize); // the rows already trained on
   const owned: Tensor[] = [];
   const make = (shape: number[], label: string) => {
     const t = rt.tensor(shape, 'f32', label);
@@ -254,6 +267,8 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
       step: p.step, loss: lossSum / p.scored, lr: p.lr, gradNorm, tokensPerSecond: p.tokens / ((now - lastDone) / 1e3), elapsedMs: now - started,
     };
     lastDone = now;
+    adapters.base = base;
+    adapters.trainedSteps = p.step;
     history.steps.push(info);
     options.onStep?.(info);
     if (options.evalData && ((o.evalEvery && p.step % o.evalEvery === 0) || p.step === o.steps)) {
@@ -266,7 +281,7 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
   };
 
   try {
-    for (let s = 1; s <= o.steps; s++) {
+    for (let s = o.startStep + 1; s <= o.steps; s++) {
       if (options.signal?.aborted) {
         history.stopped = 'aborted';
         break;

@@ -2,7 +2,7 @@
 // gives the adapter model's logits; the codes come back bit for bit (no re-quantization); a quantized tied LM head
 // survives; malformed files fail naming the file and tensor.
 import { describe, expect, it } from 'vitest';
-import { AdapterSet, blobSource, exportQuantized, LlamaModel, MANIFEST, mergeAdapters, ModelFormatError, tokenizedDataset, train, writeSafetensors, type NamedTensor } from '../../src';
+import { AdapterSet, blobSource, exportDense, exportQuantized, LlamaModel, MANIFEST, mergeAdapters, ModelFormatError, tokenizedDataset, train, writeSafetensors, type NamedTensor } from '../../src';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureSource, logits } from '../helpers/model-files';
 
@@ -81,5 +81,28 @@ describe('quantized model files', () => {
     const nan = tensors.map((t) => (t.name === 'model.layers.0.mlp.up_proj.stats' ? { ...t, data: Float32Array.from(t.data as Float32Array, (v, i) => (i === 5 ? Number.NaN : v)) } : t));
     await expect(LlamaModel.load(rt, withTensors(nan))).rejects.toThrow(/up_proj\.stats.*non-finite statistic \(NaN\) at index 5/);
     expect(await bytes(files['config.json'])).toEqual(await bytes(new Blob([await (await (await fixtureSource('gqa')).file('config.json'))!.text()])));
+  });
+});
+
+describe('dense export (transformers layout)', () => {
+  it.each(['bf16', 'f16'] as const)("any method's adapter folded into %s weights: our loader reads them back to the adapter model's logits", async (dtype) => {
+    const rt = await testRuntime();
+    const model = await LlamaModel.load(rt, await fixtureSource('gqa'), { quant: { codebook: 'nf', bits: 3, groupSize: 32 } });
+    // The authors' QA-BLoRA: not mergeable into offsets, so only a dense export can fold it in.
+    const adapters = AdapterSet.blora(rt, model.adaptableLinears(), { rank: 4, alpha: 8, form: 'qa-blora-authors' });
+    await train(model, adapters, tokenizedDataset([{ input_ids: [3, 9, 27, 81, 243, 200, 100, 50] }], { seqLen: 8 }), { steps: 3, batchSize: 1, lr: 5e-2, schedule: 'constant' });
+    model.adapters = adapters;
+    const adapted = await logits(model, IDS);
+    const files = await exportDense(model, { dtype });
+    const config = JSON.parse(await files['config.json'].text());
+    expect(config.torch_dtype).toBe(dtype === 'bf16' ? 'bfloat16' : 'float16');
+    const header = JSON.parse(new TextDecoder().decode((await bytes(files['model.safetensors'])).slice(8, 8 + Number(new DataView((await bytes(files['model.safetensors'])).buffer).getBigUint64(0, true)))));
+    expect(header['model.layers.1.mlp.down_proj.weight']).toMatchObject({ dtype: dtype.toUpperCase(), shape: [64, 192] });
+    const dense = await LlamaModel.load(rt, blobSource('dense', files));
+    // bf16 keeps 8 bits of mantissa, f16 11: the logits move by the rounding of every weight.
+    expect(relativeError(await logits(dense, IDS), adapted)).toBeLessThan(dtype === 'bf16' ? 2e-2 : 3e-3);
+    expect(relativeError(await logits(dense, IDS), adapted)).toBeGreaterThan(0);
+    for (const m of [dense, model]) m.dispose();
+    adapters.dispose();
   });
 });

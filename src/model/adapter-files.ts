@@ -1,0 +1,157 @@
+// Every method's adapters as files, and back. Plain LoRA is written in PEFT's format (peft.ts); the other methods in
+// our superset of it (a PEFT loader refuses them by peft_type instead of misreading them):
+//   adapter_config.json        PEFT's LoRA fields (r, lora_alpha, lora_dropout, use_rslora, target_modules, …) with
+//                              peft_type 'QLORA_WEB', plus `qlora_web` (below)
+//   adapter_model.safetensors  every parameter by its name: '….lora_A.weight' [r', in/G] and '….lora_B.weight'
+//                              [out/R, r'] (r' the real rank: 2r for the BLoRA forms), '….iec_beta_A' / '_B' [1] with
+//                              IEC; the authors' QA-BLoRA has only lora_A [out/8, in/4]
+//   qlora_web.json             `qlora_web` alone, beside a PEFT-format LoRA (PEFT knows no such field)
+//   optimizer.safetensors      optional: each parameter's AdamW moments ('<name>.adam_m', '<name>.adam_v'); with it,
+//                              train({ startStep: adapters.trainedSteps }) continues the run bit for bit
+// `qlora_web` = { format_version: 1, method, group_size (pooled methods), iec, real_rank, base (the fingerprint of
+// the base they were trained on, or null), trained_steps }.
+import { AdapterConfigError, AdapterSet, type AdapterMethod, type LoraOptions } from '../adapters';
+import type { LlamaModel } from './llama';
+import { exportPeft, peftLoraOptions } from './peft';
+import { readSafetensors } from './safetensors';
+import { safetensorsParts, type NamedTensor } from './safetensors-write';
+import { readJson, type ModelSource } from './source';
+
+const CONFIG = 'adapter_config.json';
+const WEIGHTS = 'adapter_model.safetensors';
+const SIDECAR = 'qlora_web.json';
+const OPTIMIZER = 'optimizer.safetensors';
+const METHODS: readonly AdapterMethod[] = ['lora', 'qa-lora', 'q-blora', 'qa-blora', 'qa-blora-authors'];
+
+export interface QloraWebFields {
+  format_version: 1;
+  method: AdapterMethod;
+  group_size: number | null;
+  iec: boolean;
+  real_rank: number;
+  base: string | null;
+  trained_steps: number;
+}
+
+function blob(bytes: Uint8Array[] | string): Blob {
+  return new Blob(typeof bytes === 'string' ? [bytes] : (bytes as BlobPart[]));
+}
+
+/** The adapters as files (see the header); `optimizer` adds the AdamW moments for a bit-exact resume. */
+export async function exportAdapter(adapters: AdapterSet, options: { baseModel?: string; optimizer?: boolean } = {}): Promise<Record<string, Blob>> {
+  const c = adapters.config;
+  const store = adapters.store;
+  const firstA = store.names.find((n) => n.endsWith('lora_A.weight'))!;
+  const fields: QloraWebFields = {
+    format_version: 1, method: adapters.method, group_size: adapters.method === 'lora' ? null : adapters.groupSize, iec: c.iec,
+    // The authors' QA-BLoRA is one matrix with no rank.
+    real_rank: adapters.method === 'qa-blora-authors' ? 0 : store.shape(firstA)[0], base: adapters.base, trained_steps: adapters.trainedSteps,
+  };
+  const files: Record<string, Blob> = {};
+  if (adapters.method === 'lora' && !c.iec) {
+    const peft = await exportPeft(adapters, options);
+    files[CONFIG] = blob(JSON.stringify(peft.config, null, 2) + '\n');
+    files[WEIGHTS] = blob([peft.weights]);
+    files[SIDECAR] = blob(JSON.stringify(fields, null, 2) + '\n');
+  } else {
+    const values = await store.read();
+    const tensors: NamedTensor[] = store.names.map((name) => ({ name, shape: [...store.shape(name)], data: values.get(name)! }));
+    const config = {
+      peft_type: 'QLORA_WEB', task_type: 'CAUSAL_LM', base_model_name_or_path: options.baseModel ?? null,
+      r: c.rank, lora_alpha: c.alpha, lora_dropout: c.dropout, use_rslora: c.rslora, target_modules: [...c.targets],
+      bias: 'none', inference_mode: true, qlora_web: fields,
+    };
+    files[CONFIG] = blob(JSON.stringify(config, null, 2) + '\n');
+    files[WEIGHTS] = blob(safetensorsParts(tensors, { format: 'pt' }));
+  }
+  if (options.optimizer) {
+    const [m, v] = [await store.read('m'), await store.read('v')];
+    const tensors = store.names.flatMap((name) => [
+      { name: `${name}.adam_m`, shape: [...store.shape(name)], data: m.get(name)! },
+      { name: `${name}.adam_v`, shape: [...store.shape(name)], data: v.get(name)! },
+    ]);
+    files[OPTIMIZER] = blob(safetensorsParts(tensors, { trained_steps: String(adapters.trainedSteps) }));
+  }
+  return files;
+}
+
+function qloraWebFields(raw: unknown, file: string): QloraWebFields {
+  const f = raw as Partial<QloraWebFields> | null;
+  if (!f || typeof f !== 'object') throw new AdapterConfigError('qlora_web', `${file}: must be an object`);
+  if (f.format_version !== 1) throw new AdapterConfigError('qlora_web', `${file}: format_version ${JSON.stringify(f.format_version)} is not one this library reads (1)`);
+  if (!METHODS.includes(f.method as AdapterMethod)) throw new AdapterConfigError('method', `${file}: method must be one of ${METHODS.join(', ')}, got ${JSON.stringify(f.method)}`);
+  if (!(Number.isInteger(f.trained_steps) && f.trained_steps! >= 0)) throw new AdapterConfigError('trained_steps', `${file}: must be an integer ≥ 0`);
+  if (f.base !== null && typeof f.base !== 'string') throw new AdapterConfigError('base', `${file}: must be a fingerprint string or null`);
+  return f as QloraWebFields;
+}
+
+/** Reads one float tensor per expected name from a safetensors file, checking every name and shape. */
+async function readTensors(source: ModelSource, file: string, expected: Map<string, readonly number[]>): Promise<Map<string, Float32Array>> {
+  const f = await source.file(file);
+  if (!f) throw new AdapterConfigError(file, `not found in ${source.name}`);
+  const out = new Map<string, Float32Array>();
+  for await (const t of readSafetensors(f.stream(), file, f.size)) {
+    const shape = expected.get(t.name);
+    if (!shape) throw new AdapterConfigError(file, `tensor '${t.name}' is not a parameter of these adapters on this model`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new AdapterConfigError(file, `tensor '${t.name}' has shape [${t.shape}], the model and the config need [${shape}]`);
+    }
+    if (t.dtype === 'U32') throw new AdapterConfigError(file, `tensor '${t.name}' is U32, not a float tensor`);
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new AdapterConfigError(file, `tensor '${t.name}' holds a non-finite value at index ${bad}`);
+    if (out.has(t.name)) throw new AdapterConfigError(file, `tensor '${t.name}' appears twice`);
+    out.set(t.name, t.data);
+  }
+  const missing = [...expected.keys()].filter((k) => !out.has(k));
+  if (missing.length) throw new AdapterConfigError(file, `missing ${missing.length} tensor(s), e.g. '${missing[0]}'`);
+  return out;
+}
+
+/**
+ * Adapters exported by exportAdapter (any method) or PEFT (plain LoRA) on `model`: the set is built as the method
+ * builds it, every tensor checked against it, then written; with optimizer.safetensors the moments and the step count
+ * come back too. Nothing stays on the GPU if a check fails.
+ */
+export async function importAdapter(model: LlamaModel, source: ModelSource): Promise<AdapterSet> {
+  const raw = await readJson(source, CONFIG);
+  if (!raw) throw new AdapterConfigError(CONFIG, `not found in ${source.name}`);
+  let fields: QloraWebFields | null = null;
+  let options: LoraOptions;
+  if (raw.peft_type === 'QLORA_WEB') {
+    fields = qloraWebFields(raw.qlora_web, `${CONFIG} qlora_web`);
+    options = peftLoraOptions({ ...raw, peft_type: 'LORA', qlora_web: undefined });
+  } else {
+    options = peftLoraOptions(raw);
+    const sidecar = await readJson(source, SIDECAR);
+    if (sidecar) fields = qloraWebFields(sidecar, SIDECAR);
+  }
+  const method = fields?.method ?? 'lora';
+  const rt = model.rt;
+  const linears = model.adaptableLinears();
+  const opts = { ...options, iec: fields?.iec ?? false };
+  const groupSize = fields?.group_size ?? undefined;
+  const needGroup = () => {
+    if (!Number.isInteger(groupSize)) throw new AdapterConfigError('group_size', `${CONFIG}: ${method} needs an integer group_size, got ${JSON.stringify(groupSize)}`);
+    return groupSize!;
+  };
+  const set = method === 'lora' ? AdapterSet.lora(rt, linears, opts)
+    : method === 'qa-lora' ? AdapterSet.qaLora(rt, linears, { ...opts, groupSize: needGroup() })
+      : method === 'qa-blora' ? AdapterSet.blora(rt, linears, { ...opts, form: 'qa-blora', groupSize: needGroup() })
+        : AdapterSet.blora(rt, linears, { ...opts, form: method });
+  try {
+    const expected = new Map(set.store.names.map((n) => [n, set.store.shape(n)] as const));
+    for (const [name, data] of await readTensors(source, WEIGHTS, expected)) set.store.write(name, data);
+    if (await source.file(OPTIMIZER)) {
+      const moments = new Map(set.store.names.flatMap((n) => [[`${n}.adam_m`, set.store.shape(n)], [`${n}.adam_v`, set.store.shape(n)]] as const));
+      for (const [name, data] of await readTensors(source, OPTIMIZER, moments)) {
+        set.store.write(name.replace(/\.adam_[mv]$/, ''), data, name.endsWith('.adam_m') ? 'm' : 'v');
+      }
+      set.trainedSteps = fields?.trained_steps ?? 0;
+    }
+    set.base = fields?.base ?? null;
+    return set;
+  } catch (e) {
+    set.dispose();
+    throw e;
+  }
+}
