@@ -6,6 +6,28 @@ import { baseFingerprint } from './fingerprint';
 import { linearName, type LlamaModel } from './llama';
 import { LINEARS } from './weights';
 
+/** Methods that pool per quantization group so that they merge: their pooling must be the base's groups. */
+const GROUP_POOLED = ['qa-lora', 'qa-blora'];
+
+/**
+ * Refuses a group-pooled method (QA-LoRA, our QA-BLoRA) on a base whose adapted linears are quantized in other groups,
+ * naming the method, the layer and the sizes: train() calls it before the first step, so a run that could never merge
+ * fails at once rather than after training. (An f32 base trains, as the parity tests do; it has nothing to merge into.)
+ */
+export function checkPooling(model: LlamaModel, adapters: AdapterSet): void {
+  if (!GROUP_POOLED.includes(adapters.method)) return;
+  model.weights.layers.forEach((layer, l) => {
+    for (const key of LINEARS) {
+      const name = linearName(l, key);
+      if (!adapters.get(name)) continue;
+      const w = layer[key];
+      if (w.kind === 'quantized' && w.weight.spec.groupSize !== adapters.groupSize) {
+        throw new AdapterConfigError('groupSize', `'${adapters.method}' pools groups of ${adapters.groupSize}, but ${name} [${w.out}, ${w.in}] is quantized in groups of ${w.weight.spec.groupSize}: build it with groupSize ${w.weight.spec.groupSize}`);
+      }
+    }
+  });
+}
+
 export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Promise<void> {
   if (adapters.base) {
     const base = await baseFingerprint(model);
@@ -27,6 +49,9 @@ export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Pr
       if (spec.doubleQuant) throw new AdapterConfigError('base', `${name} stores its statistics double-quantized (8-bit): merged offsets would be rounded`);
       if (spec.groupSize !== adapters.groupSize) {
         throw new AdapterConfigError('groupSize', `${name} is quantized in groups of ${spec.groupSize}, the adapter pools groups of ${adapters.groupSize}`);
+      }
+      if (w.out !== module.outFeatures || w.in !== module.inFeatures) {
+        throw new AdapterConfigError('shape', `${name} is [${w.out}, ${w.in}], the adapter's module is [${module.outFeatures}, ${module.inFeatures}]`);
       }
       plan.push([module, w.weight]);
     }

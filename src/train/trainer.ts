@@ -6,7 +6,7 @@
 import type { AdapterSet } from '../adapters';
 import { numel, type Runtime, type Tensor } from '../gpu';
 import type { LlamaModel } from '../model';
-import { baseFingerprint, recordTrainingPass } from '../model';
+import { baseFingerprint, checkPooling, recordTrainingPass } from '../model';
 import { adamwPartialsShape, adamwStep, rowSum } from '../ops';
 import { collate, shuffled, type CollatedBatch, type Dataset, type Example } from './data';
 import { TrainingError } from './errors';
@@ -199,6 +199,7 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
   if (options.evalData) checkData(model, options.evalData, 'evaluation data');
   const rt = model.rt;
   const store = adapters.store;
+  checkPooling(model, adapters);
   const base = await baseFingerprint(model);
   if (adapters.base && adapters.base !== base) {
     throw new TrainingError(`train: these adapters were trained on another base (fingerprint ${adapters.base.slice(0, 12)}…, this model's ${base.slice(0, 12)}…)`);

@@ -83,6 +83,9 @@ describe('QA-LoRA', () => {
     await expect(mergeAdapters(q64, qa)).rejects.toThrow(AdapterConfigError);
     await expect(mergeAdapters(q64, qa)).rejects.toThrow(/quantized in groups of 64, the adapter pools groups of 32/);
     await expect(mergeAdapters(dense, qa)).rejects.toThrow(/is not quantized/);
+    // Before training, not after: pooling groups of 32 over a G64 base could never merge.
+    const rows = tokenizedDataset([{ input_ids: [3, 9, 27, 81] }], { seqLen: 4 });
+    await expect(train(q64, qa, rows, { steps: 1, batchSize: 1 })).rejects.toThrow(/'qa-lora' pools groups of 32, but model\.layers\.0\.self_attn\.q_proj \[64, 64\] is quantized in groups of 64/);
     expect(() => AdapterSet.qaLora(rt, q64.adaptableLinears(), { rank: 4, groupSize: 48 })).toThrow(/not whole groups of 48/);
     expect(() => AdapterSet.qaLora(rt, q64.adaptableLinears(), { rank: 6, groupSize: 32 })).toThrow(/multiples of 4/);
     for (const x of [lora, qa]) x.dispose();
