@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AdapterConfigError, AdapterSet, LlamaModel, blobSource, exportPeft, importPeft, readSafetensors, recordTrainingPass, tokenizedDataset, collate, train, writeSafetensors } from '../../src';
 import type { Runtime } from '../../src/gpu';
 import { relativeError, testRuntime } from '../helpers/gpu';
-import { fixtureSource } from '../helpers/model-files';
+import { fixtureSource, logits } from '../helpers/model-files';
 
 type Files = Record<string, Blob>;
 const bytes = (u: Uint8Array) => new Blob([u as Uint8Array<ArrayBuffer>]);
@@ -14,15 +14,6 @@ async function trained(rt: Runtime, model: LlamaModel): Promise<AdapterSet> {
   const rows = [{ input_ids: [3, 9, 27, 81, 243, 200, 100, 50] }, { input_ids: [5, 25, 125, 130, 150, 250] }];
   await train(model, adapters, tokenizedDataset(rows, { seqLen: 8 }), { steps: 2, batchSize: 2, lr: 5e-2, schedule: 'constant' });
   return adapters;
-}
-
-async function lastLogits(model: LlamaModel, ids: number[]): Promise<Float32Array> {
-  const cache = model.createCache(1, ids.length);
-  const logits = await model.forward({ ids, batch: 1 }, cache, { logits: 'all' });
-  const out = (await model.rt.read(logits)) as Float32Array;
-  model.rt.free(logits);
-  model.freeCache(cache);
-  return out;
 }
 
 describe('PEFT adapters', () => {
@@ -38,14 +29,14 @@ describe('PEFT adapters', () => {
     expect(names).toHaveLength(2 * 3 * model.config.layers);
     const ids = [3, 17, 99, 4, 250, 31, 7];
     model.adapters = adapters;
-    const ours = await lastLogits(model, ids);
+    const ours = await logits(model, ids);
     const files: Files = { 'adapter_config.json': new Blob([JSON.stringify(config)]), 'adapter_model.safetensors': bytes(weights) };
     const imported = await importPeft(model, blobSource('exported', files), { baseModel: 'tiny/gqa' });
     expect(await imported.store.read()).toEqual(await adapters.store.read());
     model.adapters = imported;
-    expect(relativeError(await lastLogits(model, ids), ours)).toBe(0);
+    expect(relativeError(await logits(model, ids), ours)).toBe(0);
     model.adapters = null;
-    expect(relativeError(await lastLogits(model, ids), ours)).toBeGreaterThan(1e-4);
+    expect(relativeError(await logits(model, ids), ours)).toBeGreaterThan(1e-4);
     adapters.dispose();
     imported.dispose();
     model.dispose();
@@ -57,11 +48,11 @@ describe('PEFT adapters', () => {
     const adapters = await trained(rt, model);
     model.adapters = adapters;
     const ids = [3, 17, 99, 4, 250, 31, 7, 8, 9];
-    const logits = await lastLogits(model, ids);
+    const all = await logits(model, ids);
     const vocab = model.config.vocabSize;
     let want = 0;
     for (let t = 0; t + 1 < ids.length; t++) {
-      const row = logits.subarray(t * vocab, (t + 1) * vocab);
+      const row = all.subarray(t * vocab, (t + 1) * vocab);
       const m = Math.max(...row);
       want += Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0)) + m - row[ids[t + 1]];
     }
