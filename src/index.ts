@@ -1,8 +1,9 @@
 // qlora-web: fine-tune quantized LLaMA-family models in the browser on WebGPU.
-// The public surface grows with each layer: the GPU runtime, ops, quantization, adapters, the model and training.
+// The public surface grows with each layer: the GPU runtime, ops, quantization, adapters, the model, training and storage.
 export * from './gpu';
 export * from './ops';
 export * from './quant';
 export * from './adapters';
 export * from './model';
 export * from './train';
+export * from './storage';

@@ -1,0 +1,152 @@
+// A cache of model files in IndexedDB (idb-keyval, one custom store): an entry is a set of named files (our quantized
+// export: codes, statistics, config, tokenizer) under a key (model id, revision, quantization spec). Each file is
+// stored in chunks of at most 64 MB, each with its size and SHA-256 (hash-wasm); the manifest naming them is written
+// last, so an entry cut short by a crash or a full disk has no manifest and is never taken for a whole one. On read
+// every chunk is checked: a missing or corrupt one makes the entry a miss (reported, then deleted), so the caller
+// fetches it again. Before writing, the space is checked with navigator.storage.estimate() and persistence requested;
+// a QuotaExceededError becomes a StorageQuotaError that says how many bytes were needed, with nothing left behind.
+import { sha256 } from 'hash-wasm';
+import { createStore, del, delMany, get, keys, set, type UseStore } from 'idb-keyval';
+import { StorageQuotaError } from './errors';
+
+/** Bumped when the stored layout changes: entries of another version are misses (and deleted). */
+export const CACHE_FORMAT_VERSION = 1;
+const MAX_CHUNK = 64 << 20;
+
+interface ChunkInfo {
+  id: string;
+  size: number;
+  sha256: string;
+}
+
+export interface CacheManifest {
+  version: number;
+  key: string;
+  bytes: number;
+  createdAt: string;
+  files: Record<string, { size: number; chunks: ChunkInfo[] }>;
+}
+
+export interface CacheEntryInfo {
+  key: string;
+  bytes: number;
+  files: string[];
+  createdAt: string;
+}
+
+/** Why a get() missed an entry that was there. */
+export interface CacheProblem {
+  key: string;
+  reason: 'version' | 'missing chunk' | 'corrupt chunk';
+  detail: string;
+}
+
+export interface ModelCacheOptions {
+  /** IndexedDB database name, default 'qlora-web'. */
+  database?: string;
+  /** Bytes per chunk, default (and at most) 64 MB. */
+  chunkBytes?: number;
+  /** Told of entries found broken on read (then deleted). */
+  onProblem?: (p: CacheProblem) => void;
+}
+
+const manifestKey = (key: string) => `manifest:${key}`;
+const isQuotaError = (e: unknown) => e instanceof Error && (e.name === 'QuotaExceededError' || /quota/i.test(e.message));
+
+export class ModelCache {
+  private readonly store: UseStore;
+  private readonly chunkBytes: number;
+
+  constructor(private readonly options: ModelCacheOptions = {}) {
+    this.store = createStore(options.database ?? 'qlora-web', 'model-files');
+    this.chunkBytes = Math.min(options.chunkBytes ?? MAX_CHUNK, MAX_CHUNK);
+    if (!(this.chunkBytes >= 1)) throw new RangeError(`ModelCache: chunkBytes must be ≥ 1, got ${options.chunkBytes}`);
+  }
+
+  /** Stores `files` under `key`, replacing what was there; resolves once the manifest is written. */
+  async put(key: string, files: Record<string, Blob>, onProgress?: (p: { loaded: number; total: number; file: string }) => void): Promise<void> {
+    const total = Object.values(files).reduce((a, f) => a + f.size, 0);
+    await checkSpace(total);
+    await this.delete(key);
+    const written: string[] = [];
+    const manifest: CacheManifest = { version: CACHE_FORMAT_VERSION, key, bytes: total, createdAt: new Date().toISOString(), files: {} };
+    let loaded = 0;
+    try {
+      for (const [name, blob] of Object.entries(files)) {
+        const chunks: ChunkInfo[] = [];
+        for (let at = 0, i = 0; at < blob.size || (blob.size === 0 && i === 0); at += this.chunkBytes, i++) {
+          const bytes = new Uint8Array(await blob.slice(at, at + this.chunkBytes).arrayBuffer());
+          const id = `chunk:${key}:${name}:${i}`;
+          await set(id, bytes, this.store);
+          written.push(id);
+          chunks.push({ id, size: bytes.byteLength, sha256: await sha256(bytes) });
+          loaded += bytes.byteLength;
+          onProgress?.({ loaded, total, file: name });
+          if (blob.size === 0) break;
+        }
+        manifest.files[name] = { size: blob.size, chunks };
+      }
+      await set(manifestKey(key), manifest, this.store);
+    } catch (e) {
+      await delMany(written, this.store).catch(() => {});
+      if (isQuotaError(e)) throw new StorageQuotaError(total, null, `storing '${key}' needs ${total} bytes and the browser's quota ran out (${(e as Error).message}); nothing was kept`);
+      throw e;
+    }
+  }
+
+  /** The entry's files, every chunk checked; null on a miss (absent, another format version, a bad chunk). */
+  async get(key: string): Promise<Record<string, Blob> | null> {
+    const manifest = await get<CacheManifest>(manifestKey(key), this.store);
+    if (!manifest) return null;
+    const broken = async (reason: CacheProblem['reason'], detail: string) => {
+      this.options.onProblem?.({ key, reason, detail });
+      await this.delete(key);
+      return null;
+    };
+    if (manifest.version !== CACHE_FORMAT_VERSION) return broken('version', `written by cache format ${manifest.version}, this library reads ${CACHE_FORMAT_VERSION}`);
+    const files: Record<string, Blob> = {};
+    for (const [name, f] of Object.entries(manifest.files)) {
+      const parts: Uint8Array[] = [];
+      for (const c of f.chunks) {
+        const bytes = await get<Uint8Array>(c.id, this.store);
+        if (!bytes) return broken('missing chunk', `${name}: chunk ${c.id} is gone`);
+        if (bytes.byteLength !== c.size || (await sha256(bytes)) !== c.sha256) return broken('corrupt chunk', `${name}: chunk ${c.id} does not match its SHA-256`);
+        parts.push(bytes);
+      }
+      files[name] = new Blob(parts as BlobPart[]);
+    }
+    return files;
+  }
+
+  /** Every whole entry (those with a manifest), with its size. */
+  async list(): Promise<CacheEntryInfo[]> {
+    const out: CacheEntryInfo[] = [];
+    for (const k of await keys(this.store)) {
+      if (typeof k !== 'string' || !k.startsWith('manifest:')) continue;
+      const m = await get<CacheManifest>(k, this.store);
+      if (m) out.push({ key: m.key, bytes: m.bytes, files: Object.keys(m.files), createdAt: m.createdAt });
+    }
+    return out;
+  }
+
+  /** Removes the entry: its manifest first (so it is a miss at once), then its chunks, written or half-written. */
+  async delete(key: string): Promise<void> {
+    await del(manifestKey(key), this.store);
+    const prefix = `chunk:${key}:`;
+    const chunks = (await keys(this.store)).filter((k) => typeof k === 'string' && k.startsWith(prefix));
+    await delMany(chunks, this.store);
+  }
+}
+
+/** Requests persistent storage and refuses a write the quota cannot hold, before anything is written. */
+async function checkSpace(bytes: number): Promise<void> {
+  const storage = typeof navigator === 'undefined' ? undefined : navigator.storage;
+  if (!storage?.estimate) return;
+  await storage.persist?.().catch(() => false);
+  const { quota, usage } = await storage.estimate();
+  if (quota === undefined || usage === undefined) return;
+  const available = quota - usage;
+  if (bytes > available) {
+    throw new StorageQuotaError(bytes, available, `caching needs ${bytes} bytes but the browser offers ${available} (quota ${quota}, used ${usage}); free space or delete cached models`);
+  }
+}

@@ -1,0 +1,120 @@
+// The IndexedDB model cache (src/storage): chunked entries with SHA-256 per chunk and the manifest written last; a
+// corrupt or missing chunk, an entry of another format version and a half-written entry are misses; a quota shortfall
+// is a StorageQuotaError that leaves nothing behind; a cached load skips the weights' download and the quantization.
+// Chromium runs it over its real IndexedDB, Node over fake-indexeddb.
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { cacheKey, loadCachedModel, ModelCache, StorageQuotaError, type CacheProblem, type ModelSource } from '../../src';
+import { testRuntime } from '../helpers/gpu';
+import { fixtureSource, logits } from '../helpers/model-files';
+
+beforeAll(async () => {
+  if (typeof indexedDB === 'undefined') {
+    const fake = await import('fake-indexeddb');
+    Object.assign(globalThis, { indexedDB: fake.indexedDB, IDBKeyRange: fake.IDBKeyRange });
+  }
+});
+
+let n = 0;
+/** A cache in a database of its own (tests do not share entries). */
+function freshCache(problems: CacheProblem[] = [], chunkBytes = 1000): ModelCache {
+  return new ModelCache({ database: `qlora-web-test-${Date.now()}-${n++}`, chunkBytes, onProblem: (p) => problems.push(p) });
+}
+
+function bytes(count: number, seed: number): Uint8Array {
+  let s = seed >>> 0;
+  return Uint8Array.from({ length: count }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 24));
+}
+
+async function raw(blob: Blob): Promise<Uint8Array> {
+  return new Uint8Array(await blob.arrayBuffer());
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('model cache', () => {
+  it('round-trips files in chunks, lists and deletes entries', async () => {
+    const cache = freshCache();
+    const files = { 'a.bin': new Blob([bytes(2500, 1) as BlobPart]), 'b.json': new Blob(['{"x":1}']), 'empty': new Blob([]) };
+    const progress: number[] = [];
+    await cache.put('m@main|nf-4-64', files, (p) => progress.push(p.loaded));
+    expect(progress.at(-1)).toBe(2507);
+    const got = (await cache.get('m@main|nf-4-64'))!;
+    expect(Object.keys(got).sort()).toEqual(['a.bin', 'b.json', 'empty']);
+    expect(await raw(got['a.bin'])).toEqual(bytes(2500, 1));
+    expect(await got['b.json'].text()).toBe('{"x":1}');
+    expect(got.empty.size).toBe(0);
+    expect(await cache.list()).toEqual([expect.objectContaining({ key: 'm@main|nf-4-64', bytes: 2507 })]);
+    await cache.delete('m@main|nf-4-64');
+    expect(await cache.get('m@main|nf-4-64')).toBeNull();
+    expect(await cache.list()).toEqual([]);
+  });
+
+  it('a corrupt chunk, a missing chunk and another format version are misses, reported and removed', async () => {
+    const { createStore, set, del, get } = await import('idb-keyval');
+    const problems: CacheProblem[] = [];
+    const database = `qlora-web-test-broken-${Date.now()}`;
+    const cache = new ModelCache({ database, chunkBytes: 1000, onProblem: (p) => problems.push(p) });
+    const store = createStore(database, 'model-files');
+    const files = { 'model.safetensors': new Blob([bytes(3000, 2) as BlobPart]) };
+    await cache.put('k', files);
+    const flipped = (await get<Uint8Array>('chunk:k:model.safetensors:1', store))!.slice();
+    flipped[17] ^= 1;
+    await set('chunk:k:model.safetensors:1', flipped, store);
+    expect(await cache.get('k')).toBeNull();
+    await cache.put('k', files);
+    await del('chunk:k:model.safetensors:2', store);
+    expect(await cache.get('k')).toBeNull();
+    await cache.put('k', files);
+    await set('manifest:k', { ...(await get('manifest:k', store)), version: 0 }, store);
+    expect(await cache.get('k')).toBeNull();
+    expect(problems.map((p) => p.reason)).toEqual(['corrupt chunk', 'missing chunk', 'version']);
+    expect(problems[0].detail).toMatch(/model\.safetensors: chunk chunk:k:model\.safetensors:1 does not match its SHA-256/);
+    expect(await cache.list()).toEqual([]);
+  });
+
+  it('a write that fails part-way leaves no manifest and no chunks; a quota shortfall says how many bytes were needed', async () => {
+    const problems: CacheProblem[] = [];
+    const cache = freshCache(problems);
+    let slices = 0;
+    const failing = new Blob([bytes(5000, 3) as BlobPart]);
+    const real = failing.slice.bind(failing);
+    failing.slice = (...args: Parameters<Blob['slice']>) => {
+      if (++slices === 3) throw Object.assign(new Error('The quota has been exceeded.'), { name: 'QuotaExceededError' });
+      return real(...args);
+    };
+    await expect(cache.put('big', { 'model.safetensors': failing })).rejects.toThrow(StorageQuotaError);
+    expect(await cache.get('big')).toBeNull();
+    expect(await cache.list()).toEqual([]);
+    expect(problems).toEqual([]);
+    // estimate() below the need: refused before anything is written.
+    vi.stubGlobal('navigator', { storage: { estimate: async () => ({ quota: 10_000, usage: 9_000 }), persist: async () => true } });
+    const err = await cache.put('big', { 'model.safetensors': new Blob([bytes(5000, 4) as BlobPart]) }).catch((e) => e);
+    expect(err).toBeInstanceOf(StorageQuotaError);
+    expect([err.neededBytes, err.availableBytes]).toEqual([5000, 1000]);
+    expect(err.message).toMatch(/needs 5000 bytes but the browser offers 1000/);
+    expect(await cache.list()).toEqual([]);
+  });
+
+  it('a second load comes from the cache: no weight request, no quantization, the same logits', async () => {
+    const rt = await testRuntime();
+    const fixture = await fixtureSource('gqa');
+    const requests: string[] = [];
+    const counted: ModelSource = { name: 'gqa@test', file: (path) => (requests.push(path), fixture.file(path)) };
+    const cache = freshCache([], 64 << 10);
+    const quant = { codebook: 'nf' as const, bits: 4 as const, groupSize: 32 as const, calibrate: 'icq' as const };
+    const first = await loadCachedModel(rt, counted, cache, { quant });
+    expect(first.fromCache).toBe(false);
+    expect(requests).toContain('model.safetensors');
+    requests.length = 0;
+    const second = await loadCachedModel(rt, counted, cache, { quant });
+    expect(second.fromCache).toBe(true);
+    expect(requests).toEqual([]);
+    const ids = [3, 17, 99, 4, 250, 31];
+    expect(await logits(second.model, ids)).toEqual(await logits(first.model, ids));
+    expect((await cache.list())[0].key).toBe(cacheKey(counted, quant));
+    // Another spec is another entry.
+    const third = await loadCachedModel(rt, counted, cache, { quant: { ...quant, bits: 3 } });
+    expect(third.fromCache).toBe(false);
+    for (const m of [first.model, second.model, third.model]) m.dispose();
+  });
+});
