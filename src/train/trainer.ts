@@ -66,6 +66,12 @@ export interface TrainOptions {
   /** Rows per evaluation batch, default batchSize. */
   evalBatchSize?: number;
   onStep?: (info: StepInfo) => void;
+  /** Called every `checkpointEvery` steps, and after an abort, with the last completed step, when no later step has
+   *  been submitted yet: the adapters and their moments are exactly that step's (save them, e.g. saveCheckpoint). The
+   *  next step waits for it. */
+  onCheckpoint?: (step: number) => Promise<void>;
+  /** Default 0: only after an abort. */
+  checkpointEvery?: number;
   onEval?: (info: EvalInfo) => void;
   signal?: AbortSignal;
 }
@@ -76,7 +82,7 @@ export interface TrainResult {
   stopped: 'completed' | 'aborted';
 }
 
-type Resolved = Required<Omit<TrainOptions, 'steps' | 'evalData' | 'evalEvery' | 'onStep' | 'onEval' | 'signal' | 'evalBatchSize' | 'startStep'>> & {
+type Resolved = Required<Omit<TrainOptions, 'steps' | 'evalData' | 'evalEvery' | 'onStep' | 'onEval' | 'signal' | 'evalBatchSize' | 'startStep' | 'onCheckpoint' | 'checkpointEvery'>> & {
   steps: number; evalEvery: number; evalBatchSize: number; startStep: number;
 };
 
@@ -282,10 +288,17 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
   };
 
   try {
+    const every = options.checkpointEvery ?? 0;
     for (let s = o.startStep + 1; s <= o.steps; s++) {
       if (options.signal?.aborted) {
         history.stopped = 'aborted';
         break;
+      }
+      // A checkpoint after step s − 1: drain the pipeline first, so nothing later touches the adapters as it reads them.
+      if (options.onCheckpoint && every > 0 && s - 1 > o.startStep && (s - 1) % every === 0) {
+        if (pending) await finish(pending);
+        pending = null;
+        await options.onCheckpoint(s - 1);
       }
       const micro = Array.from({ length: o.gradientAccumulation }, () => collate(stream.next(o.batchSize)));
       const scored = micro.reduce((a, b) => a + b.scored, 0);
@@ -299,6 +312,8 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
     }
     if (pending) await finish(pending);
     pending = null;
+    const last = history.steps.at(-1)?.step ?? o.startStep;
+    if (history.stopped === 'aborted' && options.onCheckpoint && last > o.startStep) await options.onCheckpoint(last);
     return history;
   } catch (e) {
     if (pending) await pending.read.catch(() => undefined);

@@ -1,0 +1,70 @@
+// Training checkpoints in IndexedDB: the adapters with their AdamW moments (exportAdapter's files) and run.json (the
+// step, the training options, and fingerprints of the base and the dataset), stored as one ModelCache entry per run.
+// The data order and the dropout masks follow from the seed and the step, so the step is the data cursor and the RNG
+// state: train({ ...options, startStep: step }) after loadCheckpoint continues the run bit for bit.
+import { createSHA256 } from 'hash-wasm';
+import type { AdapterSet } from '../adapters';
+import { baseFingerprint, blobSource, exportAdapter, importAdapter, type LlamaModel } from '../model';
+import { TrainingError, type Dataset, type TrainOptions } from '../train';
+import type { ModelCache } from './model-cache';
+
+/** The options a checkpoint keeps: those that are plain data (not callbacks, signals or datasets). */
+export type CheckpointOptions = Omit<TrainOptions, 'evalData' | 'onStep' | 'onEval' | 'onCheckpoint' | 'signal' | 'startStep'>;
+
+export interface RunState {
+  version: 1;
+  step: number;
+  options: CheckpointOptions;
+  base: string;
+  data: string;
+  savedAt: string;
+}
+
+const RUN = 'run.json';
+
+/** SHA-256 over every row's ids and labels (and the row boundaries): another dataset, another fingerprint. */
+export async function datasetFingerprint(data: Dataset): Promise<string> {
+  const h = await createSHA256();
+  h.init();
+  for (const e of data.examples) {
+    h.update(new Uint8Array(Int32Array.of(e.ids.length).buffer));
+    h.update(new Uint8Array(Int32Array.from(e.ids).buffer));
+    h.update(new Uint8Array(Int32Array.from(e.labels).buffer));
+  }
+  return h.digest('hex');
+}
+
+function plainOptions(options: TrainOptions): CheckpointOptions {
+  const { evalData: _e, onStep: _s, onEval: _v, onCheckpoint: _c, signal: _g, startStep: _t, ...rest } = options;
+  return JSON.parse(JSON.stringify(rest));
+}
+
+/** Saves the adapters (with moments) at `step` of a run under `runId`, replacing its previous checkpoint. */
+export async function saveCheckpoint(store: ModelCache, runId: string, model: LlamaModel, adapters: AdapterSet, data: Dataset, options: TrainOptions, step: number): Promise<void> {
+  const state: RunState = {
+    version: 1, step, options: plainOptions(options), base: await baseFingerprint(model), data: await datasetFingerprint(data), savedAt: new Date().toISOString(),
+  };
+  const files = await exportAdapter(adapters, { optimizer: true });
+  await store.put(runId, { ...files, [RUN]: new Blob([JSON.stringify(state, null, 2)]) });
+}
+
+/**
+ * The run's last checkpoint on `model` and `data`, or null when there is none. A checkpoint of another base, method
+ * or dataset is refused with a TrainingError (never a silently different run).
+ */
+export async function loadCheckpoint(store: ModelCache, runId: string, model: LlamaModel, data: Dataset): Promise<{ adapters: AdapterSet; state: RunState } | null> {
+  const files = await store.get(runId);
+  if (!files) return null;
+  if (!files[RUN]) throw new TrainingError(`checkpoint '${runId}' has no ${RUN}`);
+  const state = JSON.parse(await files[RUN].text()) as RunState;
+  if (state.version !== 1) throw new TrainingError(`checkpoint '${runId}': run.json version ${state.version} is not one this library reads (1)`);
+  const base = await baseFingerprint(model);
+  if (state.base !== base) throw new TrainingError(`checkpoint '${runId}' was saved on another base model (fingerprint ${state.base.slice(0, 12)}…, this one ${base.slice(0, 12)}…)`);
+  if (state.data !== (await datasetFingerprint(data))) throw new TrainingError(`checkpoint '${runId}' was saved training on another dataset: resuming would not continue the same run`);
+  const adapters = await importAdapter(model, blobSource(runId, files));
+  if (adapters.trainedSteps !== state.step) {
+    adapters.dispose();
+    throw new TrainingError(`checkpoint '${runId}': the adapters hold step ${adapters.trainedSteps}, run.json says ${state.step}`);
+  }
+  return { adapters, state };
+}
