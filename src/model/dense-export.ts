@@ -9,14 +9,13 @@ import { ModelFormatError } from './errors';
 import { linearForward, type LinearWeight } from './linear';
 import { linearName, type LlamaModel } from './llama';
 import { safetensorsParts, type NamedTensor } from './safetensors-write';
-import type { ModelSource } from './source';
+import { copyFiles, MODEL_FILES, type ModelSource } from './source';
 import { HF_LINEAR, LINEARS, type LinearKey } from './weights';
 
 export type DenseDtype = 'f16' | 'bf16';
 
 /** Identity rows per forward: bounds the scratch at 2048 × max(in, out) floats twice. */
 const BLOCK = 2048;
-const BASE_FILES = ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -125,13 +124,9 @@ export async function exportDense(model: LlamaModel, options: { dtype?: DenseDty
   const config = JSON.parse(await configFile.text());
   config.torch_dtype = config.dtype = dtype === 'bf16' ? 'bfloat16' : 'float16';
   delete config.quantization_config;
-  const files: Record<string, Blob> = {
+  return {
+    ...(await copyFiles(source!, MODEL_FILES.filter((f) => f !== 'config.json'))),
     'config.json': new Blob([JSON.stringify(config, null, 2) + '\n']),
     'model.safetensors': new Blob(safetensorsParts(tensors, { format: 'pt' }) as BlobPart[]),
   };
-  for (const name of BASE_FILES) {
-    const f = await source!.file(name);
-    if (f) files[name] = new Blob([await new Response(f.stream()).arrayBuffer()]);
-  }
-  return files;
 }

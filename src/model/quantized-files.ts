@@ -15,7 +15,7 @@ import type { LinearWeight } from './linear';
 import type { LlamaModel, MergeRecord } from './llama';
 import { safetensorsParts, type NamedTensor } from './safetensors-write';
 import type { SafetensorsTensor } from './safetensors';
-import { readJson, type ModelSource } from './source';
+import { copyFiles, MODEL_FILES, readJson, type ModelSource } from './source';
 import { HF_LINEAR, LINEARS } from './weights';
 
 export const QUANTIZED_FORMAT = 'qlora-web-quantized';
@@ -40,8 +40,6 @@ const LAYOUT = 'For each quantized linear <name>.weight [out, in]: <name>.codes 
   + '2 bits of 16 codes each, then 1 word with bit 2 of all 32), little-endian inside a word. <name>.stats F32 [out, in/G, 2] '
   + '= (s, o) per group of G inputs: w = s*levels[code] + o. Other tensors are F32 under their transformers names.';
 
-/** Files that copy over from the base unchanged (those present). */
-const BASE_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
 
 /** The manifest of a quantized source, or null for an ordinary checkpoint; a bad manifest is a ModelFormatError. */
 export async function readManifest(source: ModelSource): Promise<QuantizedManifest | null> {
@@ -160,12 +158,7 @@ export async function exportQuantized(model: LlamaModel, options: { source?: Mod
     'model.safetensors': new Blob(safetensorsParts(tensors, { format: QUANTIZED_FORMAT }) as BlobPart[]),
   };
   const source = options.source === undefined ? model.source : options.source;
-  if (source) {
-    for (const name of BASE_FILES) {
-      const f = await source.file(name);
-      if (f) files[name] = new Blob([await new Response(f.stream()).arrayBuffer()]);
-    }
-  }
+  if (source) Object.assign(files, await copyFiles(source, MODEL_FILES));
   if (!files['config.json']) throw new ModelFormatError('config.json', 'the model has no source to copy config.json from: pass options.source');
   return files;
 }

@@ -67,3 +67,16 @@ export async function readJson(source: ModelSource, path: string): Promise<Recor
     throw new ModelFormatError(path, `not valid JSON (${(e as Error).message})`);
   }
 }
+
+/** The files besides the weights that describe a model: an export copies those its source has. */
+export const MODEL_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
+
+/** The named files the source has, as Blobs (those it lacks are left out). */
+export async function copyFiles(source: ModelSource, names: readonly string[]): Promise<Record<string, Blob>> {
+  const out: Record<string, Blob> = {};
+  for (const name of names) {
+    const f = await source.file(name);
+    if (f) out[name] = new Blob([await new Response(f.stream()).arrayBuffer()]);
+  }
+  return out;
+}

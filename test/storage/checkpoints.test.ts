@@ -4,14 +4,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdapterSet, LlamaModel, loadCheckpoint, ModelCache, saveCheckpoint, tokenizedDataset, train, TrainingError, type TrainOptions } from '../../src';
 import { testRuntime } from '../helpers/gpu';
+import { ensureIndexedDb } from '../helpers/indexeddb';
 import { fixtureSource } from '../helpers/model-files';
 
-beforeAll(async () => {
-  if (typeof indexedDB === 'undefined') {
-    const fake = await import('fake-indexeddb');
-    Object.assign(globalThis, { indexedDB: fake.indexedDB, IDBKeyRange: fake.IDBKeyRange });
-  }
-});
+beforeAll(ensureIndexedDb);
 
 const ROWS = Array.from({ length: 6 }, (_, r) => ({ input_ids: Array.from({ length: 8 }, (_, t) => 3 + ((r * 29 + t * 13) % 250)) }));
 

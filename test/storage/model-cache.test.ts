@@ -5,14 +5,10 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cacheKey, loadCachedModel, ModelCache, StorageQuotaError, type CacheProblem, type ModelSource } from '../../src';
 import { testRuntime } from '../helpers/gpu';
+import { ensureIndexedDb } from '../helpers/indexeddb';
 import { fixtureSource, logits } from '../helpers/model-files';
 
-beforeAll(async () => {
-  if (typeof indexedDB === 'undefined') {
-    const fake = await import('fake-indexeddb');
-    Object.assign(globalThis, { indexedDB: fake.indexedDB, IDBKeyRange: fake.IDBKeyRange });
-  }
-});
+beforeAll(ensureIndexedDb);
 
 let n = 0;
 /** A cache in a database of its own (tests do not share entries). */
