@@ -15,3 +15,12 @@ export class UnsupportedModelError extends Error {
     super(`${file}: ${field}: ${message}`);
   }
 }
+
+/** A source could not deliver a file: names the URL, the HTTP status (null for a network or CORS failure) and what
+ *  to do about it. A missing file (404) is not an error here: the source answers null and the loader says which. */
+export class SourceError extends Error {
+  override name = 'SourceError';
+  constructor(readonly url: string, readonly status: number | null, message: string) {
+    super(`${url}: ${message}`);
+  }
+}

@@ -2,7 +2,7 @@
 // chat template, the forward pass over a KV cache, generation and perplexity, the training pass (forward keeping
 // activations, backward to the adapters), and PEFT import/export of LoRA adapters.
 export { parseLlamaConfig, ropeInvFreq, type LlamaConfig, type RopeSettings } from './config';
-export { ModelFormatError, UnsupportedModelError } from './errors';
+export { ModelFormatError, SourceError, UnsupportedModelError } from './errors';
 export { generateTokens, type GenerateOptions } from './generate';
 export { freeLinear, linearBackward, linearForward, type LinearWeight } from './linear';
 export { linearName, LlamaModel, type MergeRecord, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
@@ -17,6 +17,6 @@ export { floatData, parseSafetensorsHeader, readSafetensors, type SafetensorsEnt
 export { safetensorsParts, writeSafetensors, type NamedTensor } from './safetensors-write';
 export { recordTrainingPass, scoredTokens, type TrainBatch, type TrainingPassOptions } from './training-pass';
 export { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling';
-export { blobSource, hubSource, urlSource, type ModelSource, type SourceFile } from './source';
+export { blobSource, copyFiles, hubSource, MODEL_FILES, nodeDirSource, urlSource, type ModelSource, type SourceFile } from './source';
 export { loadTokenizer, TextTokenizer, type ChatMessage } from './tokenizer';
 export { expectedTensors, freeLlamaWeights, LINEARS, loadConfig, loadLlamaWeights, stackLinears, type LinearKey, type LayerWeights, type LlamaWeights, type LoadOptions, type LoadProgress } from './weights';

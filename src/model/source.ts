@@ -1,6 +1,6 @@
 // Where model files come from: a Hugging Face id, any base URL with the same layout, or local Blobs/Files.
 // A source answers null for a file it does not have, so loaders can try alternatives (sharded or not).
-import { ModelFormatError } from './errors';
+import { ModelFormatError, SourceError } from './errors';
 
 export interface SourceFile {
   /** Bytes, when known before reading (Content-Length, Blob size). */
@@ -21,9 +21,18 @@ export function urlSource(baseUrl: string, init: RequestInit = {}): ModelSource 
   return {
     name: base,
     async file(path) {
-      const response = await fetch(`${base}/${path}`, init);
+      const url = `${base}/${path}`;
+      let response: Response;
+      try {
+        response = await fetch(url, init);
+      } catch (e) {
+        throw new SourceError(url, null, `the request failed before any answer (${(e as Error).message}): check the URL and the connection; a server on another origin must allow it (CORS: Access-Control-Allow-Origin)`);
+      }
       if (response.status === 404) return null;
-      if (!response.ok || !response.body) throw new Error(`${base}/${path}: HTTP ${response.status} ${response.statusText}`);
+      if (response.status === 401 || response.status === 403) {
+        throw new SourceError(url, response.status, `HTTP ${response.status}: the model is gated or private; accept its terms on its Hugging Face page and pass a token (init: { headers: { Authorization: 'Bearer hf_…' } })`);
+      }
+      if (!response.ok || !response.body) throw new SourceError(url, response.status, `HTTP ${response.status} ${response.statusText}${response.ok ? ' with no body' : ''}`);
       const length = response.headers.get('content-length');
       const body = response.body;
       let used = false;
@@ -40,9 +49,26 @@ export function urlSource(baseUrl: string, init: RequestInit = {}): ModelSource 
   };
 }
 
-/** A model on the Hugging Face hub by id, e.g. 'HuggingFaceTB/SmolLM2-135M'. */
-export function hubSource(id: string, revision = 'main'): ModelSource {
-  return { ...urlSource(`https://huggingface.co/${id}/resolve/${revision}`), name: `${id}@${revision}` };
+/** A model on the Hugging Face hub by id, e.g. 'HuggingFaceTB/SmolLM2-135M'; `init` carries a token for gated models. */
+export function hubSource(id: string, revision = 'main', init: RequestInit = {}): ModelSource {
+  return { ...urlSource(`https://huggingface.co/${id}/resolve/${revision}`, init), name: `${id}@${revision}` };
+}
+
+/** What nodeDirSource uses of node:fs (typed here: the browser build has no Node types). */
+interface NodeFs {
+  readdirSync(dir: string, options: { withFileTypes: true }): { name: string; isFile(): boolean }[];
+  openAsBlob(path: string): Promise<Blob>;
+}
+
+/** A directory on disk (Node only): every file in it, opened lazily as a Blob. */
+export async function nodeDirSource(dir: string): Promise<ModelSource> {
+  // Built so that bundlers for the browser leave node:fs alone.
+  const fs = (await import(/* @vite-ignore */ ['node', 'fs'].join(':'))) as NodeFs;
+  const files: Record<string, Blob> = {};
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isFile()) files[entry.name] = await fs.openAsBlob(`${dir}/${entry.name}`);
+  }
+  return blobSource(dir, files);
 }
 
 /** Local files (a directory picked in the browser, or Node's fs.openAsBlob), keyed by their file name. */

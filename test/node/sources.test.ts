@@ -1,0 +1,42 @@
+// Sources in Node: a directory on disk (nodeDirSource), and the typed errors of a URL source — gated (401/403), a
+// network or CORS failure, a server error — each naming the URL; a 404 is a missing file the loader names.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { hubSource, LlamaModel, ModelFormatError, nodeDirSource, SourceError, urlSource } from '../../src';
+import { testRuntime } from '../helpers/gpu';
+import { fixtureSource, logits } from '../helpers/model-files';
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('sources', () => {
+  it('nodeDirSource reads a directory on disk: the model it loads is the fixture', async () => {
+    const rt = await testRuntime();
+    const source = await nodeDirSource('test/fixtures/llama/gqa');
+    expect(await source.file('reference.safetensors')).not.toBeNull();
+    expect(await source.file('nope.json')).toBeNull();
+    const [a, b] = [await LlamaModel.load(rt, source), await LlamaModel.load(rt, await fixtureSource('gqa'))];
+    expect(await logits(a, [3, 4, 5])).toEqual(await logits(b, [3, 4, 5]));
+    a.dispose();
+    b.dispose();
+  });
+
+  it('a URL source names the URL and what to do: gated, network or CORS failure, server error; 404 is a missing file', async () => {
+    const answer = (status: number) => vi.fn(async () => new Response(status === 200 ? '{}' : 'no', { status, statusText: status === 500 ? 'Internal Server Error' : '' }));
+    vi.stubGlobal('fetch', answer(401));
+    const gated = await hubSource('meta-llama/Llama-3.2-1B', 'main', { headers: { Authorization: 'Bearer x' } }).file('config.json').catch((e) => e);
+    expect(gated).toBeInstanceOf(SourceError);
+    expect([gated.url, gated.status]).toEqual(['https://huggingface.co/meta-llama/Llama-3.2-1B/resolve/main/config.json', 401]);
+    expect(gated.message).toMatch(/gated or private.*Authorization/);
+    vi.stubGlobal('fetch', answer(403));
+    await expect(urlSource('https://example.org/m').file('config.json')).rejects.toThrow(/HTTP 403: the model is gated/);
+    vi.stubGlobal('fetch', answer(500));
+    await expect(urlSource('https://example.org/m').file('config.json')).rejects.toThrow(/example\.org\/m\/config\.json: HTTP 500 Internal Server Error/);
+    vi.stubGlobal('fetch', vi.fn(async () => { throw new TypeError('Failed to fetch'); }));
+    const offline = await urlSource('https://example.org/m').file('config.json').catch((e) => e);
+    expect([offline.name, offline.status]).toEqual(['SourceError', null]);
+    expect(offline.message).toMatch(/failed before any answer \(Failed to fetch\).*CORS/);
+    vi.stubGlobal('fetch', answer(404));
+    const rt = await testRuntime();
+    await expect(LlamaModel.load(rt, urlSource('https://example.org/m'))).rejects.toThrow(ModelFormatError);
+    await expect(LlamaModel.load(rt, urlSource('https://example.org/m'))).rejects.toThrow(/config\.json: not found in https:\/\/example\.org\/m/);
+  });
+});
