@@ -7,13 +7,12 @@
 //   adaptation  train on the Shakespeare train split, evaluate on its validation split
 // Splits and metric as metrics.json: the first 90 % of each file (cut at a newline) trains; validation loss is the
 // mean over full 256-token windows of each window's mean loss.
-import { openAsBlob, readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { AdapterConfigError, AdapterSet } from '../src/adapters';
 import type { Runtime } from '../src/gpu';
-import { blobSource, LlamaModel, loadTokenizer, mergeAdapters, perplexity, type ModelSource } from '../src/model';
+import { LlamaModel, loadTokenizer, mergeAdapters, nodeDirSource, perplexity, type ModelSource } from '../src/model';
 import type { Bits, Codebook, GroupSize, QuantSpec } from '../src/quant';
 import { textDataset, train, type Dataset } from '../src/train';
+import { readCorpus, splitCorpus } from './corpus';
 
 /** The issue's six methods. IR-QLoRA is ICQ + IEC over LoRA; IEC over QA-LoRA ('ir-qa-lora') trains too, but the
  *  device budget leaves it out of the grid (its cost is in the methodcost suite). */
@@ -134,26 +133,15 @@ export interface MethodsContext {
   train: Record<Setting, Dataset>;
 }
 
-function readCorpus(dir: string, corpus: string): string {
-  try {
-    return readFileSync(`${dir}/${corpus}.txt`, 'utf8');
-  } catch {
-    return gunzipSync(readFileSync(`${dir}/${corpus}.txt.gz`)).toString('utf8');
-  }
-}
-
 export async function methodsContext(modelDir: string, dataDir: string): Promise<MethodsContext> {
-  const files: Record<string, Blob> = {};
-  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) files[f] = await openAsBlob(`${modelDir}/${f}`);
-  const source = blobSource(modelDir, files);
+  const source = await nodeDirSource(modelDir);
   const tokenizer = await loadTokenizer(source);
   const valid: Record<string, number[]> = {};
   const trainText: Record<string, string> = {};
   for (const corpus of ALL_CORPORA) {
-    const text = readCorpus(dataDir, corpus);
-    const cut = text.lastIndexOf('\n', Math.floor(0.9 * text.length));
-    valid[corpus] = tokenizer.encode(text.slice(cut)).slice(0, PROTOCOL.validTokens);
-    trainText[corpus] = text.slice(0, cut);
+    const { train, validation } = splitCorpus(readCorpus(dataDir, corpus));
+    valid[corpus] = tokenizer.encode(validation).slice(0, PROTOCOL.validTokens);
+    trainText[corpus] = train;
   }
   const seqLen = PROTOCOL.window;
   return {

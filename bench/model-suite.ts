@@ -1,15 +1,15 @@
 // End-to-end model benchmarks: decode and prefill tokens/s for a TinyLlama-1.1B-shaped model with seeded
 // random weights (4-bit NF, G=64, batch 1), against the weight-bandwidth floor of decode and the f32 peak
 // for prefill; and micro-llama-6m's full validation loss per corpus against its metrics.json.
-import { existsSync, openAsBlob, readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
 import type { Runtime, Tensor } from '../src/gpu';
 import { byteLength } from '../src/gpu';
 import {
-  argmax, blobSource, generateTokens, LlamaModel, loadTokenizer, parseLlamaConfig, perplexity, stackLinears, type LayerWeights, type LinearWeight,
+  argmax, generateTokens, LlamaModel, loadTokenizer, nodeDirSource, parseLlamaConfig, perplexity, stackLinears, type LayerWeights, type LinearWeight,
   type LlamaConfig, type LlamaWeights,
 } from '../src/model';
 import { quantize, type QuantSpec } from '../src/quant';
+import { readCorpus, splitCorpus } from './corpus';
 import { seededUniforms, type BenchResult } from './harness';
 
 const F32_PEAK = 67e12;
@@ -209,24 +209,15 @@ export interface CorpusLoss {
   seconds: number;
 }
 
-/** A corpus as text, from <corpus>.txt or, as scripts/reference/pack.sh carries it, <corpus>.txt.gz. */
-function readCorpus(dir: string, corpus: string): string {
-  const path = `${dir}/${corpus}.txt`;
-  return existsSync(path) ? readFileSync(path, 'utf8') : gunzipSync(readFileSync(`${path}.gz`)).toString('utf8');
-}
-
 /** micro-llama-6m's validation loss per corpus: non-overlapping 256-token windows, the mean of window means. */
 export async function microLlamaLoss(rt: Runtime, modelDir: string, dataDir: string): Promise<CorpusLoss[]> {
-  const files: Record<string, Blob> = {};
-  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) files[f] = await openAsBlob(`${modelDir}/${f}`);
-  const source = blobSource(modelDir, files);
+  const source = await nodeDirSource(modelDir);
   const model = await LlamaModel.load(rt, source);
   const tokenizer = await loadTokenizer(source);
   const reference = JSON.parse(readFileSync(`${modelDir}/metrics.json`, 'utf8')).valid_loss_f32_after_bf16_save as Record<string, number>;
   const out: CorpusLoss[] = [];
   for (const corpus of Object.keys(reference)) {
-    const text = readCorpus(dataDir, corpus);
-    const ids = tokenizer.encode(text.slice(text.lastIndexOf('\n', Math.floor(0.9 * text.length))));
+    const ids = tokenizer.encode(splitCorpus(readCorpus(dataDir, corpus)).validation);
     const t0 = performance.now();
     const r = await perplexity(model, ids, { window: 256, fullWindowsOnly: true });
     const seconds = (performance.now() - t0) / 1e3;

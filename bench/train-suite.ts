@@ -4,13 +4,12 @@
 //             checkpointing; a small shape on CPU adapters), and where one step's GPU time goes, per kernel family.
 //   finetune  micro-llama-6m (nf4 G64 base, LoRA r 16 on all linears) trained on the Shakespeare train split; the
 //             validation loss before and after by metrics.json's protocol, and the learning curve.
-import { existsSync, openAsBlob, readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { AdapterSet } from '../src/adapters';
 import { Step, type Runtime } from '../src/gpu';
-import { blobSource, LlamaModel, loadTokenizer, parseLlamaConfig, perplexity, recordTrainingPass } from '../src/model';
+import { LlamaModel, loadTokenizer, nodeDirSource, parseLlamaConfig, perplexity, recordTrainingPass } from '../src/model';
 import type { QuantSpec } from '../src/quant';
 import { collate, splitDataset, textDataset, train, type Example } from '../src/train';
+import { readCorpus, splitCorpus } from './corpus';
 import type { BenchResult } from './harness';
 import { randomWeights, SMALL, TINYLLAMA } from './model-suite';
 
@@ -172,23 +171,15 @@ export interface FinetuneReport {
   seconds: number;
 }
 
-function readCorpus(dir: string, corpus: string): string {
-  const path = `${dir}/${corpus}.txt`;
-  return existsSync(path) ? readFileSync(path, 'utf8') : gunzipSync(readFileSync(`${path}.gz`)).toString('utf8');
-}
-
 /** micro-llama-6m fine-tuned on Shakespeare's train split (the first 90 % of the file, cut at a newline). */
 /** `validTokens` cuts the validation split short (a smoke test on a CPU adapter); default: all of it. */
 export async function runMicroFinetune(rt: Runtime, modelDir: string, dataDir: string, steps: number, validTokens = Infinity): Promise<FinetuneReport> {
-  const files: Record<string, Blob> = {};
-  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) files[f] = await openAsBlob(`${modelDir}/${f}`);
-  const source = blobSource(modelDir, files);
+  const source = await nodeDirSource(modelDir);
   const quant: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'none' };
   const model = await LlamaModel.load(rt, source, { quant });
   const tokenizer = await loadTokenizer(source);
-  const text = readCorpus(dataDir, 'tinyshakespeare');
-  const cut = text.lastIndexOf('\n', Math.floor(0.9 * text.length));
-  const validIds = tokenizer.encode(text.slice(cut)).slice(0, validTokens);
+  const split = splitCorpus(readCorpus(dataDir, 'tinyshakespeare'));
+  const validIds = tokenizer.encode(split.validation).slice(0, validTokens);
   const window = 256;
   const score = async () => {
     const r = await perplexity(model, validIds, { window, fullWindowsOnly: true });
@@ -197,7 +188,7 @@ export async function runMicroFinetune(rt: Runtime, modelDir: string, dataDir: s
   };
   const before = await score();
   console.log(`micro-llama-6m nf4 G64, Shakespeare validation before: loss ${before.loss.toFixed(4)} (ppl ${before.perplexity.toFixed(2)})`);
-  const trainText = textDataset(tokenizer, text.slice(0, cut), { seqLen: window, name: 'tinyshakespeare train' });
+  const trainText = textDataset(tokenizer, split.train, { seqLen: window, name: 'tinyshakespeare train' });
   // A held-out slice of the train split for the learning curve (the validation split stays untouched until the end).
   const { train: trainData, validation: curveData } = splitDataset(trainText, 32, 1);
   const lora = { rank: 16, alpha: 16, dropout: 0.05, seed: 0 };
