@@ -1,16 +1,16 @@
 // Datasets with micro-llama-6m's tokenizer and chat template (../shared; Node only): packing, prompt and
 // assistant-only masks, pre-tokenized rows, the seeded split, collation, and typed errors naming line and field.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadTokenizer, type TextTokenizer } from '../../src/model';
+import { loadTokenizer, nodeDirSource, type TextTokenizer } from '../../src/model';
 import { IGNORE_TARGET } from '../../src/ops';
 import {
   alpacaDataset, alpacaPrompt, chatDataset, collate, DatasetError, IGNORE_LABEL, splitDataset, textDataset, tokenizedDataset,
 } from '../../src/train';
-import { dirSource, SHARED } from '../helpers/model-files';
+import { SHARED } from '../helpers/model-files';
 
 let tokenizer: TextTokenizer;
 beforeAll(async () => {
-  const source = await dirSource(`${SHARED}/models/micro-llama-6m`, ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
+  const source = await nodeDirSource(`${SHARED}/models/micro-llama-6m`);
   tokenizer = await loadTokenizer(source);
 });
 

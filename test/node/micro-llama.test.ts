@@ -3,9 +3,9 @@
 // on each corpus's first 256-token window (transformers, test/fixtures/micro-llama-6m.json). The full-corpus
 // losses of metrics.json take minutes on SwiftShader; they are checked on the H100 (BENCHMARKS.md).
 import { describe, expect, it } from 'vitest';
-import { generateTokens, LlamaModel, loadTokenizer, perplexity, type ModelSource, type TextTokenizer } from '../../src/model';
+import { generateTokens, LlamaModel, loadTokenizer, nodeDirSource, perplexity, type ModelSource, type TextTokenizer } from '../../src/model';
 import { testRuntime } from '../helpers/gpu';
-import { dirSource, readText, SHARED } from '../helpers/model-files';
+import { readText, SHARED } from '../helpers/model-files';
 import fixture from '../fixtures/micro-llama-6m.json';
 
 const MODEL_DIR = `${SHARED}/models/micro-llama-6m`;
@@ -21,7 +21,7 @@ describe('micro-llama-6m (../shared)', () => {
   let tokenizer: TextTokenizer;
   let metrics: { greedy: Record<string, { ids: number[] }> };
   const setup = async () => {
-    source ??= await dirSource(MODEL_DIR, ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja']);
+    source ??= await nodeDirSource(MODEL_DIR);
     tokenizer ??= await loadTokenizer(source);
     metrics ??= JSON.parse(await readText(`${MODEL_DIR}/metrics.json`));
   };

@@ -7,8 +7,6 @@ import { fixtureBlob, readFixture } from '../helpers/fixture-file';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureDirSource, fixtureSource } from '../helpers/model-files';
 
-const ADAPTER = ['adapter_config.json', 'adapter_model.safetensors'];
-
 
 /** Logits of the real (unpadded) positions, with the model's adapters. */
 async function maskedLogits(model: LlamaModel, ids: Float32Array, mask: Float32Array, [B, T]: number[]): Promise<Float32Array> {
@@ -29,7 +27,7 @@ describe('PEFT round trip with Python PEFT', () => {
   it("a PEFT-made adapter imported here gives PEFT's logits (≤ 1e-4 relative)", async () => {
     const rt = await testRuntime();
     const model = await LlamaModel.load(rt, await fixtureSource('gqa'));
-    model.adapters = await importPeft(model, await fixtureDirSource('test/fixtures/peft/peft-made', ADAPTER));
+    model.adapters = await importPeft(model, await fixtureDirSource('test/fixtures/peft/peft-made'));
     const ref = await readFixture('test/fixtures/peft/peft-made/reference.safetensors');
     const ids = ref.get('input_ids')!;
     const got = await maskedLogits(model, ids.data, ref.get('attention_mask')!.data, ids.shape);
@@ -41,7 +39,7 @@ describe('PEFT round trip with Python PEFT', () => {
   it("our exported adapter, loaded by PEFT, gave our logits (≤ 1e-4 relative), and exports again byte for byte", async () => {
     const rt = await testRuntime();
     const model = await LlamaModel.load(rt, await fixtureSource('gqa'));
-    const source = await fixtureDirSource('test/fixtures/peft/ours', ADAPTER);
+    const source = await fixtureDirSource('test/fixtures/peft/ours');
     const adapters = await importPeft(model, source);
     model.adapters = adapters;
     const ours = await readFixture('test/fixtures/peft/ours/ours-logits.safetensors');
