@@ -12,8 +12,7 @@
 // the base they were trained on, or null), trained_steps }.
 import { AdapterConfigError, AdapterSet, type AdapterMethod, type LoraOptions } from '../adapters';
 import type { LlamaModel } from './llama';
-import { exportPeft, peftLoraOptions } from './peft';
-import { readSafetensors } from './safetensors';
+import { exportPeft, importPeft, peftLoraOptions, readAdapterTensors } from './peft';
 import { safetensorsParts, type NamedTensor } from './safetensors-write';
 import { readJson, type ModelSource } from './source';
 
@@ -85,28 +84,6 @@ function qloraWebFields(raw: unknown, file: string): QloraWebFields {
   return f as QloraWebFields;
 }
 
-/** Reads one float tensor per expected name from a safetensors file, checking every name and shape. */
-async function readTensors(source: ModelSource, file: string, expected: Map<string, readonly number[]>): Promise<Map<string, Float32Array>> {
-  const f = await source.file(file);
-  if (!f) throw new AdapterConfigError(file, `not found in ${source.name}`);
-  const out = new Map<string, Float32Array>();
-  for await (const t of readSafetensors(f.stream(), file, f.size)) {
-    const shape = expected.get(t.name);
-    if (!shape) throw new AdapterConfigError(file, `tensor '${t.name}' is not a parameter of these adapters on this model`);
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new AdapterConfigError(file, `tensor '${t.name}' has shape [${t.shape}], the model and the config need [${shape}]`);
-    }
-    if (t.dtype === 'U32') throw new AdapterConfigError(file, `tensor '${t.name}' is U32, not a float tensor`);
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new AdapterConfigError(file, `tensor '${t.name}' holds a non-finite value at index ${bad}`);
-    if (out.has(t.name)) throw new AdapterConfigError(file, `tensor '${t.name}' appears twice`);
-    out.set(t.name, t.data);
-  }
-  const missing = [...expected.keys()].filter((k) => !out.has(k));
-  if (missing.length) throw new AdapterConfigError(file, `missing ${missing.length} tensor(s), e.g. '${missing[0]}'`);
-  return out;
-}
-
 /**
  * Adapters exported by exportAdapter (any method) or PEFT (plain LoRA) on `model`: the set is built as the method
  * builds it, every tensor checked against it, then written; with optimizer.safetensors the moments and the step count
@@ -115,35 +92,28 @@ async function readTensors(source: ModelSource, file: string, expected: Map<stri
 export async function importAdapter(model: LlamaModel, source: ModelSource): Promise<AdapterSet> {
   const raw = await readJson(source, CONFIG);
   if (!raw) throw new AdapterConfigError(CONFIG, `not found in ${source.name}`);
-  let fields: QloraWebFields | null = null;
-  let options: LoraOptions;
+  const ours = { unknown: 'a parameter of these adapters on this model', needs: 'the model and the config' };
+  let fields: QloraWebFields | null;
+  let set: AdapterSet;
   if (raw.peft_type === 'QLORA_WEB') {
     fields = qloraWebFields(raw.qlora_web, `${CONFIG} qlora_web`);
-    options = peftLoraOptions({ ...raw, peft_type: 'LORA', qlora_web: undefined });
+    set = ourMethod(model, fields, peftLoraOptions({ ...raw, peft_type: 'LORA', qlora_web: undefined }));
+    try {
+      const expected = new Map(set.store.names.map((n) => [n, set.store.shape(n)] as const));
+      for (const [name, data] of await readAdapterTensors(source, WEIGHTS, expected, ours)) set.store.write(name, data);
+    } catch (e) {
+      set.dispose();
+      throw e;
+    }
   } else {
-    options = peftLoraOptions(raw);
     const sidecar = await readJson(source, SIDECAR);
-    if (sidecar) fields = qloraWebFields(sidecar, SIDECAR);
+    fields = sidecar ? qloraWebFields(sidecar, SIDECAR) : null;
+    set = await importPeft(model, source);
   }
-  const method = fields?.method ?? 'lora';
-  const rt = model.rt;
-  const linears = model.adaptableLinears();
-  const opts = { ...options, iec: fields?.iec ?? false };
-  const groupSize = fields?.group_size ?? undefined;
-  const needGroup = () => {
-    if (!Number.isInteger(groupSize)) throw new AdapterConfigError('group_size', `${CONFIG}: ${method} needs an integer group_size, got ${JSON.stringify(groupSize)}`);
-    return groupSize!;
-  };
-  const set = method === 'lora' ? AdapterSet.lora(rt, linears, opts)
-    : method === 'qa-lora' ? AdapterSet.qaLora(rt, linears, { ...opts, groupSize: needGroup() })
-      : method === 'qa-blora' ? AdapterSet.blora(rt, linears, { ...opts, form: 'qa-blora', groupSize: needGroup() })
-        : AdapterSet.blora(rt, linears, { ...opts, form: method });
   try {
-    const expected = new Map(set.store.names.map((n) => [n, set.store.shape(n)] as const));
-    for (const [name, data] of await readTensors(source, WEIGHTS, expected)) set.store.write(name, data);
     if (await source.file(OPTIMIZER)) {
       const moments = new Map(set.store.names.flatMap((n) => [[`${n}.adam_m`, set.store.shape(n)], [`${n}.adam_v`, set.store.shape(n)]] as const));
-      for (const [name, data] of await readTensors(source, OPTIMIZER, moments)) {
+      for (const [name, data] of await readAdapterTensors(source, OPTIMIZER, moments, ours)) {
         set.store.write(name.replace(/\.adam_[mv]$/, ''), data, name.endsWith('.adam_m') ? 'm' : 'v');
       }
       set.trainedSteps = fields?.trained_steps ?? 0;
@@ -154,4 +124,20 @@ export async function importAdapter(model: LlamaModel, source: ModelSource): Pro
     set.dispose();
     throw e;
   }
+}
+
+/** The set an exportAdapter superset describes, built as its method builds it (parameters still at their init). */
+function ourMethod(model: LlamaModel, fields: QloraWebFields, options: LoraOptions): AdapterSet {
+  const { rt } = model;
+  const linears = model.adaptableLinears();
+  const opts = { ...options, iec: fields.iec };
+  const method = fields.method;
+  const groupSize = () => {
+    if (!Number.isInteger(fields.group_size)) throw new AdapterConfigError('group_size', `${CONFIG}: ${method} needs an integer group_size, got ${JSON.stringify(fields.group_size)}`);
+    return fields.group_size!;
+  };
+  if (method === 'lora') return AdapterSet.lora(rt, linears, opts);
+  if (method === 'qa-lora') return AdapterSet.qaLora(rt, linears, { ...opts, groupSize: groupSize() });
+  if (method === 'qa-blora') return AdapterSet.blora(rt, linears, { ...opts, form: 'qa-blora', groupSize: groupSize() });
+  return AdapterSet.blora(rt, linears, { ...opts, form: method });
 }

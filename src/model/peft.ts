@@ -41,6 +41,36 @@ function field<T>(raw: Record<string, unknown>, name: string, check: (v: unknown
   return v;
 }
 
+/**
+ * One float tensor per expected name from an adapter's safetensors file, every name, shape and value checked before
+ * anything reaches the GPU: `unknown` says what a tensor must be, `needs` who fixes the shapes (both for messages);
+ * `rename` maps older key spellings to the expected ones.
+ */
+export async function readAdapterTensors(
+  source: ModelSource, file: string, expected: ReadonlyMap<string, readonly number[]>,
+  describe: { unknown: string; needs: string; rename?: (name: string) => string },
+): Promise<Map<string, Float32Array>> {
+  const f = await source.file(file);
+  if (!f) throw new AdapterConfigError(file, `not found in ${source.name}`);
+  const values = new Map<string, Float32Array>();
+  for await (const t of readSafetensors(f.stream(), file, f.size)) {
+    const name = describe.rename ? describe.rename(t.name) : t.name;
+    const shape = expected.get(name);
+    if (!shape) throw new AdapterConfigError(file, `tensor '${t.name}' is not ${describe.unknown}`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new AdapterConfigError(file, `tensor '${t.name}' has shape [${t.shape}], ${describe.needs} need [${shape}]`);
+    }
+    if (values.has(name)) throw new AdapterConfigError(file, `tensor '${t.name}' appears twice`);
+    if (t.dtype === 'U32') throw new AdapterConfigError(file, `tensor '${t.name}' is U32, not a float tensor`);
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new AdapterConfigError(file, `tensor '${t.name}' holds a non-finite value at index ${bad}`);
+    values.set(name, t.data);
+  }
+  const missing = [...expected.keys()].filter((k) => !values.has(k));
+  if (missing.length) throw new AdapterConfigError(file, `missing ${missing.length} tensor(s), e.g. '${missing[0]}'`);
+  return values;
+}
+
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 
@@ -105,25 +135,13 @@ export async function importPeft(model: LlamaModel, source: ModelSource, options
     expected.set(loraKey(l.target, 'A'), [lora.rank!, l.inFeatures]);
     expected.set(loraKey(l.target, 'B'), [l.outFeatures, lora.rank!]);
   }
-  const weightsFile = await source.file(WEIGHTS);
-  if (!weightsFile) throw new AdapterConfigError(WEIGHTS, `not found in ${source.name} (adapter_model.bin is not supported: save with safe_serialization)`);
-  const values = new Map<string, Float32Array>();
-  for await (const t of readSafetensors(weightsFile.stream(), WEIGHTS, weightsFile.size)) {
+  if (!(await source.file(WEIGHTS))) throw new AdapterConfigError(WEIGHTS, `not found in ${source.name} (adapter_model.bin is not supported: save with safe_serialization)`);
+  const values = await readAdapterTensors(source, WEIGHTS, expected, {
     // PEFT ≥ 0.7 saves keys without the adapter name; older files carry '.default' before '.weight'.
-    const name = t.name.replace(/\.lora_([AB])\.default\.weight$/, '.lora_$1.weight');
-    const shape = expected.get(name);
-    if (!shape) throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' is not a LoRA tensor of this model for target_modules ${JSON.stringify(lora.targets)}`);
-    if (t.shape.length !== 2 || t.shape[0] !== shape[0] || t.shape[1] !== shape[1]) {
-      throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' has shape [${t.shape}], the model and r = ${lora.rank} need [${shape}]`);
-    }
-    if (values.has(name)) throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' appears twice`);
-    if (t.dtype === 'U32') throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' is U32, not a float tensor`);
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new AdapterConfigError(WEIGHTS, `tensor '${t.name}' holds a non-finite value at index ${bad}`);
-    values.set(name, t.data);
-  }
-  const missing = [...expected.keys()].filter((k) => !values.has(k));
-  if (missing.length) throw new AdapterConfigError(WEIGHTS, `missing ${missing.length} tensor(s), e.g. '${missing[0]}'`);
+    rename: (name) => name.replace(/\.lora_([AB])\.default\.weight$/, '.lora_$1.weight'),
+    unknown: `a LoRA tensor of this model for target_modules ${JSON.stringify(lora.targets)}`,
+    needs: `the model and r = ${lora.rank}`,
+  });
   const set = AdapterSet.lora(model.rt, model.adaptableLinears(), lora);
   for (const [name, data] of values) set.store.write(name, data);
   return set;
