@@ -80,9 +80,6 @@ export class LoraModule implements AdapterModule {
     return this.store.view(buffer, loraKey(this.target, which));
   }
 
-
-
-
   async forward(pass: AdapterPass, x: Tensor, y: Tensor): Promise<AdapterSaved | null> {
     const { rt, step } = pass;
     const N = x.shape[0];

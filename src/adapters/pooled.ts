@@ -86,9 +86,6 @@ export class PooledLoraModule implements AdapterModule {
     return this.store.view(buffer, loraKey(this.target, which));
   }
 
-
-
-
   async forward(pass: AdapterPass, x: Tensor, y: Tensor): Promise<AdapterSaved | null> {
     const { rt, step } = pass;
     const h = rt.tensor([x.shape[0], this.hyper.rank], 'f32', `${this.target} qa-lora H`);

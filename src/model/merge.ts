@@ -3,6 +3,7 @@
 import { AdapterConfigError, type AdapterModule, type AdapterSet } from '../adapters';
 import type { QuantizedWeight } from '../quant';
 import { baseFingerprint } from './fingerprint';
+import type { LinearWeight } from './linear';
 import { linearName, type LlamaModel } from './llama';
 import { LINEARS } from './weights';
 
@@ -16,16 +17,22 @@ const GROUP_POOLED = ['qa-lora', 'qa-blora'];
  */
 export function checkPooling(model: LlamaModel, adapters: AdapterSet): void {
   if (!GROUP_POOLED.includes(adapters.method)) return;
-  model.weights.layers.forEach((layer, l) => {
+  for (const { name, w } of adapted(model, adapters)) {
+    if (w.kind === 'quantized' && w.weight.spec.groupSize !== adapters.groupSize) {
+      throw new AdapterConfigError('groupSize', `'${adapters.method}' pools groups of ${adapters.groupSize}, but ${name} [${w.out}, ${w.in}] is quantized in groups of ${w.weight.spec.groupSize}: build it with groupSize ${w.weight.spec.groupSize}`);
+    }
+  }
+}
+
+/** Each linear of the model the set adapts, with its module and weight, in layer order. */
+function* adapted(model: LlamaModel, adapters: AdapterSet): Generator<{ name: string; module: AdapterModule; w: LinearWeight }> {
+  for (const [l, layer] of model.weights.layers.entries()) {
     for (const key of LINEARS) {
       const name = linearName(l, key);
-      if (!adapters.get(name)) continue;
-      const w = layer[key];
-      if (w.kind === 'quantized' && w.weight.spec.groupSize !== adapters.groupSize) {
-        throw new AdapterConfigError('groupSize', `'${adapters.method}' pools groups of ${adapters.groupSize}, but ${name} [${w.out}, ${w.in}] is quantized in groups of ${w.weight.spec.groupSize}: build it with groupSize ${w.weight.spec.groupSize}`);
-      }
+      const module = adapters.get(name);
+      if (module) yield { name, module, w: layer[key] };
     }
-  });
+  }
 }
 
 export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Promise<void> {
@@ -36,26 +43,20 @@ export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Pr
     }
   }
   const plan: [AdapterModule, QuantizedWeight][] = [];
-  model.weights.layers.forEach((layer, l) => {
-    for (const key of LINEARS) {
-      const name = linearName(l, key);
-      const module = adapters.get(name);
-      if (!module) continue;
-      if (!module.merge) throw new AdapterConfigError('method', `'${adapters.method}' cannot merge into per-group offsets (${name}); QA-LoRA can`);
-      if (module.mergeBlocker) throw new AdapterConfigError('iec', `'${adapters.method}' with IEC cannot merge exactly: ${module.mergeBlocker}`);
-      const w = layer[key];
-      if (w.kind !== 'quantized') throw new AdapterConfigError('base', `${name} is not quantized: there are no offsets to merge into`);
-      const spec = w.weight.spec;
-      if (spec.doubleQuant) throw new AdapterConfigError('base', `${name} stores its statistics double-quantized (8-bit): merged offsets would be rounded`);
-      if (spec.groupSize !== adapters.groupSize) {
-        throw new AdapterConfigError('groupSize', `${name} is quantized in groups of ${spec.groupSize}, the adapter pools groups of ${adapters.groupSize}`);
-      }
-      if (w.out !== module.outFeatures || w.in !== module.inFeatures) {
-        throw new AdapterConfigError('shape', `${name} is [${w.out}, ${w.in}], the adapter's module is [${module.outFeatures}, ${module.inFeatures}]`);
-      }
-      plan.push([module, w.weight]);
+  for (const { name, module, w } of adapted(model, adapters)) {
+    if (!module.merge) throw new AdapterConfigError('method', `'${adapters.method}' cannot merge into per-group offsets (${name}); QA-LoRA can`);
+    if (module.mergeBlocker) throw new AdapterConfigError('iec', `'${adapters.method}' with IEC cannot merge exactly: ${module.mergeBlocker}`);
+    if (w.kind !== 'quantized') throw new AdapterConfigError('base', `${name} is not quantized: there are no offsets to merge into`);
+    const spec = w.weight.spec;
+    if (spec.doubleQuant) throw new AdapterConfigError('base', `${name} stores its statistics double-quantized (8-bit): merged offsets would be rounded`);
+    if (spec.groupSize !== adapters.groupSize) {
+      throw new AdapterConfigError('groupSize', `${name} is quantized in groups of ${spec.groupSize}, the adapter pools groups of ${adapters.groupSize}`);
     }
-  });
+    if (w.out !== module.outFeatures || w.in !== module.inFeatures) {
+      throw new AdapterConfigError('shape', `${name} is [${w.out}, ${w.in}], the adapter's module is [${module.outFeatures}, ${module.inFeatures}]`);
+    }
+    plan.push([module, w.weight]);
+  }
   const rt = model.rt;
   const step = rt.step();
   for (const [module, weight] of plan) await module.merge!(rt, step, weight);

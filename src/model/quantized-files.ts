@@ -8,7 +8,7 @@
 //                                             (with doubleQuant: U32 [⌈groups/2⌉], 8-bit codes, and
 //                         <name>.stat_blocks  F32 [⌈groups/256⌉, 4]  their per-256-group parameters)
 //                       every other tensor (embedding, norms, an f32 LM head) F32 under its own name.
-import type { Runtime } from '../gpu';
+import type { Runtime, Tensor } from '../gpu';
 import { codeLevels, validateSpec, wordsPerRow, type QuantizedWeight, type QuantSpec } from '../quant';
 import { ModelFormatError } from './errors';
 import type { LinearWeight } from './linear';
@@ -80,7 +80,8 @@ export class QuantizedReader {
 
   /** Takes one part of `weightName` [out, in]; returns the linear when this part completes it. */
   add(weightName: string, part: string, t: SafetensorsTensor, out: number, inFeatures: number): LinearWeight | null {
-    const want = this.parts(out, inFeatures).get(part);
+    const parts = this.parts(out, inFeatures);
+    const want = parts.get(part);
     if (!want) throw new ModelFormatError(this.file, `is not a part of a quantized linear (codes, stats${this.spec.doubleQuant ? ', stat_blocks' : ''})`, t.name);
     if (t.dtype !== want.dtype || t.shape.length !== want.shape.length || t.shape.some((d, i) => d !== want.shape[i])) {
       throw new ModelFormatError(this.file, `is ${t.dtype} [${t.shape}], ${MANIFEST}'s format and config.json need ${want.dtype} [${want.shape}]`, t.name);
@@ -93,7 +94,7 @@ export class QuantizedReader {
     if (got.has(part)) throw new ModelFormatError(this.file, 'appears twice', t.name);
     got.set(part, t);
     this.partial.set(weightName, got);
-    if (got.size < this.parts(out, inFeatures).size) return null;
+    if (got.size < parts.size) return null;
     this.partial.delete(weightName);
     const base = weightName.replace(/\.weight$/, '');
     const upload = (p: string) => this.rt.upload(got.get(p)!.data, got.get(p)!.shape, `${base}.${p}`);
@@ -120,7 +121,7 @@ export async function exportQuantized(model: LlamaModel, options: { source?: Mod
   const w = model.weights;
   const tensors: NamedTensor[] = [];
   let spec: QuantSpec | null = null;
-  const read = async (name: string, t: { shape: readonly number[] } & Parameters<Runtime['read']>[0]) => {
+  const read = async (name: string, t: Tensor) => {
     const data = await rt.read(t);
     tensors.push({ name, shape: [...t.shape], data: data as Float32Array | Uint32Array, dtype: data instanceof Uint32Array ? 'U32' : 'F32' });
   };

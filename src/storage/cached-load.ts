@@ -20,7 +20,7 @@ export async function loadCachedModel(
   if (hit) return { model: await LlamaModel.load(rt, blobSource(source.name, hit), { onProgress: options.onProgress, signal: options.signal }), fromCache: true };
   const model = await LlamaModel.load(rt, source, options);
   try {
-    await cache.put(key, await exportQuantized(model, { source }));
+    await cache.put(key, await exportQuantized(model));
   } catch (e) {
     model.dispose();
     throw e;

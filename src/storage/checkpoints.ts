@@ -22,8 +22,20 @@ export interface RunState {
 
 const RUN = 'run.json';
 
+/** Each dataset's fingerprint, taken once: a run saves a checkpoint every N steps over the same rows. */
+const fingerprints = new WeakMap<Dataset, Promise<string>>();
+
 /** SHA-256 over every row's ids and labels (and the row boundaries): another dataset, another fingerprint. */
-export async function datasetFingerprint(data: Dataset): Promise<string> {
+export function datasetFingerprint(data: Dataset): Promise<string> {
+  let f = fingerprints.get(data);
+  if (!f) {
+    f = hashRows(data);
+    fingerprints.set(data, f);
+  }
+  return f;
+}
+
+async function hashRows(data: Dataset): Promise<string> {
   const h = await createSHA256();
   h.init();
   for (const e of data.examples) {
@@ -41,9 +53,9 @@ function plainOptions(options: TrainOptions): CheckpointOptions {
 
 /** Saves the adapters (with moments) at `step` of a run under `runId`, replacing its previous checkpoint. */
 export async function saveCheckpoint(store: ModelCache, runId: string, model: LlamaModel, adapters: AdapterSet, data: Dataset, options: TrainOptions, step: number): Promise<void> {
-  const state: RunState = {
-    version: 1, step, options: plainOptions(options), base: await baseFingerprint(model), data: await datasetFingerprint(data), savedAt: new Date().toISOString(),
-  };
+  // train() has stamped the adapters with their base's fingerprint after its first step.
+  const base = adapters.base ?? (await baseFingerprint(model));
+  const state: RunState = { version: 1, step, options: plainOptions(options), base, data: await datasetFingerprint(data), savedAt: new Date().toISOString() };
   const files = await exportAdapter(adapters, { optimizer: true });
   await store.put(runId, { ...files, [RUN]: new Blob([JSON.stringify(state, null, 2)]) });
 }
