@@ -7,5 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${SHARED_DIR:-../shared}
 bash "$shared/device/pack.sh"
+# Each build adds hashed chunks under .device/assets; old ones would pile up toward the 64 MiB the device tool carries.
+rm -rf .device/assets
 npx vite build --config scripts/vite.bench.config.ts
 ls -la .device/*.mjs

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The training runs of the GPU machine, in one device call (the machine is given back after 30 s idle):
-#   1. the PEFT round trip (peft-export.mjs, then peft_roundtrip.py) → $OUT/peft.tar, unpacked into test/fixtures/
+#   1. the PEFT round trip and the dense export's check (peft-export.mjs, then peft_roundtrip.py) → $OUT/peft.tar,
+#      unpacked into test/fixtures/ (peft/ours, peft/peft-made; of peft/dense only config.json, model.safetensors and
+#      transformers-logits.safetensors)
 #   2. micro-llama-6m fine-tuned on Shakespeare (BENCH_SUITES=finetune) → $OUT/finetune.json, and our training
 #      bench (BENCH_SUITES=train) → $OUT/train.json
 #   3. the eager-PyTorch training bench (bench_training.py) → $OUT/pytorch-train.json

@@ -8,7 +8,8 @@
              saved with save_pretrained → OUT/peft-made/, with its logits for the model's reference inputs
              (reference.safetensors: input_ids, attention_mask, logits).
   dense      our dense bf16 export of a quantized model with IR-QLoRA folded in (OUT/dense/, from peft-export.ts) loaded
-             by transformers; its logits against ours from the same files, printed.
+             by transformers; its logits against ours from the same files, printed, and saved with the inputs
+             → OUT/dense/transformers-logits.safetensors.
 
   python3 peft_roundtrip.py FIXTURES OUT   (FIXTURES: test/fixtures/llama)
 """
@@ -66,3 +67,5 @@ if os.path.isdir(dense_dir):
     mine = load_file(os.path.join(dense_dir, 'ours-logits.safetensors'))['logits']
     rel = float((got[mask] - mine[mask]).norm() / mine[mask].norm())
     print(json.dumps({'dense_export_loaded_by_transformers_relative_difference': rel}))
+    save_file({'input_ids': ours['input_ids'], 'attention_mask': ours['attention_mask'], 'logits': got.contiguous()},
+              os.path.join(dense_dir, 'transformers-logits.safetensors'))

@@ -1,6 +1,8 @@
 // The PEFT round trip against Python PEFT 0.21 (scripts/reference/peft_roundtrip.py, run on an H200 host): a LoRA
 // made and saved by PEFT imports here and gives PEFT's logits; our exported adapter, loaded there by
-// PeftModel.from_pretrained, gave logits that match ours (test/fixtures/peft/ours/peft-logits.safetensors).
+// PeftModel.from_pretrained, gave logits that match ours (test/fixtures/peft/ours/peft-logits.safetensors). The dense
+// export (test/fixtures/peft/dense/: nf3 G32 + IR-QLoRA folded into bf16 weights by exportDense, on an H100 host) was
+// loaded by LlamaForCausalLM.from_pretrained; its logits there (transformers-logits.safetensors) match ours here.
 import { describe, expect, it } from 'vitest';
 import { exportPeft, importPeft, LlamaModel } from '../../src';
 import { fixtureBlob, readFixture } from '../helpers/fixture-file';
@@ -53,6 +55,17 @@ describe('PEFT round trip with Python PEFT', () => {
     const original = new Uint8Array(await (await fixtureBlob('test/fixtures/peft/ours/adapter_model.safetensors')).arrayBuffer());
     expect(again.weights).toEqual(original);
     adapters.dispose();
+    model.dispose();
+  });
+
+  it("our dense export (IR-QLoRA folded into bf16), loaded by transformers, gave the logits our loader gives (≤ 1e-4 relative)", async () => {
+    const rt = await testRuntime();
+    const model = await LlamaModel.load(rt, await fixtureDirSource('test/fixtures/peft/dense'));
+    const ref = await readFixture('test/fixtures/peft/dense/transformers-logits.safetensors');
+    const ids = ref.get('input_ids')!;
+    const mask = ref.get('attention_mask')!.data;
+    const got = await maskedLogits(model, ids.data, mask, ids.shape);
+    expect(relativeError(got, keepReal(ref.get('logits')!.data, mask, model.config.vocabSize))).toBeLessThan(1e-4);
     model.dispose();
   });
 });
