@@ -15,38 +15,92 @@ export interface ModelSource {
   file(path: string): Promise<SourceFile | null>;
 }
 
-/** Files under a base URL, e.g. `https://huggingface.co/{id}/resolve/{revision}`. 404 → null. */
-export function urlSource(baseUrl: string, init: RequestInit = {}): ModelSource {
+/** Files under a base URL, e.g. `https://huggingface.co/{id}/resolve/{revision}`. 404 → null. A body cut off mid-file
+ *  (a dropped connection) is resumed with an HTTP Range request from the byte where it stopped, up to `retries` times
+ *  (default 3) in a row; If-Range with the first answer's ETag makes sure the rest is of the same file. */
+export function urlSource(baseUrl: string, init: RequestInit = {}, options: { retries?: number } = {}): ModelSource {
   const base = baseUrl.replace(/\/+$/, '');
+  const retries = options.retries ?? 3;
   return {
     name: base,
     async file(path) {
       const url = `${base}/${path}`;
-      let response: Response;
-      try {
-        response = await fetch(url, init);
-      } catch (e) {
-        throw new SourceError(url, null, `the request failed before any answer (${(e as Error).message}): check the URL and the connection; a server on another origin must allow it (CORS: Access-Control-Allow-Origin)`);
-      }
+      const response = await request(url, init);
       if (response.status === 404) return null;
-      if (response.status === 401 || response.status === 403) {
-        throw new SourceError(url, response.status, `HTTP ${response.status}: the model is gated or private; accept its terms on its Hugging Face page and pass a token (init: { headers: { Authorization: 'Bearer hf_…' } })`);
-      }
-      if (!response.ok || !response.body) throw new SourceError(url, response.status, `HTTP ${response.status} ${response.statusText}${response.ok ? ' with no body' : ''}`);
+      if (!response.body) throw new SourceError(url, response.status, `HTTP ${response.status} with no body`);
       const length = response.headers.get('content-length');
-      const body = response.body;
+      const size = length === null ? null : Number(length);
       let used = false;
-      return {
-        size: length === null ? null : Number(length),
-        stream() {
-          if (used) throw new Error(`${path}: a fetched body can be read once`);
-          used = true;
-          return body;
-        },
-        text: () => new Response(body).text(),
+      const body = () => {
+        if (used) throw new Error(`${path}: a fetched body can be read once`);
+        used = true;
+        return resumingBody(url, init, response, size, retries);
       };
+      return { size, stream: body, text: () => new Response(body()).text() };
     },
   };
+}
+
+/** fetch, with 401/403, 5xx and network failures turned into SourceErrors that say what to do (404 is returned). */
+async function request(url: string, init: RequestInit): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new SourceError(url, null, `the request failed before any answer (${(e as Error).message}): check the URL and the connection; a server on another origin must allow it (CORS: Access-Control-Allow-Origin)`);
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new SourceError(url, response.status, `HTTP ${response.status}: the model is gated or private; accept its terms on its Hugging Face page and pass a token (init: { headers: { Authorization: 'Bearer hf_…' } })`);
+  }
+  if (!response.ok && response.status !== 404) throw new SourceError(url, response.status, `HTTP ${response.status} ${response.statusText}`);
+  return response;
+}
+
+/** The response's body; where it breaks before `size` bytes, the rest is fetched with Range and read on. */
+function resumingBody(url: string, init: RequestInit, first: Response, size: number | null, retries: number): ReadableStream<Uint8Array> {
+  const etag = first.headers.get('etag');
+  let reader = first.body!.getReader();
+  let received = 0;
+  let failures = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            if (size !== null && received < size) throw new Error(`the body ended after ${received} of ${size} bytes`);
+            controller.close();
+            return;
+          }
+          received += value.byteLength;
+          failures = 0;
+          controller.enqueue(value);
+          return;
+        } catch (e) {
+          if ((e as Error).name === 'AbortError' || init.signal?.aborted) throw e;
+          if (size === null || ++failures > retries) {
+            throw new SourceError(url, null, `the download broke off after ${received}${size === null ? '' : ` of ${size}`} bytes (${(e as Error).message})${size === null ? ' and cannot resume (no Content-Length)' : `, ${retries} resumes failed`}`);
+          }
+          const headers = new Headers(init.headers);
+          headers.set('Range', `bytes=${received}-`);
+          if (etag) headers.set('If-Range', etag);
+          const again = await request(url, { ...init, headers });
+          if (again.status !== 206 || !again.body) {
+            // 200: the server ignores Range, or the file changed (If-Range): the bytes already read cannot be trusted.
+            await again.body?.cancel();
+            throw new SourceError(url, again.status, `the download broke off after ${received} bytes and the server answered the resume with HTTP ${again.status}${etag ? ' (the file changed, or ranges are not served)' : ' (ranges are not served)'}; load again`);
+          }
+          const range = again.headers.get('content-range');
+          if (range && !range.startsWith(`bytes ${received}-`)) throw new SourceError(url, 206, `asked for bytes ${received}- and got ${range}`);
+          reader = again.body.getReader();
+        }
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 /** A model on the Hugging Face hub by id, e.g. 'HuggingFaceTB/SmolLM2-135M'; `init` carries a token for gated models. */
@@ -69,6 +123,17 @@ export async function nodeDirSource(dir: string): Promise<ModelSource> {
     if (entry.isFile()) files[entry.name] = await fs.openAsBlob(`${dir}/${entry.name}`);
   }
   return blobSource(dir, files);
+}
+
+/** A directory the user picked in the browser (showDirectoryPicker, or the origin-private file system): its files,
+ *  opened as File objects (read lazily). */
+export async function directorySource(handle: FileSystemDirectoryHandle): Promise<ModelSource> {
+  const files: Record<string, Blob> = {};
+  const entries = (handle as unknown as { values(): AsyncIterable<FileSystemHandle> }).values();
+  for await (const entry of entries) {
+    if (entry.kind === 'file') files[entry.name] = await (entry as FileSystemFileHandle).getFile();
+  }
+  return blobSource(handle.name || 'directory', files);
 }
 
 /** Local files (a directory picked in the browser, or Node's fs.openAsBlob), keyed by their file name. */

@@ -38,8 +38,9 @@ export interface LlamaWeights {
   lmHead: LinearWeight;
 }
 
+/** Bytes of a file read (download), or linears quantized so far (quantize: file is the tensor). */
 export interface LoadProgress {
-  phase: 'download';
+  phase: 'download' | 'quantize';
   file: string;
   loaded: number;
   total: number | null;
@@ -130,6 +131,7 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
   // A stored-quantized tied model may carry its own quantized LM head.
   if (manifest?.lmHeadQuantized && config.tieWordEmbeddings) expected.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
   const quant = manifest ? null : options.quant;
+  const toQuantize = config.layers * LINEARS.length + (options.quantizeLmHead ? 1 : 0);
   const dense = new Map<string, Tensor>();
   const linears = new Map<string, LinearWeight>();
   const freeAll = () => {
@@ -185,6 +187,7 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
           try {
             const weight = await quantize(rt, gpu, quant, t.name);
             linears.set(t.name, { kind: 'quantized', name: t.name, out: t.shape[0], in: t.shape[1], weight });
+            options.onProgress?.({ phase: 'quantize', file: t.name, loaded: linears.size, total: toQuantize });
           } finally {
             rt.free(gpu);
           }

@@ -1,9 +1,11 @@
 // Sources in Node: a directory on disk (nodeDirSource), and the typed errors of a URL source — gated (401/403), a
-// network or CORS failure, a server error — each naming the URL; a 404 is a missing file the loader names.
+// network or CORS failure, a server error — each naming the URL; a 404 is a missing file the loader names; a
+// connection dropped mid-shard resumes with Range (a local server injects the fault).
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hubSource, LlamaModel, ModelFormatError, nodeDirSource, SourceError, urlSource } from '../../src';
 import { testRuntime } from '../helpers/gpu';
 import { fixtureSource, logits } from '../helpers/model-files';
+import { startModelServer } from '../helpers/model-server';
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -38,5 +40,29 @@ describe('sources', () => {
     const rt = await testRuntime();
     await expect(LlamaModel.load(rt, urlSource('https://example.org/m'))).rejects.toThrow(ModelFormatError);
     await expect(LlamaModel.load(rt, urlSource('https://example.org/m'))).rejects.toThrow(/config\.json: not found in https:\/\/example\.org\/m/);
+  });
+
+  it('a connection dropped mid-shard resumes with a Range request: the same model, the shard read once in all', async () => {
+    const rt = await testRuntime();
+    const server = await startModelServer();
+    try {
+      server.addDir('gqa', 'test/fixtures/llama/gqa');
+      server.faults = [{ path: 'gqa/model.safetensors', dropAfter: 50_000, times: 2 }];
+      const seen: number[] = [];
+      const model = await LlamaModel.load(rt, urlSource(`${server.url}/gqa`), { onProgress: (p) => p.phase === 'download' && seen.push(p.loaded) });
+      const shard = server.log.filter((r) => r.path === 'gqa/model.safetensors');
+      expect(shard.map((r) => [r.status, r.range])).toEqual([[200, null], [206, 'bytes=50000-'], [206, 'bytes=100000-']]);
+      expect(seen.every((v, i) => i === 0 || v >= seen[i - 1])).toBe(true);
+      const reference = await LlamaModel.load(rt, await fixtureSource('gqa'));
+      expect(await logits(model, [3, 4, 5])).toEqual(await logits(reference, [3, 4, 5]));
+      model.dispose();
+      reference.dispose();
+
+      // Resumes that bring nothing, past the retries: a SourceError naming the URL and the bytes.
+      server.faults = [{ path: 'gqa/model.safetensors', dropAfter: 1000 }, { path: 'gqa/model.safetensors', dropAfter: 0, times: 5 }];
+      await expect(LlamaModel.load(rt, urlSource(`${server.url}/gqa`, {}, { retries: 2 }))).rejects.toThrow(/model\.safetensors: the download broke off after 1000 of \d+ bytes.*2 resumes failed/);
+    } finally {
+      await server.close();
+    }
   });
 });
