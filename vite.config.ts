@@ -7,6 +7,8 @@ export default defineConfig(({ command }) =>
   command === 'serve'
     ? { root: resolve(__dirname, 'demo'), server: { fs: { allow: [__dirname] } } }
     : {
+        // Relative asset URLs: the worker chunk is found next to qlora-web.js wherever an app serves it.
+        base: './',
         build: {
           outDir: 'dist',
           target: 'es2022',

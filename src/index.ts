@@ -7,3 +7,4 @@ export * from './adapters';
 export * from './model';
 export * from './train';
 export * from './storage';
+export * from './worker';

@@ -56,6 +56,11 @@ export class Runtime {
     });
   }
 
+  /** The loss, once the device is lost (or the runtime disposed); null while it is alive. */
+  get deviceLost(): DeviceLostError | null {
+    return this.lostError;
+  }
+
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
     const optionalFeatures = options.optionalFeatures ?? [TIMESTAMP, 'subgroups' as GPUFeatureName];
     return new Runtime(await acquireDevice({ ...options, optionalFeatures }), options);
@@ -155,7 +160,9 @@ export class Runtime {
       await this.throwPendingErrors();
       return out;
     } catch (e) {
-      throw this.lostError ?? e;
+      // A destroyed device rejects pending maps (Chromium: an AbortError) before its lost promise settles: give the
+      // loss a moment to arrive, so that the caller sees a DeviceLostError and not what looks like its own abort.
+      throw this.lostError ?? (await Promise.race([this.lost, new Promise<null>((r) => setTimeout(() => r(null), 1000))])) ?? e;
     } finally {
       if (!this.lostError) this.pool.release(staging);
     }

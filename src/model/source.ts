@@ -125,15 +125,20 @@ export async function nodeDirSource(dir: string): Promise<ModelSource> {
   return blobSource(dir, files);
 }
 
-/** A directory the user picked in the browser (showDirectoryPicker, or the origin-private file system): its files,
- *  opened as File objects (read lazily). */
-export async function directorySource(handle: FileSystemDirectoryHandle): Promise<ModelSource> {
-  const files: Record<string, Blob> = {};
+/** The files of a directory the user picked in the browser (showDirectoryPicker, or the origin-private file system),
+ *  by name (File objects: read lazily). */
+export async function directoryFiles(handle: FileSystemDirectoryHandle): Promise<Record<string, File>> {
+  const files: Record<string, File> = {};
   const entries = (handle as unknown as { values(): AsyncIterable<FileSystemHandle> }).values();
   for await (const entry of entries) {
     if (entry.kind === 'file') files[entry.name] = await (entry as FileSystemFileHandle).getFile();
   }
-  return blobSource(handle.name || 'directory', files);
+  return files;
+}
+
+/** A directory the user picked in the browser as a source. */
+export async function directorySource(handle: FileSystemDirectoryHandle): Promise<ModelSource> {
+  return blobSource(handle.name || 'directory', await directoryFiles(handle));
 }
 
 /** Local files (a directory picked in the browser, or Node's fs.openAsBlob), keyed by their file name. */

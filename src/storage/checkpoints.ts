@@ -51,13 +51,23 @@ function plainOptions(options: TrainOptions): CheckpointOptions {
   return JSON.parse(JSON.stringify(rest));
 }
 
-/** Saves the adapters (with moments) at `step` of a run under `runId`, replacing its previous checkpoint. */
-export async function saveCheckpoint(store: ModelCache, runId: string, model: LlamaModel, adapters: AdapterSet, data: Dataset, options: TrainOptions, step: number): Promise<void> {
+/** A checkpoint's files: the adapters with their moments at `step` of a run, run.json, and `extra` files (e.g. what
+ *  is needed to rebuild the dataset). */
+export async function checkpointFiles(
+  model: LlamaModel, adapters: AdapterSet, data: Dataset, options: TrainOptions, step: number, extra: Record<string, Blob> = {},
+): Promise<Record<string, Blob>> {
   // train() has stamped the adapters with their base's fingerprint after its first step.
   const base = adapters.base ?? (await baseFingerprint(model));
   const state: RunState = { version: 1, step, options: plainOptions(options), base, data: await datasetFingerprint(data), savedAt: new Date().toISOString() };
   const files = await exportAdapter(adapters, { optimizer: true });
-  await store.put(runId, { ...files, [RUN]: new Blob([JSON.stringify(state, null, 2)]) });
+  return { ...extra, ...files, [RUN]: new Blob([JSON.stringify(state, null, 2)]) };
+}
+
+/** Saves checkpointFiles under `runId`, replacing the run's previous checkpoint. */
+export async function saveCheckpoint(
+  store: ModelCache, runId: string, model: LlamaModel, adapters: AdapterSet, data: Dataset, options: TrainOptions, step: number, extra: Record<string, Blob> = {},
+): Promise<void> {
+  await store.put(runId, await checkpointFiles(model, adapters, data, options, step, extra));
 }
 
 /**
@@ -66,7 +76,11 @@ export async function saveCheckpoint(store: ModelCache, runId: string, model: Ll
  */
 export async function loadCheckpoint(store: ModelCache, runId: string, model: LlamaModel, data: Dataset): Promise<{ adapters: AdapterSet; state: RunState } | null> {
   const files = await store.get(runId);
-  if (!files) return null;
+  return files && checkpointFromFiles(runId, files, model, data);
+}
+
+/** loadCheckpoint over a checkpoint's files already read (store.get(runId)). */
+export async function checkpointFromFiles(runId: string, files: Record<string, Blob>, model: LlamaModel, data: Dataset): Promise<{ adapters: AdapterSet; state: RunState }> {
   if (!files[RUN]) throw new TrainingError(`checkpoint '${runId}' has no ${RUN}`);
   const state = JSON.parse(await files[RUN].text()) as RunState;
   if (state.version !== 1) throw new TrainingError(`checkpoint '${runId}': run.json version ${state.version} is not one this library reads (1)`);

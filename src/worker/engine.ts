@@ -1,0 +1,485 @@
+// The finetuner's engine: one model, its tokenizer and its adapters on one GPU runtime, driven by plain-data requests.
+// It runs wherever it is constructed: inside the worker (src/worker/worker.ts, through comlink) or in the calling
+// thread (createFinetuner({ worker: false }), and in Node). One request runs at a time; abort() stops the running one.
+// Training saves a checkpoint every N steps (IndexedDB where there is one, and the last one in memory); a lost GPU
+// device mid-training is recovered from it: a new device, the model reloaded (from the cache), the run continued.
+import * as Comlink from 'comlink';
+import { AdapterSet } from '../adapters';
+import { Runtime, type DeviceOptions } from '../gpu';
+import {
+  blobSource, directoryFiles, exportAdapter, exportDense, exportQuantized, hubSource, importAdapter, LlamaModel, loadTokenizer,
+  mergeAdapters, perplexity, generateTokens, urlSource, type ModelSource, type TextTokenizer,
+} from '../model';
+import type { QuantSpec } from '../quant';
+import { cacheKey, checkpointFiles, checkpointFromFiles, ModelCache, type CacheProblem } from '../storage';
+import {
+  alpacaDataset, chatDataset, splitDataset, textDataset, tokenizedDataset, train, type Dataset, type StepInfo, type TrainOptions,
+} from '../train';
+import { FinetunerError } from './errors';
+import type {
+  CachedEntry, EvaluateRequest, ExportMergedRequest, Files, GenerateRequest, LoadRequest, ModelInfo, ProgressCallback, Progress,
+  TrainRequest, TrainSummary,
+} from './types';
+
+export interface EngineOptions {
+  /** IndexedDB database for cached models and checkpoints, default 'qlora-web'. */
+  database?: string;
+  /** Passed to Runtime.create (e.g. { gpu } in Node). */
+  device?: DeviceOptions;
+}
+
+/** NF4 in groups of 64 with ICQ: the default base format (QLoRA's codebook, IR-QLoRA's calibration). */
+export const DEFAULT_QUANT: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'icq' };
+const CHECKPOINT = 'checkpoint:';
+const REQUEST = 'request.json';
+const RECOVERIES = 3;
+
+interface Loaded {
+  request: LoadRequest;
+  source: ModelSource;
+  key: string;
+  model: LlamaModel;
+  tokenizer: TextTokenizer | null;
+}
+
+interface Checkpoint {
+  runId: string;
+  step: number;
+  files: Record<string, Blob>;
+}
+
+/** Calls a progress callback at most every 100 ms per phase (and always for the last unit); a callback that throws
+ *  or a page that went away never stops the work. */
+function reporter(onProgress?: ProgressCallback): (p: Progress, force?: boolean) => void {
+  const last = new Map<string, number>();
+  return (p, force = false) => {
+    if (!onProgress) return;
+    const now = performance.now();
+    const key = `${p.phase}:${p.file ?? ''}`;
+    if (!force && p.loaded !== p.total && now - (last.get(key) ?? -Infinity) < 100) return;
+    last.set(key, now);
+    try {
+      Promise.resolve(onProgress(p)).catch(() => {});
+    } catch {
+      // ignored
+    }
+  };
+}
+
+const hasIndexedDb = () => typeof indexedDB !== 'undefined';
+
+async function toBuffers(files: Record<string, Blob>): Promise<Files> {
+  const out: Files = {};
+  for (const [name, blob] of Object.entries(files)) out[name] = await blob.arrayBuffer();
+  return Comlink.transfer(out, Object.values(out));
+}
+
+export class FinetuneEngine {
+  private rt: Runtime | null = null;
+  private loaded: Loaded | null = null;
+  private adapters: AdapterSet | null = null;
+  private busy: string | null = null;
+  private controller: AbortController | null = null;
+  private lastCheckpoint: Checkpoint | null = null;
+  private cache: ModelCache | null = null;
+  /** Where the cache's reports of broken entries go during the running request. */
+  private onCacheProblem: ((p: CacheProblem) => void) | null = null;
+
+  constructor(private options: EngineOptions = {}) {
+    this.configure(options);
+  }
+
+  /** Sets the options (before the first load; a worker's engine is built before the page's options arrive). */
+  configure(options: EngineOptions): void {
+    if (this.rt) throw new FinetunerError('configure: the engine is already in use');
+    this.options = options;
+    this.cache = hasIndexedDb() ? new ModelCache({ database: options.database ?? 'qlora-web', onProblem: (p) => this.onCacheProblem?.(p) }) : null;
+  }
+
+  /** Loads a model (from the cache when it holds it), replacing the one loaded before. */
+  async load(request: LoadRequest, onProgress?: ProgressCallback): Promise<ModelInfo> {
+    return this.exclusive('load', async (signal) => {
+      const report = reporter(onProgress);
+      const t0 = performance.now();
+      this.unload();
+      const rt = await this.runtime();
+      const { source, key, model, fromCache } = await this.loadModel(rt, request, report, signal);
+      let tokenizer: TextTokenizer | null = null;
+      if (await model.source?.file('tokenizer.json')) tokenizer = await loadTokenizer(model.source!);
+      this.loaded = { request, source, key, model, tokenizer };
+      const c = model.config;
+      return {
+        key, fromCache, layers: c.layers, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize, quant: this.quantOf(request),
+        hasTokenizer: tokenizer !== null, seconds: (performance.now() - t0) / 1000,
+      };
+    });
+  }
+
+  /** Trains new adapters of `request.method` on `request.data`; checkpoints as it goes. */
+  async train(request: TrainRequest, onProgress?: ProgressCallback): Promise<TrainSummary> {
+    return this.exclusive('train', async (signal) => {
+      const loaded = this.need();
+      const data = this.dataset(request);
+      this.replaceAdapters(null);
+      const adapters = createAdapters(loaded.model, request);
+      this.replaceAdapters(adapters);
+      return this.run(request, data, adapters, 0, reporter(onProgress), signal);
+    });
+  }
+
+  /** Continues run `runId` from its last checkpoint (e.g. after a page reload), on the model loaded now; the loss
+   *  curve goes on exactly as the uninterrupted run's would. */
+  async resume(runId = 'run', onProgress?: ProgressCallback): Promise<TrainSummary> {
+    return this.exclusive('resume', async (signal) => {
+      const loaded = this.need();
+      const files = this.lastCheckpoint?.runId === runId ? this.lastCheckpoint.files : await this.cache?.get(CHECKPOINT + runId);
+      if (!files) throw new FinetunerError(`resume: no checkpoint of run '${runId}' ${this.cache ? 'in IndexedDB' : '(no IndexedDB here; only this session\'s checkpoints)'}`);
+      if (!files[REQUEST]) throw new FinetunerError(`resume: checkpoint '${runId}' holds no ${REQUEST}`);
+      const request = JSON.parse(await files[REQUEST].text()) as TrainRequest;
+      const data = this.dataset(request);
+      const { adapters, state } = await checkpointFromFiles(runId, files, loaded.model, data.train);
+      this.replaceAdapters(adapters);
+      this.lastCheckpoint = { runId, step: state.step, files };
+      return this.run(request, data, adapters, state.step, reporter(onProgress), signal);
+    });
+  }
+
+  /** Text generated after `prompt` (a string, or token ids); `onText` gets each new piece as it is decoded. */
+  async generate(prompt: string | number[], request: GenerateRequest = {}, onText?: (text: string) => void): Promise<string> {
+    return this.exclusive('generate', async (signal) => {
+      const { model } = this.need();
+      const tok = this.needTokenizer('generate');
+      const ids = typeof prompt === 'string' ? tok.encode(prompt) : prompt;
+      const maxNewTokens = Math.min(request.maxTokens ?? 128, model.config.maxPositions - ids.length);
+      if (maxNewTokens < 1) throw new FinetunerError(`generate: the prompt's ${ids.length} tokens leave no room in max_position_embeddings ${model.config.maxPositions}`);
+      const out: number[] = [];
+      let sent = '';
+      await generateTokens(model, ids, {
+        maxNewTokens, temperature: request.temperature, topP: request.topP, topK: request.topK, seed: request.seed, signal,
+        onToken: (id) => {
+          out.push(id);
+          const text = tok.decode(out, { skipSpecialTokens: true });
+          // A piece that ends inside a multi-byte character decodes to U+FFFD: wait for the next token.
+          if (onText && !text.endsWith('\uFFFD') && text.length > sent.length) {
+            Promise.resolve(onText(text.slice(sent.length))).catch(() => {});
+            sent = text;
+          }
+        },
+      });
+      return tok.decode(out, { skipSpecialTokens: true });
+    });
+  }
+
+  /** Perplexity of the model (with its adapters) on `text` (or token ids), in sliding windows. */
+  async evaluate(text: string | number[], request: EvaluateRequest = {}, onProgress?: ProgressCallback): Promise<{ loss: number; perplexity: number; tokens: number }> {
+    return this.exclusive('evaluate', async () => {
+      const { model } = this.need();
+      const ids = typeof text === 'string' ? this.needTokenizer('evaluate').encode(text) : text;
+      const window = request.window ?? Math.min(512, model.config.maxPositions);
+      const report = reporter(onProgress);
+      const r = await perplexity(model, ids, { window, stride: request.stride, onProgress: (p) => report({ phase: 'eval', loaded: p.windows, total: p.total }) });
+      return { loss: r.meanLoss, perplexity: r.perplexity, tokens: r.tokens };
+    });
+  }
+
+  /** The adapters' files (PEFT's format for plain LoRA, our superset for the other methods); with their AdamW moments
+   *  (optimizer.safetensors) when `optimizer` is set. */
+  async exportAdapter(options: { optimizer?: boolean } = {}): Promise<Files> {
+    return this.exclusive('exportAdapter', async () => {
+      const adapters = this.needAdapters('exportAdapter');
+      return toBuffers(await exportAdapter(adapters, { optimizer: options.optimizer, baseModel: this.loaded!.key }));
+    });
+  }
+
+  /** The model with the adapters folded in (see ExportMergedRequest for the two formats). */
+  async exportMerged(request: ExportMergedRequest = {}): Promise<Files> {
+    return this.exclusive('exportMerged', async () => {
+      const { model } = this.need();
+      const adapters = this.needAdapters('exportMerged');
+      if ((request.format ?? 'quantized') === 'dense') return toBuffers(await exportDense(model, { dtype: request.dtype, adapters }));
+      await mergeAdapters(model, adapters);
+      this.replaceAdapters(null);
+      return toBuffers(await exportQuantized(model));
+    });
+  }
+
+  /** Attaches adapters exported by exportAdapter (or PEFT's save_pretrained) to the loaded model. */
+  async importAdapter(files: Record<string, ArrayBuffer | Blob>): Promise<{ method: string; trainedSteps: number }> {
+    return this.exclusive('importAdapter', async () => {
+      const { model } = this.need();
+      const blobs = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v instanceof Blob ? v : new Blob([v])]));
+      const adapters = await importAdapter(model, blobSource('imported adapter', blobs));
+      this.replaceAdapters(adapters);
+      return { method: adapters.method, trainedSteps: adapters.trainedSteps };
+    });
+  }
+
+  /** Saves the current adapters as run `runId`'s checkpoint now (training saves its own as it goes). */
+  async saveCheckpoint(runId = 'run'): Promise<void> {
+    return this.exclusive('saveCheckpoint', async () => {
+      if (!this.lastCheckpoint || this.lastCheckpoint.runId !== runId) throw new FinetunerError(`saveCheckpoint: run '${runId}' has not trained in this session`);
+      if (!this.cache) throw new FinetunerError('saveCheckpoint: there is no IndexedDB here to save into');
+      await this.cache.put(CHECKPOINT + runId, this.lastCheckpoint.files);
+    });
+  }
+
+  /** Stops the running request: training ends after the step in flight (and saves a checkpoint), generation after
+   *  the token in flight, a load between tensors. */
+  abort(): void {
+    this.controller?.abort();
+  }
+
+  async listCached(): Promise<CachedEntry[]> {
+    if (!this.cache) return [];
+    return (await this.cache.list()).map((e) => e.key.startsWith(CHECKPOINT)
+      ? { key: e.key.slice(CHECKPOINT.length), kind: 'checkpoint' as const, bytes: e.bytes, createdAt: e.createdAt }
+      : { key: e.key, kind: 'model' as const, bytes: e.bytes, createdAt: e.createdAt });
+  }
+
+  async deleteCached(key: string, kind: CachedEntry['kind'] = 'model'): Promise<void> {
+    await this.cache?.delete(kind === 'checkpoint' ? CHECKPOINT + key : key);
+  }
+
+  async dispose(): Promise<void> {
+    this.controller?.abort();
+    this.unload();
+    this.rt?.dispose();
+    this.rt = null;
+  }
+
+  /** Destroys the GPU device as a driver reset or a GPU process crash would (to test recovery). */
+  simulateDeviceLoss(): void {
+    this.rt?.device.destroy();
+  }
+
+  // --- internals ---
+
+  private async exclusive<T>(what: string, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.busy) throw new FinetunerError(`${what}: '${this.busy}' is still running; await it or abort() it first`);
+    this.busy = what;
+    const controller = new AbortController();
+    this.controller = controller;
+    try {
+      return await body(controller.signal);
+    } finally {
+      this.busy = null;
+      this.controller = null;
+    }
+  }
+
+  private async runtime(): Promise<Runtime> {
+    if (!this.rt || this.rt.deviceLost) this.rt = await Runtime.create(this.options.device);
+    return this.rt;
+  }
+
+  private quantOf(request: LoadRequest): QuantSpec | null {
+    return request.quant === undefined ? DEFAULT_QUANT : request.quant;
+  }
+
+  private async loadModel(rt: Runtime, request: LoadRequest, report: (p: Progress) => void, signal: AbortSignal) {
+    const source = await resolveSource(request, signal);
+    const quant = this.quantOf(request);
+    const key = quant ? cacheKey(source, quant, request.quantizeLmHead) : `${source.name}|f32`;
+    const onProgress = (p: { phase: 'download' | 'quantize'; file: string; loaded: number; total: number | null }) => report({ ...p });
+    const useCache = this.cache && quant && request.cache !== false;
+    if (useCache) {
+      this.onCacheProblem = (p) => report({ phase: 'cache', loaded: 0, total: null, message: `the cached model was broken (${p.reason}: ${p.detail}); loading it from ${source.name} again` });
+      const hit = await this.cache!.get(key).finally(() => (this.onCacheProblem = null));
+      if (hit) {
+        const model = await LlamaModel.load(rt, blobSource(source.name, hit), { onProgress: (p) => report({ ...p, phase: 'cache' }), signal });
+        return { source, key, model, fromCache: true };
+      }
+    }
+    const model = await LlamaModel.load(rt, source, { quant, quantizeLmHead: request.quantizeLmHead, onProgress, signal });
+    if (useCache) {
+      try {
+        const files = await exportQuantized(model);
+        await this.cache!.put(key, files, (p) => report({ phase: 'cache', loaded: p.loaded, total: p.total, file: p.file }));
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+    }
+    return { source, key, model, fromCache: false };
+  }
+
+  private need(): Loaded {
+    if (!this.loaded) throw new FinetunerError('no model is loaded: call load() first');
+    return this.loaded;
+  }
+
+  private needTokenizer(what: string): TextTokenizer {
+    const t = this.need().tokenizer;
+    if (!t) throw new FinetunerError(`${what}: the model has no tokenizer.json; pass token ids instead of text`);
+    return t;
+  }
+
+  private needAdapters(what: string): AdapterSet {
+    if (!this.adapters) throw new FinetunerError(`${what}: there are no adapters: train() or importAdapter() first`);
+    return this.adapters;
+  }
+
+  private replaceAdapters(adapters: AdapterSet | null) {
+    if (this.adapters && this.adapters !== adapters) {
+      if (this.loaded?.model.adapters === this.adapters) this.loaded.model.adapters = null;
+      this.adapters.dispose();
+    }
+    this.adapters = adapters;
+    if (this.loaded) this.loaded.model.adapters = adapters;
+  }
+
+  private unload() {
+    this.replaceAdapters(null);
+    this.loaded?.model.dispose();
+    this.loaded = null;
+  }
+
+  private dataset(request: TrainRequest): { train: Dataset; validation: Dataset | null } {
+    const { model } = this.need();
+    const seqLen = request.seqLen ?? Math.min(256, model.config.maxPositions);
+    if (seqLen > model.config.maxPositions) throw new FinetunerError(`train: seqLen ${seqLen} exceeds the model's max_position_embeddings ${model.config.maxPositions}`);
+    const d = request.data as Record<string, unknown>;
+    let ds: Dataset;
+    if ('tokens' in d) ds = tokenizedDataset(d.tokens as never, { seqLen, vocabSize: model.config.vocabSize });
+    else if ('text' in d) ds = textDataset(this.needTokenizer('train'), d.text as string | string[], { seqLen });
+    else if ('alpaca' in d) ds = alpacaDataset(this.needTokenizer('train'), d.alpaca as string, { seqLen });
+    else if ('chat' in d) ds = chatDataset(this.needTokenizer('train'), d.chat as string, { seqLen });
+    else throw new FinetunerError(`train: data must be one of { text }, { alpaca }, { chat }, { tokens }; got keys ${JSON.stringify(Object.keys(d))}`);
+    if (!request.validation) return { train: ds, validation: null };
+    const split = splitDataset(ds, request.validation, request.seed ?? 0);
+    return split;
+  }
+
+  /** The training loop around train(): progress, checkpoints (IndexedDB and memory), abort, device-loss recovery. */
+  private async run(request: TrainRequest, data: { train: Dataset; validation: Dataset | null }, adapters: AdapterSet, startStep: number, report: (p: Progress, force?: boolean) => void, signal: AbortSignal): Promise<TrainSummary> {
+    const runId = request.runId ?? 'run';
+    const t0 = performance.now();
+    const plain = plainOptions(request);
+    const requestBlob = new Blob([JSON.stringify(request)]);
+    const losses = new Map<number, number>();
+    const evals: TrainSummary['evals'] = [];
+    const recoveries: TrainSummary['recoveries'] = [];
+    let current = adapters;
+    let from = startStep;
+    let stopped: TrainSummary['stopped'] = 'completed';
+    const total = request.steps ?? Math.ceil(((request.epochs ?? 1) * data.train.examples.length) / ((request.batchSize ?? 4) * (request.gradientAccumulation ?? 1)));
+    for (;;) {
+      const loaded = this.need();
+      const started = performance.now();
+      const options: TrainOptions = {
+        ...plain, startStep: from, evalData: data.validation ?? undefined, signal,
+        checkpointEvery: request.checkpointEvery ?? 50,
+        onStep: (s: StepInfo) => {
+          losses.set(s.step, s.loss);
+          const done = s.step - from;
+          const rate = (performance.now() - started) / 1000 / done;
+          report({ phase: 'train', loaded: s.step, total, step: s.step, loss: s.loss, tokensPerSecond: s.tokensPerSecond, etaSeconds: rate * (total - s.step) }, s.step === total);
+        },
+        onEval: (e) => {
+          evals.push({ step: e.step, loss: e.loss, perplexity: e.perplexity });
+          report({ phase: 'eval', loaded: e.step, total, step: e.step, loss: e.loss }, true);
+        },
+        onCheckpoint: async (step) => {
+          const files = await checkpointFiles(loaded.model, current, data.train, plain, step, { [REQUEST]: requestBlob });
+          this.lastCheckpoint = { runId, step, files };
+          if (this.cache) await this.cache.put(CHECKPOINT + runId, files);
+        },
+      };
+      try {
+        const result = await train(loaded.model, current, data.train, options);
+        stopped = result.stopped;
+        break;
+      } catch (e) {
+        const lost = this.rt?.deviceLost;
+        if (!lost || recoveries.length >= RECOVERIES) throw e;
+        const atStep = Math.max(from, ...losses.keys());
+        current = await this.recover(runId, request, data);
+        from = current.trainedSteps;
+        recoveries.push({ atStep, fromStep: from });
+        for (const s of [...losses.keys()]) if (s > from) losses.delete(s);
+        report({ phase: 'train', loaded: from, total, step: from, message: `the GPU device was lost (${lost.message}) after step ${atStep}; reloaded the model and resumed from the checkpoint at step ${from}` }, true);
+      }
+    }
+    return {
+      runId, stopped, step: current.trainedSteps, steps: total,
+      losses: [...losses.entries()].sort((a, b) => a[0] - b[0]).map(([step, loss]) => ({ step, loss })),
+      evals, recoveries, seconds: (performance.now() - t0) / 1000,
+    };
+  }
+
+  /** After a device loss: a new runtime, the model reloaded, the run's last checkpoint (or fresh adapters). */
+  private async recover(runId: string, request: TrainRequest, data: { train: Dataset }): Promise<AdapterSet> {
+    const { request: loadRequest } = this.need();
+    this.adapters = null; // their buffers died with the device
+    this.loaded = null;
+    try {
+      this.rt?.dispose();
+    } catch {
+      // already gone
+    }
+    this.rt = null;
+    const rt = await this.runtime();
+    const { source, key, model } = await this.loadModel(rt, loadRequest, () => {}, new AbortController().signal);
+    const tokenizer = (await model.source?.file('tokenizer.json')) ? await loadTokenizer(model.source!) : null;
+    this.loaded = { request: loadRequest, source, key, model, tokenizer };
+    const adapters = this.lastCheckpoint?.runId === runId
+      ? (await checkpointFromFiles(runId, this.lastCheckpoint.files, model, data.train)).adapters
+      : createAdapters(model, request);
+    this.replaceAdapters(adapters);
+    return adapters;
+  }
+}
+
+/** The adapters a request asks for, on every adaptable linear of the model (or request.targets). */
+export function createAdapters(model: LlamaModel, request: TrainRequest): AdapterSet {
+  const rt = model.rt;
+  const linears = model.adaptableLinears();
+  const lora = { rank: request.rank, alpha: request.alpha, dropout: request.dropout, targets: request.targets, seed: request.seed };
+  const groupSize = request.groupSize ?? baseGroupSize(model);
+  switch (request.method ?? 'qlora') {
+    case 'qlora': return AdapterSet.lora(rt, linears, lora);
+    case 'ir-qlora': return AdapterSet.lora(rt, linears, { ...lora, iec: true });
+    case 'qa-lora': return AdapterSet.qaLora(rt, linears, { ...lora, groupSize: needGroup(groupSize, 'qa-lora') });
+    case 'ir-qa-lora': return AdapterSet.qaLora(rt, linears, { ...lora, groupSize: needGroup(groupSize, 'ir-qa-lora'), iec: true });
+    case 'q-blora': return AdapterSet.blora(rt, linears, { ...lora, form: 'q-blora' });
+    case 'qa-blora': return AdapterSet.blora(rt, linears, { ...lora, form: 'qa-blora', groupSize: needGroup(groupSize, 'qa-blora') });
+    case 'qa-blora-authors': return AdapterSet.blora(rt, linears, { ...lora, form: 'qa-blora-authors' });
+    default: throw new FinetunerError(`train: method must be qlora, ir-qlora, qa-lora, ir-qa-lora, q-blora, qa-blora or qa-blora-authors, got ${JSON.stringify(request.method)}`);
+  }
+}
+
+function baseGroupSize(model: LlamaModel): number | null {
+  const w = model.weights.layers[0]?.q;
+  return w?.kind === 'quantized' ? w.weight.spec.groupSize : null;
+}
+
+function needGroup(g: number | null, method: string): number {
+  if (!g) throw new FinetunerError(`train: ${method} pools the base's quantization groups, and this base is not quantized (load it with quant, or pass groupSize)`);
+  return g;
+}
+
+function plainOptions(request: TrainRequest): TrainOptions {
+  const { data: _d, method: _m, rank: _r, alpha: _a, dropout: _p, targets: _t, groupSize: _g, seqLen: _s, validation: _v, runId: _i, checkpointEvery: _c, ...rest } = request;
+  return rest;
+}
+
+/** The model's files for a load request. */
+async function resolveSource(request: LoadRequest, signal: AbortSignal): Promise<ModelSource> {
+  const m = request.model;
+  const init: RequestInit = { signal, ...(request.token ? { headers: { Authorization: `Bearer ${request.token}` } } : {}) };
+  if (typeof m === 'string') {
+    if (/^https?:\/\//.test(m)) return urlSource(m, init);
+    if (!/^[\w.-]+\/[\w.-]+$/.test(m)) throw new FinetunerError(`load: '${m}' is neither a Hugging Face id ('org/name') nor an http(s) URL`);
+    return hubSource(m, request.revision ?? 'main', init);
+  }
+  if (Array.isArray(m)) return blobSource(await localName(m.map((f) => [f.name, f])), Object.fromEntries(m.map((f) => [f.name, f])));
+  const files = typeof (m as FileSystemDirectoryHandle).kind === 'string' ? await directoryFiles(m as FileSystemDirectoryHandle) : (m as Record<string, Blob>);
+  return blobSource(await localName(Object.entries(files)), files);
+}
+
+/** A name for local files that changes when they do: their names, sizes and modification times. */
+async function localName(files: [string, Blob][]): Promise<string> {
+  const desc = files.map(([n, b]) => `${n}:${b.size}:${(b as File).lastModified ?? ''}`).sort().join('|');
+  const bytes = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(desc)));
+  return `local-${Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}

@@ -1,0 +1,94 @@
+// createFinetuner: the public API (../shared/DESIGN.md §6). By default the engine runs in a dedicated module Web Worker
+// and every call goes through comlink, so the page stays responsive while the GPU trains; { worker: false } runs the
+// same engine in the calling thread (what Node does). Callbacks cross as comlink proxies, exported files come back as
+// transferred ArrayBuffers, and errors keep their class and fields (./errors.ts).
+import * as Comlink from 'comlink';
+import { FinetuneEngine, type EngineOptions } from './engine';
+import { FinetunerError, installErrorTransfer } from './errors';
+import type {
+  CachedEntry, EvaluateRequest, ExportMergedRequest, Files, GenerateRequest, LoadRequest, ModelInfo, ProgressCallback, TrainRequest,
+  TrainSummary,
+} from './types';
+
+export interface FinetunerOptions extends EngineOptions {
+  /** Run the engine in a Web Worker (default: true where Worker exists, false in Node). */
+  worker?: boolean;
+}
+
+export interface Finetuner {
+  load(request: LoadRequest, onProgress?: ProgressCallback): Promise<ModelInfo>;
+  train(request: TrainRequest, onProgress?: ProgressCallback): Promise<TrainSummary>;
+  resume(runId?: string, onProgress?: ProgressCallback): Promise<TrainSummary>;
+  generate(prompt: string | number[], request?: GenerateRequest, onText?: (text: string) => void): Promise<string>;
+  evaluate(text: string | number[], request?: EvaluateRequest, onProgress?: ProgressCallback): Promise<{ loss: number; perplexity: number; tokens: number }>;
+  exportAdapter(options?: { optimizer?: boolean }): Promise<Files>;
+  exportMerged(request?: ExportMergedRequest): Promise<Files>;
+  importAdapter(files: Record<string, ArrayBuffer | Blob>): Promise<{ method: string; trainedSteps: number }>;
+  saveCheckpoint(runId?: string): Promise<void>;
+  abort(): Promise<void>;
+  listCached(): Promise<CachedEntry[]>;
+  deleteCached(key: string, kind?: CachedEntry['kind']): Promise<void>;
+  /** Destroys the GPU device as a driver reset would: training recovers from its last checkpoint (for tests). */
+  simulateDeviceLoss(): Promise<void>;
+  /** Frees the GPU and, in worker mode, ends the worker. */
+  dispose(): Promise<void>;
+  /** True when the engine runs in a worker. */
+  readonly inWorker: boolean;
+}
+
+const canSpawnWorker = () => typeof Worker !== 'undefined' && typeof window !== 'undefined';
+
+export async function createFinetuner(options: FinetunerOptions = {}): Promise<Finetuner> {
+  const { worker = canSpawnWorker(), ...engineOptions } = options;
+  if (!worker) return inThread(new FinetuneEngine(engineOptions));
+  if (!canSpawnWorker()) throw new FinetunerError('createFinetuner: this environment has no Web Worker (pass { worker: false })');
+  if (Object.keys(engineOptions).some((k) => k !== 'database')) {
+    throw new FinetunerError('createFinetuner: device options cannot cross into a worker (pass { worker: false } to use them)');
+  }
+  installErrorTransfer();
+  const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'qlora-web' });
+  const remote = Comlink.wrap<FinetuneEngine>(w);
+  if (engineOptions.database) await remote.configure({ database: engineOptions.database });
+  const cb = <T extends (...args: never[]) => unknown>(f?: T) => (f ? Comlink.proxy(f) : undefined);
+  return {
+    inWorker: true,
+    load: (r, p) => remote.load(r, cb(p)),
+    train: (r, p) => remote.train(r, cb(p)),
+    resume: (id, p) => remote.resume(id, cb(p)),
+    generate: (prompt, r, onText) => remote.generate(prompt, r, cb(onText)),
+    evaluate: (t, r, p) => remote.evaluate(t, r, cb(p)),
+    exportAdapter: (o) => remote.exportAdapter(o),
+    exportMerged: (r) => remote.exportMerged(r),
+    importAdapter: (files) => remote.importAdapter(files),
+    saveCheckpoint: (id) => remote.saveCheckpoint(id),
+    abort: () => remote.abort(),
+    listCached: () => remote.listCached(),
+    deleteCached: (k, kind) => remote.deleteCached(k, kind),
+    simulateDeviceLoss: () => remote.simulateDeviceLoss(),
+    dispose: async () => {
+      await remote.dispose().catch(() => {});
+      remote[Comlink.releaseProxy]();
+      w.terminate();
+    },
+  };
+}
+
+function inThread(engine: FinetuneEngine): Finetuner {
+  return {
+    inWorker: false,
+    load: (r, p) => engine.load(r, p),
+    train: (r, p) => engine.train(r, p),
+    resume: (id, p) => engine.resume(id, p),
+    generate: (prompt, r, onText) => engine.generate(prompt, r, onText),
+    evaluate: (t, r, p) => engine.evaluate(t, r, p),
+    exportAdapter: (o) => engine.exportAdapter(o),
+    exportMerged: (r) => engine.exportMerged(r),
+    importAdapter: (files) => engine.importAdapter(files),
+    saveCheckpoint: (id) => engine.saveCheckpoint(id),
+    abort: async () => engine.abort(),
+    listCached: () => engine.listCached(),
+    deleteCached: (k, kind) => engine.deleteCached(k, kind),
+    simulateDeviceLoss: async () => engine.simulateDeviceLoss(),
+    dispose: () => engine.dispose(),
+  };
+}

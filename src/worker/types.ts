@@ -1,0 +1,140 @@
+// The finetuner's requests and answers: plain data, so they cross a worker boundary by structured cloning.
+import type { LoraTarget } from '../adapters';
+import type { TokenizedRow, TrainOptions } from '../train';
+import type { QuantSpec } from '../quant';
+
+export type ProgressPhase = 'download' | 'quantize' | 'cache' | 'train' | 'eval' | 'generate';
+
+export interface Progress {
+  phase: ProgressPhase;
+  /** Bytes (download, cache), linears (quantize), steps (train), windows (eval), tokens (generate). */
+  loaded: number;
+  /** null when not known (a download without Content-Length). */
+  total: number | null;
+  file?: string;
+  step?: number;
+  loss?: number;
+  tokensPerSecond?: number;
+  etaSeconds?: number;
+  /** Something the user should know that is not an error: a cache entry found broken and refetched, a lost GPU
+   *  device recovered from a checkpoint. */
+  message?: string;
+}
+
+export type ProgressCallback = (p: Progress) => void;
+
+/** Where a model comes from. */
+export type ModelInput =
+  /** A Hugging Face id ('HuggingFaceTB/SmolLM2-135M') or a base URL with the hub's layout ('https://…/model'). */
+  | string
+  /** Local files (an <input type=file multiple> selection), keyed by their names. */
+  | File[]
+  | Record<string, Blob>
+  /** A directory the user picked (showDirectoryPicker). */
+  | FileSystemDirectoryHandle;
+
+export interface LoadRequest {
+  model: ModelInput;
+  /** For a Hugging Face id, default 'main'. */
+  revision?: string;
+  /** A Hugging Face token for gated or private models (sent as Authorization: Bearer). */
+  token?: string;
+  /** The base's format; default NF4, groups of 64, ICQ calibration. null keeps the linears in f32. */
+  quant?: QuantSpec | null;
+  quantizeLmHead?: boolean;
+  /** Keep the quantized model in IndexedDB so that the next load skips download and quantization (default true
+   *  where IndexedDB exists and the base is quantized). */
+  cache?: boolean;
+}
+
+export interface ModelInfo {
+  /** The cache key (source, revision and quantization spec). */
+  key: string;
+  fromCache: boolean;
+  layers: number;
+  hiddenSize: number;
+  vocabSize: number;
+  quant: QuantSpec | null;
+  hasTokenizer: boolean;
+  seconds: number;
+}
+
+/** The papers' methods by name (../shared/DESIGN.md §8). */
+export type MethodName = 'qlora' | 'ir-qlora' | 'qa-lora' | 'ir-qa-lora' | 'q-blora' | 'qa-blora' | 'qa-blora-authors';
+
+export type TrainData =
+  /** Plain text (or documents), packed into rows of seqLen tokens. */
+  | { text: string | string[] }
+  /** JSONL of {instruction, input?, output}. */
+  | { alpaca: string }
+  /** JSONL of {messages: [{role, content}]}, rendered with the model's chat template. */
+  | { chat: string }
+  /** Pre-tokenized rows, or their JSONL. */
+  | { tokens: TokenizedRow[] | string };
+
+/** The plain-data training options of train() (no callbacks, signals or datasets). */
+export type PlainTrainOptions = Omit<TrainOptions, 'evalData' | 'onStep' | 'onEval' | 'onCheckpoint' | 'signal' | 'startStep'>;
+
+export interface TrainRequest extends PlainTrainOptions {
+  data: TrainData;
+  method?: MethodName;
+  rank?: number;
+  alpha?: number;
+  dropout?: number;
+  targets?: LoraTarget[];
+  /** Pooling group of QA-LoRA / QA-BLoRA, default the base's quantization group. */
+  groupSize?: number;
+  /** Tokens per row, default 256. */
+  seqLen?: number;
+  /** Hold out this fraction (or count) of the rows and report their loss at evalEvery and at the end. */
+  validation?: number;
+  /** Names the run's checkpoint in IndexedDB (default 'run'); resume(runId) continues it. */
+  runId?: string;
+  /** Save a checkpoint every N steps (default 50; 0: only on abort); needs IndexedDB. */
+  checkpointEvery?: number;
+}
+
+export interface TrainSummary {
+  runId: string;
+  stopped: 'completed' | 'aborted';
+  /** Steps of the run done so far (a resumed run counts the earlier ones). */
+  step: number;
+  steps: number;
+  losses: { step: number; loss: number }[];
+  evals: { step: number; loss: number; perplexity: number }[];
+  /** GPU devices lost during the run and recovered from a checkpoint, with the steps each loss cost. */
+  recoveries: { atStep: number; fromStep: number }[];
+  seconds: number;
+}
+
+export interface GenerateRequest {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
+}
+
+export interface EvaluateRequest {
+  /** Tokens per window, default min(512, max_position_embeddings). */
+  window?: number;
+  stride?: number;
+}
+
+export interface ExportMergedRequest {
+  /** 'quantized' (default): the adapter folded into the low-bit base losslessly (QA-LoRA, QA-BLoRA, IEC over them);
+   *  the model keeps the merged weights and the adapter is detached. 'dense': f16/bf16 weights in transformers'
+   *  layout with any method's adapter folded in; the model is left as it was. */
+  format?: 'quantized' | 'dense';
+  dtype?: 'f16' | 'bf16';
+}
+
+export interface CachedEntry {
+  key: string;
+  kind: 'model' | 'checkpoint';
+  bytes: number;
+  createdAt: string;
+}
+
+/** Exported files: name → bytes (transferred, not copied, out of a worker). */
+export type Files = Record<string, ArrayBuffer>;
