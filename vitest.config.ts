@@ -37,6 +37,7 @@ export default defineConfig({
         test: {
           name: 'chromium',
           include: ['test/**/*.test.ts'],
+          globalSetup: ['test/helpers/model-server-setup.ts'],
           exclude: ['test/node/**'],
           browser: {
             enabled: true,

@@ -1,7 +1,9 @@
 // A cache of model files in IndexedDB (idb-keyval, one custom store): an entry is a set of named files (our quantized
 // export: codes, statistics, config, tokenizer) under a key (model id, revision, quantization spec). Each file is
 // stored in chunks of at most 64 MB, each with its size and SHA-256 (hash-wasm); the manifest naming them is written
-// last, so an entry cut short by a crash or a full disk has no manifest and is never taken for a whole one. On read
+// last, so an entry cut short by a crash or a full disk has no manifest and is never taken for a whole one. A new
+// version of an entry is written beside the old one (its chunks carry a generation) and replaces it only when its
+// manifest is written: a checkpoint cut short by a closed page leaves the previous checkpoint whole. On read
 // every chunk is checked: a missing or corrupt one makes the entry a miss (reported, then deleted), so the caller
 // fetches it again. Before writing, the space is checked with navigator.storage.estimate() and persistence requested;
 // a QuotaExceededError becomes a StorageQuotaError that says how many bytes were needed, with nothing left behind.
@@ -51,6 +53,8 @@ export interface ModelCacheOptions {
 }
 
 const manifestKey = (key: string) => `manifest:${key}`;
+// The key is followed by a generation and the file name; '\u0000' cannot occur in a key, so one key's prefix is never another's.
+const chunkPrefix = (key: string) => `chunk:${key}\u0000`;
 const isQuotaError = (e: unknown) => e instanceof Error && (e.name === 'QuotaExceededError' || /quota/i.test(e.message));
 
 export class ModelCache {
@@ -63,11 +67,13 @@ export class ModelCache {
     if (!(this.chunkBytes >= 1)) throw new RangeError(`ModelCache: chunkBytes must be ≥ 1, got ${options.chunkBytes}`);
   }
 
-  /** Stores `files` under `key`, replacing what was there; resolves once the manifest is written. */
+  /** Stores `files` under `key`, replacing what was there once the new manifest is written (until then the old
+   *  entry stays whole); resolves after that. */
   async put(key: string, files: Record<string, Blob>, onProgress?: (p: { loaded: number; total: number; file: string }) => void): Promise<void> {
+    if (key.includes('\u0000')) throw new RangeError('ModelCache: a key cannot hold U+0000');
     const total = Object.values(files).reduce((a, f) => a + f.size, 0);
     await checkSpace(total);
-    await this.delete(key);
+    const generation = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     const written: string[] = [];
     const manifest: CacheManifest = { version: CACHE_FORMAT_VERSION, key, bytes: total, createdAt: new Date().toISOString(), files: {} };
     let loaded = 0;
@@ -76,7 +82,7 @@ export class ModelCache {
         const chunks: ChunkInfo[] = [];
         for (let at = 0, i = 0; at < blob.size || (blob.size === 0 && i === 0); at += this.chunkBytes, i++) {
           const bytes = new Uint8Array(await blob.slice(at, at + this.chunkBytes).arrayBuffer());
-          const id = `chunk:${key}:${name}:${i}`;
+          const id = `${chunkPrefix(key)}${generation}:${name}:${i}`;
           await set(id, bytes, this.store);
           written.push(id);
           chunks.push({ id, size: bytes.byteLength, sha256: await sha256(bytes) });
@@ -92,6 +98,8 @@ export class ModelCache {
       if (isQuotaError(e)) throw new StorageQuotaError(total, null, `storing '${key}' needs ${total} bytes and the browser's quota ran out (${(e as Error).message}); nothing was kept`);
       throw e;
     }
+    // The new manifest is in place: the old generation's chunks (and any a crashed write left) go.
+    await this.deleteChunks(key, new Set(written));
   }
 
   /** The entry's files, every chunk checked; null on a miss (absent, another format version, a bad chunk). */
@@ -132,8 +140,12 @@ export class ModelCache {
   /** Removes the entry: its manifest first (so it is a miss at once), then its chunks, written or half-written. */
   async delete(key: string): Promise<void> {
     await del(manifestKey(key), this.store);
-    const prefix = `chunk:${key}:`;
-    const chunks = (await keys(this.store)).filter((k) => typeof k === 'string' && k.startsWith(prefix));
+    await this.deleteChunks(key, new Set());
+  }
+
+  private async deleteChunks(key: string, keep: Set<string>): Promise<void> {
+    const prefix = chunkPrefix(key);
+    const chunks = (await keys(this.store)).filter((k) => typeof k === 'string' && k.startsWith(prefix) && !keep.has(k));
     await delMany(chunks, this.store);
   }
 }

@@ -11,7 +11,7 @@ import {
   mergeAdapters, perplexity, generateTokens, urlSource, type ModelSource, type TextTokenizer,
 } from '../model';
 import type { QuantSpec } from '../quant';
-import { cacheKey, checkpointFiles, checkpointFromFiles, ModelCache, type CacheProblem } from '../storage';
+import { cacheKey, checkpointFiles, checkpointFromFiles, ModelCache, StorageQuotaError, type CacheProblem } from '../storage';
 import {
   alpacaDataset, chatDataset, splitDataset, textDataset, tokenizedDataset, train, type Dataset, type StepInfo, type TrainOptions,
 } from '../train';
@@ -79,6 +79,7 @@ export class FinetuneEngine {
   private loaded: Loaded | null = null;
   private adapters: AdapterSet | null = null;
   private busy: string | null = null;
+  private running: Promise<unknown> | null = null;
   private controller: AbortController | null = null;
   private lastCheckpoint: Checkpoint | null = null;
   private cache: ModelCache | null = null;
@@ -240,8 +241,10 @@ export class FinetuneEngine {
     await this.cache?.delete(kind === 'checkpoint' ? CHECKPOINT + key : key);
   }
 
+  /** Aborts the running request, waits for it to stop (training saves its checkpoint), frees the GPU. */
   async dispose(): Promise<void> {
     this.controller?.abort();
+    await this.running;
     this.unload();
     this.rt?.dispose();
     this.rt = null;
@@ -259,11 +262,14 @@ export class FinetuneEngine {
     this.busy = what;
     const controller = new AbortController();
     this.controller = controller;
+    const running = body(controller.signal);
+    this.running = running.catch(() => {});
     try {
-      return await body(controller.signal);
+      return await running;
     } finally {
       this.busy = null;
       this.controller = null;
+      this.running = null;
     }
   }
 
@@ -297,6 +303,7 @@ export class FinetuneEngine {
         await this.cache!.put(key, files, (p) => report({ phase: 'cache', loaded: p.loaded, total: p.total, file: p.file }));
       } catch (e) {
         model.dispose();
+        if (e instanceof StorageQuotaError) e.message += ' (or load with cache: false)';
         throw e;
       }
     }

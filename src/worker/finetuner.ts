@@ -30,8 +30,11 @@ export interface Finetuner {
   deleteCached(key: string, kind?: CachedEntry['kind']): Promise<void>;
   /** Destroys the GPU device as a driver reset would: training recovers from its last checkpoint (for tests). */
   simulateDeviceLoss(): Promise<void>;
-  /** Frees the GPU and, in worker mode, ends the worker. */
+  /** Stops the running request (training saves a checkpoint), frees the GPU and, in worker mode, ends the worker. */
   dispose(): Promise<void>;
+  /** Worker mode: ends the worker at once, as closing the page would (steps since the last checkpoint are lost).
+   *  In-thread: the same as dispose(). */
+  terminate(): Promise<void>;
   /** True when the engine runs in a worker. */
   readonly inWorker: boolean;
 }
@@ -70,6 +73,7 @@ export async function createFinetuner(options: FinetunerOptions = {}): Promise<F
       remote[Comlink.releaseProxy]();
       w.terminate();
     },
+    terminate: async () => w.terminate(),
   };
 }
 
@@ -90,5 +94,6 @@ function inThread(engine: FinetuneEngine): Finetuner {
     deleteCached: (k, kind) => engine.deleteCached(k, kind),
     simulateDeviceLoss: async () => engine.simulateDeviceLoss(),
     dispose: () => engine.dispose(),
+    terminate: () => engine.dispose(),
   };
 }

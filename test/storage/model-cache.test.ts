@@ -3,7 +3,7 @@
 // is a StorageQuotaError that leaves nothing behind; a cached load skips the weights' download and the quantization.
 // Chromium runs it over its real IndexedDB, Node over fake-indexeddb.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cacheKey, loadCachedModel, ModelCache, StorageQuotaError, type CacheProblem, type ModelSource } from '../../src';
+import { cacheKey, loadCachedModel, ModelCache, StorageQuotaError, type CacheManifest, type CacheProblem, type ModelSource } from '../../src';
 import { testRuntime } from '../helpers/gpu';
 import { ensureIndexedDb } from '../helpers/indexeddb';
 import { fixtureSource, logits } from '../helpers/model-files';
@@ -52,20 +52,42 @@ describe('model cache', () => {
     const cache = new ModelCache({ database, chunkBytes: 1000, onProblem: (p) => problems.push(p) });
     const store = createStore(database, 'model-files');
     const files = { 'model.safetensors': new Blob([bytes(3000, 2) as BlobPart]) };
+    const chunk = async (i: number) => (await get<CacheManifest>('manifest:k', store))!.files['model.safetensors'].chunks[i].id;
     await cache.put('k', files);
-    const flipped = (await get<Uint8Array>('chunk:k:model.safetensors:1', store))!.slice();
+    const corrupt = await chunk(1);
+    const flipped = (await get<Uint8Array>(corrupt, store))!.slice();
     flipped[17] ^= 1;
-    await set('chunk:k:model.safetensors:1', flipped, store);
+    await set(corrupt, flipped, store);
     expect(await cache.get('k')).toBeNull();
     await cache.put('k', files);
-    await del('chunk:k:model.safetensors:2', store);
+    await del(await chunk(2), store);
     expect(await cache.get('k')).toBeNull();
     await cache.put('k', files);
     await set('manifest:k', { ...(await get('manifest:k', store)), version: 0 }, store);
     expect(await cache.get('k')).toBeNull();
     expect(problems.map((p) => p.reason)).toEqual(['corrupt chunk', 'missing chunk', 'version']);
-    expect(problems[0].detail).toMatch(/model\.safetensors: chunk chunk:k:model\.safetensors:1 does not match its SHA-256/);
+    expect(problems[0].detail).toBe(`model.safetensors: chunk ${corrupt} does not match its SHA-256`);
     expect(await cache.list()).toEqual([]);
+  });
+
+  it('a replacement cut short leaves the previous entry whole; a finished one leaves no chunk of the old', async () => {
+    const { createStore, keys } = await import('idb-keyval');
+    const database = `qlora-web-test-replace-${Date.now()}`;
+    const cache = new ModelCache({ database, chunkBytes: 1000 });
+    await cache.put('run', { 'a.bin': new Blob([bytes(2500, 5) as BlobPart]) });
+    const failing = new Blob([bytes(2500, 6) as BlobPart]);
+    const real = failing.slice.bind(failing);
+    let slices = 0;
+    failing.slice = (...args: Parameters<Blob['slice']>) => {
+      if (++slices === 2) throw new Error('the page closed');
+      return real(...args);
+    };
+    await expect(cache.put('run', { 'a.bin': failing })).rejects.toThrow('the page closed');
+    expect(await raw((await cache.get('run'))!['a.bin'])).toEqual(bytes(2500, 5));
+    await cache.put('run', { 'a.bin': new Blob([bytes(1500, 7) as BlobPart]) });
+    expect(await raw((await cache.get('run'))!['a.bin'])).toEqual(bytes(1500, 7));
+    const stored = (await keys(createStore(database, 'model-files'))).filter((k) => String(k).startsWith('chunk:'));
+    expect(stored).toHaveLength(2);
   });
 
   it('a write that fails part-way leaves no manifest and no chunks; a quota shortfall says how many bytes were needed', async () => {
