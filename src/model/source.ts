@@ -105,7 +105,12 @@ function resumingBody(url: string, init: RequestInit, first: Response, size: num
 
 /** A model on the Hugging Face hub by id, e.g. 'HuggingFaceTB/SmolLM2-135M'; `init` carries a token for gated models. */
 export function hubSource(id: string, revision = 'main', init: RequestInit = {}): ModelSource {
-  return { ...urlSource(`https://huggingface.co/${id}/resolve/${revision}`, init), name: `${id}@${revision}` };
+  return { ...urlSource(hubUrl(id, revision), init), name: `${id}@${revision}` };
+}
+
+/** The base URL of a hub model's files at a revision. */
+export function hubUrl(id: string, revision = 'main'): string {
+  return `https://huggingface.co/${id}/resolve/${revision}`;
 }
 
 /** What nodeDirSource uses of node:fs (typed here: the browser build has no Node types). */

@@ -7,7 +7,7 @@ import * as Comlink from 'comlink';
 import { AdapterSet } from '../adapters';
 import { Runtime, type DeviceOptions } from '../gpu';
 import {
-  blobSource, directoryFiles, exportAdapter, exportDense, exportQuantized, hubSource, importAdapter, LlamaModel, loadTokenizer,
+  blobSource, directoryFiles, exportAdapter, hubUrl, exportDense, exportQuantized, hubSource, importAdapter, LlamaModel, loadTokenizer,
   mergeAdapters, perplexity, generateTokens, urlSource, type ModelSource, type TextTokenizer,
 } from '../model';
 import type { QuantSpec } from '../quant';
@@ -16,6 +16,7 @@ import {
   alpacaDataset, chatDataset, splitDataset, textDataset, tokenizedDataset, train, type Dataset, type StepInfo, type TrainOptions,
 } from '../train';
 import { FinetunerError } from './errors';
+import { changedFiles, UPSTREAM, upstreamTags, type UpstreamTags } from './upstream';
 import type {
   CachedEntry, EvaluateRequest, ExportMergedRequest, Files, GenerateRequest, LoadRequest, ModelInfo, ProgressCallback, Progress,
   TrainRequest, TrainSummary,
@@ -283,14 +284,30 @@ export class FinetuneEngine {
   }
 
   private async loadModel(rt: Runtime, request: LoadRequest, report: (p: Progress) => void, signal: AbortSignal) {
-    const source = await resolveSource(request, signal);
+    const { source, base, init } = await resolveSource(request, signal);
     const quant = this.quantOf(request);
     const key = quant ? cacheKey(source, quant, request.quantizeLmHead) : `${source.name}|f32`;
     const onProgress = (p: { phase: 'download' | 'quantize'; file: string; loaded: number; total: number | null }) => report({ ...p });
     const useCache = this.cache && quant && request.cache !== false;
+    const say = (message: string) => report({ phase: 'cache', loaded: 0, total: null, message });
+    let tags: UpstreamTags | null = null;
     if (useCache) {
-      this.onCacheProblem = (p) => report({ phase: 'cache', loaded: 0, total: null, message: `the cached model was broken (${p.reason}: ${p.detail}); loading it from ${source.name} again` });
-      const hit = await this.cache!.get(key).finally(() => (this.onCacheProblem = null));
+      this.onCacheProblem = (p) => say(`the cached model was broken (${p.reason}: ${p.detail}); loading it from ${source.name} again`);
+      let hit = await this.cache!.get(key).finally(() => (this.onCacheProblem = null));
+      if (hit?.[UPSTREAM] && base) {
+        try {
+          tags = await upstreamTags(base, init);
+          const changed = changedFiles(JSON.parse(await hit[UPSTREAM].text()) as UpstreamTags, tags);
+          if (changed.length) {
+            say(`${changed.join(', ')} changed upstream since ${source.name} was cached; loading it again`);
+            await this.cache!.delete(key);
+            hit = null;
+          }
+        } catch (e) {
+          if (signal.aborted) throw e;
+          say(`could not check ${source.name} for upstream changes (${(e as Error).message}); using the cached copy`);
+        }
+      }
       if (hit) {
         const model = await LlamaModel.load(rt, blobSource(source.name, hit), { onProgress: (p) => report({ ...p, phase: 'cache' }), signal });
         return { source, key, model, fromCache: true };
@@ -300,6 +317,9 @@ export class FinetuneEngine {
     if (useCache) {
       try {
         const files = await exportQuantized(model);
+        // Without tags (a server that refuses HEAD) the entry is served as it is, unchecked.
+        if (base) tags ??= await upstreamTags(base, init).catch(() => null);
+        if (tags) files[UPSTREAM] = new Blob([JSON.stringify(tags)]);
         await this.cache!.put(key, files, (p) => report({ phase: 'cache', loaded: p.loaded, total: p.total, file: p.file }));
       } catch (e) {
         model.dispose();
@@ -470,18 +490,19 @@ function plainOptions(request: TrainRequest): TrainOptions {
   return rest;
 }
 
-/** The model's files for a load request. */
-async function resolveSource(request: LoadRequest, signal: AbortSignal): Promise<ModelSource> {
+/** The model's files for a load request, and for a URL model its base URL and request options. */
+async function resolveSource(request: LoadRequest, signal: AbortSignal): Promise<{ source: ModelSource; base: string | null; init: RequestInit }> {
   const m = request.model;
   const init: RequestInit = { signal, ...(request.token ? { headers: { Authorization: `Bearer ${request.token}` } } : {}) };
   if (typeof m === 'string') {
-    if (/^https?:\/\//.test(m)) return urlSource(m, init);
+    if (/^https?:\/\//.test(m)) return { source: urlSource(m, init), base: m.replace(/\/+$/, ''), init };
     if (!/^[\w.-]+\/[\w.-]+$/.test(m)) throw new FinetunerError(`load: '${m}' is neither a Hugging Face id ('org/name') nor an http(s) URL`);
-    return hubSource(m, request.revision ?? 'main', init);
+    const revision = request.revision ?? 'main';
+    return { source: hubSource(m, revision, init), base: hubUrl(m, revision), init };
   }
-  if (Array.isArray(m)) return blobSource(await localName(m.map((f) => [f.name, f])), Object.fromEntries(m.map((f) => [f.name, f])));
+  if (Array.isArray(m)) return { source: blobSource(await localName(m.map((f) => [f.name, f])), Object.fromEntries(m.map((f) => [f.name, f]))), base: null, init };
   const files = typeof (m as FileSystemDirectoryHandle).kind === 'string' ? await directoryFiles(m as FileSystemDirectoryHandle) : (m as Record<string, Blob>);
-  return blobSource(await localName(Object.entries(files)), files);
+  return { source: blobSource(await localName(Object.entries(files)), files), base: null, init };
 }
 
 /** A name for local files that changes when they do: their names, sizes and modification times. */

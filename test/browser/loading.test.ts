@@ -1,6 +1,6 @@
 // Loading and resuming in real Chromium, against a local server that logs requests and injects faults
-// (test/helpers/model-server.ts, started by the project's globalSetup): a cold load then a warm one with no request
-// at all; a corrupted cache chunk detected and the model fetched again; a connection dropped mid-shard resumed with
+// (test/helpers/model-server.ts, started by the project's globalSetup): a cold load then a warm one with no weight
+// request (HEADs only); a model changed upstream refetched, the cached copy used offline; a corrupted cache chunk detected and the model fetched again; a connection dropped mid-shard resumed with
 // Range; a quota shortfall refused with the bytes needed and nothing cached; a worker killed mid-training (as a page
 // reload kills it) and the run resumed by a new one from IndexedDB, on the uninterrupted loss curve; a model from a
 // FileSystemDirectoryHandle (the origin-private file system standing in for a picked directory).
@@ -38,7 +38,7 @@ afterEach(async () => {
 });
 
 describe('loading in Chromium', () => {
-  it('cold load, then a warm one from IndexedDB with no request to the server', async () => {
+  it('cold load, then a warm one from IndexedDB with no weight request (HEADs only)', async () => {
     const database = `qlora-web-load-${Date.now()}-${n++}`;
     await control({ clearLog: true });
     const cold = await (await finetuner(database)).load({ model: MODEL, quant: QUANT });
@@ -47,7 +47,24 @@ describe('loading in Chromium', () => {
     await control({ clearLog: true });
     const warm = await (await finetuner(database)).load({ model: MODEL, quant: QUANT });
     expect(warm.fromCache).toBe(true);
-    expect(await requests()).toEqual([]);
+    // Only HEAD requests for the description files' ETags (has the model changed upstream?): no body, no weights.
+    expect((await requests()).map((r) => `${r.method} ${r.path}`)).toEqual(['HEAD gqa/config.json', 'HEAD gqa/tokenizer.json', 'HEAD gqa/tokenizer_config.json']);
+  });
+
+  it('a model changed upstream since it was cached is loaded again; offline, the cached copy serves', async () => {
+    const database = `qlora-web-upstream-${Date.now()}-${n++}`;
+    const ft = await finetuner(database);
+    await ft.load({ model: MODEL, quant: QUANT });
+    await control({ touch: ['gqa/tokenizer.json'], clearLog: true });
+    const messages: string[] = [];
+    const again = await ft.load({ model: MODEL, quant: QUANT }, (p) => p.message && messages.push(p.message));
+    expect(again.fromCache).toBe(false);
+    expect(messages).toEqual([expect.stringMatching(/^tokenizer\.json changed upstream since .* was cached; loading it again$/)]);
+    expect((await ft.load({ model: MODEL, quant: QUANT })).fromCache).toBe(true);
+    await control({ faults: ['config.json', 'tokenizer.json', 'tokenizer_config.json'].map((f) => ({ path: `gqa/${f}`, status: 503 })) });
+    messages.length = 0;
+    expect((await ft.load({ model: MODEL, quant: QUANT }, (p) => p.message && messages.push(p.message))).fromCache).toBe(true);
+    expect(messages).toEqual([expect.stringMatching(/could not check .* for upstream changes \(.*HTTP 503.*\); using the cached copy/)]);
   });
 
   it('a corrupted chunk is detected, reported, and the model fetched and cached again', async () => {

@@ -1,6 +1,6 @@
 // A local HTTP server for the loading tests: serves files from memory or disk with Range (206) and ETag/If-Range
-// support and CORS, logs every request, and injects faults: a connection dropped after N bytes of a file, or a status
-// answered for a file. Node tests start it directly; the Chromium project starts one in globalSetup
+// support and CORS, logs every request, and injects faults: a connection dropped after N bytes of a file, a status
+// answered for a file, or a file changed upstream (touch). Node tests start it directly; the Chromium project starts one in globalSetup
 // (test/helpers/model-server-setup.ts) and the page steers it through POST /__control and GET /__log.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ export interface Fault {
 }
 
 export interface LoggedRequest {
+  method: string;
   path: string;
   range: string | null;
   status: number;
@@ -52,7 +53,7 @@ export async function startModelServer(): Promise<ModelServer> {
     if (path === '__log') return void res.writeHead(200, { ...CORS, 'Content-Type': 'application/json' }).end(JSON.stringify(state.log));
     const range = req.headers.range ?? null;
     const fault = state.faults.find((f) => f.path === path && (f.times ?? 1) > 0);
-    const answer = (status: number) => state.log.push({ path, range, status });
+    const answer = (status: number) => state.log.push({ method: req.method ?? 'GET', path, range, status });
     if (fault?.status) {
       fault.times = (fault.times ?? 1) - 1;
       answer(fault.status);
@@ -89,8 +90,10 @@ export async function startModelServer(): Promise<ModelServer> {
     let text = '';
     req.on('data', (c) => (text += c));
     req.on('end', () => {
-      const c = JSON.parse(text || '{}') as { faults?: Fault[]; clearLog?: boolean };
+      const c = JSON.parse(text || '{}') as { faults?: Fault[]; clearLog?: boolean; touch?: string[] };
       if (c.faults) state.faults = c.faults;
+      // A new version of these files upstream (JSON stays valid): their ETags change.
+      for (const path of c.touch ?? []) files.set(path, Uint8Array.from([...files.get(path)!, 0x0a]));
       if (c.clearLog) state.log = [];
       res.writeHead(200, CORS).end('{}');
     });
