@@ -26,7 +26,12 @@ export function urlSource(baseUrl: string, init: RequestInit = {}, options: { re
     async file(path) {
       const url = `${base}/${path}`;
       const response = await request(url, init);
-      if (response.status === 404) return null;
+      // A single-page-app server (Vite's dev server among them) answers a missing path with its index.html: no model
+      // file is HTML, so that is a missing file too.
+      if (response.status === 404 || /^text\/html/i.test(response.headers.get('content-type') ?? '')) {
+        await response.body?.cancel();
+        return null;
+      }
       if (!response.body) throw new SourceError(url, response.status, `HTTP ${response.status} with no body`);
       const length = response.headers.get('content-length');
       const size = length === null ? null : Number(length);

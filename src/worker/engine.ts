@@ -94,7 +94,7 @@ export class FinetuneEngine {
   /** Sets the options (before the first load; a worker's engine is built before the page's options arrive). */
   configure(options: EngineOptions): void {
     if (this.rt) throw new FinetunerError('configure: the engine is already in use');
-    this.options = options;
+    this.options = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.cache = hasIndexedDb() ? new ModelCache({ database: options.database ?? 'qlora-web', onProblem: (p) => this.onCacheProblem?.(p) }) : null;
   }
 

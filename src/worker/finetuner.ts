@@ -51,7 +51,16 @@ export async function createFinetuner(options: FinetunerOptions = {}): Promise<F
   installErrorTransfer();
   const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'qlora-web' });
   const remote = Comlink.wrap<FinetuneEngine>(w);
-  if (engineOptions.database) await remote.configure({ database: engineOptions.database });
+  // A worker whose script does not load never answers: its 'error' event turns the handshake into a clear error.
+  const failed = new Promise<never>((_, reject) => {
+    w.addEventListener('error', (e) => reject(new FinetunerError(`createFinetuner: the worker failed to start (${e.message || 'its script did not load: the app must serve qlora-web\'s assets/worker-*.js beside qlora-web.js'})`)), { once: true });
+  });
+  try {
+    await Promise.race([remote.configure({ database: engineOptions.database }), failed]);
+  } catch (e) {
+    w.terminate();
+    throw e;
+  }
   const cb = <T extends (...args: never[]) => unknown>(f?: T) => (f ? Comlink.proxy(f) : undefined);
   return {
     inWorker: true,

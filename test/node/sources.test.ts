@@ -36,6 +36,9 @@ describe('sources', () => {
     const offline = await urlSource('https://example.org/m').file('config.json').catch((e) => e);
     expect([offline.name, offline.status]).toEqual(['SourceError', null]);
     expect(offline.message).toMatch(/failed before any answer \(Failed to fetch\).*CORS/);
+    // A single-page-app server's index.html for a missing path is a missing file, not a malformed one.
+    vi.stubGlobal('fetch', vi.fn(async () => new Response('<!doctype html>', { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' } })));
+    expect(await urlSource('https://example.org/m').file('quantization.json')).toBeNull();
     vi.stubGlobal('fetch', answer(404));
     const rt = await testRuntime();
     await expect(LlamaModel.load(rt, urlSource('https://example.org/m'))).rejects.toThrow(ModelFormatError);
