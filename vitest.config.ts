@@ -28,7 +28,7 @@ export default defineConfig({
           name: 'node',
           environment: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/browser/**'],
+          exclude: ['test/browser/**', 'test/e2e/**'],
           env: { VK_DRIVER_FILES: process.env.VK_DRIVER_FILES ?? SWIFTSHADER_ICD },
         },
       },
@@ -45,6 +45,17 @@ export default defineConfig({
             provider: playwright({ launchOptions: { executablePath: CHROMIUM, args: CHROMIUM_WEBGPU_ARGS } }),
             instances: [{ browser: 'chromium' }],
           },
+        },
+      },
+      {
+        // The demo end to end (Playwright drives Chromium from Node): `npm run test:e2e`. Not in `npm test`: on a CPU
+        // WebGPU (SwiftShader) its 20 training steps take ~9 minutes.
+        extends: true,
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['test/e2e/**/*.test.ts'],
+          env: { VK_DRIVER_FILES: process.env.VK_DRIVER_FILES ?? SWIFTSHADER_ICD },
         },
       },
     ],

@@ -49,7 +49,8 @@ interface Checkpoint {
   files: Record<string, Blob>;
 }
 
-/** Calls a progress callback at most every 100 ms per phase (and always for the last unit); a callback that throws
+/** Calls a progress callback at most every 100 ms per phase and file (always for the last unit and for every training
+ *  step); a callback that throws
  *  or a page that went away never stops the work. */
 function reporter(onProgress?: ProgressCallback): (p: Progress, force?: boolean) => void {
   const last = new Map<string, number>();
@@ -57,7 +58,8 @@ function reporter(onProgress?: ProgressCallback): (p: Progress, force?: boolean)
     if (!onProgress) return;
     const now = performance.now();
     const key = `${p.phase}:${p.file ?? ''}`;
-    if (!force && p.loaded !== p.total && now - (last.get(key) ?? -Infinity) < 100) return;
+    // Every training step is reported (a chart wants each); bytes, linears and windows are thinned.
+    if (!force && p.phase !== 'train' && p.loaded !== p.total && now - (last.get(key) ?? -Infinity) < 100) return;
     last.set(key, now);
     try {
       Promise.resolve(onProgress(p)).catch(() => {});
