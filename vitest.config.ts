@@ -38,7 +38,7 @@ export default defineConfig({
           name: 'chromium',
           include: ['test/**/*.test.ts'],
           globalSetup: ['test/helpers/model-server-setup.ts'],
-          exclude: ['test/node/**'],
+          exclude: ['test/node/**', 'test/e2e/**'],
           browser: {
             enabled: true,
             headless: true,
