@@ -17,6 +17,6 @@ export { floatData, parseSafetensorsHeader, readSafetensors, type SafetensorsEnt
 export { safetensorsParts, writeSafetensors, type NamedTensor } from './safetensors-write';
 export { recordTrainingPass, scoredTokens, type TrainBatch, type TrainingPassOptions } from './training-pass';
 export { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling';
-export { blobSource, copyFiles, directoryFiles, directorySource, hubSource, hubUrl, MODEL_FILES, nodeDirSource, urlSource, type ModelSource, type SourceFile } from './source';
+export { blobSource, copyFiles, directoryFiles, fetchChecked, directorySource, hubSource, hubUrl, MODEL_FILES, nodeDirSource, urlSource, type ModelSource, type SourceFile } from './source';
 export { loadTokenizer, TextTokenizer, type ChatMessage } from './tokenizer';
 export { expectedTensors, freeLlamaWeights, LINEARS, loadConfig, loadLlamaWeights, stackLinears, type LinearKey, type LayerWeights, type LlamaWeights, type LoadOptions, type LoadProgress } from './weights';

@@ -25,7 +25,7 @@ export function urlSource(baseUrl: string, init: RequestInit = {}, options: { re
     name: base,
     async file(path) {
       const url = `${base}/${path}`;
-      const response = await request(url, init);
+      const response = await fetchChecked(url, init);
       // A single-page-app server (Vite's dev server among them) answers a missing path with its index.html: no model
       // file is HTML, so that is a missing file too.
       if (response.status === 404 || /^text\/html/i.test(response.headers.get('content-type') ?? '')) {
@@ -47,7 +47,7 @@ export function urlSource(baseUrl: string, init: RequestInit = {}, options: { re
 }
 
 /** fetch, with 401/403, 5xx and network failures turned into SourceErrors that say what to do (404 is returned). */
-async function request(url: string, init: RequestInit): Promise<Response> {
+export async function fetchChecked(url: string, init: RequestInit): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(url, init);
@@ -90,7 +90,7 @@ function resumingBody(url: string, init: RequestInit, first: Response, size: num
           const headers = new Headers(init.headers);
           headers.set('Range', `bytes=${received}-`);
           if (etag) headers.set('If-Range', etag);
-          const again = await request(url, { ...init, headers });
+          const again = await fetchChecked(url, { ...init, headers });
           if (again.status !== 206 || !again.body) {
             // 200: the server ignores Range, or the file changed (If-Range): the bytes already read cannot be trusted.
             await again.body?.cancel();

@@ -209,6 +209,7 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
       const weight = await quantize(rt, embed, quant, 'lm_head.weight (tied)');
       lmHead = { kind: 'quantized', name: 'lm_head.weight', out: config.vocabSize, in: config.hiddenSize, weight };
       linears.set('lm_head.weight', lmHead);
+      options.onProgress?.({ phase: 'quantize', file: 'lm_head.weight (tied)', loaded: linears.size, total: toQuantize });
     } else lmHead = { kind: 'dense', name: 'lm_head.weight (tied)', out: config.vocabSize, in: config.hiddenSize, weight: embed };
     const layers = Array.from({ length: config.layers }, (_, l): LayerWeights => {
       const p = `model.layers.${l}.`;

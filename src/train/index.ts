@@ -5,4 +5,4 @@ export {
 } from './data';
 export { DatasetError, TrainingError } from './errors';
 export { learningRate, type Schedule, type ScheduleKind } from './schedule';
-export { evaluate, train, type EvalInfo, type StepInfo, type TrainOptions, type TrainResult } from './trainer';
+export { evaluate, plannedSteps, train, type EvalInfo, type StepInfo, type TrainOptions, type TrainResult } from './trainer';

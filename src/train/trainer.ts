@@ -86,6 +86,11 @@ type Resolved = Required<Omit<TrainOptions, 'steps' | 'evalData' | 'evalEvery' |
   steps: number; evalEvery: number; evalBatchSize: number; startStep: number;
 };
 
+/** The optimizer steps a run of `options` over `rows` rows takes: `steps`, else `epochs` passes over the data. */
+export function plannedSteps(options: Pick<TrainOptions, 'steps' | 'epochs' | 'batchSize' | 'gradientAccumulation'>, rows: number): number {
+  return options.steps ?? Math.ceil(((options.epochs ?? 1) * rows) / ((options.batchSize ?? 4) * (options.gradientAccumulation ?? 1)));
+}
+
 function resolve(options: TrainOptions, rows: number): Resolved {
   const o = {
     epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 4, gradientAccumulation: options.gradientAccumulation ?? 1,
@@ -99,7 +104,7 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   positiveInt(o.batchSize, 'batchSize');
   positiveInt(o.gradientAccumulation, 'gradientAccumulation');
   positiveInt(o.epochs, 'epochs');
-  o.steps = options.steps ?? Math.ceil((o.epochs * rows) / (o.batchSize * o.gradientAccumulation));
+  o.steps = plannedSteps(options, rows);
   positiveInt(o.steps, 'steps');
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new TrainingError(`train: lr must be a positive number, got ${o.lr}`);
   if (!['constant', 'linear', 'cosine'].includes(o.schedule)) throw new TrainingError(`train: schedule must be constant, linear or cosine, got ${o.schedule}`);

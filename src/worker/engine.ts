@@ -13,7 +13,7 @@ import {
 import type { QuantSpec } from '../quant';
 import { cacheKey, checkpointFiles, checkpointFromFiles, ModelCache, StorageQuotaError, type CacheProblem } from '../storage';
 import {
-  alpacaDataset, chatDataset, splitDataset, textDataset, tokenizedDataset, train, type Dataset, type StepInfo, type TrainOptions,
+  alpacaDataset, chatDataset, plannedSteps, splitDataset, textDataset, tokenizedDataset, train, type Dataset, type StepInfo, type TrainOptions,
 } from '../train';
 import { FinetunerError } from './errors';
 import { changedFiles, UPSTREAM, upstreamTags, type UpstreamTags } from './upstream';
@@ -37,7 +37,6 @@ const RECOVERIES = 3;
 
 interface Loaded {
   request: LoadRequest;
-  source: ModelSource;
   key: string;
   model: LlamaModel;
   tokenizer: TextTokenizer | null;
@@ -107,14 +106,12 @@ export class FinetuneEngine {
       const t0 = performance.now();
       this.unload();
       const rt = await this.runtime();
-      const { source, key, model, fromCache } = await this.loadModel(rt, request, report, signal);
-      let tokenizer: TextTokenizer | null = null;
-      if (await model.source?.file('tokenizer.json')) tokenizer = await loadTokenizer(model.source!);
-      this.loaded = { request, source, key, model, tokenizer };
-      const c = model.config;
+      const { loaded, fromCache } = await this.loadModel(rt, request, report, signal);
+      this.loaded = loaded;
+      const c = loaded.model.config;
       return {
-        key, fromCache, layers: c.layers, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize, quant: this.quantOf(request),
-        hasTokenizer: tokenizer !== null, seconds: (performance.now() - t0) / 1000,
+        key: loaded.key, fromCache, layers: c.layers, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize, quant: this.quantOf(request),
+        hasTokenizer: loaded.tokenizer !== null, seconds: (performance.now() - t0) / 1000,
       };
     });
   }
@@ -285,8 +282,13 @@ export class FinetuneEngine {
     return request.quant === undefined ? DEFAULT_QUANT : request.quant;
   }
 
-  private async loadModel(rt: Runtime, request: LoadRequest, report: (p: Progress) => void, signal: AbortSignal) {
+  /** The model of a load request with its tokenizer (when it has tokenizer.json), through the cache. */
+  private async loadModel(rt: Runtime, request: LoadRequest, report: (p: Progress) => void, signal: AbortSignal): Promise<{ loaded: Loaded; fromCache: boolean }> {
     const { source, base, init } = await resolveSource(request, signal);
+    const withTokenizer = async (model: LlamaModel, fromCache: boolean) => {
+      const tokenizer = (await model.source?.file('tokenizer.json')) ? await loadTokenizer(model.source!) : null;
+      return { loaded: { request, key, model, tokenizer }, fromCache };
+    };
     const quant = this.quantOf(request);
     const key = quant ? cacheKey(source, quant, request.quantizeLmHead) : `${source.name}|f32`;
     const onProgress = (p: { phase: 'download' | 'quantize'; file: string; loaded: number; total: number | null }) => report({ ...p });
@@ -311,8 +313,7 @@ export class FinetuneEngine {
         }
       }
       if (hit) {
-        const model = await LlamaModel.load(rt, blobSource(source.name, hit), { onProgress: (p) => report({ ...p, phase: 'cache' }), signal });
-        return { source, key, model, fromCache: true };
+        return withTokenizer(await LlamaModel.load(rt, blobSource(source.name, hit), { onProgress: (p) => report({ ...p, phase: 'cache' }), signal }), true);
       }
     }
     const model = await LlamaModel.load(rt, source, { quant, quantizeLmHead: request.quantizeLmHead, onProgress, signal });
@@ -329,7 +330,7 @@ export class FinetuneEngine {
         throw e;
       }
     }
-    return { source, key, model, fromCache: false };
+    return withTokenizer(model, false);
   }
 
   private need(): Loaded {
@@ -375,8 +376,7 @@ export class FinetuneEngine {
     else if ('chat' in d) ds = chatDataset(this.needTokenizer('train'), d.chat as string, { seqLen });
     else throw new FinetunerError(`train: data must be one of { text }, { alpaca }, { chat }, { tokens }; got keys ${JSON.stringify(Object.keys(d))}`);
     if (!request.validation) return { train: ds, validation: null };
-    const split = splitDataset(ds, request.validation, request.seed ?? 0);
-    return split;
+    return splitDataset(ds, request.validation, request.seed ?? 0);
   }
 
   /** The training loop around train(): progress, checkpoints (IndexedDB and memory), abort, device-loss recovery. */
@@ -391,7 +391,7 @@ export class FinetuneEngine {
     let current = adapters;
     let from = startStep;
     let stopped: TrainSummary['stopped'] = 'completed';
-    const total = request.steps ?? Math.ceil(((request.epochs ?? 1) * data.train.examples.length) / ((request.batchSize ?? 4) * (request.gradientAccumulation ?? 1)));
+    const total = plannedSteps(request, data.train.examples.length);
     for (;;) {
       const loaded = this.need();
       const started = performance.now();
@@ -448,9 +448,9 @@ export class FinetuneEngine {
     }
     this.rt = null;
     const rt = await this.runtime();
-    const { source, key, model } = await this.loadModel(rt, loadRequest, () => {}, new AbortController().signal);
-    const tokenizer = (await model.source?.file('tokenizer.json')) ? await loadTokenizer(model.source!) : null;
-    this.loaded = { request: loadRequest, source, key, model, tokenizer };
+    const { loaded } = await this.loadModel(rt, loadRequest, () => {}, new AbortController().signal);
+    this.loaded = loaded;
+    const { model } = loaded;
     const adapters = this.lastCheckpoint?.runId === runId
       ? (await checkpointFromFiles(runId, this.lastCheckpoint.files, model, data.train)).adapters
       : createAdapters(model, request);

@@ -1,6 +1,7 @@
 // The finetuner's requests and answers: plain data, so they cross a worker boundary by structured cloning.
 import type { LoraTarget } from '../adapters';
-import type { TokenizedRow, TrainOptions } from '../train';
+import type { CheckpointOptions } from '../storage';
+import type { TokenizedRow } from '../train';
 import type { QuantSpec } from '../quant';
 
 export type ProgressPhase = 'download' | 'quantize' | 'cache' | 'train' | 'eval' | 'generate';
@@ -72,10 +73,8 @@ export type TrainData =
   /** Pre-tokenized rows, or their JSONL. */
   | { tokens: TokenizedRow[] | string };
 
-/** The plain-data training options of train() (no callbacks, signals or datasets). */
-export type PlainTrainOptions = Omit<TrainOptions, 'evalData' | 'onStep' | 'onEval' | 'onCheckpoint' | 'signal' | 'startStep'>;
-
-export interface TrainRequest extends PlainTrainOptions {
+/** train()'s options that are plain data (no callbacks, signals or datasets), as a checkpoint keeps them. */
+export interface TrainRequest extends CheckpointOptions {
   data: TrainData;
   method?: MethodName;
   rank?: number;
