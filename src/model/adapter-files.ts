@@ -111,11 +111,10 @@ export async function importAdapter(model: LlamaModel, source: ModelSource): Pro
     set = await importPeft(model, source);
   }
   try {
-    if (await source.file(OPTIMIZER)) {
-      const moments = new Map(set.store.names.flatMap((n) => [[`${n}.adam_m`, set.store.shape(n)], [`${n}.adam_v`, set.store.shape(n)]] as const));
-      for (const [name, data] of await readAdapterTensors(source, OPTIMIZER, moments, ours)) {
-        set.store.write(name.replace(/\.adam_[mv]$/, ''), data, name.endsWith('.adam_m') ? 'm' : 'v');
-      }
+    const moments = new Map(set.store.names.flatMap((n) => [[`${n}.adam_m`, set.store.shape(n)], [`${n}.adam_v`, set.store.shape(n)]] as const));
+    const saved = await readAdapterTensors(source, OPTIMIZER, moments, { ...ours, optional: true });
+    if (saved) {
+      for (const [name, data] of saved) set.store.write(name.replace(/\.adam_[mv]$/, ''), data, name.endsWith('.adam_m') ? 'm' : 'v');
       set.trainedSteps = fields?.trained_steps ?? 0;
     }
     set.base = fields?.base ?? null;

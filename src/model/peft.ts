@@ -43,15 +43,25 @@ function field<T>(raw: Record<string, unknown>, name: string, check: (v: unknown
 
 /**
  * One float tensor per expected name from an adapter's safetensors file, every name, shape and value checked before
- * anything reaches the GPU: `unknown` says what a tensor must be, `needs` who fixes the shapes (both for messages);
- * `rename` maps older key spellings to the expected ones.
+ * anything reaches the GPU: `unknown` says what a tensor must be, `needs` who fixes the shapes, `missing` what to do
+ * when the file is absent (all for messages); `rename` maps older key spellings to the expected ones. The file is
+ * opened once; an absent one is an error, or null where `optional`.
  */
 export async function readAdapterTensors(
   source: ModelSource, file: string, expected: ReadonlyMap<string, readonly number[]>,
-  describe: { unknown: string; needs: string; rename?: (name: string) => string },
-): Promise<Map<string, Float32Array>> {
+  describe: { unknown: string; needs: string; missing?: string; rename?: (name: string) => string },
+): Promise<Map<string, Float32Array>>;
+export async function readAdapterTensors(
+  source: ModelSource, file: string, expected: ReadonlyMap<string, readonly number[]>,
+  describe: { unknown: string; needs: string; rename?: (name: string) => string; optional: true },
+): Promise<Map<string, Float32Array> | null>;
+export async function readAdapterTensors(
+  source: ModelSource, file: string, expected: ReadonlyMap<string, readonly number[]>,
+  describe: { unknown: string; needs: string; missing?: string; rename?: (name: string) => string; optional?: boolean },
+): Promise<Map<string, Float32Array> | null> {
   const f = await source.file(file);
-  if (!f) throw new AdapterConfigError(file, `not found in ${source.name}`);
+  if (!f && describe.optional) return null;
+  if (!f) throw new AdapterConfigError(file, `not found in ${source.name}${describe.missing ? ` (${describe.missing})` : ''}`);
   const values = new Map<string, Float32Array>();
   for await (const t of readSafetensors(f.stream(), file, f.size)) {
     const name = describe.rename ? describe.rename(t.name) : t.name;
@@ -135,8 +145,8 @@ export async function importPeft(model: LlamaModel, source: ModelSource, options
     expected.set(loraKey(l.target, 'A'), [lora.rank!, l.inFeatures]);
     expected.set(loraKey(l.target, 'B'), [l.outFeatures, lora.rank!]);
   }
-  if (!(await source.file(WEIGHTS))) throw new AdapterConfigError(WEIGHTS, `not found in ${source.name} (adapter_model.bin is not supported: save with safe_serialization)`);
   const values = await readAdapterTensors(source, WEIGHTS, expected, {
+    missing: 'adapter_model.bin is not supported: save with safe_serialization',
     // PEFT ≥ 0.7 saves keys without the adapter name; older files carry '.default' before '.weight'.
     rename: (name) => name.replace(/\.lora_([AB])\.default\.weight$/, '.lora_$1.weight'),
     unknown: `a LoRA tensor of this model for target_modules ${JSON.stringify(lora.targets)}`,
