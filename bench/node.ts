@@ -4,13 +4,8 @@
 // quantization, fidelity), model (TinyLlama-shaped decode/prefill), micro (micro-llama-6m's validation loss; needs
 // MICRO_LLAMA_DIR and CORPUS_DIR); selfcheck (the kernels suite's self-check alone); and for tuning: gemv (the kernels
 // suite's decode GEMV rows alone), quanttune (quantized-GEMM tile depths), gemm (quantized GEMM
-// int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemmprobe
-// (the quantized GEMM with parts cut out), gemmblock (the forward GEMM's B fetched per 32-code block or per tile), gemmstats (the backward GEMM's
-// group statistics per slot or shared per tile), gemvprobe (the decode
-// GEMV with parts cut out, and a plain read of the same bytes), gemvtune (decode GEMV variants), gemvwg (decode GEMV
-// workgroup sizes and lanes per row), gemvhalf (int codes decoded in f16 pairs), gemvslices (the
-// decode GEMV with X in registers against gemv_units), gemvslicesprobe (it with parts cut out), gemvrows (the
-// decode GEMV at M = 2…8), quantize (quantization alone, plain and ICQ, three formats per codebook), fidelity (the
+// int2/3/4 and nf4 against f32 at M = 2048), gemmtiles (128×64 and 64×128 GEMM tiles), gemvtune (decode GEMV
+// variants), gemvrows (the decode GEMV at M = 2…8), quantize (quantization alone, plain and ICQ, three formats per codebook), fidelity (the
 // kernels suite's fidelity rows alone, and the real model's per linear: needs MODEL_SAFETENSORS), train (LoRA training
 // tokens/s and peak GPU bytes, TinyLlama shape), finetune (micro-llama-6m on Shakespeare; FINETUNE_STEPS, default 400;
 // FINETUNE_VALID_TOKENS cuts the validation split short for a smoke test), methodcost (each adapter method's step
@@ -22,13 +17,6 @@ import { selfCheck } from './selfcheck';
 import { existsSync } from 'node:fs';
 import { fidelity, formatFidelity, type FidelityRow } from './fidelity';
 import { runGemmComparison, runGemmTiles, runGemvRows, runGemvSuite, runGemvTuning, runQuantizeSuite, runQuantSuite, runQuantTuning } from './quant-suite';
-import { runGemvProbe } from './gemv-probe';
-import { runGemvWorkgroups } from './gemv-workgroups';
-import { runGemvHalf } from './gemv-half';
-import { runGemvSlices } from './gemv-slices';
-import { runGemmProbe } from './gemm-probe';
-import { runGemmBlock } from './gemm-block';
-import { runGemmStats } from './gemm-stats';
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
 import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
@@ -65,17 +53,9 @@ if (suites.has('kernels')) results.push(...(await runQuantSuite(rt, scale, copy 
 if (suites.has('gemv')) results.push(...(await runGemvSuite(rt, scale, copy ? copy.value : null, log)));
 if (suites.has('quantize')) results.push(...(await runQuantizeSuite(rt, log)));
 if (suites.has('quanttune')) results.push(...(await runQuantTuning(rt, log)));
-if (suites.has('gemvprobe')) results.push(...(await runGemvProbe(rt, copy ? copy.value : null, log)));
-if (suites.has('gemvwg')) results.push(...(await runGemvWorkgroups(rt, copy ? copy.value : null, log)));
-if (suites.has('gemvhalf')) results.push(...(await runGemvHalf(rt, copy ? copy.value : null, log)));
-if (suites.has('gemvslices')) results.push(...(await runGemvSlices(rt, copy ? copy.value : null, log)));
-if (suites.has('gemvslicesprobe')) results.push(...(await runGemvSlices(rt, copy ? copy.value : null, log, true)));
 if (suites.has('gemvtune')) results.push(...(await runGemvTuning(rt, copy ? copy.value : null, log)));
 if (suites.has('gemvrows')) results.push(...(await runGemvRows(rt, copy ? copy.value : null, log)));
 if (suites.has('gemm')) results.push(...(await runGemmComparison(rt, log)));
-if (suites.has('gemmprobe')) results.push(...(await runGemmProbe(rt, log)));
-if (suites.has('gemmblock')) results.push(...(await runGemmBlock(rt, log)));
-if (suites.has('gemmstats')) results.push(...(await runGemmStats(rt, log)));
 if (suites.has('gemmtiles')) results.push(...(await runGemmTiles(rt, log)));
 if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? copy.value : null, log)));
 const microDir = process.env.MICRO_LLAMA_DIR;
