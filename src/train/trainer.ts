@@ -63,7 +63,8 @@ export interface TrainOptions {
   evalData?: Dataset;
   /** Evaluate every this many steps (and after the last) when evalData is given; default: only after the last. */
   evalEvery?: number;
-  /** Rows per evaluation batch, default batchSize. */
+  /** Rows per evaluation batch. Default: as many as keep a batch's logits within 64 MiB (no backward, so no
+   *  activations are kept), at least batchSize and at most 64. */
   evalBatchSize?: number;
   onStep?: (info: StepInfo) => void;
   /** Called every `checkpointEvery` steps, and after an abort, with the last completed step, when no later step has
@@ -117,9 +118,17 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   if (!(Number.isInteger(o.startStep) && o.startStep >= 0 && o.startStep < o.steps)) {
     throw new TrainingError(`train: startStep must be an integer in [0, steps = ${o.steps}), got ${options.startStep}`);
   }
-  o.evalBatchSize = options.evalBatchSize ?? o.batchSize;
-  positiveInt(o.evalBatchSize, 'evalBatchSize');
+  o.evalBatchSize = options.evalBatchSize ?? 0; // 0: evalRows() once the model and the evaluation data are known
+  if (options.evalBatchSize !== undefined) positiveInt(o.evalBatchSize, 'evalBatchSize');
   return o;
+}
+
+/** The default evaluation batch: rows whose logits fit 64 MiB (as perplexity() batches windows), within
+ *  [batchSize, 64]. Evaluation rows cost a forward alone; few large batches are what a GPU (and a CPU WebGPU, whose
+ *  cost is per launch) does fastest. */
+function evalRows(model: LlamaModel, data: Dataset, batchSize: number): number {
+  const perRow = Math.max(1, longestRow(data.examples)) * model.config.vocabSize * 4;
+  return Math.min(64, Math.max(batchSize, Math.floor((64 << 20) / perRow)));
 }
 
 /** The longest row's tokens (a loop: spreading 10⁵ rows into Math.max overflows the call stack). */
@@ -284,7 +293,7 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
     history.steps.push(info);
     options.onStep?.(info);
     if (options.evalData && ((o.evalEvery && p.step % o.evalEvery === 0) || p.step === o.steps)) {
-      const e = await evaluate(model, options.evalData, { batchSize: o.evalBatchSize });
+      const e = await evaluate(model, options.evalData, { batchSize: o.evalBatchSize || evalRows(model, options.evalData, o.batchSize) });
       const evalInfo = { step: p.step, ...e };
       history.evals.push(evalInfo);
       options.onEval?.(evalInfo);
