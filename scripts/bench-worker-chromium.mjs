@@ -7,11 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { createServer } from 'vite';
+import { CHROMIUM_PATH, CHROMIUM_WEBGPU_ARGS } from './chromium.mjs';
 
 const out = process.argv[2] ?? 'bench/results/chromium-worker.json';
 const steps = process.argv[3] ?? '20';
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const args = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
 const [H, I, L, HEADS, KV, V] = [576, 1536, 30, 9, 3, 49152];
 const D = H / HEADS;
@@ -97,7 +96,7 @@ const serveModel = {
 const server = await createServer({ configFile: false, root: 'bench', plugins: [serveModel], server: { port: 0, host: '127.0.0.1', fs: { allow: [process.cwd()] } }, logLevel: 'error' });
 await server.listen();
 const url = `${server.resolvedUrls.local[0]}worker.html?steps=${steps}`;
-const browser = await chromium.launch({ executablePath, args, headless: true });
+const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_WEBGPU_ARGS, headless: true });
 try {
   const page = await browser.newPage();
   page.on('console', (m) => m.type() === 'error' && console.error('page:', m.text()));
