@@ -34,6 +34,8 @@ export interface BenchReport {
   /** Issue 19's cost of each adapter method (BENCH_SUITES=methodcost). */
   methodsCost?: unknown;
   finetune?: unknown;
+  /** onnxruntime-web's MatMulNBits beside ours (BENCH_SUITES=peers). */
+  peers?: unknown;
 }
 
 export type Record = (step: Step) => Promise<void>;

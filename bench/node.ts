@@ -9,7 +9,9 @@
 // kernels suite's fidelity rows alone, and the real model's per linear: needs MODEL_SAFETENSORS), train (LoRA training
 // tokens/s and peak GPU bytes, TinyLlama shape), finetune (micro-llama-6m on Shakespeare; FINETUNE_STEPS, default 400;
 // FINETUNE_VALID_TOKENS cuts the validation split short for a smoke test), methodcost (each adapter method's step
-// time and peak bytes on the TinyLlama shape: issue 19's cost of IEC and pooling).
+// time and peak bytes on the TinyLlama shape: issue 19's cost of IEC and pooling), peers (onnxruntime-web's 4-bit
+// MatMulNBits beside our int4 G64 matmul on the same shapes; ORT_DIR holds its WebGPU bundle and wasm, default
+// .device/ort).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags } from '../src/gpu';
 import type { BenchReport, BenchResult } from './harness';
@@ -20,6 +22,8 @@ import { runGemmComparison, runGemmTiles, runGemvRows, runGemvSuite, runGemvTuni
 import { readSafetensors } from './safetensors-read';
 import { copyBench, formatRow, runSuite } from './suite';
 import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
+import { formatPeerRow, peerCases, runMatMulNBitsPeer, type PeerRow } from './peers/matmulnbits-peer';
+import { loadOrtNode } from './peers/ort-node';
 import { runMethodsCost, runMicroFinetune, runTrainingBench, type FinetuneReport } from './train-suite';
 
 declare const __COMMIT__: string;
@@ -27,7 +31,8 @@ declare const __COMMIT__: string;
 // Unquantized timestamps, and matrix-unit features visible where the driver has them.
 // BENCH_DAWN_ENABLE replaces the enabled Dawn toggles, for diagnostics (e.g. allow_unsafe_apis,disable_robustness:
 // what Dawn's bounds clamping costs; a browser always has it).
-setNodeDawnFlags([`enable-dawn-features=${process.env.BENCH_DAWN_ENABLE ?? 'allow_unsafe_apis'}`, 'disable-dawn-features=timestamp_quantization']);
+const dawnFlags = [`enable-dawn-features=${process.env.BENCH_DAWN_ENABLE ?? 'allow_unsafe_apis'}`, 'disable-dawn-features=timestamp_quantization'];
+setNodeDawnFlags(dawnFlags);
 
 const out = process.argv[2];
 const rt = await Runtime.create({ onDeviceLost: (e) => console.error(String(e)) });
@@ -58,6 +63,11 @@ if (suites.has('gemvrows')) results.push(...(await runGemvRows(rt, copy ? copy.v
 if (suites.has('gemm')) results.push(...(await runGemmComparison(rt, log)));
 if (suites.has('gemmtiles')) results.push(...(await runGemmTiles(rt, log)));
 if (suites.has('model')) results.push(...(await runModelSuite(rt, scale, copy ? copy.value : null, log)));
+let peers: PeerRow[] | null = null;
+if (suites.has('peers')) {
+  const { ort, why } = await loadOrtNode(process.env.ORT_DIR ?? '.device/ort', dawnFlags);
+  peers = await runMatMulNBitsPeer(rt, ort, peerCases(!isCpu), (r) => console.log(formatPeerRow(r)), why);
+}
 const microDir = process.env.MICRO_LLAMA_DIR;
 const corpusDir = process.env.CORPUS_DIR;
 const microLoss: CorpusLoss[] = suites.has('micro') && microDir && corpusDir ? await microLlamaLoss(rt, microDir, corpusDir) : [];
@@ -104,6 +114,7 @@ const report: BenchReport = {
   training,
   methodsCost,
   finetune,
+  peers,
 };
 if (out) writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
 rt.dispose();
