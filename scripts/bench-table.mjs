@@ -17,6 +17,13 @@ for (const run of tables) {
     console.log(`| ${r.name} | ${r.shape} | ${fmt(r.value)} | ${r.unit} | ${fmt(r.ceiling)} | ${r.ratio === null ? '' : r.ratio.toFixed(3)} | ${(r.seconds * 1e6).toFixed(1)} | ${r.timing} |`);
   }
 }
+if (report.peers?.length) {
+  console.log('\n| kernel | shape | ours µs | onnxruntime-web µs | peer / ours | peer error | note |\n| --- | --- | --- | --- | --- | --- | --- |');
+  const us = (s) => (s === null ? '—' : (s * 1e6).toFixed(1));
+  for (const p of report.peers) {
+    console.log(`| ${p.what} | ${p.shape} | ${us(p.ours)} | ${us(p.peer)} | ${p.ratio === null ? '—' : p.ratio.toFixed(2)} | ${p.peerError === null ? '—' : p.peerError.toExponential(1)} | ${p.note ?? ''} |`);
+  }
+}
 if (report.fidelity?.length) {
   console.log('\n| source | format | weights | entropy plain → ICQ (bits) | RMSE plain → ICQ | groups where ICQ entropy < plain |\n| --- | --- | --- | --- | --- | --- |');
   for (const f of report.fidelity) {

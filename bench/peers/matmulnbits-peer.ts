@@ -11,14 +11,14 @@ import { quantMatmul } from '../../src/quant';
 import { freeQuantized } from '../../src/quant';
 import { seededUniforms } from '../harness';
 import { randomWeight } from '../quant-suite';
-import { dequantizeMatMulNBits, matMulNBitsModel, randomMatMulNBitsWeights } from './onnx-matmulnbits';
+import { dequantizeMatMulNBits, fromHalf, matMulNBitsModel, randomMatMulNBitsWeights, toHalf } from './onnx-matmulnbits';
 
 /** The part of onnxruntime-web this bench uses (the module is passed in: the page, the worker and Node load it
  *  their own ways). */
 export interface Ort {
   env: { wasm: { numThreads?: number; wasmPaths?: unknown }; webgpu: { device?: unknown }; versions?: { web?: string } };
   InferenceSession: { create(model: Uint8Array, options: object): Promise<OrtSession> };
-  Tensor: { fromGpuBuffer(buffer: GPUBuffer, options: { dataType: 'float32'; dims: number[] }): unknown };
+  Tensor: { fromGpuBuffer(buffer: GPUBuffer, options: { dataType: 'float32' | 'float16'; dims: number[] }): unknown };
 }
 interface OrtSession {
   run(feeds: Record<string, unknown>): Promise<Record<string, { getData(): Promise<unknown>; dispose(): void }>>;
@@ -67,21 +67,26 @@ async function ours(rt: Runtime, M: number, N: number, K: number, iters: number,
   return t;
 }
 
-async function peer(ort: Ort, M: number, N: number, K: number, iters: number, reps: number): Promise<{ seconds: number; error: number }> {
+/** The peer's launch: f32 activations as ours, or f16 (`half`) as ORT runs LLMs on WebGPU. */
+async function peer(ort: Ort, M: number, N: number, K: number, iters: number, reps: number, half: boolean): Promise<{ seconds: number; error: number }> {
   const w = randomMatMulNBitsWeights(N, K, BLOCK, 21);
-  const session = await ort.InferenceSession.create(matMulNBitsModel(M, N, K, BLOCK, w), {
+  if (half) w.scales = Float32Array.from(w.scales, (v) => fromHalf(toHalf(v)));
+  const session = await ort.InferenceSession.create(matMulNBitsModel(M, N, K, BLOCK, w, half), {
     executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer', graphOptimizationLevel: 'disabled',
   });
   const device = (await ort.env.webgpu.device) as GPUDevice | undefined;
   if (!device) throw new Error('onnxruntime-web made no WebGPU device');
-  const a = seededUniforms(M * K, 22);
-  const buffer = device.createBuffer({ size: a.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
-  device.queue.writeBuffer(buffer, 0, a as Float32Array<ArrayBuffer>);
-  const feeds = { A: ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims: [M, K] }) };
+  let a = seededUniforms(M * K, 22);
+  if (half) a = Float32Array.from(a, (v) => fromHalf(toHalf(v)));
+  const bytes = half ? new Uint16Array(Array.from(a, toHalf)) : a;
+  const buffer = device.createBuffer({ size: Math.ceil(bytes.byteLength / 4) * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC });
+  device.queue.writeBuffer(buffer, 0, bytes as Uint16Array<ArrayBuffer>);
+  const feeds = { A: ort.Tensor.fromGpuBuffer(buffer, { dataType: half ? 'float16' : 'float32', dims: [M, K] }) };
   try {
-    // Check rows 0 and M − 1 against A·Ŵᵀ in float64.
+    // Check rows 0 and M − 1 against A·Ŵᵀ in float64 (of the f16-rounded A and scales when half).
     const out = await session.run(feeds);
-    const y = (await out.Y.getData()) as Float32Array;
+    const raw = (await out.Y.getData()) as ArrayLike<number>;
+    const y = half ? Float32Array.from(raw instanceof Uint16Array ? Array.from(raw, fromHalf) : Array.from(raw)) : (raw as Float32Array);
     out.Y.dispose();
     const wd = dequantizeMatMulNBits(w, N, K, BLOCK);
     let err = 0;
@@ -124,21 +129,24 @@ export async function runMatMulNBitsPeer(
   for (const { M, N, K } of cases) {
     const iters = gpu ? 50 : 3;
     const reps = gpu ? 5 : 3;
-    const what = `${M === 1 ? 'GEMV' : 'GEMM'} int4 G${BLOCK} X·Ŵᵀ`;
     const shape = `M=${M} ${N}×${K}`;
     const o = await ours(rt, M, N, K, iters, reps);
-    let row: PeerRow = { what, shape, ours: o, peer: null, ratio: null, peerError: null, note: why };
-    if (ort) {
-      try {
-        const p = await peer(ort, M, N, K, iters, reps);
-        row = { what, shape, ours: o, peer: p.seconds, ratio: p.seconds / o, peerError: p.error };
-        if (p.error > 1e-3) row.note = 'the peer disagrees with its own dequantized weights';
-      } catch (e) {
-        row.note = `onnxruntime-web: ${(e as Error).message ?? String(e)}`.slice(0, 300);
+    // The peer with f32 activations (as ours), then with f16 ones (ORT's LLM setting; ours stays f32).
+    for (const half of [false, true]) {
+      const what = `${M === 1 ? 'GEMV' : 'GEMM'} int4 G${BLOCK} X·Ŵᵀ${half ? ', peer in f16' : ''}`;
+      let row: PeerRow = { what, shape, ours: o, peer: null, ratio: null, peerError: null, note: why };
+      if (ort) {
+        try {
+          const p = await peer(ort, M, N, K, iters, reps, half);
+          row = { what, shape, ours: o, peer: p.seconds, ratio: p.seconds / o, peerError: p.error };
+          if (p.error > (half ? 1e-2 : 1e-3)) row.note = 'the peer disagrees with its own dequantized weights';
+        } catch (e) {
+          row.note = `onnxruntime-web: ${(e as Error).message ?? String(e)}`.slice(0, 300);
+        }
       }
+      rows.push(row);
+      log(row);
     }
-    rows.push(row);
-    log(row);
   }
   return rows;
 }

@@ -58,6 +58,37 @@ class Proto {
 
 const FLOAT = 1;
 const UINT8 = 2;
+const FLOAT16 = 10;
+
+/** IEEE half bits of an f32 (round to nearest even; no NaN payloads needed here). */
+export function toHalf(v: number): number {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = ((x >>> 23) & 0xff) - 127 + 15;
+  let mant = x & 0x7fffff;
+  if (exp >= 31) return sign | 0x7c00;
+  if (exp <= 0) {
+    if (exp < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - exp;
+    const half = mant >> shift;
+    const rest = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
+  }
+  const half = (exp << 10) | (mant >> 13);
+  const rest = mant & 0x1fff;
+  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
+}
+
+/** The f32 value of IEEE half bits. */
+export function fromHalf(h: number): number {
+  const e = (h >> 10) & 31;
+  const m = h & 1023;
+  const v = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
+  return h & 0x8000 ? -v : v;
+}
 
 // TensorProto: dims 1, data_type 2, name 8, raw_data 9.
 const tensor = (name: string, type: number, dims: number[], raw: Uint8Array) => {
@@ -123,8 +154,9 @@ export function dequantizeMatMulNBits(w: MatMulNBitsWeights, N: number, K: numbe
   return out;
 }
 
-/** The ONNX model bytes: one MatMulNBits node, input 'A' [M, K] f32, output 'Y' [M, N] f32. */
-export function matMulNBitsModel(M: number, N: number, K: number, blockSize: number, w: MatMulNBitsWeights): Uint8Array {
+/** The ONNX model bytes: one MatMulNBits node, input 'A' [M, K], output 'Y' [M, N] and the scales in f32, or all
+ *  three in f16 (`half`: how ORT runs LLMs on WebGPU; the scales are then rounded to f16). */
+export function matMulNBitsModel(M: number, N: number, K: number, blockSize: number, w: MatMulNBitsWeights, half = false): Uint8Array {
   if (K % blockSize !== 0 || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) {
     throw new RangeError(`MatMulNBits: K ${K} must be a multiple of the block size ${blockSize}, a power of two ≥ 16`);
   }
@@ -137,9 +169,11 @@ export function matMulNBitsModel(M: number, N: number, K: number, blockSize: num
   // GraphProto: node 1, name 2, initializer 5, input 11, output 12.
   const graph = new Proto().msg(1, node).str(2, 'matmulnbits')
     .msg(5, tensor('B', UINT8, [N, blocks, blockSize / 2], w.codes))
-    .msg(5, tensor('scales', FLOAT, [N * blocks], new Uint8Array(w.scales.buffer, w.scales.byteOffset, w.scales.byteLength)))
+    .msg(5, half
+      ? tensor('scales', FLOAT16, [N * blocks], new Uint8Array(Uint16Array.from(w.scales, toHalf).buffer))
+      : tensor('scales', FLOAT, [N * blocks], new Uint8Array(w.scales.buffer, w.scales.byteOffset, w.scales.byteLength)))
     .msg(5, tensor('zero_points', UINT8, [w.zeroPoints.length], w.zeroPoints))
-    .msg(11, valueInfo('A', FLOAT, [M, K])).msg(12, valueInfo('Y', FLOAT, [M, N]));
+    .msg(11, valueInfo('A', half ? FLOAT16 : FLOAT, [M, K])).msg(12, valueInfo('Y', half ? FLOAT16 : FLOAT, [M, N]));
   // ModelProto: ir_version 1, producer_name 2, graph 7, opset_import 8 ({ domain 1, version 2 }).
   return new Proto().int(1, 8).str(2, 'qlora-web bench').msg(7, graph)
     .msg(8, new Proto().str(1, '').int(2, 17)).msg(8, new Proto().str(1, 'com.microsoft').int(2, 1))
