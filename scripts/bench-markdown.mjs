@@ -7,6 +7,13 @@ import { fileURLToPath } from 'node:url';
 const fmt = (v) => (v === null || v === undefined ? '—' : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
 const us = (s) => (s === null || s === undefined ? '—' : (s * 1e6).toFixed(1));
 
+/** A markdown row of a peer comparison (bench/peers/matmulnbits-peer.ts' PeerRow), with a `where` column if given. */
+export function peerRow(p, where) {
+  const cells = [p.what, p.shape, ...(where ? [where] : []), us(p.ours), us(p.peer), p.ratio === null ? '—' : p.ratio.toFixed(2),
+    p.peerError === null ? '—' : p.peerError.toExponential(1), p.note ?? ''];
+  return `| ${cells.join(' | ')} |`;
+}
+
 export function markdown(report) {
   const lines = [];
   const { page, worker } = report;
@@ -28,7 +35,7 @@ export function markdown(report) {
     lines.push('| kernel | shape | where | ours µs | onnxruntime-web µs | peer / ours | peer error | note |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const [where, r] of [['page', page], ['worker', worker]]) {
       for (const p of r?.peers ?? []) {
-        lines.push(`| ${p.what} | ${p.shape} | ${where} | ${us(p.ours)} | ${us(p.peer)} | ${p.ratio === null ? '—' : p.ratio.toFixed(2)} | ${p.peerError === null ? '—' : p.peerError.toExponential(1)} | ${p.note ?? ''} |`);
+        lines.push(peerRow(p, where));
       }
     }
   }

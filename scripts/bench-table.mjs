@@ -1,6 +1,7 @@
 // Prints a bench results JSON as markdown tables (for BENCHMARKS.md): node scripts/bench-table.mjs bench/results/h100.json
 // An A/B record ({ note, runs: [{ bundle, results, … }] }) prints a table per run.
 import { readFileSync } from 'node:fs';
+import { peerRow } from './bench-markdown.mjs';
 
 const report = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const fmt = (v) => (v === null || v === undefined ? '' : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
@@ -19,10 +20,7 @@ for (const run of tables) {
 }
 if (report.peers?.length) {
   console.log('\n| kernel | shape | ours µs | onnxruntime-web µs | peer / ours | peer error | note |\n| --- | --- | --- | --- | --- | --- | --- |');
-  const us = (s) => (s === null ? '—' : (s * 1e6).toFixed(1));
-  for (const p of report.peers) {
-    console.log(`| ${p.what} | ${p.shape} | ${us(p.ours)} | ${us(p.peer)} | ${p.ratio === null ? '—' : p.ratio.toFixed(2)} | ${p.peerError === null ? '—' : p.peerError.toExponential(1)} | ${p.note ?? ''} |`);
-  }
+  for (const p of report.peers) console.log(peerRow(p));
 }
 if (report.fidelity?.length) {
   console.log('\n| source | format | weights | entropy plain → ICQ (bits) | RMSE plain → ICQ | groups where ICQ entropy < plain |\n| --- | --- | --- | --- | --- | --- |');

@@ -6,7 +6,7 @@ export { ModelFormatError, SourceError, UnsupportedModelError } from './errors';
 export { generateTokens, type GenerateOptions } from './generate';
 export { freeLinear, linearBackward, linearForward, type LinearWeight } from './linear';
 export { linearName, LlamaModel, type MergeRecord, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
-export { perplexity, type PerplexityOptions, type PerplexityResult } from './perplexity';
+export { logitRows, perplexity, type PerplexityOptions, type PerplexityResult } from './perplexity';
 export { checkPooling, mergeAdapters } from './merge';
 export { exportAdapter, importAdapter, type QloraWebFields } from './adapter-files';
 export { baseFingerprint } from './fingerprint';

@@ -40,7 +40,7 @@ export async function perplexity(model: LlamaModel, ids: ArrayLike<number>, opti
   }
   const rt = model.rt;
   const vocab = model.config.vocabSize;
-  const perPass = options.batch ?? Math.max(1, Math.floor((64 << 20) / (window * vocab * 4)));
+  const perPass = options.batch ?? logitRows(window, vocab);
   const windows: { loss: number; tokens: number }[] = [];
   for (let i = 0; i < spans.length; ) {
     // A batch holds windows of one length: full ones together, a short last one alone.
@@ -79,4 +79,10 @@ export async function perplexity(model: LlamaModel, ids: ArrayLike<number>, opti
   const tokens = windows.reduce((a, w) => a + w.tokens, 0);
   const meanLoss = windows.reduce((a, w) => a + w.loss, 0) / tokens;
   return { meanLoss, perplexity: Math.exp(meanLoss), tokens, windows };
+}
+
+/** Rows of `tokens` tokens whose f32 logits over a vocabulary of `vocab` fit 64 MiB (at least 1): how many rows a
+ *  forward-only pass (perplexity windows, evaluation batches) takes at once. */
+export function logitRows(tokens: number, vocab: number): number {
+  return Math.max(1, Math.floor((64 << 20) / (tokens * vocab * 4)));
 }

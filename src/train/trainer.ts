@@ -6,7 +6,7 @@
 import type { AdapterSet } from '../adapters';
 import { numel, type Runtime, type Tensor } from '../gpu';
 import type { LlamaModel } from '../model';
-import { baseFingerprint, checkPooling, recordTrainingPass } from '../model';
+import { baseFingerprint, checkPooling, logitRows, recordTrainingPass } from '../model';
 import { adamwPartialsShape, adamwStep, rowSum } from '../ops';
 import { collate, shuffled, type CollatedBatch, type Dataset, type Example } from './data';
 import { TrainingError } from './errors';
@@ -123,12 +123,11 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   return o;
 }
 
-/** The default evaluation batch: rows whose logits fit 64 MiB (as perplexity() batches windows), within
+/** The default evaluation batch: rows whose logits fit 64 MiB (logitRows, as perplexity() batches windows), within
  *  [batchSize, 64]. Evaluation rows cost a forward alone; few large batches are what a GPU (and a CPU WebGPU, whose
  *  cost is per launch) does fastest. */
 function evalRows(model: LlamaModel, data: Dataset, batchSize: number): number {
-  const perRow = Math.max(1, longestRow(data.examples)) * model.config.vocabSize * 4;
-  return Math.min(64, Math.max(batchSize, Math.floor((64 << 20) / perRow)));
+  return Math.min(64, Math.max(batchSize, logitRows(Math.max(1, longestRow(data.examples)), model.config.vocabSize)));
 }
 
 /** The longest row's tokens (a loop: spreading 10⁵ rows into Math.max overflows the call stack). */
