@@ -48,12 +48,17 @@ interface Checkpoint {
   files: Record<string, Blob>;
 }
 
+/** A progress reporter; `flush()` waits (at most 1 s) until the last report reached the callback. */
+type Report = ((p: Progress, force?: boolean) => void) & { flush(): Promise<void> };
+
 /** Calls a progress callback at most every 100 ms per phase and file (always for the last unit and for every training
- *  step); a callback that throws
- *  or a page that went away never stops the work. */
-function reporter(onProgress?: ProgressCallback): (p: Progress, force?: boolean) => void {
+ *  step); a callback that throws or a page that went away never stops the work. Across a worker, a callback is a
+ *  comlink proxy on a port of its own, so its last report could arrive after the method's result: methods flush()
+ *  before they return. */
+function reporter(onProgress?: ProgressCallback): Report {
   const last = new Map<string, number>();
-  return (p, force = false) => {
+  let pending: Promise<unknown> = Promise.resolve();
+  const report = (p: Progress, force = false) => {
     if (!onProgress) return;
     const now = performance.now();
     const key = `${p.phase}:${p.file ?? ''}`;
@@ -61,11 +66,14 @@ function reporter(onProgress?: ProgressCallback): (p: Progress, force?: boolean)
     if (!force && p.phase !== 'train' && p.loaded !== p.total && now - (last.get(key) ?? -Infinity) < 100) return;
     last.set(key, now);
     try {
-      Promise.resolve(onProgress(p)).catch(() => {});
+      pending = Promise.resolve(onProgress(p)).catch(() => {});
     } catch {
       // ignored
     }
   };
+  return Object.assign(report, {
+    flush: () => Promise.race([pending, new Promise((resolve) => setTimeout(resolve, 1000))]).then(() => {}),
+  });
 }
 
 const hasIndexedDb = () => typeof indexedDB !== 'undefined';
@@ -108,6 +116,7 @@ export class FinetuneEngine {
       const rt = await this.runtime();
       const { loaded, fromCache } = await this.loadModel(rt, request, report, signal);
       this.loaded = loaded;
+      await report.flush();
       const c = loaded.model.config;
       return {
         key: loaded.key, fromCache, layers: c.layers, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize, quant: this.quantOf(request),
@@ -124,7 +133,12 @@ export class FinetuneEngine {
       this.replaceAdapters(null);
       const adapters = createAdapters(loaded.model, request);
       this.replaceAdapters(adapters);
-      return this.run(request, data, adapters, 0, reporter(onProgress), signal);
+      const report = reporter(onProgress);
+      try {
+        return await this.run(request, data, adapters, 0, report, signal);
+      } finally {
+        await report.flush();
+      }
     });
   }
 
@@ -141,7 +155,12 @@ export class FinetuneEngine {
       const { adapters, state } = await checkpointFromFiles(runId, files, loaded.model, data.train);
       this.replaceAdapters(adapters);
       this.lastCheckpoint = { runId, step: state.step, files };
-      return this.run(request, data, adapters, state.step, reporter(onProgress), signal);
+      const report = reporter(onProgress);
+      try {
+        return await this.run(request, data, adapters, state.step, report, signal);
+      } finally {
+        await report.flush();
+      }
     });
   }
 
@@ -179,6 +198,7 @@ export class FinetuneEngine {
       const window = request.window ?? Math.min(512, model.config.maxPositions);
       const report = reporter(onProgress);
       const r = await perplexity(model, ids, { window, stride: request.stride, onProgress: (p) => report({ phase: 'eval', loaded: p.windows, total: p.total }) });
+      await report.flush();
       return { loss: r.meanLoss, perplexity: r.perplexity, tokens: r.tokens };
     });
   }
