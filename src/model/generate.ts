@@ -20,7 +20,7 @@ export interface GenerateOptions extends SamplingOptions {
 /** The new token ids (prompt excluded) for one sequence. */
 export async function generateTokens(model: LlamaModel, promptIds: ArrayLike<number>, options: GenerateOptions): Promise<number[]> {
   if (promptIds.length === 0) throw new RangeError('generate: the prompt has no tokens (add a BOS token?)');
-  if (!(options.maxNewTokens >= 1)) throw new RangeError(`generate: maxNewTokens must be ≥ 1, got ${options.maxNewTokens}`);
+  if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens >= 1)) throw new RangeError(`generate: maxNewTokens must be an integer ≥ 1, got ${options.maxNewTokens}`);
   const cache = model.createCache(1, promptIds.length + options.maxNewTokens);
   try {
     return (options.temperature ?? 0) === 0 ? await greedy(model, promptIds, options, cache) : await sampled(model, promptIds, options, cache);
@@ -71,7 +71,9 @@ async function greedy(model: LlamaModel, promptIds: ArrayLike<number>, options: 
       const next = i + 1 < options.maxNewTokens ? await launch(tokens[i % 2], (i + 1) % 2) : null;
       const [id] = Array.from(await pending.token);
       out.push(id);
-      if (!next || options.onToken?.(id, i) === false || stop.has(id)) {
+      // Every token reaches onToken, the last one too (maxNewTokens reached: no next step).
+      const more = options.onToken?.(id, i) !== false && !stop.has(id);
+      if (!next || !more) {
         await next?.token.catch(() => {}); // let the extra step finish before its buffers go back to the pool
         return out;
       }

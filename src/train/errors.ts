@@ -6,10 +6,11 @@ export class DatasetError extends Error {
   }
 }
 
-/** A training option out of range, or a step that went non-finite (names the step and the tensor). */
+/** A training option out of range, a step that went non-finite (names the step and the tensor), or a run whose loss
+ *  exploded (`diverged`; `step` is the first step of the rise). */
 export class TrainingError extends Error {
   override name = 'TrainingError';
-  constructor(message: string, readonly step: number | null = null, readonly tensor: string | null = null) {
+  constructor(message: string, readonly step: number | null = null, readonly tensor: string | null = null, readonly diverged = false) {
     super(message);
   }
 }

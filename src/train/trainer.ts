@@ -1,8 +1,11 @@
 // The training loop: batches from a Dataset, forward + backward of every micro-batch and one AdamW update
-// recorded into one Step (one submit per optimizer step), the step's loss and gradient norm read back while the
-// next step already runs, evaluation every N steps, abort between steps. A step whose loss or gradient goes
+// recorded into one Step (one submit per optimizer step), the step's loss, gradient norm and health read back while
+// the next step already runs, evaluation every N steps, abort between steps. A step whose loss or gradient goes
 // non-finite stops training with a TrainingError naming the step and the first non-finite tensor; the GPU's
 // sticky health flag has kept that step (and any already queued after it) from touching the adapters.
+// Whatever must see the adapters of exactly step k (an evaluation, a checkpoint) drains the pipeline first: no later
+// step is in flight while it runs. Everything read back per step (loss, norm, health) is copied into that step's
+// own report inside the step, so a later step's writes never show up in an earlier step's figures.
 import type { AdapterSet } from '../adapters';
 import { numel, type Runtime, type Tensor } from '../gpu';
 import type { LlamaModel } from '../model';
@@ -20,8 +23,13 @@ export interface StepInfo {
   lr: number;
   /** Global L2 norm of the gradient before clipping. */
   gradNorm: number;
+  /** Tokens this step trained on (padding excluded) over `stepMs`. */
   tokensPerSecond: number;
-  /** Since train() started. */
+  /** Wall time of this step alone: from when it could start (its recording began, or the step before it finished on
+   *  the GPU, whichever is later) to when the GPU finished it, as this thread saw it. Evaluation, checkpoints and
+   *  the setup before the first step are not in it. */
+  stepMs: number;
+  /** Since train() started, when this step finished on the GPU. */
   elapsedMs: number;
 }
 
@@ -75,6 +83,10 @@ export interface TrainOptions {
   checkpointEvery?: number;
   onEval?: (info: EvalInfo) => void;
   signal?: AbortSignal;
+  /** Stop with a TrainingError (`diverged`) when the loss explodes (see DivergenceWatch: two steps in a row 2 nats
+   *  above the first step's loss, or 0.5 nats when that is no better than uniform guessing). Default true. A
+   *  non-finite step always stops. */
+  stopOnDivergence?: boolean;
 }
 
 export interface TrainResult {
@@ -83,7 +95,7 @@ export interface TrainResult {
   stopped: 'completed' | 'aborted';
 }
 
-type Resolved = Required<Omit<TrainOptions, 'steps' | 'evalData' | 'evalEvery' | 'onStep' | 'onEval' | 'signal' | 'evalBatchSize' | 'startStep' | 'onCheckpoint' | 'checkpointEvery'>> & {
+type Resolved = Required<Omit<TrainOptions, 'steps' | 'evalData' | 'evalEvery' | 'onStep' | 'onEval' | 'signal' | 'evalBatchSize' | 'startStep' | 'onCheckpoint' | 'checkpointEvery' | 'stopOnDivergence'>> & {
   steps: number; evalEvery: number; evalBatchSize: number; startStep: number;
 };
 
@@ -175,6 +187,42 @@ function slotView(t: Tensor, index: number, slot: number): Tensor {
   return { ...t, shape: [1], byteOffset: t.byteOffset + index * slot * 4 };
 }
 
+/** Watches the loss for an explosion: two steps in a row (one noisy batch is no explosion) above a line drawn from
+ *  the first step's loss b (the adapters as the run got them; training lowers the loss): b + 2 nats (7.4× in
+ *  perplexity), or already b + 0.5 nats once that is as bad as guessing uniformly over the vocabulary (ln V: a
+ *  collapsed model, which is where a far too high learning rate lands). The loss of step s is measured on the
+ *  adapters of step s − 1, so when the rise begins at step `from`, those of step from − 2 gave the last normal loss. */
+export class DivergenceWatch {
+  private line: number | null = null;
+  private baseline = 0;
+  private above: number | null = null;
+  constructor(private readonly vocabSize: number) {}
+  add(step: number, loss: number): { from: number; loss: number; baseline: number } | null {
+    if (this.line === null) {
+      this.baseline = loss;
+      this.line = Math.min(loss + 2, Math.max(loss + 0.5, Math.log(this.vocabSize) - 0.05));
+      return null;
+    }
+    if (!(loss > this.line)) {
+      this.above = null;
+      return null;
+    }
+    if (this.above === null) {
+      this.above = step;
+      return null;
+    }
+    return { from: this.above, loss, baseline: this.baseline };
+  }
+}
+
+/** A step's own wall time in the pipelined loop: it can start when its recording begins or when the step before it
+ *  finished on the GPU, whichever is later (step s is recorded while step s − 1 still runs), and it ends when the GPU
+ *  finished it. `previousDone` is −Infinity when nothing ran before it (the first step, or after an evaluation or
+ *  checkpoint drained the pipeline, when its recording starts after everything before is done anyway). */
+export function stepWallMs(recordStart: number, done: number, previousDone: number): number {
+  return Math.max(0, done - Math.max(recordStart, previousDone));
+}
+
 function mix(...xs: number[]): number {
   let h = 0x811c9dc5;
   for (const x of xs) h = Math.imul(h ^ (x >>> 0), 0x01000193) >>> 0;
@@ -245,8 +293,9 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
   rt.write(microLosses, new Float32Array(o.gradientAccumulation * lossSlot(rt)));
   const history: TrainResult = { steps: [], evals: [], stopped: 'completed' };
   const started = performance.now();
-  let lastDone = started;
-  let pending: { step: number; read: Promise<Float32Array>; micro: CollatedBatch[]; scored: number; tokens: number; lr: number } | null = null;
+  let previousDone = -Infinity;
+  type Pending = { step: number; read: Promise<{ report: Float32Array; doneAt: number }>; recordStart: number; micro: CollatedBatch[]; scored: number; tokens: number; lr: number };
+  let pending: Pending | null = null;
 
   const record = async (stepIndex: number, micro: CollatedBatch[], scored: number, lr: number, report: Tensor, diagnose = false) => {
     const step = rt.step();
@@ -261,12 +310,15 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
       await adamwStep(rt, step, { ...store.buffers, report, health, partials }, {
         lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm, step: stepIndex,
       });
+      // The sticky flag as this step left it, into the step's own report: read later, the flag itself may already
+      // carry a later step's failure.
+      step.copy({ ...health, shape: [1] }, { ...report, shape: [1], byteOffset: report.byteOffset + 12 }, 4);
     }
     step.submit();
   };
 
   /** Re-runs a failed step's forward and backward (the adapters are as before it) to name its first non-finite tensor. */
-  const diagnose = async (p: NonNullable<typeof pending>): Promise<never> => {
+  const diagnose = async (p: Pending): Promise<never> => {
     await record(p.step, p.micro, p.scored, p.lr, reports[0], true);
     const loss = ((await rt.read(reports[0])) as Float32Array)[0];
     let tensor = 'loss';
@@ -278,54 +330,74 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
     throw new TrainingError(`train: step ${p.step} went non-finite at ${tensor} (loss ${loss}); the adapters hold step ${p.step - 1}`, p.step, tensor);
   };
 
-  const finish = async (p: NonNullable<typeof pending>) => {
-    const [lossSum, gradNorm] = await p.read;
-    const h = ((await rt.read(health)) as Float32Array)[0];
+  const divergence = new DivergenceWatch(model.config.vocabSize);
+  const finish = async (p: Pending) => {
+    const { report: [lossSum, gradNorm, , h], doneAt } = await p.read;
     if (h !== 0) await diagnose(p);
-    const now = performance.now();
+    const rise = options.stopOnDivergence === false ? null : divergence.add(p.step, lossSum / p.scored);
+    if (rise) {
+      // The update of step p (and of the step in flight after it) went through: say what the adapters hold.
+      let held = p.step;
+      if (pending && pending !== p) held = (await pending.read).report[3] === 0 ? pending.step : p.step;
+      pending = null;
+      adapters.trainedSteps = held;
+      throw new TrainingError(
+        `train: the loss exploded from step ${rise.from} (${rise.loss.toFixed(2)} nats at step ${p.step}, against ${rise.baseline.toFixed(2)} at the first step); ` +
+        `the learning rate is likely too high. The adapters hold step ${held}; the last good state is step ${rise.from - 2} or earlier`,
+        rise.from, 'loss', true,
+      );
+    }
+    const ms = stepWallMs(p.recordStart, doneAt, previousDone);
+    previousDone = doneAt;
     const info: StepInfo = {
-      step: p.step, loss: lossSum / p.scored, lr: p.lr, gradNorm, tokensPerSecond: p.tokens / ((now - lastDone) / 1e3), elapsedMs: now - started,
+      step: p.step, loss: lossSum / p.scored, lr: p.lr, gradNorm, tokensPerSecond: p.tokens / (ms / 1e3), stepMs: ms, elapsedMs: doneAt - started,
     };
-    lastDone = now;
     adapters.base = base;
     adapters.trainedSteps = p.step;
     history.steps.push(info);
     options.onStep?.(info);
-    if (options.evalData && ((o.evalEvery && p.step % o.evalEvery === 0) || p.step === o.steps)) {
-      const e = await evaluate(model, options.evalData, { batchSize: o.evalBatchSize || evalRows(model, options.evalData, o.batchSize) });
-      const evalInfo = { step: p.step, ...e };
-      history.evals.push(evalInfo);
-      options.onEval?.(evalInfo);
-      lastDone = performance.now();
-    }
+  };
+
+  const evalDue = (step: number) => !!options.evalData && ((o.evalEvery > 0 && step % o.evalEvery === 0) || step === o.steps);
+  const evaluateAt = async (step: number) => {
+    const e = await evaluate(model, options.evalData!, { batchSize: o.evalBatchSize || evalRows(model, options.evalData!, o.batchSize) });
+    const evalInfo = { step, ...e };
+    history.evals.push(evalInfo);
+    options.onEval?.(evalInfo);
   };
 
   try {
     const every = options.checkpointEvery ?? 0;
+    const checkpointDue = (step: number) => !!options.onCheckpoint && every > 0 && step > o.startStep && step % every === 0;
     for (let s = o.startStep + 1; s <= o.steps; s++) {
       if (options.signal?.aborted) {
         history.stopped = 'aborted';
         break;
       }
-      // A checkpoint after step s − 1: drain the pipeline first, so nothing later touches the adapters as it reads them.
-      if (options.onCheckpoint && every > 0 && s - 1 > o.startStep && (s - 1) % every === 0) {
+      // An evaluation or a checkpoint after step s − 1 must see exactly its adapters: drain the pipeline first, so
+      // that step s is not yet submitted while they read them.
+      if (s - 1 > o.startStep && (evalDue(s - 1) || checkpointDue(s - 1))) {
         if (pending) await finish(pending);
         pending = null;
-        await options.onCheckpoint(s - 1);
+        if (evalDue(s - 1)) await evaluateAt(s - 1);
+        if (checkpointDue(s - 1)) await options.onCheckpoint!(s - 1);
       }
       const micro = Array.from({ length: o.gradientAccumulation }, () => collate(stream.next(o.batchSize)));
       const scored = micro.reduce((a, b) => a + b.scored, 0);
       const tokens = micro.reduce((a, b) => a + b.realTokens, 0);
       const lr = learningRate(schedule, s - 1);
       const report = reports[s % 2];
+      const recordStart = performance.now();
       await record(s, micro, scored, lr, report);
-      const current = { step: s, read: rt.read(report) as Promise<Float32Array>, micro, scored, tokens, lr };
-      if (pending) await finish(pending);
-      pending = current;
+      const read = (rt.read(report) as Promise<Float32Array>).then((r) => ({ report: r, doneAt: performance.now() }));
+      const previous = pending;
+      pending = { step: s, read, recordStart, micro, scored, tokens, lr }; // in flight while the previous one finishes
+      if (previous) await finish(previous);
     }
     if (pending) await finish(pending);
     pending = null;
     const last = history.steps.at(-1)?.step ?? o.startStep;
+    if (last > o.startStep && evalDue(last) && history.evals.at(-1)?.step !== last) await evaluateAt(last);
     if (history.stopped === 'aborted' && options.onCheckpoint && last > o.startStep) await options.onCheckpoint(last);
     return history;
   } catch (e) {

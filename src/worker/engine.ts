@@ -13,7 +13,8 @@ import {
 import type { QuantSpec } from '../quant';
 import { cacheKey, checkpointFiles, checkpointFromFiles, ModelCache, StorageQuotaError, type CacheProblem } from '../storage';
 import {
-  alpacaDataset, chatDataset, plannedSteps, splitDataset, textDataset, tokenizedDataset, train, type Dataset, type StepInfo, type TrainOptions,
+  alpacaDataset, chatDataset, plannedSteps, splitDataset, textDataset, tokenizedDataset, train, TrainingError, type Dataset, type StepInfo,
+  type TrainOptions,
 } from '../train';
 import { FinetunerError } from './errors';
 import { changedFiles, UPSTREAM, upstreamTags, type UpstreamTags } from './upstream';
@@ -40,6 +41,9 @@ interface Loaded {
   key: string;
   model: LlamaModel;
   tokenizer: TextTokenizer | null;
+  /** What an exported adapter names as its base (PEFT's base_model_name_or_path): the hub id, else the model's own
+   *  name; null when there is none to give. */
+  baseName: string | null;
 }
 
 interface Checkpoint {
@@ -92,6 +96,8 @@ export class FinetuneEngine {
   private running: Promise<unknown> | null = null;
   private controller: AbortController | null = null;
   private lastCheckpoint: Checkpoint | null = null;
+  /** The checkpoint before lastCheckpoint (same run): a rollback target when the loss explodes right after the last. */
+  private earlierCheckpoint: Checkpoint | null = null;
   private cache: ModelCache | null = null;
   /** Where the cache's reports of broken entries go during the running request. */
   private onCacheProblem: ((p: CacheProblem) => void) | null = null;
@@ -155,6 +161,12 @@ export class FinetuneEngine {
       const { adapters, state } = await checkpointFromFiles(runId, files, loaded.model, data.train);
       this.replaceAdapters(adapters);
       this.lastCheckpoint = { runId, step: state.step, files };
+      this.earlierCheckpoint = null;
+      const steps = plannedSteps(request, data.train.examples.length);
+      if (state.step >= steps) {
+        // A finished run: its adapters are attached as they ended, nothing is left to train.
+        return { runId, method: request.method ?? 'qlora', stopped: 'completed', step: state.step, steps, losses: [], evals: [], recoveries: [], seconds: 0 };
+      }
       const report = reporter(onProgress);
       try {
         return await this.run(request, data, adapters, state.step, report, signal);
@@ -169,12 +181,15 @@ export class FinetuneEngine {
     return this.exclusive('generate', async (signal) => {
       const { model } = this.need();
       const tok = this.needTokenizer('generate');
+      const maxTokens = request.maxTokens ?? 128;
+      if (!(Number.isInteger(maxTokens) && maxTokens >= 1)) throw new FinetunerError(`generate: maxTokens must be a whole number ≥ 1, got ${maxTokens}`);
       const ids = typeof prompt === 'string' ? tok.encode(prompt) : prompt;
-      const maxNewTokens = Math.min(request.maxTokens ?? 128, model.config.maxPositions - ids.length);
+      if (ids.length === 0) throw new FinetunerError('generate: the prompt is empty (and this tokenizer adds no start token)');
+      const maxNewTokens = Math.min(maxTokens, model.config.maxPositions - ids.length);
       if (maxNewTokens < 1) throw new FinetunerError(`generate: the prompt's ${ids.length} tokens leave no room in max_position_embeddings ${model.config.maxPositions}`);
       const out: number[] = [];
       let sent = '';
-      await generateTokens(model, ids, {
+      await this.withAdapters(request.adapters, () => generateTokens(model, ids, {
         maxNewTokens, temperature: request.temperature, topP: request.topP, topK: request.topK, seed: request.seed, signal,
         onToken: (id) => {
           out.push(id);
@@ -185,8 +200,8 @@ export class FinetuneEngine {
             sent = text;
           }
         },
-      });
-      return tok.decode(out, { skipSpecialTokens: true });
+      }));
+      return out.length ? tok.decode(out, { skipSpecialTokens: true }) : '';
     });
   }
 
@@ -197,7 +212,9 @@ export class FinetuneEngine {
       const ids = typeof text === 'string' ? this.needTokenizer('evaluate').encode(text) : text;
       const window = request.window ?? Math.min(512, model.config.maxPositions);
       const report = reporter(onProgress);
-      const r = await perplexity(model, ids, { window, stride: request.stride, onProgress: (p) => report({ phase: 'eval', loaded: p.windows, total: p.total }) });
+      const r = await this.withAdapters(request.adapters, () => perplexity(model, ids, {
+        window, stride: request.stride, onProgress: (p) => report({ phase: 'eval', loaded: p.windows, total: p.total }),
+      }));
       await report.flush();
       return { loss: r.meanLoss, perplexity: r.perplexity, tokens: r.tokens };
     });
@@ -208,7 +225,7 @@ export class FinetuneEngine {
   async exportAdapter(options: { optimizer?: boolean } = {}): Promise<Files> {
     return this.exclusive('exportAdapter', async () => {
       const adapters = this.needAdapters('exportAdapter');
-      return toBuffers(await exportAdapter(adapters, { optimizer: options.optimizer, baseModel: this.loaded!.key }));
+      return toBuffers(await exportAdapter(adapters, { optimizer: options.optimizer, baseModel: this.loaded!.baseName ?? undefined }));
     });
   }
 
@@ -307,7 +324,7 @@ export class FinetuneEngine {
     const { source, base, init } = await resolveSource(request, signal);
     const withTokenizer = async (model: LlamaModel, fromCache: boolean) => {
       const tokenizer = (await model.source?.file('tokenizer.json')) ? await loadTokenizer(model.source!) : null;
-      return { loaded: { request, key, model, tokenizer }, fromCache };
+      return { loaded: { request, key, model, tokenizer, baseName: await baseModelName(request, source) }, fromCache };
     };
     const quant = this.quantOf(request);
     const key = quant ? cacheKey(source, quant, request.quantizeLmHead) : `${source.name}|f32`;
@@ -353,6 +370,19 @@ export class FinetuneEngine {
     return withTokenizer(model, false);
   }
 
+  /** Runs `body` with the adapters attached (the default) or, for `enabled === false`, with the bare base model. */
+  private async withAdapters<T>(enabled: boolean | undefined, body: () => Promise<T>): Promise<T> {
+    const { model } = this.need();
+    if (enabled !== false || !model.adapters) return body();
+    const adapters = model.adapters;
+    model.adapters = null;
+    try {
+      return await body();
+    } finally {
+      model.adapters = adapters;
+    }
+  }
+
   private need(): Loaded {
     if (!this.loaded) throw new FinetunerError('no model is loaded: call load() first');
     return this.loaded;
@@ -388,15 +418,21 @@ export class FinetuneEngine {
     const { model } = this.need();
     const seqLen = request.seqLen ?? Math.min(256, model.config.maxPositions);
     if (seqLen > model.config.maxPositions) throw new FinetunerError(`train: seqLen ${seqLen} exceeds the model's max_position_embeddings ${model.config.maxPositions}`);
-    const d = request.data as Record<string, unknown>;
-    let ds: Dataset;
-    if ('tokens' in d) ds = tokenizedDataset(d.tokens as never, { seqLen, vocabSize: model.config.vocabSize });
-    else if ('text' in d) ds = textDataset(this.needTokenizer('train'), d.text as string | string[], { seqLen });
-    else if ('alpaca' in d) ds = alpacaDataset(this.needTokenizer('train'), d.alpaca as string, { seqLen });
-    else if ('chat' in d) ds = chatDataset(this.needTokenizer('train'), d.chat as string, { seqLen });
-    else throw new FinetunerError(`train: data must be one of { text }, { alpaca }, { chat }, { tokens }; got keys ${JSON.stringify(Object.keys(d))}`);
-    if (!request.validation) return { train: ds, validation: null };
-    return splitDataset(ds, request.validation, request.seed ?? 0);
+    const build = (data: unknown, name: string | undefined, what: string): Dataset => {
+      if (typeof data !== 'object' || data === null) throw new FinetunerError(`train: ${what} must be one of { text }, { alpaca }, { chat }, { tokens }; got ${data === null ? 'null' : typeof data}`);
+      const d = data as Record<string, unknown>;
+      const options = { seqLen, ...(name ? { name } : {}) };
+      if ('tokens' in d) return tokenizedDataset(d.tokens as never, { ...options, vocabSize: model.config.vocabSize });
+      if ('text' in d) return textDataset(this.needTokenizer('train'), d.text as string | string[], options);
+      if ('alpaca' in d) return alpacaDataset(this.needTokenizer('train'), d.alpaca as string, options);
+      if ('chat' in d) return chatDataset(this.needTokenizer('train'), d.chat as string, options);
+      throw new FinetunerError(`train: ${what} must be one of { text }, { alpaca }, { chat }, { tokens }; got keys ${JSON.stringify(Object.keys(d))}`);
+    };
+    const ds = build(request.data, request.dataName, 'data');
+    const v = request.validation;
+    if (!v) return { train: ds, validation: null };
+    if (typeof v === 'object') return { train: ds, validation: build(v, request.dataName && `${request.dataName} (validation)`, 'validation') };
+    return splitDataset(ds, v, request.seed ?? 0);
   }
 
   /** The training loop around train(): progress, checkpoints (IndexedDB and memory), abort, device-loss recovery. */
@@ -412,34 +448,56 @@ export class FinetuneEngine {
     let from = startStep;
     let stopped: TrainSummary['stopped'] = 'completed';
     const total = plannedSteps(request, data.train.examples.length);
+    const stepMs: number[] = [];
+    let message: string | undefined;
+    const saveCheckpoint = async (model: LlamaModel, adapters: AdapterSet, step: number) => {
+      const files = await checkpointFiles(model, adapters, data.train, plain, step, { [REQUEST]: requestBlob });
+      if (this.lastCheckpoint?.runId === runId) this.earlierCheckpoint = this.lastCheckpoint;
+      this.lastCheckpoint = { runId, step, files };
+      if (this.cache) await this.cache.put(CHECKPOINT + runId, files);
+    };
     for (;;) {
       const loaded = this.need();
-      const started = performance.now();
       const options: TrainOptions = {
         ...plain, startStep: from, evalData: data.validation ?? undefined, signal,
         checkpointEvery: request.checkpointEvery ?? 50,
         onStep: (s: StepInfo) => {
           losses.set(s.step, s.loss);
-          const done = s.step - from;
-          const rate = (performance.now() - started) / 1000 / done;
-          report({ phase: 'train', loaded: s.step, total, step: s.step, loss: s.loss, tokensPerSecond: s.tokensPerSecond, etaSeconds: rate * (total - s.step) }, s.step === total);
+          stepMs.push(s.stepMs);
+          report({
+            phase: 'train', loaded: s.step, total, step: s.step, loss: s.loss, tokensPerSecond: s.tokensPerSecond,
+            etaSeconds: (etaStepMs(stepMs) * (total - s.step)) / 1000,
+          }, s.step === total);
         },
         onEval: (e) => {
           evals.push({ step: e.step, loss: e.loss, perplexity: e.perplexity });
           report({ phase: 'eval', loaded: e.step, total, step: e.step, loss: e.loss }, true);
         },
-        onCheckpoint: async (step) => {
-          const files = await checkpointFiles(loaded.model, current, data.train, plain, step, { [REQUEST]: requestBlob });
-          this.lastCheckpoint = { runId, step, files };
-          if (this.cache) await this.cache.put(CHECKPOINT + runId, files);
-        },
+        onCheckpoint: (step) => saveCheckpoint(loaded.model, current, step),
       };
       try {
         const result = await train(loaded.model, current, data.train, options);
         stopped = result.stopped;
+        // The finished adapters are kept too (a page reload would lose them otherwise).
+        if (stopped === 'completed' && !(this.lastCheckpoint?.runId === runId && this.lastCheckpoint.step === current.trainedSteps)) {
+          await saveCheckpoint(loaded.model, current, current.trainedSteps);
+        }
         break;
       } catch (e) {
         const lost = this.rt?.deviceLost;
+        if (!lost && e instanceof TrainingError && e.step !== null) {
+          // Non-finite or exploding: keep the last good adapters, say so, and end the run as 'diverged'.
+          current = await this.lastGood(runId, request, e, current, data);
+          if (current.trainedSteps > 0) await saveCheckpoint(loaded.model, current, current.trainedSteps);
+          else await this.cache?.delete(CHECKPOINT + runId);
+          for (const s of [...losses.keys()]) if (s > current.trainedSteps) losses.delete(s);
+          stopped = 'diverged';
+          message = e.diverged
+            ? `The loss exploded from step ${e.step} on (the learning rate is probably too high), so training stopped. The adapter is back at step ${current.trainedSteps}, its last good state.`
+            : `Training stopped at step ${e.step}: the ${e.tensor === 'loss' ? 'loss' : `gradient (${e.tensor})`} became NaN or infinite (the learning rate is probably too high). The adapter is kept as it was after step ${current.trainedSteps}.`;
+          report({ phase: 'train', loaded: current.trainedSteps, total, step: current.trainedSteps, message }, true);
+          break;
+        }
         if (!lost || recoveries.length >= RECOVERIES) throw e;
         const atStep = Math.max(from, ...losses.keys());
         current = await this.recover(runId, request, data);
@@ -450,10 +508,25 @@ export class FinetuneEngine {
       }
     }
     return {
-      runId, stopped, step: current.trainedSteps, steps: total,
+      runId, method: request.method ?? 'qlora', stopped, ...(message ? { message } : {}), step: current.trainedSteps, steps: total,
       losses: [...losses.entries()].sort((a, b) => a[0] - b[0]).map(([step, loss]) => ({ step, loss })),
       evals, recoveries, seconds: (performance.now() - t0) / 1000,
     };
+  }
+
+  /** The adapters to keep after a failed step. A non-finite step never touched them (they hold the step before it).
+   *  An explosion from step k was measured on the adapters of step k − 1, so the last good state is step k − 2 or
+   *  earlier: the latest checkpoint of this run at or before it, else the run's fresh adapters (its first step). */
+  private async lastGood(runId: string, request: TrainRequest, e: TrainingError, adapters: AdapterSet, data: { train: Dataset }): Promise<AdapterSet> {
+    if (!e.diverged) return adapters;
+    const { model } = this.need();
+    const good = e.step! - 2;
+    const from = [this.lastCheckpoint, this.earlierCheckpoint].find((c) => c && c.runId === runId && c.step <= good);
+    const kept = from ? (await checkpointFromFiles(runId, from.files, model, data.train)).adapters : createAdapters(model, request);
+    this.replaceAdapters(kept);
+    if (from !== this.lastCheckpoint) this.lastCheckpoint = from ?? null;
+    this.earlierCheckpoint = null;
+    return kept;
   }
 
   /** After a device loss: a new runtime, the model reloaded, the run's last checkpoint (or fresh adapters). */
@@ -497,6 +570,13 @@ export function createAdapters(model: LlamaModel, request: TrainRequest): Adapte
   }
 }
 
+/** The time a remaining step will take: the mean of the last 10 steps' own times, leaving out the run's first step
+ *  (it also builds the kernels) once there are others. Evaluation and checkpoint time are not in it. */
+export function etaStepMs(stepMs: readonly number[]): number {
+  const recent = (stepMs.length > 1 ? stepMs.slice(1) : stepMs).slice(-10);
+  return recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length);
+}
+
 function baseGroupSize(model: LlamaModel): number | null {
   const w = model.weights.layers[0]?.q;
   return w?.kind === 'quantized' ? w.weight.spec.groupSize : null;
@@ -508,8 +588,26 @@ function needGroup(g: number | null, method: string): number {
 }
 
 function plainOptions(request: TrainRequest): TrainOptions {
-  const { data: _d, method: _m, rank: _r, alpha: _a, dropout: _p, targets: _t, groupSize: _g, seqLen: _s, validation: _v, runId: _i, checkpointEvery: _c, ...rest } = request;
+  const { data: _d, dataName: _n, method: _m, rank: _r, alpha: _a, dropout: _p, targets: _t, groupSize: _g, seqLen: _s, validation: _v, runId: _i, checkpointEvery: _c, ...rest } = request;
   return rest;
+}
+
+/** The base an exported adapter names: a hub id as given; for a URL, its last path segment (the hub's layout names
+ *  the folder after the model); for local files, config.json's _name_or_path when it holds one. */
+async function baseModelName(request: LoadRequest, source: ModelSource): Promise<string | null> {
+  const m = request.model;
+  if (typeof m === 'string') {
+    if (!/^https?:\/\//.test(m)) return m;
+    const segment = new URL(m).pathname.split('/').filter(Boolean).at(-1);
+    return segment ? decodeURIComponent(segment) : null;
+  }
+  try {
+    const config = await source.file('config.json');
+    const name = config ? (JSON.parse(await config.text()) as Record<string, unknown>)._name_or_path : null;
+    return typeof name === 'string' && name.trim() ? name : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The model's files for a load request, and for a URL model its base URL and request options. */

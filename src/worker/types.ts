@@ -15,7 +15,10 @@ export interface Progress {
   file?: string;
   step?: number;
   loss?: number;
+  /** Training: the step's tokens over its own wall time (StepInfo.stepMs: evaluation and checkpoints not included). */
   tokensPerSecond?: number;
+  /** Training: the steps left times the mean time of the last 10 steps (the run's first step, which also builds the
+   *  kernels, left out once there are others); evaluations and checkpoints still to come are not included. */
   etaSeconds?: number;
   /** Something the user should know that is not an error: a cache entry found broken and refetched, a lost GPU
    *  device recovered from a checkpoint. */
@@ -85,17 +88,26 @@ export interface TrainRequest extends CheckpointOptions {
   groupSize?: number;
   /** Tokens per row, default 256. */
   seqLen?: number;
-  /** Hold out this fraction (or count) of the rows and report their loss at evalEvery and at the end. */
-  validation?: number;
+  /** Names the data in error messages (e.g. the uploaded file's name). */
+  dataName?: string;
+  /** Validation data, whose loss is reported at evalEvery and at the end: a fraction (or count) of the rows held out
+   *  at random, or separate data of any of the data kinds (e.g. the last tenth of a text, held out by position). */
+  validation?: number | TrainData;
   /** Names the run's checkpoint in IndexedDB (default 'run'); resume(runId) continues it. */
   runId?: string;
-  /** Save a checkpoint every N steps (default 50; 0: only on abort); needs IndexedDB. */
+  /** Save a checkpoint every N steps (default 50; 0: only on abort), and at the end; in IndexedDB where there is one
+   *  (resume() of a finished run attaches its adapters). */
   checkpointEvery?: number;
 }
 
 export interface TrainSummary {
   runId: string;
-  stopped: 'completed' | 'aborted';
+  /** The trained adapter's method. */
+  method: MethodName;
+  /** 'diverged': the loss went non-finite or exploded; the adapters hold their last good state (`step`), and
+   *  `message` says what happened in words for the user. */
+  stopped: 'completed' | 'aborted' | 'diverged';
+  message?: string;
   /** Steps of the run done so far (a resumed run counts the earlier ones). */
   step: number;
   steps: number;
@@ -107,7 +119,10 @@ export interface TrainSummary {
 }
 
 export interface GenerateRequest {
+  /** New tokens at most, a whole number ≥ 1; default 128. */
   maxTokens?: number;
+  /** false: the base model alone, as if no adapter were attached (to compare before and after). */
+  adapters?: boolean;
   temperature?: number;
   topP?: number;
   topK?: number;
@@ -115,6 +130,8 @@ export interface GenerateRequest {
 }
 
 export interface EvaluateRequest {
+  /** false: the base model alone, as if no adapter were attached. */
+  adapters?: boolean;
   /** Tokens per window, default min(512, max_position_embeddings). */
   window?: number;
   stride?: number;

@@ -117,6 +117,15 @@ describe('generation', () => {
       const ids = await generateTokens(model, prompt, { maxNewTokens: 32, stopTokenIds: [], onToken: (id, i) => (seen.push(id), i < 3) });
       expect(ids).toEqual(full.slice(0, 4));
       expect(seen).toEqual(ids);
+      // Every token reaches onToken, the last one too, greedy or sampled, for 1 token as for several.
+      for (const [n, temperature] of [[1, 0], [2, 0], [8, 0], [1, 1], [3, 1]]) {
+        const got: number[] = [];
+        const out = await generateTokens(model, prompt, { maxNewTokens: n, temperature, stopTokenIds: [], onToken: (id) => void got.push(id) });
+        expect(out, `${n} tokens at temperature ${temperature}`).toHaveLength(n);
+        expect(got).toEqual(out);
+        if (temperature === 0) expect(out).toEqual(full.slice(0, n));
+      }
+      await expect(generateTokens(model, prompt, { maxNewTokens: 0 })).rejects.toThrow(/maxNewTokens must be an integer ≥ 1, got 0/);
       const draw = (seed: number) => generateTokens(model, prompt, { maxNewTokens: 12, temperature: 1, topK: 20, seed, stopTokenIds: [] });
       const a = await draw(3);
       expect(a).toHaveLength(12);

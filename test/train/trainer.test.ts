@@ -2,6 +2,8 @@
 // options, and the GPU pool back at its baseline after every failure.
 import { describe, expect, it } from 'vitest';
 import { AdapterSet, LlamaModel, TrainingError, collate, evaluate, recordTrainingPass, tokenizedDataset, train } from '../../src';
+import { DivergenceWatch, stepWallMs } from '../../src/train/trainer';
+import { etaStepMs } from '../../src/worker/engine';
 import { relativeError } from '../helpers/gpu';
 import { testRuntime } from '../helpers/gpu';
 import { fixtureSource } from '../helpers/model-files';
@@ -106,6 +108,112 @@ describe('train', () => {
     expect(rt.pool.stats.bytesInUse).toBe(baseline);
     adapters.dispose();
     model.dispose();
+  });
+
+  it('evaluates at step k with the adapters of step k: each in-training evaluation equals a fresh run of k steps, bit for bit', async () => {
+    const { rt, model } = await setup();
+    const data = tokenizedDataset(rows(6, 16, 5), { seqLen: 16 });
+    const evalData = tokenizedDataset(rows(3, 16, 9), { seqLen: 16 });
+    const options = { batchSize: 2, lr: 5e-2, schedule: 'constant' as const, seed: 0, maxGradNorm: 0, evalBatchSize: 3 };
+    const fresh = () => AdapterSet.lora(rt, model.adaptableLinears(), { rank: 4, alpha: 8, seed: 11 });
+    const adapters = fresh();
+    const result = await train(model, adapters, data, { ...options, steps: 3, evalData, evalEvery: 1 });
+    expect(result.evals.map((e) => e.step)).toEqual([1, 2, 3]);
+    adapters.dispose();
+    for (const k of [1, 2, 3]) {
+      const again = fresh();
+      await train(model, again, data, { ...options, steps: k });
+      model.adapters = again;
+      const e = await evaluate(model, evalData, { batchSize: 3 });
+      expect(result.evals[k - 1].loss, `step ${k}`).toBe(e.loss);
+      again.dispose();
+    }
+    model.dispose();
+  });
+
+  it('a step\'s health is its own: a failure at step 2 is reported as step 2, with the adapters of step 1 kept', async () => {
+    const { rt, model } = await setup();
+    const data = tokenizedDataset(rows(4, 16, 3), { seqLen: 16 });
+    // lr 1e30: step 1 is finite (AdamW moves each value by ~lr), step 2's forward overflows. Step 2 is already queued
+    // when step 1's figures are read: step 1 must not be blamed for step 2's sticky flag.
+    const options = { batchSize: 2, lr: 1e30, schedule: 'constant' as const, maxGradNorm: 0 };
+    const one = AdapterSet.lora(rt, model.adaptableLinears(), { rank: 4, seed: 2 });
+    await train(model, one, data, { ...options, steps: 1 });
+    const want = await one.store.read();
+    one.dispose();
+    const adapters = AdapterSet.lora(rt, model.adaptableLinears(), { rank: 4, seed: 2 });
+    const seen: number[] = [];
+    const error = await train(model, adapters, data, { ...options, steps: 4, onStep: (s) => seen.push(s.step) }).catch((e) => e);
+    expect(error).toBeInstanceOf(TrainingError);
+    expect(error.step).toBe(2);
+    expect(error.message).toMatch(/the adapters hold step 1/);
+    expect(seen).toEqual([1]);
+    expect(adapters.trainedSteps).toBe(1);
+    const got = await adapters.store.read();
+    for (const [k, v] of want) expect(got.get(k), k).toEqual(v);
+    adapters.dispose();
+    model.dispose();
+  });
+
+  it('times each step by what it did: a slow evaluation or onStep is not a step\'s time, nor is the last step free', async () => {
+    const { rt, model } = await setup();
+    const adapters = AdapterSet.lora(rt, model.adaptableLinears(), { rank: 4 });
+    const data = tokenizedDataset(rows(4, 16, 7), { seqLen: 16 });
+    const busy = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end); };
+    const t0 = performance.now();
+    const result = await train(model, adapters, data, {
+      steps: 5, batchSize: 2, lr: 1e-2, evalData: data, evalEvery: 2, onStep: () => busy(400), onEval: () => busy(400),
+    });
+    const wall = performance.now() - t0;
+    const ms = result.steps.map((s) => s.stepMs);
+    for (const s of result.steps) {
+      expect(s.stepMs).toBeGreaterThan(0);
+      const tokens = s.tokensPerSecond * (s.stepMs / 1e3); // two rows of 14 to 16 tokens
+      expect(Math.abs(tokens - Math.round(tokens))).toBeLessThan(1e-6);
+      expect(Math.round(tokens)).toBeGreaterThanOrEqual(28);
+      expect(Math.round(tokens)).toBeLessThanOrEqual(32);
+    }
+    // Every step but the first (which also builds kernels) within a factor of 10 of the median of steps 2..5:
+    // the old figures (the last step counted as ~0 ms, a step holding the previous evaluation) fall outside.
+    const rest = ms.slice(1).sort((a, b) => a - b);
+    const median = rest[Math.floor(rest.length / 2)];
+    for (const m of ms.slice(1)) {
+      expect(m).toBeGreaterThan(median / 10);
+      expect(m).toBeLessThan(median * 10 + 400);
+    }
+    // The steps' own times add up to less than the run minus the 400 ms waits (5 onStep + 3 evaluations).
+    expect(ms.reduce((a, b) => a + b, 0)).toBeLessThan(wall - 8 * 400 + 50);
+    expect(result.steps.map((s) => s.elapsedMs)).toEqual([...result.steps.map((s) => s.elapsedMs)].sort((a, b) => a - b));
+    adapters.dispose();
+    model.dispose();
+  });
+
+  it('a step starts at its recording or when the step before it finished on the GPU, whichever is later', () => {
+    expect(stepWallMs(100, 180, -Infinity)).toBe(80); // first step: from its recording
+    expect(stepWallMs(150, 260, 180)).toBe(80); // recorded while step 1 ran: from step 1's end
+    expect(stepWallMs(900, 980, 260)).toBe(80); // recorded after an evaluation: from its recording
+    expect(stepWallMs(100, 100, 120)).toBe(0);
+    expect(etaStepMs([5000, 80, 90, 70])).toBe(80); // the first step (kernel builds) left out
+    expect(etaStepMs([5000])).toBe(5000);
+    expect(etaStepMs([...Array(20).fill(1000), ...Array(10).fill(10)])).toBe(10); // the last 10
+  });
+
+  it('calls an explosion after two steps over the line, from the first of them; one noisy step is none', () => {
+    const run = (vocab: number, losses: number[]) => {
+      const w = new DivergenceWatch(vocab);
+      for (const [i, l] of losses.entries()) {
+        const r = w.add(i + 1, l);
+        if (r) return { at: i + 1, ...r };
+      }
+      return null;
+    };
+    const V = Math.exp(7.62); // ln V = 7.62, as the demo model's 2,048 tokens
+    expect(run(V, [5.1, 4.8, 7.3, 4.5, 7.2, 4.0, 3.9])).toBeNull(); // single spikes
+    expect(run(V, [5.1, 7.62, 7.62, 7.62])).toMatchObject({ at: 3, from: 2, baseline: 5.1 }); // lr 1e9: collapsed
+    expect(run(V, [6.0, 7.62, 7.62])).toMatchObject({ at: 3, from: 2 }); // under b + 2, but uniform guessing
+    expect(run(V, [3.0, 2.5, 5.2, 5.3])).toMatchObject({ at: 4, from: 3 }); // b + 2, far from uniform
+    expect(run(V, [3.0, 2.5, 4.9, 4.9, 4.9])).toBeNull();
+    expect(run(256, [5.55, 5.4, 6.1, 6.2])).toMatchObject({ from: 3 }); // a random-init model: b + 0.5
   });
 
   it('takes a dataset of 200,000 rows', async () => {

@@ -74,6 +74,45 @@ describe('createFinetuner', () => {
     expect(await ft.generate('Line 3: the', { maxTokens: 12 })).toBe(text);
   });
 
+  it('generates every token asked for, refuses 0, compares with the bare base, names the base in exports, validates on given data', async () => {
+    await ft.load({ model: files, quant: QUANT });
+    const base = await ft.generate('Line 3: the', { maxTokens: 8 });
+    const summary = await ft.train({ ...TRAIN, runId: 'gen', validation: { text: TEXT.slice(-300) }, evalEvery: 3 });
+    expect(summary.evals.map((e) => e.step)).toEqual([3, 6]);
+    expect(summary.method).toBe('qlora');
+    const eight = await ft.generate('Line 3: the', { maxTokens: 8 });
+    const tokens = (text: string) => text.replace(/<unk>/g, '?').length; // one character a token; <unk> decodes as itself
+    expect(tokens(eight)).toBe(8);
+    const one = await ft.generate('Line 3: the', { maxTokens: 1 });
+    expect(tokens(one)).toBe(1);
+    expect(eight.startsWith(one)).toBe(true);
+    expect(await ft.generate('Line 3: the', { maxTokens: 8, adapters: false })).toBe(base);
+    const bare = await ft.evaluate(TEXT.slice(0, 200), { window: 64, adapters: false });
+    const tuned = await ft.evaluate(TEXT.slice(0, 200), { window: 64 });
+    expect(tuned.loss).toBeLessThan(bare.loss);
+    for (const maxTokens of [0, -1, 1.5, Number.NaN]) {
+      await expect(ft.generate('Line', { maxTokens })).rejects.toSatisfy((e: Error) => e instanceof FinetunerError && /maxTokens must be a whole number ≥ 1/.test(e.message));
+    }
+    const config = JSON.parse(new TextDecoder().decode((await ft.exportAdapter())['adapter_config.json']));
+    expect(config.base_model_name_or_path).toBe(null); // local files whose config.json names no model
+    // A finished run is kept: resume() attaches its adapters (as after a page reload), with nothing left to train.
+    await ft.load({ model: files, quant: QUANT });
+    expect(await ft.resume('gen')).toMatchObject({ stopped: 'completed', step: 6, steps: 6, method: 'qlora' });
+    expect(await ft.generate('Line 3: the', { maxTokens: 8 })).toBe(eight);
+  });
+
+  it('a run that goes non-finite ends as diverged, in words, with the adapters of the last good step kept', async () => {
+    await ft.load({ model: files, quant: QUANT });
+    const progress: Progress[] = [];
+    // lr 1e30: step 1 is finite, step 2 overflows (see the trainer's tests).
+    const run = await ft.train({ ...TRAIN, lr: 1e30, schedule: 'constant', warmupSteps: 0, maxGradNorm: 0, dropout: 0, runId: 'blown' }, (p) => progress.push(p));
+    expect(run).toMatchObject({ stopped: 'diverged', step: 1 });
+    expect(run.message).toMatch(/NaN or infinite.*learning rate is probably too high.*after step 1/);
+    expect(progress.some((p) => p.message === run.message)).toBe(true);
+    expect(run.losses.map((l) => l.step)).toEqual([1]);
+    expect((await ft.listCached()).some((c) => c.key === 'blown' && c.kind === 'checkpoint')).toBe(true);
+  });
+
   it('errors keep their class and fields across the boundary', async () => {
     const bad = await ft.train({ ...TRAIN, data: { tokens: '{"input_ids": [1, 2, "x"]}' } }).catch((e) => e);
     expect(bad).toBeInstanceOf(DatasetError);
