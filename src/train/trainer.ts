@@ -381,6 +381,11 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
         pending = null;
         if (evalDue(s - 1)) await evaluateAt(s - 1);
         if (checkpointDue(s - 1)) await options.onCheckpoint!(s - 1);
+        // They can take long: a stop that came meanwhile ends the run here, before another step starts.
+        if (options.signal?.aborted) {
+          history.stopped = 'aborted';
+          break;
+        }
       }
       const micro = Array.from({ length: o.gradientAccumulation }, () => collate(stream.next(o.batchSize)));
       const scored = micro.reduce((a, b) => a + b.scored, 0);
@@ -390,9 +395,9 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
       const recordStart = performance.now();
       await record(s, micro, scored, lr, report);
       const read = (rt.read(report) as Promise<Float32Array>).then((r) => ({ report: r, doneAt: performance.now() }));
-      const previous = pending;
-      pending = { step: s, read, recordStart, micro, scored, tokens, lr }; // in flight while the previous one finishes
-      if (previous) await finish(previous);
+      const before = pending;
+      pending = { step: s, read, recordStart, micro, scored, tokens, lr }; // in flight while the one before finishes
+      if (before) await finish(before);
     }
     if (pending) await finish(pending);
     pending = null;

@@ -86,6 +86,21 @@ describe('train', () => {
     model.dispose();
   });
 
+  it('a stop that comes during an evaluation ends the run there: no further step starts, even the last', async () => {
+    const { rt, model } = await setup();
+    const adapters = AdapterSet.lora(rt, model.adaptableLinears(), { rank: 4 });
+    const data = tokenizedDataset(rows(4, 16, 2), { seqLen: 16 });
+    const controller = new AbortController();
+    const result = await train(model, adapters, data, {
+      steps: 3, batchSize: 2, lr: 1e-2, evalData: data, evalEvery: 2, signal: controller.signal, onEval: (e) => { if (e.step === 2) controller.abort(); },
+    });
+    expect(result.stopped).toBe('aborted');
+    expect(result.steps.map((s) => s.step)).toEqual([1, 2]);
+    expect(adapters.trainedSteps).toBe(2);
+    adapters.dispose();
+    model.dispose();
+  });
+
   it('a non-finite step names the step and the tensor, leaves the adapters as of the last good step, and frees its buffers', async () => {
     const { rt, model } = await setup();
     const adapters = AdapterSet.lora(rt, model.adaptableLinears(), { rank: 4 });
