@@ -125,7 +125,7 @@ export class FinetuneEngine {
       await report.flush();
       const c = loaded.model.config;
       return {
-        key: loaded.key, fromCache, layers: c.layers, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize, quant: this.quantOf(request),
+        key: loaded.key, name: loaded.baseName, fromCache, layers: c.layers, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize, maxPositions: c.maxPositions, quant: this.quantOf(request),
         hasTokenizer: loaded.tokenizer !== null, seconds: (performance.now() - t0) / 1000,
       };
     });
@@ -495,7 +495,6 @@ export class FinetuneEngine {
           message = e.diverged
             ? `The loss exploded from step ${e.step} on (the learning rate is probably too high), so training stopped. The adapter is back at step ${current.trainedSteps}, its last good state.`
             : `Training stopped at step ${e.step}: the ${e.tensor === 'loss' ? 'loss' : `gradient (${e.tensor})`} became NaN or infinite (the learning rate is probably too high). The adapter is kept as it was after step ${current.trainedSteps}.`;
-          report({ phase: 'train', loaded: current.trainedSteps, total, step: current.trainedSteps, message }, true);
           break;
         }
         if (!lost || recoveries.length >= RECOVERIES) throw e;

@@ -54,10 +54,14 @@ export interface LoadRequest {
 export interface ModelInfo {
   /** The cache key (source, revision and quantization spec). */
   key: string;
+  /** The model's name as exports give it (the hub id, a URL's last segment, config.json's _name_or_path), or null. */
+  name: string | null;
   fromCache: boolean;
   layers: number;
   hiddenSize: number;
   vocabSize: number;
+  /** The longest sequence the model takes (max_position_embeddings). */
+  maxPositions: number;
   quant: QuantSpec | null;
   hasTokenizer: boolean;
   seconds: number;

@@ -108,7 +108,6 @@ describe('createFinetuner', () => {
     const run = await ft.train({ ...TRAIN, lr: 1e30, schedule: 'constant', warmupSteps: 0, maxGradNorm: 0, dropout: 0, runId: 'blown' }, (p) => progress.push(p));
     expect(run).toMatchObject({ stopped: 'diverged', step: 1 });
     expect(run.message).toMatch(/NaN or infinite.*learning rate is probably too high.*after step 1/);
-    expect(progress.some((p) => p.message === run.message)).toBe(true);
     expect(run.losses.map((l) => l.step)).toEqual([1]);
     expect((await ft.listCached()).some((c) => c.key === 'blown' && c.kind === 'checkpoint')).toBe(true);
   });
