@@ -1,4 +1,4 @@
-// The public-domain corpora of ../shared/data as the benchmarks read them, and micro-llama-6m's split of each
+// The public-domain corpora of the data directory (CORPUS_DIR) as the benchmarks read them, and micro-llama-6m's split of each
 // (metrics.json: the first 90 % of the characters, cut at a newline, trains; the rest validates).
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';

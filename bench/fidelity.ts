@@ -1,5 +1,5 @@
 // Quantization fidelity: mean code entropy (bits) and reconstruction RMSE of plain round-to-nearest vs
-// ICQ, for a seeded normal matrix and for every linear weight of ../shared/models/micro-llama-6m.
+// ICQ, for a seeded normal matrix and for every linear weight of micro-llama-6m (MODEL_SAFETENSORS).
 // Quantization runs on the GPU; entropy and RMSE are computed here from the read-back codes.
 import type { Runtime } from '../src/gpu';
 import { dequantize, entropyBits, quantize, unpackCodes, type Bits, type QuantSpec } from '../src/quant';

@@ -31,7 +31,7 @@ export interface BenchReport {
   fidelityPerLinear?: unknown[];
   microLlamaLoss?: unknown[];
   training?: unknown;
-  /** Issue 19's cost of each adapter method (BENCH_SUITES=methodcost). */
+  /** The cost of each adapter method (BENCH_SUITES=methodcost). */
   methodsCost?: unknown;
   finetune?: unknown;
   /** onnxruntime-web's MatMulNBits beside ours (BENCH_SUITES=peers). */

@@ -1,4 +1,4 @@
-// The papers' experiment, small (issue 19, item 7): micro-llama-6m quantized at 2, 3 and 4 bits (nf and int, G64;
+// The papers' experiment, small: micro-llama-6m quantized at 2, 3 and 4 bits (nf and int, G64;
 // G32 for QA-LoRA too), each method fine-tuned for the same steps and tokens in two settings, validation perplexity
 // before and after fine-tuning and after merging. Jobs are independent (one model load each), so several processes
 // share the GPU (bench/methods-node.ts claims them from one list).

@@ -1,4 +1,4 @@
-// Benchmark entry for Node.js + Dawn: the lent H100 (bundled by scripts/bench-gpu.sh) or this machine's
+// Benchmark entry for Node.js + Dawn: a GPU machine (bundled by scripts/bench-gpu.sh) or this machine's
 // SwiftShader. Usage: node <bundle> [out.json]. Prints a table and writes the JSON report.
 // BENCH_SUITES picks suites (comma-separated; default kernels,model,micro): kernels (self-check, kernels,
 // quantization, fidelity), model (TinyLlama-shaped decode/prefill), micro (micro-llama-6m's validation loss; needs
@@ -9,7 +9,7 @@
 // kernels suite's fidelity rows alone, and the real model's per linear: needs MODEL_SAFETENSORS), train (LoRA training
 // tokens/s and peak GPU bytes, TinyLlama shape), finetune (micro-llama-6m on Shakespeare; FINETUNE_STEPS, default 400;
 // FINETUNE_VALID_TOKENS cuts the validation split short for a smoke test), methodcost (each adapter method's step
-// time and peak bytes on the TinyLlama shape: issue 19's cost of IEC and pooling), peers (onnxruntime-web's 4-bit
+// time and peak bytes on the TinyLlama shape: the cost of IEC and pooling), peers (onnxruntime-web's 4-bit
 // MatMulNBits beside our int4 G64 matmul on the same shapes; ORT_DIR holds its WebGPU bundle and wasm, default
 // .device/ort).
 import { writeFileSync } from 'node:fs';

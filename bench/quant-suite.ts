@@ -224,7 +224,7 @@ async function gemvAgreement(rt: Runtime, spec: QuantSpec, units: QuantMatmulOpt
 export async function runGemvTuning(rt: Runtime, copyBandwidthGBs: number | null, log: (r: BenchResult) => void): Promise<BenchResult[]> {
   const { results, add } = collector(log);
   const int4: QuantSpec = { codebook: 'int', bits: 4, groupSize: 64 };
-  // Session 3's kernel was 16 lanes, a chunk (and a barrier) per 16 units, tree sums.
+  // An earlier kernel was 16 lanes, a chunk (and a barrier) per 16 units, tree sums.
   type Variant = Pick<QuantMatmulOptions, 'lanesPerRow' | 'subgroups' | 'unitsPerLane'>;
   const variants: Variant[] = [{ lanesPerRow: 16, subgroups: false, unitsPerLane: 1 }];
   for (const lanesPerRow of [4, 8, 16, 32] as const) {

@@ -65,7 +65,7 @@ async function timeSteps(model: LlamaModel, name: string, create: (m: LlamaModel
   return { name, batch, seq, checkpointing, tokensPerSecond: (batch * seq) / (ms / 1e3), msPerStep: ms, peakBytes: rt.pool.stats.bytesAllocated, weightBytes };
 }
 
-/** Issue 19 item 8: each method's step time and peak bytes on the TinyLlama-1.1B shape over one int4 G64 base
+/** Each method's step time and peak bytes on the TinyLlama-1.1B shape over one int4 G64 base
  *  (batch 1 × 512, no checkpointing), r 16 on all linears; IEC's and the pooling's cost are the differences. */
 export async function runMethodsCost(rt: Runtime, scale: 'gpu' | 'cpu', log: (r: BenchResult) => void): Promise<TrainBenchRow[]> {
   const config = parseLlamaConfig(scale === 'gpu' ? TINYLLAMA : SMALL);

@@ -1,4 +1,4 @@
-// Issue 20, item 6, in a page driven by scripts/bench-worker-chromium.mjs: a 135M-parameter LLaMA shape (seeded random
+// In a page driven by scripts/bench-worker-chromium.mjs: a 135M-parameter LLaMA shape (seeded random
 // weights served by the script at /model) loaded cold (download + quantize + cache) and warm (IndexedDB) through
 // createFinetuner in a worker, and the cache's bytes; then main-thread long tasks (> 50 ms, PerformanceObserver) while
 // the worker fine-tunes the demo's embedded model (/demo-model) on text, and while the same engine does it in the

@@ -1,4 +1,4 @@
-// Issue 20, item 6: `node scripts/bench-worker-chromium.mjs [out.json] [steps]` writes a LLaMA of SmolLM2-135M's shape
+// `node scripts/bench-worker-chromium.mjs [out.json] [steps]` writes a LLaMA of SmolLM2-135M's shape
 // with seeded random bf16 weights to a temporary folder (never committed), serves it at /model and the demo's embedded
 // model at /demo-model beside bench/ with Vite, opens bench/worker.html in Debian's headless Chromium (Playwright, no browser download) and writes the report.
 import { execSync } from 'node:child_process';

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The methods experiment (bench/methods-suite.ts, issue 19 item 7) in one device call: METHODS_WORKERS processes
+# The methods experiment (bench/methods-suite.ts) in one run on the GPU machine: METHODS_WORKERS processes
 # (default 10) share the GPU; phase 1 evaluates the bases and sweeps the learning rate, phase 2 runs the grid at the
-# best rates. With METHODS_COST=1 the methodcost bench (item 8) runs first, alone on the GPU → $OUT/methodcost.json.
-# Every row lands in $OUT/methods-rows.jsonl as it is done, the logs in $OUT/methods-logs.tar (the device tool
-# returns a few files only). A call cut short by METHODS_BUDGET_S (default 540, counted from the start) keeps its rows; the next
-# call, given them in .device/methods-done/ (METHODS_DONE), runs only what is missing.
-# Here: bash scripts/reference/pack.sh   Device: run carry [".device"] command: bash scripts/methods-on-device.sh
+# best rates. With METHODS_COST=1 the methodcost bench runs first, alone on the GPU → $OUT/methodcost.json.
+# Every row lands in $OUT/methods-rows.jsonl as it is done, the logs in $OUT/methods-logs.tar (one archive to copy
+# back). A run cut short by METHODS_BUDGET_S (default 540, counted from the start) keeps its rows; the next run, given
+# them in .device/methods-done/ (METHODS_DONE), runs only what is missing.
+# Here: bash scripts/reference/pack.sh   There (with .device/ and the working tree): bash scripts/methods-on-device.sh
 set -uo pipefail
 start=$(date +%s%3N)
 source .device/setup.sh >/dev/null

@@ -41,7 +41,7 @@ export async function loadOrtNode(dir: string, dawnFlags: string[]): Promise<{ o
     }
     const ort = (await import(/* @vite-ignore */ pathToFileURL(join(dir, 'ort.webgpu.bundle.min.mjs')).href)) as Ort & { env: { wasm: { wasmBinary?: Uint8Array } } };
     const wasm = join(dir, 'ort-wasm-simd-threaded.asyncify.wasm');
-    // Gzipped for the device tool's carry limit (29 MB raw, 7 MB gzipped).
+    // Gzipped: less to copy to the GPU machine (29 MB raw, 7 MB gzipped).
     ort.env.wasm.wasmBinary = existsSync(wasm) ? readFileSync(wasm) : gunzipSync(readFileSync(`${wasm}.gz`));
     return { ort, why: '' };
   } catch (e) {

@@ -40,7 +40,7 @@ async function main(fixtures: string, out: string) {
   ]));
   console.log(`exported ${adapters.store.names.length} tensors, logits ${values.length}`);
 
-  // The dense export (issue 19 item 4) for transformers: the model quantized nf3 G32 with IR-QLoRA (IEC) folded in, in
+  // The dense export for transformers: the model quantized nf3 G32 with IR-QLoRA (IEC) folded in, in
   // bf16, with our logits from reading those same files back (peft_roundtrip.py loads them with transformers).
   const quantized = await LlamaModel.load(rt, blobSource('gqa', files), { quant: { codebook: 'nf', bits: 3, groupSize: 32, calibrate: 'icq' } });
   const ir = AdapterSet.lora(rt, quantized.adaptableLinears(), { rank: 4, alpha: 8, seed: 6, iec: true });

@@ -58,7 +58,7 @@ save_file({'input_ids': ref['input_ids'], 'attention_mask': ref['attention_mask'
           os.path.join(out, 'peft-made', 'reference.safetensors'))
 print('peft-made saved')
 
-# The dense export (issue 19 item 4): bf16 weights with IR-QLoRA folded in, loaded by transformers as any checkpoint;
+# The dense export: bf16 weights with IR-QLoRA folded in, loaded by transformers as any checkpoint;
 # its logits against ours from reading the same files.
 dense_dir = os.path.join(out, 'dense')
 if os.path.isdir(dense_dir):

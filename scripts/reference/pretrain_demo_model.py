@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The demo's embedded default model (issue 21), made from scratch on the GPU machine (torch, transformers, tokenizers):
+"""The demo's embedded default model, made from scratch on the GPU machine (torch, transformers, tokenizers):
 
   corpora    War and Peace (Project Gutenberg) and the State of the Union addresses (U.S. federal works), both public
-             domain, from ../shared/data: the first 90 % of each (cut at a newline) trains, the rest validates.
+             domain, from the data directory (QLORA_DATA_DIR/data): the first 90 % of each (cut at a newline) trains, the rest validates.
              tinyshakespeare (public domain) is held out entirely: the demo fine-tunes on it, so fine-tuning visibly
              changes what the model writes.
   tokenizer  byte-level BPE, 2,048 tokens, trained on the two train splits; <|endoftext|> (id 0) is BOS, EOS and

@@ -2,12 +2,12 @@
 # Regenerates test/fixtures/ on the GPU machine (python3 with torch + transformers there).
 # Here:   bash scripts/reference/pack.sh          (fills .device/ with node, webgpu, the dequantize bundle,
 #                                                  micro-llama-6m and the corpora)
-# Device: run  carry [".device"]  command: bash scripts/reference/run-on-device.sh
-# Then unpack the returned fixtures.tar into test/fixtures/ (the device tool returns few files, so one tar).
+# There (with .device/ and the working tree): bash scripts/reference/run-on-device.sh
+# Then unpack the returned fixtures.tar into test/fixtures/ (one archive is easier to copy back than many files).
 set -euo pipefail
 source .device/setup.sh >/dev/null
 bash scripts/reference/unpack-ref.sh
-out=${OUT:?set by the device tool}
+out=${OUT:?set OUT to the folder the results go to}
 python3 scripts/reference/make_fixtures.py models "$out/llama"
 node .device/dequantize.mjs "$out/llama" "$out/deq"
 python3 scripts/reference/make_fixtures.py quantized "$out/llama" "$out/deq"

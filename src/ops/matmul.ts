@@ -119,7 +119,7 @@ export function gemmTiling({ M, N, batch }: Pick<GemmDims, 'M' | 'N' | 'batch'>,
   const workgroups = (rows: number, cols: number) => batch * Math.ceil(M / rows) * Math.ceil(N / cols);
   // Quantized 128×128 tiles want 512 workgroups: fewer of them fit an SM than f32 ones (inferred from wave counts),
   // so at 344 (M = 512, N = 11008) a second, mostly empty wave ran; 128×64 tiles took dY·Ŵ there from 21.4 to
-  // 25.5 TFLOP/s on the H100 (h100-gemm-tiles.json), while f32 lost 5 % with them.
+  // 25.5 TFLOP/s on the H100 (BENCHMARKS.md, Decisions), while f32 lost 5 % with them.
   const bigTiles = quantized ? 512 : 256;
   const auto: [4 | 8, 4 | 8] = workgroups(128, 128) >= bigTiles ? [8, 8] : workgroups(128, 64) >= 256 ? [8, 4] : [4, 4];
   const given = options.tile !== undefined || options.tileN !== undefined;

@@ -54,8 +54,8 @@ export const gemvUnitsSource = gemvUnitsCode + codeFloatsCode + gemvStoreCode + 
 export const gemvSlicesSource = gemvSlicesCode + codeFloatsCode + gemvOutputCode + dequantCode;
 
 /** Whether the decode GEMV is gemv_slices.wgsl when the options do not say: at M = 1 for 4-bit nf codes and 4-bit
- *  codes with double-quantized statistics, whose decoding costs the most. H200 (bench/results/h200-session11.json,
- *  gemvslices rows), 4096² / 11008×4096 / 4096×11008 against gemv_units.wgsl: nf4 −7 / −7 / −12 %, nf4 DQ −14 / −7 / −18 %,
+ *  codes with double-quantized statistics, whose decoding costs the most. H200 (BENCHMARKS.md, Decisions), mean of
+ *  two timings, 4096² / 11008×4096 / 4096×11008 against gemv_units.wgsl: nf4 −7 / −7 / −12 %, nf4 DQ −14 / −7 / −18 %,
  *  int4 DQ −13 / −1 / −15 %; but int4 −2 / +16 / −1 %, int2 and int3 +6 to +51 %, nf2 and nf3 +4 to +32 %. */
 function slicesByDefault(w: QuantizedWeight, options: QuantMatmulOptions): boolean {
   const unitsOptions = options.lanesPerRow !== undefined || options.unitsPerLane !== undefined || options.subgroups !== undefined;
@@ -190,7 +190,7 @@ function partStarts(w: QuantizedWeight, parts: readonly number[], op: string): n
 }
 
 /** The forward GEMM's B fetch (matmul.wgsl BLOCKB): a row's 32-code block and statistics once per 32 / BK tiles where
- *  that measured faster on an H200 (BENCH_SUITES=gemmblock, h200-gemm-block.json): on 128×64 tiles (−1 to +9 % at
+ *  that measured faster on an H200 (BENCHMARKS.md, Decisions): on 128×64 tiles (−1 to +9 % at
  *  M = 512, 1024 and 2048, most with DQ statistics) and on 64×64 tiles with DQ statistics (+3 to +6 %). Elsewhere a
  *  code word and statistics per tile: the block form lost up to 17 % on 128×128 tiles and 7 % on 64×64 ones. */
 function forwardFetch(w: QuantizedWeight, { tile, tileN }: { tile: number; tileN: number }) {
@@ -253,7 +253,7 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
 export const BACKWARD_MGROUP = 4;
 
 /** Whether the backward's B tiles take their group statistics from workgroup memory, each loaded once per tile
- *  (matmul.wgsl SHAREDSTATS), rather than once per slot. On H200s (BENCH_SUITES=gemmstats, h200-gemm-stats.json),
+ *  (matmul.wgsl SHAREDSTATS), rather than once per slot. On H200s (BENCHMARKS.md, Decisions),
  *  without DQ statistics: 128×64 tiles (M = 512 and 1024 here) +0 to +9 % depending on the machine, 64×64 (M = 256
  *  at 4096²) +1 to +11 %; one loss, M = 256 at 4096×11008: int3 and nf4 −15 % (int2 and int4 +6 %), where 344
  *  workgroups fill two or three per SM by register count (and flip between runs). With DQ statistics −4 to +3 %,

@@ -1,10 +1,19 @@
 // Model files for tests: the committed parity fixtures (fetched from the Vite server in Chromium, read
-// from disk in Node) and, in Node only, the real model and corpora in ../shared.
+// from disk in Node) and, in Node only, a real model and corpora from the data directory QLORA_DATA_DIR names.
 import { nodeDirSource, urlSource, type LlamaModel, type ModelSource } from '../../src/model';
 
 const inBrowser = typeof window !== 'undefined';
-/** ../shared (the model and corpora this project may read but not commit); QLORA_SHARED_DIR overrides. */
-export const SHARED = (typeof process !== 'undefined' && process.env?.QLORA_SHARED_DIR) || '../shared';
+/** The data directory (QLORA_DATA_DIR): models/micro-llama-6m/ (a small LLaMA with its tokenizer and reference
+ *  metrics) and data/{war_and_peace,sotu,tinyshakespeare}.txt, which are read but never committed. Unset, the suites
+ *  that need it are skipped with one line saying so. */
+export const DATA_DIR: string | null = (typeof process !== 'undefined' && process.env?.QLORA_DATA_DIR) || null;
+
+/** For a suite that needs the data directory: true when it is there; otherwise prints one line and returns false. */
+export function hasDataDir(suite: string): boolean {
+  if (DATA_DIR) return true;
+  console.log(`skipped ${suite}: it reads micro-llama-6m and the corpora from a data directory; set QLORA_DATA_DIR to run it`);
+  return false;
+}
 
 async function nodeFs() {
   return import(/* @vite-ignore */ ['node', 'fs'].join(':')) as Promise<typeof import('node:fs')>;

@@ -1,4 +1,4 @@
-// Datasets with micro-llama-6m's tokenizer and chat template (../shared; Node only): packing, prompt and
+// Datasets with micro-llama-6m's tokenizer and chat template (the data directory; Node only): packing, prompt and
 // assistant-only masks, pre-tokenized rows, the seeded split, collation, and typed errors naming line and field.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTokenizer, nodeDirSource, type TextTokenizer } from '../../src/model';
@@ -6,15 +6,17 @@ import { IGNORE_TARGET } from '../../src/ops';
 import {
   alpacaDataset, alpacaPrompt, chatDataset, collate, DatasetError, IGNORE_LABEL, splitDataset, textDataset, tokenizedDataset,
 } from '../../src/train';
-import { SHARED } from '../helpers/model-files';
+import { DATA_DIR, hasDataDir } from '../helpers/model-files';
 
 let tokenizer: TextTokenizer;
+const run = hasDataDir('datasets');
 beforeAll(async () => {
-  const source = await nodeDirSource(`${SHARED}/models/micro-llama-6m`);
+  if (!run) return;
+  const source = await nodeDirSource(`${DATA_DIR}/models/micro-llama-6m`);
   tokenizer = await loadTokenizer(source);
 });
 
-describe('datasets', () => {
+describe.runIf(run)('datasets', () => {
   it('packs plain text into rows of seqLen with EOS between documents, every token scored', () => {
     const docs = ['To be, or not to be, that is the question.', 'Whether tis nobler in the mind to suffer.'];
     const ds = textDataset(tokenizer, docs, { seqLen: 8 });

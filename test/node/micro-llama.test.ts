@@ -1,14 +1,15 @@
-// The real model in ../shared/models/micro-llama-6m (test/node/: Node only, the model lives outside the Vite root):
+// The real model micro-llama-6m from the data directory (QLORA_DATA_DIR; test/node/: Node only, it lives outside the
+// Vite root):
 // its tokenizer's corpus token counts, its greedy continuations (metrics.json) and its validation loss
 // on each corpus's first 256-token window (transformers, test/fixtures/micro-llama-6m.json). The full-corpus
 // losses of metrics.json take minutes on SwiftShader; they are checked on the H100 (BENCHMARKS.md).
 import { describe, expect, it } from 'vitest';
 import { generateTokens, LlamaModel, loadTokenizer, nodeDirSource, perplexity, type ModelSource, type TextTokenizer } from '../../src/model';
 import { testRuntime } from '../helpers/gpu';
-import { readText, SHARED } from '../helpers/model-files';
+import { DATA_DIR, hasDataDir, readText } from '../helpers/model-files';
 import fixture from '../fixtures/micro-llama-6m.json';
 
-const MODEL_DIR = `${SHARED}/models/micro-llama-6m`;
+const MODEL_DIR = `${DATA_DIR}/models/micro-llama-6m`;
 const CORPORA = ['war_and_peace', 'sotu', 'tinyshakespeare'] as const;
 
 /** The validation split of metrics.json: from the last newline at or before 90 % of the characters. */
@@ -16,7 +17,7 @@ function validationText(text: string): string {
   return text.slice(text.lastIndexOf('\n', Math.floor(0.9 * text.length)));
 }
 
-describe('micro-llama-6m (../shared)', () => {
+describe.runIf(hasDataDir('micro-llama-6m'))('micro-llama-6m (data directory)', () => {
   let source: ModelSource;
   let tokenizer: TextTokenizer;
   let metrics: { greedy: Record<string, { ids: number[] }> };
@@ -29,7 +30,7 @@ describe('micro-llama-6m (../shared)', () => {
   it('its tokenizer encodes each validation split to the token count of metrics.json', async () => {
     await setup();
     for (const corpus of CORPORA) {
-      const ids = tokenizer.encode(validationText(await readText(`${SHARED}/data/${corpus}.txt`)));
+      const ids = tokenizer.encode(validationText(await readText(`${DATA_DIR}/data/${corpus}.txt`)));
       expect(ids.length, corpus).toBe(fixture[corpus].valid_tokens);
       expect(ids.slice(0, 8), corpus).toEqual(fixture[corpus].first_window_ids);
     }
@@ -63,7 +64,7 @@ describe('micro-llama-6m (../shared)', () => {
       const rt = await testRuntime();
       const model = await LlamaModel.load(rt, source);
       try {
-        const ids = tokenizer.encode(validationText(await readText(`${SHARED}/data/${corpus}.txt`)));
+        const ids = tokenizer.encode(validationText(await readText(`${DATA_DIR}/data/${corpus}.txt`)));
         const result = await perplexity(model, ids.slice(0, 256), { window: 256, fullWindowsOnly: true });
         expect(result.tokens).toBe(255);
         expect(Math.abs(result.meanLoss - fixture[corpus].first_window_loss)).toBeLessThan(1e-4);
