@@ -119,11 +119,22 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   positiveInt(o.epochs, 'epochs');
   o.steps = plannedSteps(options, rows);
   positiveInt(o.steps, 'steps');
-  if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new TrainingError(`train: lr must be a positive number, got ${o.lr}`);
+  // The optimizer runs in f32 on the GPU: a value finite in f64 can overflow there (lr 1e39) or round to 0 (eps 1e-46),
+  // and β = 1 − 1e-12 rounds to 1 (a zero bias correction). Each is checked as the GPU will hold it.
+  const f32 = Math.fround;
+  const number32 = (v: unknown, name: string, ok: (x: number) => boolean, range: string) => {
+    if (!(typeof v === 'number' && Number.isFinite(f32(v)) && ok(f32(v)))) {
+      throw new TrainingError(`train: ${name} must be a number ${range} that f32 holds, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
+    }
+  };
+  number32(o.lr, 'lr', (x) => x > 0, '> 0');
+  number32(o.weightDecay, 'weightDecay', (x) => x >= 0 && Number.isFinite(f32(x * f32(o.lr))), '≥ 0 (with lr · weightDecay finite)');
+  number32(o.maxGradNorm, 'maxGradNorm', (x) => x >= 0, '≥ 0');
+  number32(o.eps, 'eps', (x) => x > 0, '> 0');
+  if (!(Array.isArray(o.betas) && o.betas.length === 2)) throw new TrainingError(`train: betas must be two numbers [β1, β2], got ${JSON.stringify(o.betas)}`);
+  o.betas.forEach((b, i) => number32(b, `betas[${i}]`, (x) => x >= 0 && x < 1, 'in [0, 1)'));
   if (!['constant', 'linear', 'cosine'].includes(o.schedule)) throw new TrainingError(`train: schedule must be constant, linear or cosine, got ${o.schedule}`);
   if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw new TrainingError(`train: warmupSteps must be an integer ≥ 0, got ${o.warmupSteps}`);
-  if (!(o.weightDecay >= 0) || !(o.maxGradNorm >= 0) || !(o.eps > 0)) throw new TrainingError('train: weightDecay and maxGradNorm must be ≥ 0 and eps > 0');
-  if (!o.betas.every((b) => b >= 0 && b < 1)) throw new TrainingError(`train: betas must lie in [0, 1), got ${o.betas}`);
   o.evalEvery = options.evalEvery ?? 0;
   if (!(Number.isInteger(o.evalEvery) && o.evalEvery >= 0)) throw new TrainingError(`train: evalEvery must be an integer ≥ 0, got ${o.evalEvery}`);
   o.startStep = options.startStep ?? 0;

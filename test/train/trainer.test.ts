@@ -247,7 +247,21 @@ describe('train', () => {
     const data = tokenizedDataset(rows(2, 8, 4), { seqLen: 8 });
     const baseline = rt.pool.stats.bytesInUse;
     await expect(train(model, adapters, data, { batchSize: 0 })).rejects.toThrow(/batchSize must be a positive integer/);
-    await expect(train(model, adapters, data, { lr: -1 })).rejects.toThrow(/lr must be a positive number/);
+    await expect(train(model, adapters, data, { lr: -1 })).rejects.toThrow(/lr must be a number > 0/);
+    // Finite in f64, not as the GPU holds them in f32: each refused before a step could leave NaN adapters.
+    for (const [options, message] of [
+      [{ lr: 1e39 }, /lr must be a number > 0 that f32 holds, got 1e\+39/],
+      [{ lr: 1e-46 }, /lr must be a number > 0 that f32 holds/],
+      [{ weightDecay: 1e39 }, /weightDecay must be a number/],
+      [{ lr: 1e20, weightDecay: 1e20 }, /lr · weightDecay finite/],
+      [{ eps: 1e-46 }, /eps must be a number > 0 that f32 holds/],
+      [{ maxGradNorm: Number.POSITIVE_INFINITY }, /maxGradNorm must be a number/],
+      [{ betas: [0.9, 1 - 1e-12] as [number, number] }, /betas\[1\] must be a number in \[0, 1\)/],
+      [{ betas: 0.9 as never }, /betas must be two numbers/],
+      [{ lr: '0.01' as never }, /lr must be a number > 0 that f32 holds, got "0.01"/],
+    ] as const) {
+      await expect(train(model, adapters, data, options as never), JSON.stringify(options)).rejects.toSatisfy((e: Error) => e instanceof TrainingError && message.test(e.message));
+    }
     await expect(train(model, adapters, data, { schedule: 'step' as never })).rejects.toThrow(/schedule/);
     const long = tokenizedDataset([{ input_ids: Array.from({ length: 200 }, () => 5) }], { seqLen: 200 });
     await expect(train(model, adapters, long)).rejects.toThrow(/200 tokens exceed the model's max_position_embeddings 128/);
