@@ -58,6 +58,7 @@ function finish(name: string, rows: Example[], options: RowOptions, where: (i: n
 
 /** Each non-blank line of JSONL text parsed as an object; a bad line is a DatasetError naming it. */
 export function parseJsonl(text: string, name: string): { line: number; row: Record<string, unknown> }[] {
+  if (typeof text !== 'string') throw new DatasetError(name, null, `must be JSONL text (a string), got ${kind(text)}`);
   const rows: { line: number; row: Record<string, unknown> }[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
@@ -73,6 +74,13 @@ export function parseJsonl(text: string, name: string): { line: number; row: Rec
   });
   if (!rows.length) throw new DatasetError(name, null, 'is empty');
   return rows;
+}
+
+/** What a value is, for a message: 'null', 'an array', 'number 42'. */
+function kind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'number' || typeof v === 'boolean' ? `${typeof v} ${v}` : typeof v;
 }
 
 function stringField(row: Record<string, unknown>, field: string, where: string, required: boolean): string {
@@ -92,6 +100,7 @@ function stringField(row: Record<string, unknown>, field: string, where: string,
 export function textDataset(tokenizer: TextTokenizer, text: string | string[], options: { seqLen: number; name?: string }): Dataset {
   checkSeqLen(options.seqLen);
   const name = options.name ?? 'text';
+  if (typeof text !== 'string' && !Array.isArray(text)) throw new DatasetError(name, null, `must be a string or a list of strings, got ${kind(text)}`);
   const docs = typeof text === 'string' ? [text] : text;
   const eos = tokenizer.eosTokenId;
   const stream: number[] = [];
@@ -188,9 +197,13 @@ export interface TokenizedRow {
 export function tokenizedDataset(rows: TokenizedRow[] | string, options: RowOptions & { vocabSize?: number }): Dataset {
   checkSeqLen(options.seqLen);
   const name = options.name ?? 'rows';
-  const parsed = typeof rows === 'string' ? parseJsonl(rows, name) : rows.map((row, i) => ({ line: i + 1, row: row as unknown as Record<string, unknown> }));
-  if (!parsed.length) throw new DatasetError(name, null, 'is empty');
+  if (typeof rows !== 'string' && !Array.isArray(rows)) throw new DatasetError(name, null, `must be a list of rows or their JSONL, got ${kind(rows)}`);
   const where = (line: number) => (typeof rows === 'string' ? `${name} line ${line}` : `${name} row ${line - 1}`);
+  const parsed = typeof rows === 'string' ? parseJsonl(rows, name) : rows.map((row, i) => {
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new DatasetError(where(i + 1), null, `must be an object with input_ids, got ${kind(row)}`);
+    return { line: i + 1, row: row as unknown as Record<string, unknown> };
+  });
+  if (!parsed.length) throw new DatasetError(name, null, 'is empty');
   const intList = (v: unknown, field: string, w: string): number[] => {
     if (!Array.isArray(v)) throw new DatasetError(w, field, 'must be a list of integers');
     v.forEach((x, i) => {

@@ -11,7 +11,7 @@ import { numel, type Runtime, type Tensor } from '../gpu';
 import type { LlamaModel } from '../model';
 import { baseFingerprint, checkPooling, logitRows, recordTrainingPass } from '../model';
 import { adamwPartialsShape, adamwStep, rowSum } from '../ops';
-import { collate, shuffled, type CollatedBatch, type Dataset, type Example } from './data';
+import { collate, IGNORE_LABEL, shuffled, type CollatedBatch, type Dataset, type Example } from './data';
 import { TrainingError } from './errors';
 import { learningRate, type ScheduleKind } from './schedule';
 
@@ -167,6 +167,10 @@ function checkData(model: LlamaModel, ds: Dataset, what: string) {
     if (e.ids.length > maxPositions) throw new TrainingError(`${what} '${ds.name}' row ${i}: ${e.ids.length} tokens exceed the model's max_position_embeddings ${maxPositions}`);
     const bad = e.ids.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));
     if (bad >= 0) throw new TrainingError(`${what} '${ds.name}' row ${i}: token ${e.ids[bad]} at ${bad} is outside the vocabulary of ${vocabSize}`);
+    // Labels too, whatever built the dataset: the loss kernel indexes the logits with them.
+    const label = e.labels.findIndex((l) => !(l === IGNORE_LABEL || (Number.isInteger(l) && l >= 0 && l < vocabSize)));
+    if (label >= 0) throw new TrainingError(`${what} '${ds.name}' row ${i}: label ${e.labels[label]} at ${label} is neither ${IGNORE_LABEL} nor inside the vocabulary of ${vocabSize}`);
+    if (e.labels.length !== e.ids.length) throw new TrainingError(`${what} '${ds.name}' row ${i}: ${e.labels.length} labels for ${e.ids.length} tokens`);
   });
 }
 

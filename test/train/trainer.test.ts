@@ -267,6 +267,11 @@ describe('train', () => {
     await expect(train(model, adapters, long)).rejects.toThrow(/200 tokens exceed the model's max_position_embeddings 128/);
     const outside = tokenizedDataset([{ input_ids: [3, 4, 999] }], { seqLen: 8 });
     await expect(train(model, adapters, outside)).rejects.toThrow(/token 999 at 2 is outside the vocabulary of 256/);
+    // Labels outside the vocabulary of a dataset built without vocabSize, or wrapped past 2³²: checked at train time.
+    for (const label of [256, 2 ** 32 + 5]) {
+      const labelled = tokenizedDataset([{ input_ids: [3, 4, 5], labels: [3, label, 5] }], { seqLen: 8 });
+      await expect(train(model, adapters, labelled)).rejects.toThrow(new RegExp(`label ${label} at 1 is neither -100 nor inside the vocabulary of 256`));
+    }
     expect(rt.pool.stats.bytesInUse).toBe(baseline);
     adapters.dispose();
     model.dispose();
