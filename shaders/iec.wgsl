@@ -1,4 +1,4 @@
-// IR-QLoRA's elastic connection (IEC, DESIGN.md §8) around a LoRA adapter: parameter-free pooling and repetition
+// IR-QLoRA's elastic connection (IEC, docs/methods.md) around a LoRA adapter: parameter-free pooling and repetition
 // between the rank-r space and the input/output spaces, each weighted by a learnable scalar β read from a parameter
 // buffer. With G the width of one chunk (in/r on the input side, out/r on the output side):
 //   pool_add     dst[n, i] += scale·β·Σ_{t<G} src[n, i·G + t]        dst [N, r], src [N, r·G]

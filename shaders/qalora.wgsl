@@ -1,4 +1,4 @@
-// QA-LoRA's group operations (DESIGN.md §8), one invocation per output element:
+// QA-LoRA's group operations (docs/methods.md), one invocation per output element:
 //   pool          xbar[n, g] = Σ_{i ∈ group g} x[n, i]                     x [N, in], xbar [N, in/G]
 //   expand_add    dx[n, i] += t[n, ⌊i / G⌋]                                t [N, in/G]: the pooled input's gradient
 //   merge_offsets stats[o, g, 1] += c[⌊o / R⌋, g]                          stats f32 [out, in/G, 2] of (s, o) pairs

@@ -11,11 +11,11 @@ get_linear_schedule_with_warmup (lr · λ(s) for update s = 0, 1, 2).
   python3 make_training_fixtures.py FIXTURES OUT [DEQ]
     FIXTURES: test/fixtures/llama (config.json, model.safetensors per model)
     OUT:      test/fixtures/train (<model>.safetensors, <model>-qalora.safetensors: QA-LoRA with groups of 32 as
-              DESIGN.md §8 has it, <model>-iec.safetensors: LoRA with IR-QLoRA's IEC, βA = 0.3 and βB = −0.2 to start,
+              docs/methods.md has it, <model>-iec.safetensors: LoRA with IR-QLoRA's IEC, βA = 0.3 and βB = −0.2 to start,
               <model>-q-blora / -qa-blora.safetensors: BLoRA's pooled input (pairs averaged, or groups of 32 summed),
               rank 2r, each output of B repeated twice, <model>-qa-blora-authors.safetensors: one matrix A [out/8, in/4]
               over inputs averaged in fours, outputs repeated 8 times, A random (not zero) so the forward uses it,
-              <model>-qalora-iec.safetensors: QA-LoRA with IEC (βA·poolr of the raw x, as §8 has it),
+              <model>-qalora-iec.safetensors: QA-LoRA with IEC (βA·poolr of the raw x, as docs/methods.md has it),
               and <model>-nf4-icq.safetensors when DEQ is given)
     DEQ:      dequantized NF4 G64 ICQ weights per model (DEQ/<model>.safetensors, from dequantize.ts), for the
               fixtures of a quantized base

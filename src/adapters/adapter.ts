@@ -1,4 +1,4 @@
-// The interface every adapter method implements (DESIGN.md §9): one module per adapted linear layer, adding its
+// The interface every adapter method implements (docs/methods.md, "Training"): one module per adapted linear layer, adding its
 // output into the frozen layer's output in the forward, and in the backward writing its parameters' gradients and
 // adding its share into the layer's input gradient. The trainer, optimizer, checkpointing and export never switch
 // on the method.

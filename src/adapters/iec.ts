@@ -1,4 +1,4 @@
-// IR-QLoRA's elastic connection (IEC, DESIGN.md §8) around a rank-r adapter, shared by LoRA and the pooled methods:
+// IR-QLoRA's elastic connection (IEC, docs/methods.md) around a rank-r adapter, shared by LoRA and the pooled methods:
 //   H += βA·poolr(x)   (x averaged over r chunks of in/r)      y += s·βB·repeat(H)   (H_i over the i-th chunk of out/r)
 // βA and βB are learnable scalars from 0; their gradients are pooled dot products (src/ops/iec.ts).
 import type { Tensor } from '../gpu';

@@ -1,4 +1,4 @@
-// Adapters over pooled inputs (DESIGN.md §8): the input pooled over groups of G, the output optionally repeated R
+// Adapters over pooled inputs (docs/methods.md): the input pooled over groups of G, the output optionally repeated R
 // times, with A [r, in/G] and B [out/R, r]:
 //   QA-LoRA (Xu et al.)      G = the quantization group, sums, R = 1: the change to the weight is constant on every
 //                            group and folds exactly into the quantized offsets after training
@@ -199,7 +199,7 @@ export class PooledLoraModule implements AdapterModule {
   }
 }
 
-/** QA-BLoRA as its authors coded it (DESIGN.md §8; their README calls the code unfinished): the input averaged over
+/** QA-BLoRA as its authors coded it (docs/methods.md; their README calls the code unfinished): the input averaged over
  *  groups of 4, one matrix A [out/8, in/4] and no B, the output repeated 8 times: y += s·repeat_8(A·pool_4(x)).
  *  Its change to the weight varies inside a quantization group, so it has no merge. Not fixed by the authors, ours:
  *  A starts at zero (the model is unchanged at step 0) and s = α/r with the nominal r. */

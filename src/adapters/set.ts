@@ -105,7 +105,7 @@ export class AdapterSet {
     return AdapterSet.pooled(rt, linears, options, 'qa-lora', { groupSize: options.groupSize, mean: false, repeat: 1 }, 1);
   }
 
-  /** BLoRA's simplified input and output with twice the rank (DESIGN.md §8): 'q-blora' averages adjacent input pairs
+  /** BLoRA's simplified input and output with twice the rank (docs/methods.md): 'q-blora' averages adjacent input pairs
    *  and repeats each output twice; 'qa-blora' (ours) sums each quantization group of `groupSize` inputs instead, so
    *  it merges into the base's offsets like QA-LoRA. The scale stays α/r with the nominal r. */
   static blora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions & { form: 'q-blora' | 'qa-blora' | 'qa-blora-authors'; groupSize?: number }): AdapterSet {

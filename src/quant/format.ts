@@ -1,4 +1,4 @@
-// Quantized weight formats (DESIGN.md §3). A linear weight W [out, in] is stored as
+// Quantized weight formats (docs/methods.md, "The quantized base"). A linear weight W [out, in] is stored as
 //   codes: u32 words, row-major. Each run of 32 consecutive codes of a row (a "block") takes `bits`
 //          words: 4-bit: 4 words of 8 codes; 2-bit: 2 words of 16 codes; 3-bit: 2 words holding the
 //          low 2 bits of 16 codes each, then 1 word holding bit 2 of all 32 codes. Little-endian inside

@@ -1,4 +1,4 @@
-// createFinetuner: the public API (../shared/DESIGN.md §6). By default the engine runs in a dedicated module Web Worker
+// createFinetuner: the public API (README, "Fine-tuning in a web app"). By default the engine runs in a dedicated module Web Worker
 // and every call goes through comlink, so the page stays responsive while the GPU trains; { worker: false } runs the
 // same engine in the calling thread (what Node does). Callbacks cross as comlink proxies, exported files come back as
 // transferred ArrayBuffers, and errors keep their class and fields (./errors.ts).

@@ -67,7 +67,7 @@ export interface ModelInfo {
   seconds: number;
 }
 
-/** The papers' methods by name (../shared/DESIGN.md §8). */
+/** The papers' methods by name (docs/methods.md). */
 export type MethodName = 'qlora' | 'ir-qlora' | 'qa-lora' | 'ir-qa-lora' | 'q-blora' | 'qa-blora' | 'qa-blora-authors';
 
 export type TrainData =

@@ -1,4 +1,4 @@
-// The papers' adapter methods on the training runtime, against PyTorch (make_training_fixtures.py, DESIGN.md §8):
+// The papers' adapter methods on the training runtime, against PyTorch (make_training_fixtures.py, docs/methods.md):
 // QA-LoRA (the input summed over groups of 32) and its merge into a quantized base's offsets; IR-QLoRA's IEC around
 // LoRA (βA, βB learnable): the loss, every gradient and the parameters after three AdamW steps.
 import { describe, expect, it } from 'vitest';
