@@ -40,7 +40,7 @@ export default defineConfig({
       },
       {
         // The demo end to end (Playwright drives Chromium from Node): `npm run test:e2e`. Not in `npm test`: on a CPU
-        // WebGPU (SwiftShader) its training steps take ~11 minutes.
+        // WebGPU (SwiftShader) its training steps take ~8 minutes.
         extends: true,
         test: {
           name: 'e2e',

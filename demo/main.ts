@@ -389,7 +389,7 @@ async function train(): Promise<void> {
       dataName: upload?.text === s.text ? upload.name : undefined,
       method: s.method, rank: s.rank, alpha: s.rank, steps: s.steps, lr: s.lr, batchSize: s.batchSize, seqLen: s.seqLen,
       schedule: 'cosine', warmupSteps: Math.min(10, Math.floor(s.steps / 10)), dropout: 0.05,
-      evalEvery: Math.max(10, Math.floor(s.steps / 4)), runId, checkpointEvery: 10,
+      evalEvery: s.steps <= 20 ? s.steps : Math.floor(s.steps / 4), runId, checkpointEvery: 10,
     };
     $('txt-train').textContent = 'starting…';
     state.losses = [];
@@ -455,10 +455,14 @@ async function finishRun(summary: TrainSummary, record: RunRecord, held: string 
   lock();
   await refreshCached();
   measuredOn.after = ''; // another adapter now
-  $('ppl-after').textContent = '';
+  $('ppl-after').textContent = summary.stopped === 'aborted' ? 'held-out perplexity: measured when the run finishes' : '';
   if (adapter) {
-    await perplexity('before', held); // nothing to do unless the page was reloaded or the data changed since
-    await perplexity('after', held);
+    // A stopped run shows what its adapter writes; the held-out perplexity (a pass over the held-out tenth) waits
+    // for a run that finished, so that Stop, Resume and Stop again stay quick.
+    if (summary.stopped !== 'aborted') {
+      await perplexity('before', held); // nothing to do unless the page was reloaded or the data changed since
+      await perplexity('after', held);
+    }
     await generateBoth();
   }
 }

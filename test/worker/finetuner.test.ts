@@ -77,8 +77,8 @@ describe('createFinetuner', () => {
   it('generates every token asked for, refuses 0, compares with the bare base, names the base in exports, validates on given data', async () => {
     await ft.load({ model: files, quant: QUANT });
     const base = await ft.generate('Line 3: the', { maxTokens: 8 });
-    const summary = await ft.train({ ...TRAIN, runId: 'gen', validation: { text: TEXT.slice(-300) }, evalEvery: 3 });
-    expect(summary.evals.map((e) => e.step)).toEqual([3, 6]);
+    const summary = await ft.train({ ...TRAIN, steps: 4, runId: 'gen', validation: { text: TEXT.slice(-300) }, evalEvery: 2 });
+    expect(summary.evals.map((e) => e.step)).toEqual([2, 4]);
     expect(summary.method).toBe('qlora');
     const eight = await ft.generate('Line 3: the', { maxTokens: 8 });
     const tokens = (text: string) => text.replace(/<unk>/g, '?').length; // one character a token; <unk> decodes as itself
@@ -97,7 +97,7 @@ describe('createFinetuner', () => {
     expect(config.base_model_name_or_path).toBe(null); // local files whose config.json names no model
     // A finished run is kept: resume() attaches its adapters (as after a page reload), with nothing left to train.
     await ft.load({ model: files, quant: QUANT });
-    expect(await ft.resume('gen')).toMatchObject({ stopped: 'completed', step: 6, steps: 6, method: 'qlora' });
+    expect(await ft.resume('gen')).toMatchObject({ stopped: 'completed', step: 4, steps: 4, method: 'qlora' });
     expect(await ft.generate('Line 3: the', { maxTokens: 8 })).toBe(eight);
   });
 
