@@ -37,7 +37,7 @@ let model: ModelInfo | null = null;
 let adapter: { method: MethodName; step: number; runId: string } | null = null;
 /** A run stopped in this page that Resume continues. */
 let resumable: string | null = null;
-/** The held-out text each perplexity was measured on (a change of data makes them stale). */
+/** The window and held-out text each perplexity was measured on (a change of either makes it stale). */
 const measuredOn = { before: '', after: '' };
 /** An uploaded file's name, while the text area still holds what it read. */
 let upload: { name: string; text: string } | null = null;
@@ -358,14 +358,15 @@ async function perplexity(which: 'before' | 'after', held: string | null): Promi
     $(`ppl-${which}`).textContent = '';
     return;
   }
-  if (measuredOn[which] === held) return;
-  const seqLen = Number(value('seqlen')) || 64;
+  const window = Math.min(256, (Number(value('seqlen')) || 64) * 2, model?.maxPositions ?? 256);
+  // The window is part of what was measured: before and after compare only over the same windows.
+  const key = `${window}|${held}`;
+  if (measuredOn[which] === key) return;
   try {
-    const { perplexity: ppl } = await ft.evaluate(held, { window: Math.min(256, seqLen * 2, model?.maxPositions ?? 256), adapters: which === 'after' },
-      showEvalProgress(`perplexity ${which} training`));
+    const { perplexity: ppl } = await ft.evaluate(held, { window, adapters: which === 'after' }, showEvalProgress(`perplexity ${which} training`));
     $(`ppl-${which}`).textContent = `held-out perplexity ${ppl.toFixed(2)}`;
     state[which === 'before' ? 'pplBefore' : 'pplAfter'] = ppl;
-    measuredOn[which] = held;
+    measuredOn[which] = key;
   } finally {
     $('eval-bar').hidden = true;
   }

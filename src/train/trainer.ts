@@ -381,26 +381,29 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
     options.onEval?.(evalInfo);
   };
 
+  /** True (and the run marked aborted) once the caller asked to stop. */
+  const stopping = () => {
+    if (options.signal?.aborted) history.stopped = 'aborted';
+    return history.stopped === 'aborted';
+  };
   try {
     const every = options.checkpointEvery ?? 0;
     const checkpointDue = (step: number) => !!options.onCheckpoint && every > 0 && step > o.startStep && step % every === 0;
+    let checkpointed = o.startStep;
     for (let s = o.startStep + 1; s <= o.steps; s++) {
-      if (options.signal?.aborted) {
-        history.stopped = 'aborted';
-        break;
-      }
+      if (stopping()) break;
       // An evaluation or a checkpoint after step s − 1 must see exactly its adapters: drain the pipeline first, so
       // that step s is not yet submitted while they read them.
       if (s - 1 > o.startStep && (evalDue(s - 1) || checkpointDue(s - 1))) {
         if (pending) await finish(pending);
         pending = null;
         if (evalDue(s - 1)) await evaluateAt(s - 1);
-        if (checkpointDue(s - 1)) await options.onCheckpoint!(s - 1);
-        // They can take long: a stop that came meanwhile ends the run here, before another step starts.
-        if (options.signal?.aborted) {
-          history.stopped = 'aborted';
-          break;
+        if (checkpointDue(s - 1)) {
+          await options.onCheckpoint!(s - 1);
+          checkpointed = s - 1;
         }
+        // They can take long: a stop that came meanwhile ends the run here, before another step starts.
+        if (stopping()) break;
       }
       const micro = Array.from({ length: o.gradientAccumulation }, () => collate(stream.next(o.batchSize)));
       const scored = micro.reduce((a, b) => a + b.scored, 0);
@@ -418,7 +421,7 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
     pending = null;
     const last = history.steps.at(-1)?.step ?? o.startStep;
     if (last > o.startStep && evalDue(last) && history.evals.at(-1)?.step !== last) await evaluateAt(last);
-    if (history.stopped === 'aborted' && options.onCheckpoint && last > o.startStep) await options.onCheckpoint(last);
+    if (history.stopped === 'aborted' && options.onCheckpoint && last > checkpointed) await options.onCheckpoint(last);
     return history;
   } catch (e) {
     if (pending) await pending.read.catch(() => undefined);

@@ -456,6 +456,11 @@ export class FinetuneEngine {
       this.lastCheckpoint = { runId, step, files };
       if (this.cache) await this.cache.put(CHECKPOINT + runId, files);
     };
+    /** Saves `step` as the run's checkpoint unless it is the one stored already (the last save of the loop). */
+    const keepCheckpoint = async (model: LlamaModel, adapters: AdapterSet, step: number) => {
+      if (this.lastCheckpoint?.runId === runId && this.lastCheckpoint.step === step) return;
+      await saveCheckpoint(model, adapters, step);
+    };
     for (;;) {
       const loaded = this.need();
       const options: TrainOptions = {
@@ -479,17 +484,19 @@ export class FinetuneEngine {
         const result = await train(loaded.model, current, data.train, options);
         stopped = result.stopped;
         // The finished adapters are kept too (a page reload would lose them otherwise).
-        if (stopped === 'completed' && !(this.lastCheckpoint?.runId === runId && this.lastCheckpoint.step === current.trainedSteps)) {
-          await saveCheckpoint(loaded.model, current, current.trainedSteps);
-        }
+        if (stopped === 'completed') await keepCheckpoint(loaded.model, current, current.trainedSteps);
         break;
       } catch (e) {
         const lost = this.rt?.deviceLost;
         if (!lost && e instanceof TrainingError && e.step !== null) {
           // Non-finite or exploding: keep the last good adapters, say so, and end the run as 'diverged'.
           current = await this.lastGood(runId, request, e, current, data);
-          if (current.trainedSteps > 0) await saveCheckpoint(loaded.model, current, current.trainedSteps);
-          else await this.cache?.delete(CHECKPOINT + runId);
+          if (current.trainedSteps > 0) await keepCheckpoint(this.need().model, current, current.trainedSteps);
+          else {
+            // Back at the start: no checkpoint of this run describes that (a later resume would take a bad one).
+            if (this.lastCheckpoint?.runId === runId) this.lastCheckpoint = null;
+            await this.cache?.delete(CHECKPOINT + runId);
+          }
           for (const s of [...losses.keys()]) if (s > current.trainedSteps) losses.delete(s);
           stopped = 'diverged';
           message = e.diverged
@@ -523,7 +530,6 @@ export class FinetuneEngine {
     const from = [this.lastCheckpoint, this.earlierCheckpoint].find((c) => c && c.runId === runId && c.step <= good);
     const kept = from ? (await checkpointFromFiles(runId, from.files, model, data.train)).adapters : createAdapters(model, request);
     this.replaceAdapters(kept);
-    if (from !== this.lastCheckpoint) this.lastCheckpoint = from ?? null;
     this.earlierCheckpoint = null;
     return kept;
   }
