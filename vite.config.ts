@@ -1,4 +1,4 @@
-// Library build of src/index.ts (ESM, WGSL inlined as strings) for `npm run build`, and the demo app
+// Library build of src/index.ts, src/runtime.ts and the worker script (ESM, WGSL inlined as strings) for `npm run build`, and the demo app
 // (root demo/) for `npm run demo`. Tests have their own config: vitest.config.ts.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,12 @@ export default defineConfig(({ command }) =>
           outDir: 'dist',
           target: 'es2022',
           sourcemap: true,
-          lib: { entry: resolve(root, 'src/index.ts'), formats: ['es'], fileName: () => 'qlora-web.js' },
+          // Three entries: the app's surface, the layers beneath, and the worker script an app can start itself.
+          lib: {
+            entry: { 'qlora-web': resolve(root, 'src/index.ts'), runtime: resolve(root, 'src/runtime.ts'), worker: resolve(root, 'src/worker/worker.ts') },
+            formats: ['es'],
+            fileName: (_format, name) => `${name}.js`,
+          },
           // Runtime dependencies stay imports: the app's bundler resolves them once.
           rollupOptions: { external: ['webgpu', 'comlink', 'idb-keyval', '@huggingface/tokenizers', '@huggingface/jinja'] },
         },

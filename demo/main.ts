@@ -215,7 +215,7 @@ function trainProgress(runId: string, record: RunRecord, earlier: boolean) {
   let started = false;
   let announced = -1;
   return (p: Progress) => {
-    if (p.step !== undefined) mark(`${p.phase} ${p.step}`);
+    if ((p.phase === 'train' || p.phase === 'eval') && p.step !== undefined) mark(`${p.phase} ${p.step}`);
     if (p.message) say('train', p.message, 'info');
     if (p.phase === 'eval' && p.step === undefined) return;
     if (!started && (p.phase === 'train' || p.phase === 'eval') && p.step !== undefined) {

@@ -1,10 +1,10 @@
-// qlora-web: fine-tune quantized LLaMA-family models in the browser on WebGPU.
-// The public surface grows with each layer: the GPU runtime, ops, quantization, adapters, the model, training and storage.
-export * from './gpu';
-export * from './ops';
-export * from './quant';
-export * from './adapters';
-export * from './model';
-export * from './train';
-export * from './storage';
-export * from './worker';
+// qlora-web: fine-tune quantized LLaMA-family models in the browser on WebGPU. This entry is the app's surface: the
+// finetuner (a worker or the calling thread), its requests and reports, the typed errors and the dataset helpers.
+// The layers beneath (runtime, kernels, model, trainer, storage) are `qlora-web/runtime`.
+export { createFinetuner, type Finetuner, type FinetunerOptions } from './worker/finetuner';
+export type * from './worker/types';
+export { METHOD_NAMES, type MethodName } from './adapters/methods';
+export * from './errors';
+export {
+  alpacaDataset, chatDataset, splitDataset, textDataset, tokenizedDataset, type Dataset, type Example, type RowOptions, type TokenizedRow,
+} from './train/data';

@@ -49,14 +49,30 @@ function checkIec(linears: readonly LoraShape[], rank: number) {
   }
 }
 
+/** Refuses adapters whose flat parameter buffer (`counts`: each parameter's values) could not be one GPU buffer,
+ *  before any initial values are made: a rank of 10⁹ is an error here, not an allocation failure later. */
+function checkParamBytes(rt: Runtime, counts: number[], rank: number) {
+  const align = rt.device.limits.minStorageBufferOffsetAlignment / 4;
+  const bytes = counts.reduce((a, n) => a + Math.ceil(n / align) * align, 0) * 4;
+  const limit = Math.min(rt.device.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
+  if (bytes > limit) throw new AdapterConfigError('rank', `rank ${rank} needs ${bytes} bytes of parameters, more than one GPU buffer holds here (${limit})`);
+}
+
 export function loraConfig(options: LoraOptions): LoraConfig {
   const c: LoraConfig = {
     rank: options.rank ?? 16, alpha: options.alpha ?? 16, targets: options.targets ?? LORA_TARGETS,
     rslora: options.rslora ?? false, dropout: options.dropout ?? 0, seed: options.seed ?? 0, iec: options.iec ?? false,
   };
-  if (!Number.isInteger(c.rank) || c.rank < 1) throw new AdapterConfigError('rank', `must be a positive integer, got ${c.rank}`);
-  if (!(Number.isFinite(c.alpha) && c.alpha > 0)) throw new AdapterConfigError('alpha', `must be a positive number, got ${c.alpha}`);
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw new AdapterConfigError('dropout', `must be in [0, 1), got ${c.dropout}`);
+  if (!(Number.isInteger(c.rank) && c.rank >= 1)) throw new AdapterConfigError('rank', `must be a positive integer, got ${c.rank}`);
+  // α/r scales the adapter's output in f32: it must neither overflow nor round to 0 there.
+  const scale = typeof c.alpha === 'number' ? Math.fround(loraScale(c)) : Number.NaN;
+  if (!(Number.isFinite(c.alpha) && c.alpha > 0 && Number.isFinite(scale) && scale > 0)) {
+    throw new AdapterConfigError('alpha', `must be a positive number whose scale α/r is a positive f32, got ${c.alpha}`);
+  }
+  if (!(typeof c.dropout === 'number' && c.dropout >= 0 && c.dropout < 1)) throw new AdapterConfigError('dropout', `must be a number in [0, 1), got ${JSON.stringify(c.dropout)}`);
+  for (const flag of ['rslora', 'iec'] as const) {
+    if (typeof c[flag] !== 'boolean') throw new AdapterConfigError(flag, `must be true or false, got ${JSON.stringify(c[flag])}`);
+  }
   if (!Number.isInteger(c.seed)) throw new AdapterConfigError('seed', `must be an integer, got ${c.seed}`);
   if (!Array.isArray(c.targets) || c.targets.length === 0) throw new AdapterConfigError('targets', 'must name at least one linear');
   for (const t of c.targets) {
@@ -91,6 +107,12 @@ export class AdapterSet {
   static lora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions = {}): AdapterSet {
     const config = loraConfig(options);
     const chosen = linears.filter((l) => config.targets.includes(l.kind));
+    for (const l of chosen) {
+      if (config.rank > Math.max(l.inFeatures, l.outFeatures)) {
+        throw new AdapterConfigError('rank', `${config.rank} is more than both sizes of ${l.target} [${l.outFeatures}, ${l.inFeatures}]; a rank above min(in, out) adds no capacity`);
+      }
+    }
+    checkParamBytes(rt, chosen.flatMap((l) => [config.rank * l.inFeatures, l.outFeatures * config.rank]), config.rank);
     if (config.iec) checkIec(chosen, config.rank);
     const specs: ParamSpec[] = chosen.flatMap((l, i) => [
       ...loraParamSpecs(l, config.rank, (config.seed * 1000003 + i) >>> 0), ...(config.iec ? iecParamSpecs(l.target) : []),
@@ -144,6 +166,7 @@ export class AdapterSet {
       if (l.inFeatures % G !== 0) throw new AdapterConfigError('groupSize', `${l.target} has ${l.inFeatures} inputs, not whole groups of ${G}`);
       if (l.outFeatures % pooling.repeat !== 0) throw new AdapterConfigError('form', `${l.target} has ${l.outFeatures} outputs, not whole repeats of ${pooling.repeat}`);
     }
+    checkParamBytes(rt, chosen.flatMap((l) => [rank * (l.inFeatures / G), (l.outFeatures / pooling.repeat) * rank]), rank);
     const specs: ParamSpec[] = chosen.flatMap((l, i) => [
       ...pooledParamSpecs(l, rank, pooling, (config.seed * 1000003 + i) >>> 0), ...(config.iec ? iecParamSpecs(l.target) : []),
     ]);

@@ -10,7 +10,7 @@
 //                              train({ startStep: adapters.trainedSteps }) continues the run bit for bit
 // `qlora_web` = { format_version: 1, method, group_size (pooled methods), iec, real_rank, base (the fingerprint of
 // the base they were trained on, or null), trained_steps }.
-import { AdapterConfigError, AdapterSet, type AdapterMethod, type LoraOptions } from '../adapters';
+import { ADAPTER_METHODS, ADAPTERS, AdapterConfigError, buildAdapters, methodFor, type AdapterMethod, type AdapterSet, type LoraOptions } from '../adapters';
 import type { LlamaModel } from './llama';
 import { exportPeft, importPeft, peftLoraOptions, readAdapterTensors } from './peft';
 import { safetensorsParts, type NamedTensor } from './safetensors-write';
@@ -20,7 +20,6 @@ const CONFIG = 'adapter_config.json';
 const WEIGHTS = 'adapter_model.safetensors';
 const SIDECAR = 'qlora_web.json';
 const OPTIMIZER = 'optimizer.safetensors';
-const METHODS: readonly AdapterMethod[] = ['lora', 'qa-lora', 'q-blora', 'qa-blora', 'qa-blora-authors'];
 
 export interface QloraWebFields {
   format_version: 1;
@@ -78,7 +77,7 @@ function qloraWebFields(raw: unknown, file: string): QloraWebFields {
   const f = raw as Partial<QloraWebFields> | null;
   if (!f || typeof f !== 'object') throw new AdapterConfigError('qlora_web', `${file}: must be an object`);
   if (f.format_version !== 1) throw new AdapterConfigError('qlora_web', `${file}: format_version ${JSON.stringify(f.format_version)} is not one this library reads (1)`);
-  if (!METHODS.includes(f.method as AdapterMethod)) throw new AdapterConfigError('method', `${file}: method must be one of ${METHODS.join(', ')}, got ${JSON.stringify(f.method)}`);
+  if (!ADAPTER_METHODS.includes(f.method as AdapterMethod)) throw new AdapterConfigError('method', `${file}: method must be one of ${ADAPTER_METHODS.join(', ')}, got ${JSON.stringify(f.method)}`);
   if (!(Number.isInteger(f.trained_steps) && f.trained_steps! >= 0)) throw new AdapterConfigError('trained_steps', `${file}: must be an integer ≥ 0`);
   if (f.base !== null && typeof f.base !== 'string') throw new AdapterConfigError('base', `${file}: must be a fingerprint string or null`);
   return f as QloraWebFields;
@@ -114,6 +113,11 @@ export async function importAdapter(model: LlamaModel, source: ModelSource): Pro
     const moments = new Map(set.store.names.flatMap((n) => [[`${n}.adam_m`, set.store.shape(n)], [`${n}.adam_v`, set.store.shape(n)]] as const));
     const saved = await readAdapterTensors(source, OPTIMIZER, moments, { ...ours, optional: true });
     if (saved) {
+      for (const [name, data] of saved) {
+        // A second moment is a running mean of squares: a negative one makes the next update √v NaN.
+        const negative = name.endsWith('.adam_v') ? data.findIndex((v) => v < 0) : -1;
+        if (negative >= 0) throw new AdapterConfigError(OPTIMIZER, `tensor '${name}' holds a negative second moment (${data[negative]}) at index ${negative}`);
+      }
       for (const [name, data] of saved) set.store.write(name.replace(/\.adam_[mv]$/, ''), data, name.endsWith('.adam_m') ? 'm' : 'v');
       set.trainedSteps = fields?.trained_steps ?? 0;
     }
@@ -127,16 +131,10 @@ export async function importAdapter(model: LlamaModel, source: ModelSource): Pro
 
 /** The set an exportAdapter superset describes, built as its method builds it (parameters still at their init). */
 function ourMethod(model: LlamaModel, fields: QloraWebFields, options: LoraOptions): AdapterSet {
-  const { rt } = model;
-  const linears = model.adaptableLinears();
-  const opts = { ...options, iec: fields.iec };
-  const method = fields.method;
-  const groupSize = () => {
-    if (!Number.isInteger(fields.group_size)) throw new AdapterConfigError('group_size', `${CONFIG}: ${method} needs an integer group_size, got ${JSON.stringify(fields.group_size)}`);
-    return fields.group_size!;
-  };
-  if (method === 'lora') return AdapterSet.lora(rt, linears, opts);
-  if (method === 'qa-lora') return AdapterSet.qaLora(rt, linears, { ...opts, groupSize: groupSize() });
-  if (method === 'qa-blora') return AdapterSet.blora(rt, linears, { ...opts, form: 'qa-blora', groupSize: groupSize() });
-  return AdapterSet.blora(rt, linears, { ...opts, form: method });
+  const pooled = ADAPTERS[fields.method].groupPooled;
+  if (pooled && !Number.isInteger(fields.group_size)) {
+    throw new AdapterConfigError('group_size', `${CONFIG}: ${fields.method} needs an integer group_size, got ${JSON.stringify(fields.group_size)}`);
+  }
+  if (typeof fields.iec !== 'boolean') throw new AdapterConfigError('iec', `${CONFIG}: must be true or false, got ${JSON.stringify(fields.iec)}`);
+  return buildAdapters(model.rt, model.adaptableLinears(), methodFor(fields.method, fields.iec), { ...options, groupSize: pooled ? fields.group_size : null });
 }

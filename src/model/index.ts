@@ -5,13 +5,14 @@ export { parseLlamaConfig, ropeInvFreq, type LlamaConfig, type RopeSettings } fr
 export { ModelFormatError, SourceError, UnsupportedModelError } from './errors';
 export { generateTokens, type GenerateOptions } from './generate';
 export { freeLinear, linearBackward, linearForward, type LinearWeight } from './linear';
-export { linearName, LlamaModel, type MergeRecord, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
+export { linearName, LlamaModel, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
 export { logitRows, perplexity, type PerplexityOptions, type PerplexityResult } from './perplexity';
 export { checkPooling, mergeAdapters } from './merge';
 export { exportAdapter, importAdapter, type QloraWebFields } from './adapter-files';
 export { baseFingerprint } from './fingerprint';
 export { exportDense, type DenseDtype } from './dense-export';
-export { exportQuantized, MANIFEST, QUANTIZED_FORMAT, QUANTIZED_VERSION, readManifest, type QuantizedManifest } from './quantized-files';
+export { exportQuantized } from './quantized-export';
+export { MANIFEST, QUANTIZED_FORMAT, QUANTIZED_VERSION, readManifest, type MergeRecord, type QuantizedManifest } from './quantized-files';
 export { exportPeft, importPeft, peftLoraOptions, type ImportPeftOptions, type PeftAdapterFiles } from './peft';
 export { floatData, parseSafetensorsHeader, readSafetensors, type SafetensorsEntry, type SafetensorsTensor } from './safetensors';
 export { safetensorsParts, writeSafetensors, type NamedTensor } from './safetensors-write';

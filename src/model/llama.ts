@@ -13,6 +13,7 @@ import { ropeInvFreq, type LlamaConfig } from './config';
 import { linearForward } from './linear';
 import { freeLlamaWeights, HF_LINEAR, LINEARS, loadLlamaWeights, type LinearKey, type LlamaWeights, type LoadOptions } from './weights';
 import type { ModelSource } from './source';
+import type { MergeRecord } from './quantized-files';
 
 /** Keys and values of every layer for B sequences of up to `capacity` tokens, and which rows are real. */
 export interface KvCache {
@@ -52,14 +53,6 @@ export function linearName(layer: number, key: LinearKey): string {
 }
 
 /** An adapter folded into the weights: its method and hyperparameters. */
-export interface MergeRecord {
-  method: string;
-  rank: number;
-  alpha: number;
-  groupSize: number | null;
-  iec: boolean;
-}
-
 export class LlamaModel {
   /** Adapters added to the linears' outputs in every forward (generation, perplexity, training); null for none. */
   adapters: AdapterSet | null = null;

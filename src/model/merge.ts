@@ -1,14 +1,11 @@
 // Folding a mergeable adapter (QA-LoRA) into the model's quantized weights: afterwards the model alone computes what
 // model + adapter computed, with no adapter. Every adapted linear is checked before any weight changes.
-import { AdapterConfigError, type AdapterModule, type AdapterSet } from '../adapters';
+import { ADAPTERS, AdapterConfigError, type AdapterModule, type AdapterSet } from '../adapters';
 import type { QuantizedWeight } from '../quant';
 import { baseFingerprint } from './fingerprint';
 import type { LinearWeight } from './linear';
 import { linearName, type LlamaModel } from './llama';
 import { LINEARS } from './weights';
-
-/** Methods that pool per quantization group so that they merge: their pooling must be the base's groups. */
-const GROUP_POOLED = ['qa-lora', 'qa-blora'];
 
 /**
  * Refuses a group-pooled method (QA-LoRA, our QA-BLoRA) on a base whose adapted linears are quantized in other groups,
@@ -16,7 +13,7 @@ const GROUP_POOLED = ['qa-lora', 'qa-blora'];
  * fails at once rather than after training. (An f32 base trains, as the parity tests do; it has nothing to merge into.)
  */
 export function checkPooling(model: LlamaModel, adapters: AdapterSet): void {
-  if (!GROUP_POOLED.includes(adapters.method)) return;
+  if (!ADAPTERS[adapters.method].groupPooled) return;
   for (const { name, w } of adapted(model, adapters)) {
     if (w.kind === 'quantized' && w.weight.spec.groupSize !== adapters.groupSize) {
       throw new AdapterConfigError('groupSize', `'${adapters.method}' pools groups of ${adapters.groupSize}, but ${name} [${w.out}, ${w.in}] is quantized in groups of ${w.weight.spec.groupSize}: build it with groupSize ${w.weight.spec.groupSize}`);
@@ -57,6 +54,11 @@ export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Pr
     }
     plan.push([module, w.weight]);
   }
+  if (!plan.length) throw new AdapterConfigError('targets', `the adapters adapt none of this model's linears (they hold ${adapters.targets.slice(0, 2).join(', ') || 'nothing'}…)`);
+  // Folded into the offsets, one non-finite value would corrupt the base for good.
+  const values = (await model.rt.read(adapters.store.buffers.params)) as Float32Array;
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new AdapterConfigError('adapters', `${adapters.store.nameAt(bad)} holds a non-finite value: merging it would corrupt the base's offsets`);
   const rt = model.rt;
   const step = rt.step();
   for (const [module, weight] of plan) await module.merge!(rt, step, weight);

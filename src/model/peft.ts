@@ -84,6 +84,19 @@ export async function readAdapterTensors(
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 
+/** adapter_config.json fields that describe the adapter, only shape its initialisation, or that the import reads
+ *  itself: any other field that is set (not null, false, empty) changes what the adapter computes, and is refused. */
+const UNDERSTOOD = new Set([
+  'peft_type', 'task_type', 'base_model_name_or_path', 'revision', 'r', 'lora_alpha', 'lora_dropout', 'use_rslora', 'target_modules',
+  'bias', 'inference_mode', 'init_lora_weights', 'auto_mapping', 'peft_version', 'runtime_config', 'megatron_config', 'megatron_core',
+  'loftq_config', 'eva_config', 'corda_config', 'layers_pattern', 'qalora_group_size', 'ensure_weight_tying',
+]);
+/** Initialisations that rewrite the base weights too: the adapter is a delta on that rewritten base, not on ours. */
+const REWRITES_BASE = /^(pissa|pissa_niter_\d+|olora|corda|loftq)$/;
+
+const isSet = (v: unknown) =>
+  !(v === undefined || v === null || v === false || v === '' || (Array.isArray(v) && !v.length) || (typeof v === 'object' && v !== null && !Object.keys(v).length));
+
 /** LoRA options from adapter_config.json, refusing what this library does not implement. */
 export function peftLoraOptions(raw: Record<string, unknown>): LoraOptions {
   if (raw.peft_type !== 'LORA') throw new AdapterConfigError('peft_type', `${CONFIG}: only 'LORA' adapters can be imported, got ${JSON.stringify(raw.peft_type)}`);
@@ -91,15 +104,17 @@ export function peftLoraOptions(raw: Record<string, unknown>): LoraOptions {
   const alpha = field(raw, 'lora_alpha', isNumber, 'a number', 8);
   const dropout = field(raw, 'lora_dropout', isNumber, 'a number', 0);
   const rslora = field(raw, 'use_rslora', isBool, 'true or false', false);
-  for (const [name, ok] of [
-    ['bias', raw.bias === undefined || raw.bias === 'none'], ['use_dora', !raw.use_dora], ['fan_in_fan_out', !raw.fan_in_fan_out],
-    ['modules_to_save', raw.modules_to_save == null || (Array.isArray(raw.modules_to_save) && !raw.modules_to_save.length)],
-    ['layers_to_transform', raw.layers_to_transform == null], ['rank_pattern', !raw.rank_pattern || !Object.keys(raw.rank_pattern).length],
-    ['alpha_pattern', !raw.alpha_pattern || !Object.keys(raw.alpha_pattern).length], ['lora_bias', !raw.lora_bias],
-    ['use_qalora', !raw.use_qalora], ['target_parameters', raw.target_parameters == null],
-    ['trainable_token_indices', raw.trainable_token_indices == null], ['layer_replication', raw.layer_replication == null],
-  ] as const) {
-    if (!ok) throw new AdapterConfigError(name, `${CONFIG}: ${JSON.stringify(raw[name])} is not supported`);
+  // The scale is applied in f32: one that overflows (lora_alpha 1e300) or rounds to 0 is not the adapter's.
+  const scale = Math.fround(rslora ? alpha / Math.sqrt(rank) : alpha / rank);
+  if (!(Number.isFinite(scale) && scale > 0)) throw new AdapterConfigError('lora_alpha', `${CONFIG}: ${alpha} with r = ${rank} gives a scale of ${scale} in f32; it must be a positive number f32 holds`);
+  if (raw.bias !== undefined && raw.bias !== 'none') throw new AdapterConfigError('bias', `${CONFIG}: ${JSON.stringify(raw.bias)} is not supported (only 'none')`);
+  if (typeof raw.init_lora_weights === 'string' && REWRITES_BASE.test(raw.init_lora_weights)) {
+    throw new AdapterConfigError('init_lora_weights', `${CONFIG}: '${raw.init_lora_weights}' rewrites the base weights too, so the adapter only holds on that rewritten base; convert it to a plain LoRA in PEFT first (path_initial_model_for_weight_conversion)`);
+  }
+  for (const [name, value] of Object.entries(raw)) {
+    if (!UNDERSTOOD.has(name) && isSet(value)) {
+      throw new AdapterConfigError(name, `${CONFIG}: ${JSON.stringify(value)} is not supported: '${name}' changes what the adapter computes and this library does not implement it`);
+    }
   }
   const modules = raw.target_modules;
   const list = typeof modules === 'string' ? [modules] : modules;

@@ -8,19 +8,25 @@
 //                                             (with doubleQuant: U32 [⌈groups/2⌉], 8-bit codes, and
 //                         <name>.stat_blocks  F32 [⌈groups/256⌉, 4]  their per-256-group parameters)
 //                       every other tensor (embedding, norms, an f32 LM head) F32 under its own name.
-import type { Runtime, Tensor } from '../gpu';
-import { codeLevels, validateSpec, wordsPerRow, type QuantizedWeight, type QuantSpec } from '../quant';
+import type { Runtime } from '../gpu';
+import { validateSpec, wordsPerRow, type QuantizedWeight, type QuantSpec } from '../quant';
 import { ModelFormatError } from './errors';
 import type { LinearWeight } from './linear';
-import type { LlamaModel, MergeRecord } from './llama';
-import { safetensorsParts, type NamedTensor } from './safetensors-write';
 import type { SafetensorsTensor } from './safetensors';
-import { copyFiles, MODEL_FILES, readJson, type ModelSource } from './source';
-import { HF_LINEAR, LINEARS } from './weights';
+import { readJson, type ModelSource } from './source';
 
 export const QUANTIZED_FORMAT = 'qlora-web-quantized';
 export const QUANTIZED_VERSION = 1;
 export const MANIFEST = 'quantization.json';
+
+/** An adapter folded into the offsets (mergeAdapters): the model's manifest lists them in order. */
+export interface MergeRecord {
+  method: string;
+  rank: number;
+  alpha: number;
+  groupSize: number | null;
+  iec: boolean;
+}
 
 export interface QuantizedManifest {
   format: typeof QUANTIZED_FORMAT;
@@ -34,11 +40,6 @@ export interface QuantizedManifest {
   /** The layout, in words, for readers other than ours. */
   layout: string;
 }
-
-const LAYOUT = 'For each quantized linear <name>.weight [out, in]: <name>.codes U32 [out, in*bits/32], row-major; each run '
-  + 'of 32 codes of a row takes `bits` words (4-bit: 4 words of 8 codes; 2-bit: 2 words of 16; 3-bit: 2 words with the low '
-  + '2 bits of 16 codes each, then 1 word with bit 2 of all 32), little-endian inside a word. <name>.stats F32 [out, in/G, 2] '
-  + '= (s, o) per group of G inputs: w = s*levels[code] + o. Other tensors are F32 under their transformers names.';
 
 
 /** The manifest of a quantized source, or null for an ordinary checkpoint; a bad manifest is a ModelFormatError. */
@@ -109,57 +110,4 @@ export class QuantizedReader {
   incomplete(): string | null {
     return this.partial.keys().next().value ?? null;
   }
-}
-
-/**
- * The model's weights as our quantized files (quantization.json, model.safetensors) plus the base's config and
- * tokenizer files from `source` (the model's own source by default). Every linear but the LM head must be
- * quantized in one spec. The manifest lists the adapters mergeAdapters folded in.
- */
-export async function exportQuantized(model: LlamaModel, options: { source?: ModelSource | null } = {}): Promise<Record<string, Blob>> {
-  const rt = model.rt;
-  const w = model.weights;
-  const tensors: NamedTensor[] = [];
-  let spec: QuantSpec | null = null;
-  const read = async (name: string, t: Tensor) => {
-    const data = await rt.read(t);
-    tensors.push({ name, shape: [...t.shape], data: data as Float32Array | Uint32Array, dtype: data instanceof Uint32Array ? 'U32' : 'F32' });
-  };
-  const linear = async (name: string, l: LinearWeight, mustQuantize: boolean) => {
-    if (l.kind === 'dense') {
-      if (mustQuantize) throw new ModelFormatError(MANIFEST, `${name} is not quantized: only a quantized model exports in this format`);
-      await read(`${name}.weight`, l.weight);
-      return;
-    }
-    const s = l.weight.spec;
-    if (spec && JSON.stringify(spec) !== JSON.stringify(s)) throw new ModelFormatError(MANIFEST, `${name} is quantized as ${JSON.stringify(s)}, other linears as ${JSON.stringify(spec)}`);
-    spec = s;
-    await read(`${name}.codes`, l.weight.codes);
-    await read(`${name}.stats`, l.weight.stats);
-    if (l.weight.statBlocks) await read(`${name}.stat_blocks`, l.weight.statBlocks);
-  };
-  await read('model.embed_tokens.weight', w.embed);
-  for (let l = 0; l < w.layers.length; l++) {
-    const layer = w.layers[l];
-    await read(`model.layers.${l}.input_layernorm.weight`, layer.inputNorm);
-    await read(`model.layers.${l}.post_attention_layernorm.weight`, layer.postNorm);
-    for (const key of LINEARS) await linear(`model.layers.${l}.${HF_LINEAR[key]}`, layer[key], true);
-  }
-  await read('model.norm.weight', w.norm);
-  const tiedDense = w.lmHead.kind === 'dense' && w.lmHead.weight === w.embed;
-  if (!tiedDense) await linear('lm_head', w.lmHead, false);
-  const quant = spec as QuantSpec | null;
-  if (!quant) throw new ModelFormatError(MANIFEST, 'the model has no quantized linear');
-  const manifest: QuantizedManifest = {
-    format: QUANTIZED_FORMAT, version: QUANTIZED_VERSION, quant, levels: [...codeLevels(quant)],
-    lmHeadQuantized: w.lmHead.kind === 'quantized', merged: model.merges, layout: LAYOUT,
-  };
-  const files: Record<string, Blob> = {
-    [MANIFEST]: new Blob([JSON.stringify(manifest, null, 2) + '\n'], { type: 'application/json' }),
-    'model.safetensors': new Blob(safetensorsParts(tensors, { format: QUANTIZED_FORMAT }) as BlobPart[]),
-  };
-  const source = options.source === undefined ? model.source : options.source;
-  if (source) Object.assign(files, await copyFiles(source, MODEL_FILES));
-  if (!files['config.json']) throw new ModelFormatError('config.json', 'the model has no source to copy config.json from: pass options.source');
-  return files;
 }

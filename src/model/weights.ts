@@ -5,7 +5,7 @@
 // propagates.
 import type { Runtime, Tensor } from '../gpu';
 import type { QuantizedWeight, QuantSpec, StackedWeight } from '../quant';
-import { freeQuantized, quantize, stackProblem, stackQuantized } from '../quant';
+import { freeQuantized, quantize, specKey, stackProblem, stackQuantized } from '../quant';
 import { parseLlamaConfig, type LlamaConfig } from './config';
 import { ModelFormatError } from './errors';
 import { freeLinear, type LinearWeight } from './linear';
@@ -111,11 +111,6 @@ async function shardList(source: ModelSource): Promise<{ shards: { file: string;
   };
 }
 
-function sameSpec(a: QuantSpec, b: QuantSpec): boolean {
-  const norm = (s: QuantSpec) => [s.codebook, s.bits, s.groupSize, s.calibrate ?? 'none', s.doubleQuant ?? false].join();
-  return norm(a) === norm(b);
-}
-
 export async function loadConfig(source: ModelSource): Promise<LlamaConfig> {
   return parseLlamaConfig(await requireJson(source, 'config.json'));
 }
@@ -125,7 +120,7 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
   let weights: LlamaWeights;
   const expected = expectedTensors(config);
   const manifest = await readManifest(source);
-  if (manifest && options.quant && !sameSpec(options.quant, manifest.quant)) {
+  if (manifest && options.quant && specKey(options.quant) !== specKey(manifest.quant)) {
     throw new ModelFormatError(MANIFEST, `the model is stored quantized as ${JSON.stringify(manifest.quant)}: load it without 'quant' (or with that spec), not as ${JSON.stringify(options.quant)}`);
   }
   // A stored-quantized tied model may carry its own quantized LM head.

@@ -35,6 +35,12 @@ export const DQ_BLOCK = 256;
 /** The tail probability bitsandbytes uses for NF4 (and we use for NF2/NF3). */
 export const NF_OFFSET = 0.9677083;
 
+/** The spec in one string (defaults filled in): two specs that quantize alike have the same key. The cache keys its
+ *  entries by it and the loader compares a stored model's spec with the requested one by it. */
+export function specKey(spec: QuantSpec): string {
+  return [spec.codebook, spec.bits, spec.groupSize, spec.calibrate ?? 'none', spec.doubleQuant ? 'dq' : 'f32'].join('-');
+}
+
 export function validateSpec(spec: QuantSpec, what = 'quant spec'): void {
   if (spec.codebook !== 'int' && spec.codebook !== 'nf') {
     throw new QuantFormatError(`${what}: codebook must be 'int' or 'nf', got '${String(spec.codebook)}'`);

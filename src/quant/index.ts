@@ -2,7 +2,7 @@
 export { QuantFormatError } from './errors';
 export {
   bitsPerWeight, codeLevels, dequantize, dequantizeStats, doubleQuantizeStats, DQ_BLOCK, levelMidpoints, nfLevels, NF_OFFSET,
-  packCodes, unpackCodes,
+  packCodes, specKey, unpackCodes,
   validateShape, validateSpec, wordsPerRow, type Bits, type Calibration, type Codebook, type GroupSize, type QuantSpec,
 } from './format';
 export { entropyBits, entropyTable, ICQ_SIGMA, icqIntFactors, icqNfFactors } from './icq';

@@ -1,26 +1,57 @@
 // Loading a model through the cache: the first load downloads and quantizes, then stores our quantized export
 // (src/model/quantized-files.ts) under (source, quantization spec); a later load reads it back from IndexedDB with no
-// download and no quantization. A broken entry is a miss: the model is loaded from the source again and re-stored.
+// download and no quantization. A broken entry, or one whose files describe another spec, is a miss: the model is
+// loaded from the source again and re-stored. The finetuner loads through here too, adding its upstream check.
 import type { Runtime } from '../gpu';
-import { blobSource, exportQuantized, LlamaModel, type LoadOptions, type ModelSource } from '../model';
-import type { QuantSpec } from '../quant';
+import { blobSource, exportQuantized, LlamaModel, readManifest, type LoadOptions, type ModelSource } from '../model';
+import { specKey, type QuantSpec } from '../quant';
 import type { ModelCache } from './model-cache';
 
 /** The cache key of a source's model in a quantization spec (the source's name holds the id and revision). */
 export function cacheKey(source: ModelSource, quant: QuantSpec, quantizeLmHead = false): string {
-  const q = [quant.codebook, quant.bits, quant.groupSize, quant.calibrate ?? 'none', quant.doubleQuant ? 'dq' : 'f32', quantizeLmHead ? 'head' : ''];
-  return `${source.name}|${q.join('-')}`;
+  return `${source.name}|${specKey(quant)}-${quantizeLmHead ? 'head' : ''}`;
 }
 
-export async function loadCachedModel(
-  rt: Runtime, source: ModelSource, cache: ModelCache, options: LoadOptions & { quant: QuantSpec },
-): Promise<{ model: LlamaModel; fromCache: boolean }> {
-  const key = cacheKey(source, options.quant, options.quantizeLmHead);
+export interface CachedLoadOptions extends LoadOptions {
+  quant: QuantSpec;
+  /** Asked of a hit before it is used: a reason to drop it and load from the source again (e.g. it changed
+   *  upstream), or null to use it. */
+  stale?: (files: Record<string, Blob>) => Promise<string | null>;
+  /** Told when a hit is dropped, and why. */
+  onDropped?: (reason: string) => void;
+  /** Files stored beside the quantized model (read back with the hit). */
+  extraFiles?: () => Promise<Record<string, Blob>>;
+  /** Progress of reading a hit (phase 'cache' in the finetuner). */
+  onCacheRead?: LoadOptions['onProgress'];
+  /** Progress of storing the entry. */
+  onStore?: (p: { loaded: number; total: number; file: string }) => void;
+}
+
+/** Why a hit's files are not the model asked for, or null when they are (the cache binds each manifest to its key; this
+ *  checks what the files themselves say). */
+async function mismatch(files: Record<string, Blob>, quant: QuantSpec, quantizeLmHead: boolean): Promise<string | null> {
+  const stored = await readManifest(blobSource('cache', files)).catch((e: Error) => e);
+  if (stored === null || stored instanceof Error) return `its quantization.json is ${stored ? `unreadable (${stored.message})` : 'missing'}`;
+  if (specKey(stored.quant) !== specKey(quant)) return `it holds ${specKey(stored.quant)}, not ${specKey(quant)}`;
+  if (stored.lmHeadQuantized !== quantizeLmHead) return `its LM head is ${stored.lmHeadQuantized ? '' : 'not '}quantized`;
+  return null;
+}
+
+export async function loadCachedModel(rt: Runtime, source: ModelSource, cache: ModelCache, options: CachedLoadOptions): Promise<{ model: LlamaModel; fromCache: boolean }> {
+  const { quant, quantizeLmHead = false, stale, onDropped, extraFiles, onCacheRead, onStore, ...load } = options;
+  const key = cacheKey(source, quant, quantizeLmHead);
   const hit = await cache.get(key);
-  if (hit) return { model: await LlamaModel.load(rt, blobSource(source.name, hit), { onProgress: options.onProgress, signal: options.signal }), fromCache: true };
-  const model = await LlamaModel.load(rt, source, options);
+  const dropped = hit && ((await mismatch(hit, quant, quantizeLmHead)) ?? (await stale?.(hit)) ?? null);
+  if (hit && !dropped) {
+    return { model: await LlamaModel.load(rt, blobSource(source.name, hit), { onProgress: onCacheRead ?? load.onProgress, signal: load.signal }), fromCache: true };
+  }
+  if (dropped) {
+    onDropped?.(dropped);
+    await cache.delete(key);
+  }
+  const model = await LlamaModel.load(rt, source, { ...load, quant, quantizeLmHead });
   try {
-    await cache.put(key, await exportQuantized(model));
+    await cache.put(key, { ...(await exportQuantized(model)), ...(await extraFiles?.()) }, onStore);
   } catch (e) {
     model.dispose();
     throw e;

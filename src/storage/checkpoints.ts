@@ -7,6 +7,7 @@ import type { AdapterSet } from '../adapters';
 import { baseFingerprint, blobSource, exportAdapter, importAdapter, type LlamaModel } from '../model';
 import { TrainingError, type Dataset, type TrainOptions } from '../train';
 import type { ModelCache } from './model-cache';
+import { field, readRecord } from './records';
 
 /** The options a checkpoint keeps: those that are plain data (not callbacks, signals or datasets). */
 export type CheckpointOptions = Omit<TrainOptions, 'evalData' | 'onStep' | 'onEval' | 'onCheckpoint' | 'signal' | 'startStep'>;
@@ -21,6 +22,7 @@ export interface RunState {
 }
 
 const RUN = 'run.json';
+const RUN_FIELDS = { version: field.is(1), step: field.count, options: field.object, base: field.string, data: field.string, savedAt: field.string };
 
 /** Each dataset's fingerprint, taken once: a run saves a checkpoint every N steps over the same rows. */
 const fingerprints = new WeakMap<Dataset, Promise<string>>();
@@ -63,11 +65,14 @@ export async function checkpointFiles(
   return { ...extra, ...files, [RUN]: new Blob([JSON.stringify(state, null, 2)]) };
 }
 
-/** Saves checkpointFiles under `runId`, replacing the run's previous checkpoint. */
+/** Saves checkpointFiles under `runId` in `store` (replacing the run's previous checkpoint) and returns them; with no
+ *  store (no IndexedDB) they are only returned, for the caller to keep in memory. */
 export async function saveCheckpoint(
-  store: ModelCache, runId: string, model: LlamaModel, adapters: AdapterSet, data: Dataset, options: TrainOptions, step: number, extra: Record<string, Blob> = {},
-): Promise<void> {
-  await store.put(runId, await checkpointFiles(model, adapters, data, options, step, extra));
+  store: ModelCache | null, runId: string, model: LlamaModel, adapters: AdapterSet, data: Dataset, options: TrainOptions, step: number, extra: Record<string, Blob> = {},
+): Promise<Record<string, Blob>> {
+  const files = await checkpointFiles(model, adapters, data, options, step, extra);
+  await store?.put(runId, files);
+  return files;
 }
 
 /**
@@ -81,9 +86,7 @@ export async function loadCheckpoint(store: ModelCache, runId: string, model: Ll
 
 /** loadCheckpoint over a checkpoint's files already read (store.get(runId)). */
 export async function checkpointFromFiles(runId: string, files: Record<string, Blob>, model: LlamaModel, data: Dataset): Promise<{ adapters: AdapterSet; state: RunState }> {
-  if (!files[RUN]) throw new TrainingError(`checkpoint '${runId}' has no ${RUN}`);
-  const state = JSON.parse(await files[RUN].text()) as RunState;
-  if (state.version !== 1) throw new TrainingError(`checkpoint '${runId}': run.json version ${state.version} is not one this library reads (1)`);
+  const state = await readRecord<RunState>(files[RUN], `checkpoint '${runId}' ${RUN}`, RUN_FIELDS);
   const base = await baseFingerprint(model);
   if (state.base !== base) throw new TrainingError(`checkpoint '${runId}' was saved on another base model (fingerprint ${state.base.slice(0, 12)}…, this one ${base.slice(0, 12)}…)`);
   if (state.data !== (await datasetFingerprint(data))) throw new TrainingError(`checkpoint '${runId}' was saved training on another dataset: resuming would not continue the same run`);

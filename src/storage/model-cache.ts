@@ -9,7 +9,8 @@
 // a QuotaExceededError becomes a StorageQuotaError that says how many bytes were needed, with nothing left behind.
 import { sha256 } from 'hash-wasm';
 import { createStore, del, delMany, get, keys, set, type UseStore } from 'idb-keyval';
-import { StorageQuotaError } from './errors';
+import { StorageError, StorageQuotaError } from './errors';
+import { checkRecord, field } from './records';
 
 /** Bumped when the stored layout changes: entries of another version are misses (and deleted). */
 export const CACHE_FORMAT_VERSION = 1;
@@ -39,7 +40,7 @@ export interface CacheEntryInfo {
 /** Why a get() missed an entry that was there. */
 export interface CacheProblem {
   key: string;
-  reason: 'version' | 'missing chunk' | 'corrupt chunk';
+  reason: 'version' | 'bad manifest' | 'missing chunk' | 'corrupt chunk';
   detail: string;
 }
 
@@ -55,6 +56,19 @@ export interface ModelCacheOptions {
 const manifestKey = (key: string) => `manifest:${key}`;
 // The key is followed by a generation and the file name; '\u0000' cannot occur in a key, so one key's prefix is never another's.
 const chunkPrefix = (key: string) => `chunk:${key}\u0000`;
+const CHUNK = field.record({ id: field.string, size: field.count, sha256: field.string });
+const MANIFEST_FIELDS = {
+  version: field.is(CACHE_FORMAT_VERSION), key: field.string, bytes: field.count, createdAt: field.string,
+  files: field.mapOf(field.record({ size: field.count, chunks: field.listOf(CHUNK) })),
+};
+
+/** Keys are non-empty strings without U+0000 (the separator of chunk ids). */
+function checkKey(key: unknown): string {
+  if (typeof key !== 'string' || !key) throw new StorageError('key', `must be a non-empty string, got ${JSON.stringify(key) ?? typeof key}`);
+  if (key.includes('\u0000')) throw new StorageError('key', `cannot hold U+0000 (at ${key.indexOf('\u0000')} of ${JSON.stringify(key)})`);
+  return key;
+}
+
 const isQuotaError = (e: unknown) => e instanceof Error && (e.name === 'QuotaExceededError' || /quota/i.test(e.message));
 
 export class ModelCache {
@@ -62,15 +76,17 @@ export class ModelCache {
   private readonly chunkBytes: number;
 
   constructor(private readonly options: ModelCacheOptions = {}) {
-    this.store = createStore(options.database ?? 'qlora-web', 'model-files');
-    this.chunkBytes = Math.min(options.chunkBytes ?? MAX_CHUNK, MAX_CHUNK);
-    if (!(this.chunkBytes >= 1)) throw new RangeError(`ModelCache: chunkBytes must be ≥ 1, got ${options.chunkBytes}`);
+    const { database = 'qlora-web', chunkBytes = MAX_CHUNK } = options;
+    if (typeof database !== 'string' || !database) throw new StorageError('database', `must be a non-empty string, got ${JSON.stringify(database)}`);
+    if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 1)) throw new StorageError('chunkBytes', `must be a whole number of bytes ≥ 1, got ${JSON.stringify(chunkBytes)}`);
+    this.store = createStore(database, 'model-files');
+    this.chunkBytes = Math.min(chunkBytes, MAX_CHUNK);
   }
 
   /** Stores `files` under `key`, replacing what was there once the new manifest is written (until then the old
    *  entry stays whole); resolves after that. */
   async put(key: string, files: Record<string, Blob>, onProgress?: (p: { loaded: number; total: number; file: string }) => void): Promise<void> {
-    if (key.includes('\u0000')) throw new RangeError('ModelCache: a key cannot hold U+0000');
+    checkKey(key);
     const total = Object.values(files).reduce((a, f) => a + f.size, 0);
     await checkSpace(total);
     const generation = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
@@ -104,14 +120,21 @@ export class ModelCache {
 
   /** The entry's files, every chunk checked; null on a miss (absent, another format version, a bad chunk). */
   async get(key: string): Promise<Record<string, Blob> | null> {
-    const manifest = await get<CacheManifest>(manifestKey(key), this.store);
-    if (!manifest) return null;
+    const stored = await get<unknown>(manifestKey(checkKey(key)), this.store);
+    if (stored === undefined) return null;
     const broken = async (reason: CacheProblem['reason'], detail: string) => {
       this.options.onProblem?.({ key, reason, detail });
       await this.delete(key);
       return null;
     };
-    if (manifest.version !== CACHE_FORMAT_VERSION) return broken('version', `written by cache format ${manifest.version}, this library reads ${CACHE_FORMAT_VERSION}`);
+    const version = (stored as Partial<CacheManifest> | null)?.version;
+    if (typeof version === 'number' && version !== CACHE_FORMAT_VERSION) return broken('version', `written by cache format ${JSON.stringify(version)}, this library reads ${CACHE_FORMAT_VERSION}`);
+    let manifest: CacheManifest;
+    try {
+      manifest = checkManifest(stored, key);
+    } catch (e) {
+      return broken('bad manifest', (e as Error).message);
+    }
     const files: Record<string, Blob> = {};
     for (const [name, f] of Object.entries(manifest.files)) {
       const parts: Uint8Array[] = [];
@@ -131,15 +154,21 @@ export class ModelCache {
     const out: CacheEntryInfo[] = [];
     for (const k of await keys(this.store)) {
       if (typeof k !== 'string' || !k.startsWith('manifest:')) continue;
-      const m = await get<CacheManifest>(k, this.store);
-      if (m) out.push({ key: m.key, bytes: m.bytes, files: Object.keys(m.files), createdAt: m.createdAt });
+      const key = k.slice('manifest:'.length);
+      let m: CacheManifest;
+      try {
+        m = checkManifest(await get<unknown>(k, this.store), key);
+      } catch {
+        continue; // not a whole entry: get() reports and deletes it
+      }
+      out.push({ key: m.key, bytes: m.bytes, files: Object.keys(m.files), createdAt: m.createdAt });
     }
     return out;
   }
 
   /** Removes the entry: its manifest first (so it is a miss at once), then its chunks, written or half-written. */
   async delete(key: string): Promise<void> {
-    await del(manifestKey(key), this.store);
+    await del(manifestKey(checkKey(key)), this.store);
     await this.deleteChunks(key, new Set());
   }
 
@@ -148,6 +177,19 @@ export class ModelCache {
     const chunks = (await keys(this.store)).filter((k) => typeof k === 'string' && k.startsWith(prefix) && !keep.has(k));
     await delMany(chunks, this.store);
   }
+}
+
+/** The manifest stored under `key`, checked: its shape, and that it describes this key's entry (its own key, and
+ *  chunks under this key), so a manifest copied or written under another key is never served as this entry. */
+function checkManifest(value: unknown, key: string): CacheManifest {
+  const m = checkRecord<CacheManifest>(value, `cache manifest of '${key}'`, MANIFEST_FIELDS);
+  if (m.key !== key) throw new StorageError(`cache manifest of '${key}'`, `describes the entry '${m.key}'`);
+  for (const [name, f] of Object.entries(m.files)) {
+    const foreign = f.chunks.find((c) => !c.id.startsWith(chunkPrefix(key)));
+    if (foreign) throw new StorageError(`cache manifest of '${key}'`, `${name}: chunk ${foreign.id} belongs to another entry`);
+    if (f.chunks.reduce((a, c) => a + c.size, 0) !== f.size) throw new StorageError(`cache manifest of '${key}'`, `${name}: its chunks do not add up to its ${f.size} bytes`);
+  }
+  return m;
 }
 
 /** Requests persistent storage and refuses a write the quota cannot hold, before anything is written. */

@@ -269,8 +269,15 @@ export interface CollatedBatch {
   realTokens: number;
 }
 
+/** The longest row's tokens (a loop: spreading 10⁵ rows into Math.max overflows the call stack). */
+export function longestRow(examples: readonly Example[]): number {
+  let longest = 0;
+  for (const e of examples) longest = Math.max(longest, e.ids.length);
+  return longest;
+}
+
 /** Rows right-padded to the longest (or `tokens`), with the shift applied: target[t] = labels[t + 1]. */
-export function collate(examples: readonly Example[], tokens = Math.max(...examples.map((e) => e.ids.length))): CollatedBatch {
+export function collate(examples: readonly Example[], tokens = longestRow(examples)): CollatedBatch {
   const B = examples.length;
   const ids = new Uint32Array(B * tokens);
   const targets = new Uint32Array(B * tokens).fill(IGNORE_TARGET);

@@ -11,7 +11,7 @@ import { numel, type Runtime, type Tensor } from '../gpu';
 import type { LlamaModel } from '../model';
 import { baseFingerprint, checkPooling, logitRows, recordTrainingPass } from '../model';
 import { adamwPartialsShape, adamwStep, rowSum } from '../ops';
-import { collate, IGNORE_LABEL, shuffled, type CollatedBatch, type Dataset, type Example } from './data';
+import { collate, IGNORE_LABEL, longestRow, shuffled, type CollatedBatch, type Dataset, type Example } from './data';
 import { TrainingError } from './errors';
 import { learningRate, type ScheduleKind } from './schedule';
 
@@ -78,7 +78,7 @@ export interface TrainOptions {
   /** Called every `checkpointEvery` steps, and after an abort, with the last completed step, when no later step has
    *  been submitted yet: the adapters and their moments are exactly that step's (save them, e.g. saveCheckpoint). The
    *  next step waits for it. */
-  onCheckpoint?: (step: number) => Promise<void>;
+  onCheckpoint?: (step: number) => Promise<unknown>;
   /** Default 0: only after an abort. */
   checkpointEvery?: number;
   onEval?: (info: EvalInfo) => void;
@@ -116,6 +116,9 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   };
   positiveInt(o.batchSize, 'batchSize');
   positiveInt(o.gradientAccumulation, 'gradientAccumulation');
+  if (o.gradientAccumulation > MAX_GRADIENT_ACCUMULATION) {
+    throw new TrainingError(`train: gradientAccumulation must be at most ${MAX_GRADIENT_ACCUMULATION} micro-batches per step, got ${o.gradientAccumulation}; raise batchSize instead`);
+  }
   positiveInt(o.epochs, 'epochs');
   o.steps = plannedSteps(options, rows);
   positiveInt(o.steps, 'steps');
@@ -133,6 +136,8 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   number32(o.eps, 'eps', (x) => x > 0, '> 0');
   if (!(Array.isArray(o.betas) && o.betas.length === 2)) throw new TrainingError(`train: betas must be two numbers [β1, β2], got ${JSON.stringify(o.betas)}`);
   o.betas.forEach((b, i) => number32(b, `betas[${i}]`, (x) => x >= 0 && x < 1, 'in [0, 1)'));
+  if (!Number.isSafeInteger(o.seed)) throw new TrainingError(`train: seed must be an integer, got ${JSON.stringify(o.seed)}`);
+  if (typeof o.checkpointing !== 'boolean') throw new TrainingError(`train: checkpointing must be true or false, got ${JSON.stringify(o.checkpointing)}`);
   if (!['constant', 'linear', 'cosine'].includes(o.schedule)) throw new TrainingError(`train: schedule must be constant, linear or cosine, got ${o.schedule}`);
   if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw new TrainingError(`train: warmupSteps must be an integer ≥ 0, got ${o.warmupSteps}`);
   o.evalEvery = options.evalEvery ?? 0;
@@ -140,6 +145,12 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   o.startStep = options.startStep ?? 0;
   if (!(Number.isInteger(o.startStep) && o.startStep >= 0 && o.startStep < o.steps)) {
     throw new TrainingError(`train: startStep must be an integer in [0, steps = ${o.steps}), got ${options.startStep}`);
+  }
+  if (options.checkpointEvery !== undefined && !(Number.isInteger(options.checkpointEvery) && options.checkpointEvery >= 0)) {
+    throw new TrainingError(`train: checkpointEvery must be an integer ≥ 0, got ${JSON.stringify(options.checkpointEvery)}`);
+  }
+  for (const hook of ['onStep', 'onEval', 'onCheckpoint'] as const) {
+    if (options[hook] !== undefined && typeof options[hook] !== 'function') throw new TrainingError(`train: ${hook} must be a function, got ${typeof options[hook]}`);
   }
   o.evalBatchSize = options.evalBatchSize ?? 0; // 0: evalRows() once the model and the evaluation data are known
   if (options.evalBatchSize !== undefined) positiveInt(o.evalBatchSize, 'evalBatchSize');
@@ -153,11 +164,20 @@ function evalRows(model: LlamaModel, data: Dataset, batchSize: number): number {
   return Math.min(64, Math.max(batchSize, logitRows(Math.max(1, longestRow(data.examples)), model.config.vocabSize)));
 }
 
-/** The longest row's tokens (a loop: spreading 10⁵ rows into Math.max overflows the call stack). */
-function longestRow(examples: readonly Example[]): number {
-  let longest = 0;
-  for (const e of examples) longest = Math.max(longest, e.ids.length);
-  return longest;
+/** Micro-batches recorded into one optimizer step: far above real use (1 to 64), low enough that a step stays one
+ *  command buffer of bounded size. */
+export const MAX_GRADIENT_ACCUMULATION = 1024;
+
+/** Refuses a batch whose widest activation ([rows · tokens, widest layer] in f32) cannot be one GPU buffer, before
+ *  anything is allocated: `option` is what the caller lowers. */
+function checkBatchFits(model: LlamaModel, rows: number, tokens: number, option: string) {
+  const c = model.config;
+  const bytes = rows * tokens * Math.max(c.hiddenSize, c.heads * c.headDim, c.intermediateSize) * 4;
+  const limits = model.rt.device.limits;
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  if (bytes > limit) {
+    throw new TrainingError(`train: ${option} ${rows} (rows of up to ${tokens} tokens) needs ${bytes} bytes for one activation, more than one GPU buffer holds here (${limit}); lower ${option} (or the rows' length)`);
+  }
 }
 
 /** Checks a dataset against the model before anything runs. */
@@ -249,6 +269,8 @@ export async function evaluate(model: LlamaModel, data: Dataset, options: { batc
   checkData(model, data, 'evaluation data');
   const rt = model.rt;
   const size = options.batchSize ?? 4;
+  if (!(Number.isInteger(size) && size >= 1)) throw new TrainingError(`evaluate: batchSize must be a positive integer, got ${size}`);
+  checkBatchFits(model, Math.min(size, data.examples.length), longestRow(data.examples), 'batchSize');
   model.ropeFor(longestRow(data.examples));
   const slot = lossSlot(rt);
   const sums = rt.upload(new Float32Array(Math.ceil(data.examples.length / size) * slot), [Math.ceil(data.examples.length / size) * slot], 'eval loss sums');
@@ -278,7 +300,9 @@ export async function evaluate(model: LlamaModel, data: Dataset, options: { batc
 export async function train(model: LlamaModel, adapters: AdapterSet, data: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
   const o = resolve(options, data.examples.length);
   checkData(model, data, 'training data');
+  checkBatchFits(model, o.batchSize, longestRow(data.examples), 'batchSize');
   if (options.evalData) checkData(model, options.evalData, 'evaluation data');
+  if (options.evalData && o.evalBatchSize) checkBatchFits(model, o.evalBatchSize, longestRow(options.evalData.examples), 'evalBatchSize');
   const rt = model.rt;
   const store = adapters.store;
   checkPooling(model, adapters);
@@ -287,8 +311,6 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
     throw new TrainingError(`train: these adapters were trained on another base (fingerprint ${adapters.base.slice(0, 12)}…, this model's ${base.slice(0, 12)}…)`);
   }
   model.ropeFor(longestRow(data.examples));
-  const previous = model.adapters;
-  model.adapters = adapters;
   const schedule = { kind: o.schedule, lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.steps };
   const stream = new BatchStream(data.examples, o.seed);
   for (let s = 0; s < o.startStep * o.gradientAccumulation; s++) stream.next(o.batchSize); // the rows already trained on
@@ -298,14 +320,22 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
     owned.push(t);
     return t;
   };
-  const reports = [make([4], 'step report 0'), make([4], 'step report 1')];
-  const health = make([1], 'training health');
-  rt.write(health, new Float32Array(1));
-  const partials = make(adamwPartialsShape(), 'grad norm partials');
-  // One loss slot per micro-batch, SLOT floats apart (storage views must start at the offset alignment); the gaps stay
-  // zero, so one row sum over the whole tensor adds the slots.
-  const microLosses = make([o.gradientAccumulation * lossSlot(rt)], 'micro-batch losses');
-  rt.write(microLosses, new Float32Array(o.gradientAccumulation * lossSlot(rt)));
+  let reports: Tensor[], health: Tensor, partials: Tensor, microLosses: Tensor;
+  try {
+    reports = [make([4], 'step report 0'), make([4], 'step report 1')];
+    health = make([1], 'training health');
+    rt.write(health, new Float32Array(1));
+    partials = make(adamwPartialsShape(), 'grad norm partials');
+    // One loss slot per micro-batch, SLOT floats apart (storage views must start at the offset alignment); the gaps
+    // stay zero, so one row sum over the whole tensor adds the slots.
+    microLosses = make([o.gradientAccumulation * lossSlot(rt)], 'micro-batch losses');
+    rt.write(microLosses, new Float32Array(o.gradientAccumulation * lossSlot(rt)));
+  } catch (e) {
+    rt.free(...owned);
+    throw e;
+  }
+  const previous = model.adapters;
+  model.adapters = adapters;
   const history: TrainResult = { steps: [], evals: [], stopped: 'completed' };
   const started = performance.now();
   let previousDone = -Infinity;

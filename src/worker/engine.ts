@@ -4,18 +4,19 @@
 // Training saves a checkpoint every N steps (IndexedDB where there is one, and the last one in memory); a lost GPU
 // device mid-training is recovered from it: a new device, the model reloaded (from the cache), the run continued.
 import * as Comlink from 'comlink';
-import { AdapterSet } from '../adapters';
+import { buildAdapters, METHOD_NAMES, methodOf, type AdapterSet, type MethodName } from '../adapters';
 import { Runtime, type DeviceOptions } from '../gpu';
 import {
   blobSource, directoryFiles, exportAdapter, hubUrl, exportDense, exportQuantized, hubSource, importAdapter, LlamaModel, loadTokenizer,
   mergeAdapters, perplexity, generateTokens, urlSource, type ModelSource, type TextTokenizer,
 } from '../model';
 import type { QuantSpec } from '../quant';
-import { cacheKey, checkpointFiles, checkpointFromFiles, ModelCache, StorageQuotaError, type CacheProblem } from '../storage';
+import { cacheKey, checkpointFromFiles, loadCachedModel, ModelCache, saveCheckpoint, StorageQuotaError, type CacheProblem } from '../storage';
 import {
   alpacaDataset, chatDataset, plannedSteps, splitDataset, textDataset, tokenizedDataset, train, TrainingError, type Dataset, type StepInfo,
   type TrainOptions,
 } from '../train';
+import { field, readRecord } from '../storage/records';
 import { FinetunerError } from './errors';
 import { changedFiles, UPSTREAM, upstreamTags, type UpstreamTags } from './upstream';
 import type {
@@ -65,7 +66,7 @@ function reporter(onProgress?: ProgressCallback): Report {
   const report = (p: Progress, force = false) => {
     if (!onProgress) return;
     const now = performance.now();
-    const key = `${p.phase}:${p.file ?? ''}`;
+    const key = `${p.phase}:${'file' in p ? p.file : ''}`;
     // Every training step is reported (a chart wants each); bytes, linears and windows are thinned.
     if (!force && p.phase !== 'train' && p.loaded !== p.total && now - (last.get(key) ?? -Infinity) < 100) return;
     last.set(key, now);
@@ -155,8 +156,8 @@ export class FinetuneEngine {
       const loaded = this.need();
       const files = this.lastCheckpoint?.runId === runId ? this.lastCheckpoint.files : await this.cache?.get(CHECKPOINT + runId);
       if (!files) throw new FinetunerError(`resume: no checkpoint of run '${runId}' ${this.cache ? 'in IndexedDB' : '(no IndexedDB here; only this session\'s checkpoints)'}`);
-      if (!files[REQUEST]) throw new FinetunerError(`resume: checkpoint '${runId}' holds no ${REQUEST}`);
-      const request = JSON.parse(await files[REQUEST].text()) as TrainRequest;
+      // The rest of the request is checked as train() checks it.
+      const request = await readRecord<TrainRequest>(files[REQUEST], `checkpoint '${runId}' ${REQUEST}`, { data: field.object });
       const data = this.dataset(request);
       const { adapters, state } = await checkpointFromFiles(runId, files, loaded.model, data.train);
       this.replaceAdapters(adapters);
@@ -242,13 +243,13 @@ export class FinetuneEngine {
   }
 
   /** Attaches adapters exported by exportAdapter (or PEFT's save_pretrained) to the loaded model. */
-  async importAdapter(files: Record<string, ArrayBuffer | Blob>): Promise<{ method: string; trainedSteps: number }> {
+  async importAdapter(files: Record<string, ArrayBuffer | Blob>): Promise<{ method: MethodName; trainedSteps: number }> {
     return this.exclusive('importAdapter', async () => {
       const { model } = this.need();
       const blobs = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v instanceof Blob ? v : new Blob([v])]));
       const adapters = await importAdapter(model, blobSource('imported adapter', blobs));
       this.replaceAdapters(adapters);
-      return { method: adapters.method, trainedSteps: adapters.trainedSteps };
+      return { method: methodOf(adapters), trainedSteps: adapters.trainedSteps };
     });
   }
 
@@ -331,43 +332,43 @@ export class FinetuneEngine {
     const onProgress = (p: { phase: 'download' | 'quantize'; file: string; loaded: number; total: number | null }) => report({ ...p });
     const useCache = this.cache && quant && request.cache !== false;
     const say = (message: string) => report({ phase: 'cache', loaded: 0, total: null, message });
+    if (!useCache) return withTokenizer(await LlamaModel.load(rt, source, { quant, quantizeLmHead: request.quantizeLmHead, onProgress, signal }), false);
     let tags: UpstreamTags | null = null;
-    if (useCache) {
-      this.onCacheProblem = (p) => say(`the cached model was broken (${p.reason}: ${p.detail}); loading it from ${source.name} again`);
-      let hit = await this.cache!.get(key).finally(() => (this.onCacheProblem = null));
-      if (hit?.[UPSTREAM] && base) {
-        try {
-          tags = await upstreamTags(base, init);
-          const changed = changedFiles(JSON.parse(await hit[UPSTREAM].text()) as UpstreamTags, tags);
-          if (changed.length) {
-            say(`${changed.join(', ')} changed upstream since ${source.name} was cached; loading it again`);
-            await this.cache!.delete(key);
-            hit = null;
-          }
-        } catch (e) {
-          if (signal.aborted) throw e;
-          say(`could not check ${source.name} for upstream changes (${(e as Error).message}); using the cached copy`);
-        }
-      }
-      if (hit) {
-        return withTokenizer(await LlamaModel.load(rt, blobSource(source.name, hit), { onProgress: (p) => report({ ...p, phase: 'cache' }), signal }), true);
-      }
-    }
-    const model = await LlamaModel.load(rt, source, { quant, quantizeLmHead: request.quantizeLmHead, onProgress, signal });
-    if (useCache) {
+    /** A hit whose description moved upstream is stale; offline, the cached copy is used and the user told. */
+    const stale = async (hit: Record<string, Blob>): Promise<string | null> => {
+      if (!hit[UPSTREAM] || !base) return null;
       try {
-        const files = await exportQuantized(model);
-        // Without tags (a server that refuses HEAD) the entry is served as it is, unchecked.
-        if (base) tags ??= await upstreamTags(base, init).catch(() => null);
-        if (tags) files[UPSTREAM] = new Blob([JSON.stringify(tags)]);
-        await this.cache!.put(key, files, (p) => report({ phase: 'cache', loaded: p.loaded, total: p.total, file: p.file }));
+        tags = await upstreamTags(base, init);
       } catch (e) {
-        model.dispose();
-        if (e instanceof StorageQuotaError) e.message += ' (or load with cache: false)';
-        throw e;
+        if (signal.aborted) throw e;
+        say(`could not check ${source.name} for upstream changes (${(e as Error).message}); using the cached copy`);
+        return null;
       }
+      const stored = await readRecord<UpstreamTags>(hit[UPSTREAM], `cached ${UPSTREAM}`, {}).catch(() => null);
+      // Unreadable tags: as if everything changed, so the model is fetched again.
+      const changed = stored && Object.values(stored).every((t) => t === null || typeof t === 'string') ? changedFiles(stored, tags) : [UPSTREAM];
+      return changed.length ? `${changed.join(', ')} changed upstream since it was cached` : null;
+    };
+    this.onCacheProblem = (p) => say(`the cached model was broken (${p.reason}: ${p.detail}); loading it from ${source.name} again`);
+    try {
+      const { model, fromCache } = await loadCachedModel(rt, source, this.cache!, {
+        quant, quantizeLmHead: request.quantizeLmHead, onProgress, signal, stale,
+        onDropped: (reason) => say(`the cached ${source.name} is not used: ${reason}; loading it again`),
+        onCacheRead: (p) => report({ ...p, phase: 'cache' }),
+        // Without tags (a server that refuses HEAD) the entry is served as it is, unchecked.
+        extraFiles: async (): Promise<Record<string, Blob>> => {
+          if (base) tags ??= await upstreamTags(base, init).catch(() => null);
+          return tags ? { [UPSTREAM]: new Blob([JSON.stringify(tags)]) } : {};
+        },
+        onStore: (p) => report({ phase: 'cache', loaded: p.loaded, total: p.total, file: p.file }),
+      });
+      return withTokenizer(model, fromCache);
+    } catch (e) {
+      if (e instanceof StorageQuotaError) e.message += ' (or load with cache: false)';
+      throw e;
+    } finally {
+      this.onCacheProblem = null;
     }
-    return withTokenizer(model, false);
   }
 
   /** Runs `body` with the adapters attached (the default) or, for `enabled === false`, with the bare base model. */
@@ -450,16 +451,15 @@ export class FinetuneEngine {
     const total = plannedSteps(request, data.train.examples.length);
     const stepMs: number[] = [];
     let message: string | undefined;
-    const saveCheckpoint = async (model: LlamaModel, adapters: AdapterSet, step: number) => {
-      const files = await checkpointFiles(model, adapters, data.train, plain, step, { [REQUEST]: requestBlob });
+    const save = async (model: LlamaModel, adapters: AdapterSet, step: number) => {
+      const files = await saveCheckpoint(this.cache, CHECKPOINT + runId, model, adapters, data.train, plain, step, { [REQUEST]: requestBlob });
       if (this.lastCheckpoint?.runId === runId) this.earlierCheckpoint = this.lastCheckpoint;
       this.lastCheckpoint = { runId, step, files };
-      if (this.cache) await this.cache.put(CHECKPOINT + runId, files);
     };
     /** Saves `step` as the run's checkpoint unless it is the one stored already (the last save of the loop). */
     const keepCheckpoint = async (model: LlamaModel, adapters: AdapterSet, step: number) => {
       if (this.lastCheckpoint?.runId === runId && this.lastCheckpoint.step === step) return;
-      await saveCheckpoint(model, adapters, step);
+      await save(model, adapters, step);
     };
     for (;;) {
       const loaded = this.need();
@@ -478,7 +478,7 @@ export class FinetuneEngine {
           evals.push({ step: e.step, loss: e.loss, perplexity: e.perplexity });
           report({ phase: 'eval', loaded: e.step, total, step: e.step, loss: e.loss }, true);
         },
-        onCheckpoint: (step) => saveCheckpoint(loaded.model, current, step),
+        onCheckpoint: (step) => save(loaded.model, current, step),
       };
       try {
         const result = await train(loaded.model, current, data.train, options);
@@ -559,20 +559,12 @@ export class FinetuneEngine {
 
 /** The adapters a request asks for, on every adaptable linear of the model (or request.targets). */
 export function createAdapters(model: LlamaModel, request: TrainRequest): AdapterSet {
-  const rt = model.rt;
-  const linears = model.adaptableLinears();
-  const lora = { rank: request.rank, alpha: request.alpha, dropout: request.dropout, targets: request.targets, seed: request.seed };
-  const groupSize = request.groupSize ?? baseGroupSize(model);
-  switch (request.method ?? 'qlora') {
-    case 'qlora': return AdapterSet.lora(rt, linears, lora);
-    case 'ir-qlora': return AdapterSet.lora(rt, linears, { ...lora, iec: true });
-    case 'qa-lora': return AdapterSet.qaLora(rt, linears, { ...lora, groupSize: needGroup(groupSize, 'qa-lora') });
-    case 'ir-qa-lora': return AdapterSet.qaLora(rt, linears, { ...lora, groupSize: needGroup(groupSize, 'ir-qa-lora'), iec: true });
-    case 'q-blora': return AdapterSet.blora(rt, linears, { ...lora, form: 'q-blora' });
-    case 'qa-blora': return AdapterSet.blora(rt, linears, { ...lora, form: 'qa-blora', groupSize: needGroup(groupSize, 'qa-blora') });
-    case 'qa-blora-authors': return AdapterSet.blora(rt, linears, { ...lora, form: 'qa-blora-authors' });
-    default: throw new FinetunerError(`train: method must be qlora, ir-qlora, qa-lora, ir-qa-lora, q-blora, qa-blora or qa-blora-authors, got ${JSON.stringify(request.method)}`);
-  }
+  const method = request.method ?? 'qlora';
+  if (!METHOD_NAMES.includes(method)) throw new FinetunerError(`train: method must be one of ${METHOD_NAMES.join(', ')}, got ${JSON.stringify(request.method)}`);
+  return buildAdapters(model.rt, model.adaptableLinears(), method, {
+    rank: request.rank, alpha: request.alpha, dropout: request.dropout, targets: request.targets, seed: request.seed,
+    groupSize: request.groupSize ?? baseGroupSize(model),
+  });
 }
 
 /** The time a remaining step will take: the mean of the last 10 steps' own times, leaving out the run's first step
@@ -585,11 +577,6 @@ export function etaStepMs(stepMs: readonly number[]): number {
 function baseGroupSize(model: LlamaModel): number | null {
   const w = model.weights.layers[0]?.q;
   return w?.kind === 'quantized' ? w.weight.spec.groupSize : null;
-}
-
-function needGroup(g: number | null, method: string): number {
-  if (!g) throw new FinetunerError(`train: ${method} pools the base's quantization groups, and this base is not quantized (load it with quant, or pass groupSize)`);
-  return g;
 }
 
 function plainOptions(request: TrainRequest): TrainOptions {

@@ -7,7 +7,7 @@ import { AdapterConfigError } from '../adapters';
 import { DeviceLostError, LimitError, MissingFeatureError, ShaderError, ShapeError, WebGPUUnavailableError } from '../gpu';
 import { ModelFormatError, SourceError, UnsupportedModelError } from '../model';
 import { QuantFormatError } from '../quant';
-import { StorageQuotaError } from '../storage';
+import { StorageError, StorageQuotaError } from '../storage';
 import { DatasetError, TrainingError } from '../train';
 
 /** A request the finetuner cannot serve in its state (e.g. train before load), or a bad argument to it. */
@@ -17,7 +17,7 @@ export class FinetunerError extends Error {
 
 const CLASSES: Record<string, new (...args: never[]) => Error> = {
   AdapterConfigError, DatasetError, DeviceLostError, FinetunerError, LimitError, MissingFeatureError, ModelFormatError, QuantFormatError,
-  ShaderError, ShapeError, SourceError, StorageQuotaError, TrainingError, UnsupportedModelError, WebGPUUnavailableError,
+  ShaderError, ShapeError, SourceError, StorageError, StorageQuotaError, TrainingError, UnsupportedModelError, WebGPUUnavailableError,
   Error, TypeError, RangeError, SyntaxError,
 };
 

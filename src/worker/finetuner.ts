@@ -5,14 +5,17 @@
 import * as Comlink from 'comlink';
 import { FinetuneEngine, type EngineOptions } from './engine';
 import { FinetunerError, installErrorTransfer } from './errors';
+import type { MethodName } from '../adapters';
 import type {
   CachedEntry, EvaluateRequest, ExportMergedRequest, Files, GenerateRequest, LoadRequest, ModelInfo, ProgressCallback, TrainRequest,
   TrainSummary,
 } from './types';
 
 export interface FinetunerOptions extends EngineOptions {
-  /** Run the engine in a Web Worker (default: true where Worker exists, false in Node). */
-  worker?: boolean;
+  /** Run the engine in a Web Worker (default: true where Worker exists, false in Node), or in this Worker, made by
+   *  the app from the `qlora-web/worker` entry (for bundlers that do not follow `new URL(…, import.meta.url)`; see
+   *  the README). */
+  worker?: boolean | Worker;
 }
 
 export interface Finetuner {
@@ -23,7 +26,7 @@ export interface Finetuner {
   evaluate(text: string | number[], request?: EvaluateRequest, onProgress?: ProgressCallback): Promise<{ loss: number; perplexity: number; tokens: number }>;
   exportAdapter(options?: { optimizer?: boolean }): Promise<Files>;
   exportMerged(request?: ExportMergedRequest): Promise<Files>;
-  importAdapter(files: Record<string, ArrayBuffer | Blob>): Promise<{ method: string; trainedSteps: number }>;
+  importAdapter(files: Record<string, ArrayBuffer | Blob>): Promise<{ method: MethodName; trainedSteps: number }>;
   saveCheckpoint(runId?: string): Promise<void>;
   abort(): Promise<void>;
   listCached(): Promise<CachedEntry[]>;
@@ -39,27 +42,40 @@ export interface Finetuner {
   readonly inWorker: boolean;
 }
 
+/** How long a new worker may take to answer its first call (it loads the library's worker bundle first). */
+const HANDSHAKE_MS = 60_000;
+
 const canSpawnWorker = () => typeof Worker !== 'undefined' && typeof window !== 'undefined';
 
 export async function createFinetuner(options: FinetunerOptions = {}): Promise<Finetuner> {
   const { worker = canSpawnWorker(), ...engineOptions } = options;
   if (!worker) return inThread(new FinetuneEngine(engineOptions));
-  if (!canSpawnWorker()) throw new FinetunerError('createFinetuner: this environment has no Web Worker (pass { worker: false })');
+  const given = typeof worker === 'object' ? worker : null;
+  if (given && !(typeof Worker !== 'undefined' && given instanceof Worker)) throw new FinetunerError('createFinetuner: worker must be true, false or a Worker');
+  if (!given && !canSpawnWorker()) throw new FinetunerError('createFinetuner: this environment has no Web Worker (pass { worker: false })');
   if (Object.keys(engineOptions).some((k) => k !== 'database')) {
     throw new FinetunerError('createFinetuner: device options cannot cross into a worker (pass { worker: false } to use them)');
   }
   installErrorTransfer();
-  const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'qlora-web' });
+  const w = given ?? new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'qlora-web' });
   const remote = Comlink.wrap<FinetuneEngine>(w);
   // A worker whose script does not load never answers: its 'error' event turns the handshake into a clear error.
   const failed = new Promise<never>((_, reject) => {
-    w.addEventListener('error', (e) => reject(new FinetunerError(`createFinetuner: the worker failed to start (${e.message || 'its script did not load: the app must serve qlora-web\'s assets/worker-*.js beside qlora-web.js'})`)), { once: true });
+    const hint = given ? 'its script did not load: make it from qlora-web/worker' : 'its script did not load: the app must serve qlora-web\'s assets/worker-*.js beside qlora-web.js';
+    w.addEventListener('error', (e) => reject(new FinetunerError(`createFinetuner: the worker failed to start (${e.message || hint})`)), { once: true });
+  });
+  // A worker running some other script loads fine and never answers: the handshake has a deadline too.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FinetunerError(`createFinetuner: the worker did not answer in ${HANDSHAKE_MS / 1000} s${given ? ': is it made from qlora-web/worker?' : ''}`)), HANDSHAKE_MS);
   });
   try {
-    await Promise.race([remote.configure({ database: engineOptions.database }), failed]);
+    await Promise.race([remote.configure({ database: engineOptions.database }), failed, silent]);
   } catch (e) {
     w.terminate();
     throw e;
+  } finally {
+    clearTimeout(timer);
   }
   const cb = <T extends (...args: never[]) => unknown>(f?: T) => (f ? Comlink.proxy(f) : undefined);
   return {

@@ -1,29 +1,58 @@
 // The finetuner's requests and answers: plain data, so they cross a worker boundary by structured cloning.
-import type { LoraTarget } from '../adapters';
+import type { LoraTarget, MethodName } from '../adapters';
 import type { CheckpointOptions } from '../storage';
 import type { TokenizedRow } from '../train';
 import type { QuantSpec } from '../quant';
 
-export type ProgressPhase = 'download' | 'quantize' | 'cache' | 'train' | 'eval' | 'generate';
-
-export interface Progress {
-  phase: ProgressPhase;
-  /** Bytes (download, cache), linears (quantize), steps (train), windows (eval), tokens (generate). */
+/** What every report counts: `loaded` of `total` (null when not known, e.g. a download without Content-Length), and a
+ *  `message` the user should see that is not an error (a cache entry found broken and fetched again, a lost GPU
+ *  device recovered from a checkpoint). */
+interface Counted {
   loaded: number;
-  /** null when not known (a download without Content-Length). */
   total: number | null;
-  file?: string;
-  step?: number;
-  loss?: number;
-  /** Training: the step's tokens over its own wall time (StepInfo.stepMs: evaluation and checkpoints not included). */
-  tokensPerSecond?: number;
-  /** Training: the steps left times the mean time of the last 10 steps (the run's first step, which also builds the
-   *  kernels, left out once there are others); evaluations and checkpoints still to come are not included. */
-  etaSeconds?: number;
-  /** Something the user should know that is not an error: a cache entry found broken and refetched, a lost GPU
-   *  device recovered from a checkpoint. */
   message?: string;
 }
+
+/** Bytes of `file` downloaded. */
+export interface DownloadProgress extends Counted {
+  phase: 'download';
+  file: string;
+}
+
+/** Linears quantized; `file` is the weight being quantized. */
+export interface QuantizeProgress extends Counted {
+  phase: 'quantize';
+  file: string;
+}
+
+/** Bytes of the cached model read back or stored, or (loaded 0, total null) a message about the cache. */
+export interface CacheProgress extends Counted {
+  phase: 'cache';
+  file?: string;
+}
+
+/** Steps done of the run (`step`, its `loss`); also a message with no loss (a recovery). */
+export interface TrainProgress extends Counted {
+  phase: 'train';
+  step: number;
+  loss?: number;
+  /** The step's tokens over its own wall time (StepInfo.stepMs: evaluation and checkpoints not included). */
+  tokensPerSecond?: number;
+  /** The steps left times the mean time of the last 10 steps (the run's first step, which also builds the kernels,
+   *  left out once there are others); evaluations and checkpoints still to come are not included. */
+  etaSeconds?: number;
+}
+
+/** An evaluation during training (`step`, its validation `loss`), or, without a step, windows of a perplexity done. */
+export interface EvalProgress extends Counted {
+  phase: 'eval';
+  step?: number;
+  loss?: number;
+}
+
+/** A report of a long call, by phase. */
+export type Progress = DownloadProgress | QuantizeProgress | CacheProgress | TrainProgress | EvalProgress;
+export type ProgressPhase = Progress['phase'];
 
 export type ProgressCallback = (p: Progress) => void;
 
@@ -68,7 +97,6 @@ export interface ModelInfo {
 }
 
 /** The papers' methods by name (docs/methods.md). */
-export type MethodName = 'qlora' | 'ir-qlora' | 'qa-lora' | 'ir-qa-lora' | 'q-blora' | 'qa-blora' | 'qa-blora-authors';
 
 export type TrainData =
   /** Plain text (or documents), packed into rows of seqLen tokens. */

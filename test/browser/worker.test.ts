@@ -17,3 +17,12 @@ it('runs a matmul kernel inside a dedicated Web Worker', async () => {
   expect(isWorker).toBe(true);
   expect(relativeError(result, matmulRef({ a, b, batch: 1, M, N, K, transB: true }))).toBeLessThan(1e-5);
 });
+
+it('createFinetuner takes a Worker the app made from the worker entry (bundlers other than Vite)', async () => {
+  const { createFinetuner } = await import('../../src');
+  const worker = new Worker(new URL('../../src/worker/worker.ts', import.meta.url), { type: 'module' });
+  const ft = await createFinetuner({ worker, database: `qlora-web-app-worker-${Date.now()}` });
+  expect(ft.inWorker).toBe(true);
+  expect(await ft.listCached()).toEqual([]);
+  await ft.dispose();
+});

@@ -5,10 +5,11 @@
 // where there is one), within a time limit, with the GPU pool back at its baseline. The tally is printed by family.
 import { describe, expect, it } from 'vitest';
 import {
-  AdapterConfigError, AdapterSet, DatasetError, LimitError, LlamaModel, ModelFormatError, QuantFormatError, ShapeError, TrainingError,
-  UnsupportedModelError, alpacaDataset, blobSource, chatDataset, expectedTensors, exportPeft, importPeft, loadTokenizer, parseLlamaConfig,
-  textDataset, tokenizedDataset, type TextTokenizer,
+  AdapterConfigError, DatasetError, LimitError, ModelFormatError, QuantFormatError, ShapeError, TrainingError, UnsupportedModelError, alpacaDataset,
+  chatDataset, textDataset, tokenizedDataset,
 } from '../../src';
+import { AdapterSet, LlamaModel, blobSource, exportPeft, importPeft, loadTokenizer, type TextTokenizer } from '../../src/runtime';
+import { expectedTensors, parseLlamaConfig } from '../../src/model';
 import { testRuntime } from '../helpers/gpu';
 import { Rng } from '../helpers/rng';
 import { writeSafetensors, type NamedTensor } from '../helpers/safetensors-write';

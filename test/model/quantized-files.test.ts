@@ -2,7 +2,9 @@
 // gives the adapter model's logits; the codes come back bit for bit (no re-quantization); a quantized tied LM head
 // survives; malformed files fail naming the file and tensor.
 import { describe, expect, it } from 'vitest';
-import { AdapterSet, blobSource, exportDense, exportQuantized, LlamaModel, MANIFEST, mergeAdapters, ModelFormatError, tokenizedDataset, train, writeSafetensors, type NamedTensor } from '../../src';
+import { AdapterSet, blobSource, exportDense, exportQuantized, LlamaModel, mergeAdapters, train } from '../../src/runtime';
+import { MANIFEST, writeSafetensors, type NamedTensor } from '../../src/model';
+import { ModelFormatError, tokenizedDataset } from '../../src';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureSource, logits } from '../helpers/model-files';
 

@@ -2,7 +2,8 @@
 // network or CORS failure, a server error — each naming the URL; a 404 is a missing file the loader names; a
 // connection dropped mid-shard resumes with Range (a local server injects the fault).
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { hubSource, LlamaModel, ModelFormatError, nodeDirSource, SourceError, urlSource } from '../../src';
+import { hubSource, LlamaModel, nodeDirSource, urlSource } from '../../src/runtime';
+import { ModelFormatError, SourceError } from '../../src';
 import { testRuntime } from '../helpers/gpu';
 import { fixtureSource, logits } from '../helpers/model-files';
 import { startModelServer } from '../helpers/model-server';

@@ -2,7 +2,8 @@
 // after a page reload: new adapters, nothing kept in memory), ends with the uninterrupted run's parameters and loss
 // curve, bit for bit; a checkpoint of another base or dataset is refused. Node runs it over fake-indexeddb.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AdapterSet, LlamaModel, loadCheckpoint, ModelCache, saveCheckpoint, tokenizedDataset, train, TrainingError, type TrainOptions } from '../../src';
+import { AdapterSet, LlamaModel, loadCheckpoint, ModelCache, saveCheckpoint, train, type TrainOptions } from '../../src/runtime';
+import { tokenizedDataset, TrainingError } from '../../src';
 import { testRuntime } from '../helpers/gpu';
 import { ensureIndexedDb } from '../helpers/indexeddb';
 import { fixtureSource } from '../helpers/model-files';

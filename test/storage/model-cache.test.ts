@@ -3,7 +3,9 @@
 // is a StorageQuotaError that leaves nothing behind; a cached load skips the weights' download and the quantization.
 // Chromium runs it over its real IndexedDB, Node over fake-indexeddb.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cacheKey, loadCachedModel, ModelCache, StorageQuotaError, type CacheManifest, type CacheProblem, type ModelSource } from '../../src';
+import { cacheKey, type CacheManifest } from '../../src/storage';
+import { loadCachedModel, ModelCache, type CacheProblem, type ModelSource } from '../../src/runtime';
+import { StorageQuotaError } from '../../src';
 import { testRuntime } from '../helpers/gpu';
 import { ensureIndexedDb } from '../helpers/indexeddb';
 import { fixtureSource, logits } from '../helpers/model-files';

@@ -2,7 +2,8 @@
 // stopped part-way, written out, read into a fresh set and resumed (train({ startStep })) ends with exactly the
 // parameters of the uninterrupted run. Adapters trained on one base are refused by another (merge, training).
 import { describe, expect, it } from 'vitest';
-import { AdapterConfigError, AdapterSet, blobSource, exportAdapter, importAdapter, LlamaModel, mergeAdapters, tokenizedDataset, train, TrainingError, type TrainOptions } from '../../src';
+import { AdapterConfigError, tokenizedDataset, TrainingError } from '../../src';
+import { AdapterSet, blobSource, exportAdapter, importAdapter, LlamaModel, mergeAdapters, train, type TrainOptions } from '../../src/runtime';
 import { testRuntime } from '../helpers/gpu';
 import { fixtureSource } from '../helpers/model-files';
 

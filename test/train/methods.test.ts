@@ -2,7 +2,8 @@
 // QA-LoRA (the input summed over groups of 32) and its merge into a quantized base's offsets; IR-QLoRA's IEC around
 // LoRA (βA, βB learnable): the loss, every gradient and the parameters after three AdamW steps.
 import { describe, expect, it } from 'vitest';
-import { AdapterConfigError, AdapterSet, collate, exportPeft, LlamaModel, mergeAdapters, recordTrainingPass, tokenizedDataset, train } from '../../src';
+import { AdapterConfigError, tokenizedDataset } from '../../src';
+import { AdapterSet, collate, exportPeft, LlamaModel, mergeAdapters, recordTrainingPass, train } from '../../src/runtime';
 import { fixtureDataset, readFixture } from '../helpers/fixture-file';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureSource, logits } from '../helpers/model-files';

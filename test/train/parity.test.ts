@@ -4,7 +4,8 @@
 // three AdamW steps with clipping, weight decay and a warmup schedule; and the loss and gradients over a base quantized
 // to NF4 G64 with ICQ on load (the fixture computed on the same weights dequantized by our CPU reference).
 import { describe, expect, it } from 'vitest';
-import { AdapterSet, LlamaModel, blobSource, importPeft, recordTrainingPass, train, collate, writeSafetensors } from '../../src';
+import { AdapterSet, LlamaModel, blobSource, importPeft, recordTrainingPass, train, collate } from '../../src/runtime';
+import { writeSafetensors } from '../../src/model';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureDataset, readFixture, type FixtureTensors } from '../helpers/fixture-file';
 import { fixtureSource } from '../helpers/model-files';

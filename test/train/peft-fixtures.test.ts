@@ -4,7 +4,7 @@
 // export (test/fixtures/peft/dense/: nf3 G32 + IR-QLoRA folded into bf16 weights by exportDense, on an H100 host) was
 // loaded by LlamaForCausalLM.from_pretrained; its logits there (transformers-logits.safetensors) match ours here.
 import { describe, expect, it } from 'vitest';
-import { exportPeft, importPeft, LlamaModel } from '../../src';
+import { exportPeft, importPeft, LlamaModel } from '../../src/runtime';
 import { fixtureBlob, readFixture } from '../helpers/fixture-file';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureDirSource, fixtureSource } from '../helpers/model-files';

@@ -1,7 +1,9 @@
 // PEFT interop: an exported adapter imports to the same tensors and logits; adapters attached to the model change
 // generation's logits as the training pass sees them; malformed or mismatched adapters are refused by field.
 import { describe, expect, it } from 'vitest';
-import { AdapterConfigError, AdapterSet, LlamaModel, blobSource, exportPeft, importPeft, readSafetensors, recordTrainingPass, tokenizedDataset, collate, train, writeSafetensors } from '../../src';
+import { AdapterConfigError, tokenizedDataset } from '../../src';
+import { AdapterSet, LlamaModel, blobSource, exportPeft, importPeft, recordTrainingPass, collate, train } from '../../src/runtime';
+import { readSafetensors, writeSafetensors } from '../../src/model';
 import type { Runtime } from '../../src/gpu';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { fixtureSource, logits } from '../helpers/model-files';

@@ -1,7 +1,8 @@
 // The trainer's behaviour beyond parity: a falling loss, pipelined step reports, abort, non-finite steps, bad
 // options, and the GPU pool back at its baseline after every failure.
 import { describe, expect, it } from 'vitest';
-import { AdapterSet, LlamaModel, TrainingError, collate, evaluate, recordTrainingPass, tokenizedDataset, train } from '../../src';
+import { AdapterSet, LlamaModel, collate, evaluate, recordTrainingPass, train } from '../../src/runtime';
+import { TrainingError, tokenizedDataset } from '../../src';
 import { DivergenceWatch, stepWallMs } from '../../src/train/trainer';
 import { etaStepMs } from '../../src/worker/engine';
 import { relativeError } from '../helpers/gpu';

@@ -70,7 +70,7 @@ describe('createFinetuner', () => {
     expect(Object.keys(exported).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'qlora_web.json'].filter((n) => n in exported).sort());
     expect(exported['adapter_model.safetensors']).toBeInstanceOf(ArrayBuffer);
     await ft.load({ model: files, quant: QUANT });
-    expect(await ft.importAdapter(exported)).toEqual({ method: 'lora', trainedSteps: 6 });
+    expect(await ft.importAdapter(exported)).toEqual({ method: 'qlora', trainedSteps: 6 });
     expect(await ft.generate('Line 3: the', { maxTokens: 12 })).toBe(text);
   });
 
