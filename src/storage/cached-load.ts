@@ -17,7 +17,7 @@ export interface CachedLoadOptions extends LoadOptions {
   /** Asked of a hit before it is used: a reason to drop it and load from the source again (e.g. it changed
    *  upstream), or null to use it. */
   stale?: (files: Record<string, Blob>) => Promise<string | null>;
-  /** Told when a hit is dropped, and why. */
+  /** Told when a hit is dropped, and why (a sentence: what `stale` said, or what the files hold instead). */
   onDropped?: (reason: string) => void;
   /** Files stored beside the quantized model (read back with the hit). */
   extraFiles?: () => Promise<Record<string, Blob>>;
@@ -31,9 +31,9 @@ export interface CachedLoadOptions extends LoadOptions {
  *  checks what the files themselves say). */
 async function mismatch(files: Record<string, Blob>, quant: QuantSpec, quantizeLmHead: boolean): Promise<string | null> {
   const stored = await readManifest(blobSource('cache', files)).catch((e: Error) => e);
-  if (stored === null || stored instanceof Error) return `its quantization.json is ${stored ? `unreadable (${stored.message})` : 'missing'}`;
-  if (specKey(stored.quant) !== specKey(quant)) return `it holds ${specKey(stored.quant)}, not ${specKey(quant)}`;
-  if (stored.lmHeadQuantized !== quantizeLmHead) return `its LM head is ${stored.lmHeadQuantized ? '' : 'not '}quantized`;
+  if (stored === null || stored instanceof Error) return `the cached model's quantization.json is ${stored ? `unreadable (${stored.message})` : 'missing'}`;
+  if (specKey(stored.quant) !== specKey(quant)) return `the cached model is quantized as ${specKey(stored.quant)}, not ${specKey(quant)}`;
+  if (stored.lmHeadQuantized !== quantizeLmHead) return `the cached model's LM head is ${stored.lmHeadQuantized ? '' : 'not '}quantized`;
   return null;
 }
 

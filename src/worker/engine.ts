@@ -347,13 +347,13 @@ export class FinetuneEngine {
       const stored = await readRecord<UpstreamTags>(hit[UPSTREAM], `cached ${UPSTREAM}`, {}).catch(() => null);
       // Unreadable tags: as if everything changed, so the model is fetched again.
       const changed = stored && Object.values(stored).every((t) => t === null || typeof t === 'string') ? changedFiles(stored, tags) : [UPSTREAM];
-      return changed.length ? `${changed.join(', ')} changed upstream since it was cached` : null;
+      return changed.length ? `${changed.join(', ')} changed upstream since ${source.name} was cached` : null;
     };
     this.onCacheProblem = (p) => say(`the cached model was broken (${p.reason}: ${p.detail}); loading it from ${source.name} again`);
     try {
       const { model, fromCache } = await loadCachedModel(rt, source, this.cache!, {
         quant, quantizeLmHead: request.quantizeLmHead, onProgress, signal, stale,
-        onDropped: (reason) => say(`the cached ${source.name} is not used: ${reason}; loading it again`),
+        onDropped: (reason) => say(`${reason}; loading it again`),
         onCacheRead: (p) => report({ ...p, phase: 'cache' }),
         // Without tags (a server that refuses HEAD) the entry is served as it is, unchecked.
         extraFiles: async (): Promise<Record<string, Blob>> => {

@@ -135,6 +135,13 @@ describe('model cache', () => {
     // Another spec is another entry.
     const third = await loadCachedModel(rt, counted, cache, { quant: { ...quant, bits: 3 } });
     expect(third.fromCache).toBe(false);
-    for (const m of [first.model, second.model, third.model]) m.dispose();
+    // Files of one spec stored under another spec's key (their chunks hash fine) are dropped, never loaded as it.
+    await cache.put(cacheKey(counted, quant), (await cache.get(cacheKey(counted, { ...quant, bits: 3 })))!);
+    const dropped: string[] = [];
+    const fourth = await loadCachedModel(rt, counted, cache, { quant, onDropped: (r) => dropped.push(r) });
+    expect(fourth.fromCache).toBe(false);
+    expect(dropped).toEqual(['the cached model is quantized as nf-3-32-icq-f32, not nf-4-32-icq-f32']);
+    expect(await logits(fourth.model, ids)).toEqual(await logits(first.model, ids));
+    for (const m of [first.model, second.model, third.model, fourth.model]) m.dispose();
   });
 });
