@@ -1,6 +1,6 @@
 // Two projects run the same unit tests: Node over Dawn + SwiftShader, and headless Chromium's WebGPU
-// (also SwiftShader on machines without a GPU). test/browser/ holds what only a browser can run, test/node/
-// what only Node can (files outside the project root).
+// (also SwiftShader on machines without a GPU). The environment is in the file name, never the folder: *.browser.test.ts
+// only a browser can run, *.node.test.ts only Node (files outside the project root), *.e2e.test.ts is the demo end to end.
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
 import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_WEBGPU_ARGS } from './scripts/chromium.mjs';
@@ -19,7 +19,7 @@ export default defineConfig({
           name: 'node',
           environment: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/browser/**', 'test/e2e/**'],
+          exclude: ['test/**/*.browser.test.ts', 'test/**/*.e2e.test.ts'],
           env: { VK_DRIVER_FILES: process.env.VK_DRIVER_FILES ?? SWIFTSHADER_ICD },
         },
       },
@@ -29,7 +29,7 @@ export default defineConfig({
           name: 'chromium',
           include: ['test/**/*.test.ts'],
           globalSetup: ['test/helpers/model-server-setup.ts'],
-          exclude: ['test/node/**', 'test/e2e/**'],
+          exclude: ['test/**/*.node.test.ts', 'test/**/*.e2e.test.ts'],
           browser: {
             enabled: true,
             headless: true,
@@ -45,7 +45,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           environment: 'node',
-          include: ['test/e2e/**/*.test.ts'],
+          include: ['test/**/*.e2e.test.ts'],
           env: { VK_DRIVER_FILES: process.env.VK_DRIVER_FILES ?? SWIFTSHADER_ICD },
         },
       },

@@ -2,7 +2,7 @@
 // per dispatch, or one pass around a stream of dispatches) where the adapter has them; wall-clock over a
 // whole submitted step as a cross-check and as the fallback (an upper bound for short kernels).
 import type { Runtime, Step } from '../src/gpu';
-import { matmul } from '../src/ops';
+import { matmul } from '../src/matmul';
 
 export interface BenchResult {
   name: string;

@@ -1,11 +1,9 @@
 // Benchmarks of the quantized kernels: decode GEMV bandwidth, GEMM forward and backward-input
 // throughput against the f32 matmul on the same shapes, and quantization throughput with and without ICQ.
 import type { Runtime, Step, Tensor } from '../src/gpu';
-import { matmul } from '../src/ops';
-import {
-  doubleQuantizeStats, freeQuantized, quantize, quantMatmul, quantMatmulBackward, type Bits, type QuantizedWeight, type QuantMatmulOptions,
-  type QuantSpec,
-} from '../src/quant';
+import { matmul } from '../src/matmul';
+import { doubleQuantizeStats, freeQuantized, quantize, type Bits, type QuantizedWeight, type QuantSpec } from '../src/quant';
+import { quantMatmul, quantMatmulBackward, type QuantMatmulOptions } from '../src/matmul';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 import { relativeError } from './selfcheck';
 import type { SuiteScale } from './suite';

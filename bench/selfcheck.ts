@@ -1,10 +1,11 @@
 // Correctness on the benchmarked device itself (CI only ever sees SwiftShader): each kernel variant
 // against the float64 reference, on shapes that are and are not multiples of the tile.
 import type { Runtime } from '../src/gpu';
-import { matmul } from '../src/ops';
-import { dequantize, quantize, quantMatmul, quantMatmulBackward, unpackCodes, type QuantSpec } from '../src/quant';
-import { matmulRef } from '../test/ref/matmul';
-import { quantizeRef } from '../test/ref/quantize';
+import { matmul } from '../src/matmul';
+import { dequantize, quantize, unpackCodes, type QuantSpec } from '../src/quant';
+import { quantMatmul, quantMatmulBackward } from '../src/matmul';
+import { matmulRef } from '../test/matmul/matmul.ref';
+import { quantizeRef } from '../test/quant/quantize.ref';
 
 export interface Check {
   name: string;

@@ -1,7 +1,8 @@
 // The benchmark suite of the GPU runtime: copy bandwidth, f32 matmul throughput, launch overhead.
 // `scale` picks shapes: 'gpu' for a real GPU, 'cpu' for SwiftShader (CPU timings of WGSL mean little).
 import type { Runtime } from '../src/gpu';
-import { copy4, matmul, scale } from '../src/ops';
+import { copy4, scale } from '../src/ops';
+import { matmul } from '../src/matmul';
 import { ceilingsFor } from './ceilings';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 

@@ -72,3 +72,4 @@ fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups:
   v[i] = vi;
   params[i] = w - (p.lr / p.biasCorrection1) * mi / (sqrt(vi) / p.biasCorrection2Sqrt + p.eps);
 }
+//#include "workgroup_reduce.wgsl"

@@ -56,3 +56,4 @@ fn forward_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     logitsGrad[base + c] = select(p.scale * g, 0.0, ignored);
   }
 }
+//#include "workgroup_reduce.wgsl"

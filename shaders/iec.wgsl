@@ -1,14 +1,14 @@
 // IR-QLoRA's elastic connection (IEC, docs/methods.md) around a LoRA adapter: parameter-free pooling and repetition
 // between the rank-r space and the input/output spaces, each weighted by a learnable scalar β read from a parameter
-// buffer. With G the width of one chunk (in/r on the input side, out/r on the output side):
-//   pool_add     dst[n, i] += scale·β·Σ_{t<G} src[n, i·G + t]        dst [N, r], src [N, r·G]
-//   expand_add   dst[n, k] += scale·β·src[n, ⌊k / G⌋]                dst [N, r·G], src [N, r]
-//   pooled_dot   out (+)= scale·Σ_{n,i} a[n, i]·Σ_{t<G} b[n, i·G + t]  a [N, r], b [N, r·G]: a β's gradient
-// pool_add and expand_add: one invocation per element of dst. pooled_dot is Σ_k a[⌊k/G⌋]·b[k] over b's flat index k
-// (element k of b lies in chunk ⌊k/G⌋ of a's flat index): dot_partial's workgroups stride over k, coalesced, each
+// buffer. With C = chunk, the width of one chunk (in/r on the input side, out/r on the output side):
+//   pool_add     dst[n, i] += scale·β·Σ_{t<C} src[n, i·C + t]        dst [N, r], src [N, r·C]
+//   expand_add   dst[n, k] += scale·β·src[n, ⌊k / C⌋]                dst [N, r·C], src [N, r]
+//   pooled_dot   out (+)= scale·Σ_{n,i} a[n, i]·Σ_{t<C} b[n, i·C + t]  a [N, r], b [N, r·C]: a β's gradient
+// pool_add and expand_add: one invocation per element of dst. pooled_dot is Σ_k a[⌊k/C⌋]·b[k] over b's flat index k
+// (element k of b lies in chunk ⌊k/C⌋ of a's flat index): dot_partial's workgroups stride over k, coalesced, each
 // writing one partial sum; dot_final (one workgroup) adds them into out.
 
-struct Params { rows: u32, r: u32, G: u32, accumulate: u32, scale: f32, _pad0: u32, _pad1: u32, _pad2: u32 }
+struct Params { rows: u32, r: u32, chunk: u32, accumulate: u32, scale: f32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -26,9 +26,9 @@ fn pool_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) group
             @builtin(local_invocation_index) lid: u32) {
   let i = flat(wg, groups, lid);
   if (i >= p.rows * p.r) { return; }
-  let base = (i / p.r) * p.r * p.G + (i % p.r) * p.G;
+  let base = (i / p.r) * p.r * p.chunk + (i % p.r) * p.chunk;
   var s = 0.0;
-  for (var t = 0u; t < p.G; t++) { s += src[base + t]; }
+  for (var t = 0u; t < p.chunk; t++) { s += src[base + t]; }
   dst[i] += p.scale * beta[0] * s;
 }
 
@@ -36,9 +36,9 @@ fn pool_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) group
 fn expand_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
   let k = flat(wg, groups, lid);
-  let width = p.r * p.G;
+  let width = p.r * p.chunk;
   if (k >= p.rows * width) { return; }
-  dst[k] += p.scale * beta[0] * src[(k / width) * p.r + (k % width) / p.G];
+  dst[k] += p.scale * beta[0] * src[(k / width) * p.r + (k % width) / p.chunk];
 }
 
 // dot_partial / dot_final
@@ -49,9 +49,9 @@ fn expand_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) gro
 @compute @workgroup_size(256)
 fn dot_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-  let n = p.rows * p.r * p.G;
+  let n = p.rows * p.r * p.chunk;
   var s = 0.0;
-  for (var k = wg.x * 256u + lid; k < n; k += groups.x * 256u) { s += src[k / p.G] * b[k]; }
+  for (var k = wg.x * 256u + lid; k < n; k += groups.x * 256u) { s += src[k / p.chunk] * b[k]; }
   let sum = workgroupSum(lid, s);
   if (lid == 0u) { partials[wg.x] = sum; }
 }
@@ -63,3 +63,4 @@ fn dot_final(@builtin(local_invocation_index) lid: u32) {
   let sum = workgroupSum(lid, s) * p.scale;
   if (lid == 0u) { total[0] = select(sum, total[0] + sum, p.accumulate != 0u); }
 }
+//#include "workgroup_reduce.wgsl"

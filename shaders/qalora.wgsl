@@ -5,7 +5,7 @@
 // The last folds the adapter's constant per (row, group), c = s·B·A, into the quantized weight's offsets; R > 1 when
 // the adapter's output is repeated R times (BLoRA), so c has out/R rows.
 
-struct Params { rows: u32, inF: u32, G: u32, R: u32 }
+struct Params { rows: u32, inF: u32, groupSize: u32, R: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -19,11 +19,11 @@ fn flat(wg: vec3<u32>, groups: vec3<u32>, lid: u32) -> u32 {
 fn pool(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let i = flat(wg, groups, lid);
-  let cols = p.inF / p.G;
+  let cols = p.inF / p.groupSize;
   if (i >= p.rows * cols) { return; }
-  let base = (i / cols) * p.inF + (i % cols) * p.G;
+  let base = (i / cols) * p.inF + (i % cols) * p.groupSize;
   var s = 0.0;
-  for (var t = 0u; t < p.G; t++) { s += src[base + t]; }
+  for (var t = 0u; t < p.groupSize; t++) { s += src[base + t]; }
   dst[i] = s;
 }
 
@@ -32,14 +32,14 @@ fn expand_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) gro
               @builtin(local_invocation_index) lid: u32) {
   let i = flat(wg, groups, lid);
   if (i >= p.rows * p.inF) { return; }
-  dst[i] += src[(i / p.inF) * (p.inF / p.G) + (i % p.inF) / p.G];
+  dst[i] += src[(i / p.inF) * (p.inF / p.groupSize) + (i % p.inF) / p.groupSize];
 }
 
 @compute @workgroup_size(256)
 fn merge_offsets(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
   let i = flat(wg, groups, lid);
-  let cols = p.inF / p.G;
+  let cols = p.inF / p.groupSize;
   if (i >= p.rows * cols) { return; }
   dst[2u * i + 1u] += src[(i / cols / p.R) * cols + i % cols];
 }

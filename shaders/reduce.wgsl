@@ -1,6 +1,6 @@
 // Row-wise reductions of a row-major [rows, cols] f32 matrix into out[rows]: sum and max.
 // One 256-invocation workgroup per row (rows beyond 65535 fold into wg.y). Each invocation folds a
-// strided slice of the row (coalesced reads), then shaders/workgroup_reduce.wgsl (appended) combines the
+// strided slice of the row (coalesced reads), then shaders/workgroup_reduce.wgsl (included) combines the
 // 256 partial results.
 
 struct Params { rows: u32, cols: u32, _pad0: u32, _pad1: u32 }
@@ -38,3 +38,4 @@ fn row_max(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups
   let total = workgroupMax(lid, m);
   if (lid == 0u && row < p.rows) { out[row] = total; }
 }
+//#include "workgroup_reduce.wgsl"

@@ -1,6 +1,6 @@
 // RMSNorm over the last dimension (HF LlamaRMSNorm in f32): y = x · rsqrt(mean(x²) + eps) · w.
 // x, y: [rows, cols]; w: [cols]. One 256-invocation workgroup per row: strided partial sums of x²,
-// workgroupSum (shaders/workgroup_reduce.wgsl, appended), then a strided scaled write.
+// workgroupSum (shaders/workgroup_reduce.wgsl, included), then a strided scaled write.
 // Backward (w frozen): with r = rsqrt(mean(x²) + eps) and g = w·dy,
 //   dx = r·g − x · r³/cols · Σ(g·x), added into dx when `accumulate` (the residual stream's gradient).
 
@@ -52,3 +52,4 @@ fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) group
     dx[base + c] = select(g, dx[base + c] + g, p.accumulate != 0u);
   }
 }
+//#include "workgroup_reduce.wgsl"

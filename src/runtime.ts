@@ -7,10 +7,10 @@ export { Runtime, type RuntimeOptions } from './gpu/runtime';
 export type { DeviceOptions } from './gpu/device';
 export type { Step, DispatchTiming } from './gpu/step';
 export type { DType, Tensor } from './gpu/tensor';
-export { matmul, type MatmulOptions } from './ops/matmul';
+export { matmul, quantMatmul, quantMatmulBackward, type MatmulOptions, type QuantMatmulOptions } from './matmul';
 export {
-  bitsPerWeight, dequantize, quantize, quantMatmul, quantMatmulBackward, stackQuantized, type Bits, type Calibration, type Codebook,
-  type GroupSize, type QuantizedWeight, type QuantMatmulOptions, type QuantSpec, type StackedWeight,
+  bitsPerWeight, dequantize, quantize, stackQuantized, type Bits, type Calibration, type Codebook, type GroupSize, type QuantizedWeight,
+  type QuantSpec, type StackedWeight,
 } from './quant';
 export {
   ADAPTER_METHODS, AdapterSet, buildAdapters, LORA_TARGETS, METHOD_NAMES, METHODS, methodOf, type AdaptableLinear, type AdapterMethod,

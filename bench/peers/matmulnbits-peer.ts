@@ -7,7 +7,8 @@
 // That includes each side's per-launch CPU cost, which is what a caller pays for one op. The peer's output is checked
 // against A·Ŵᵀ of its own dequantized weights before it is timed, so a wrong kernel is never a fast one.
 import type { Runtime } from '../../src/gpu';
-import { freeQuantized, quantMatmul } from '../../src/quant';
+import { freeQuantized } from '../../src/quant';
+import { quantMatmul } from '../../src/matmul';
 import { seededUniforms } from '../harness';
 import { randomWeight } from '../quant-suite';
 import { dequantizeMatMulNBits, fromHalf, matMulNBitsModel, randomMatMulNBitsWeights, toHalf } from './onnx-matmulnbits';

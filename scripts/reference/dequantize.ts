@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { floatData, readSafetensors } from '../../src/model/safetensors';
 import { dequantize, type QuantSpec } from '../../src/quant/format';
 import { writeSafetensors, type NamedTensor } from '../../test/helpers/safetensors-write';
-import { quantizeRef } from '../../test/ref/quantize';
+import { quantizeRef } from '../../test/quant/quantize.ref';
 
 export const FIXTURE_QUANT: QuantSpec = { codebook: 'nf', bits: 4, groupSize: 64, calibrate: 'icq' };
 const LINEAR = /\.(q|k|v|o|gate|up|down)_proj\.weight$/;

@@ -6,9 +6,8 @@
 // The products into or out of rank r (H, dH, dA, dB) take the split-K kernels of src/ops/lora.ts where r fits them
 // (a multiple of 4 up to 64), the f32 matmul otherwise; the two with r as the inner dimension take the matmul.
 import type { Tensor } from '../gpu';
-import {
-  loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits, matmul,
-} from '../ops';
+import { loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits } from '../ops';
+import { matmul } from '../matmul';
 import { InputDropout, type AdapterModule, type AdapterPass, type AdapterSaved } from './adapter';
 import { ElasticConnection } from './iec';
 import type { ParamSpec, ParamStore } from './params';

@@ -16,10 +16,8 @@
 // The pooling is fused into the A-side product (src/ops/lora.ts, qGroup); only the backward forms x̄.
 import type { Runtime, Step, Tensor } from '../gpu';
 import { seededRandom, ShapeError } from '../gpu';
-import {
-  addToOffsets, groupExpandAdd, groupSum, loraDown, loraGradA,
-  loraGradB, loraUpBackward, lowRankKernelFits, matmul,
-} from '../ops';
+import { addToOffsets, groupExpandAdd, groupSum, loraDown, loraGradA, loraGradB, loraUpBackward, lowRankKernelFits } from '../ops';
+import { matmul } from '../matmul';
 import type { QuantizedWeight } from '../quant';
 import { InputDropout, type AdapterModule, type AdapterPass, type AdapterSaved } from './adapter';
 import { ElasticConnection } from './iec';
@@ -234,14 +232,14 @@ export class AuthorsQaBloraModule implements AdapterModule {
 
   async forward(pass: AdapterPass, x: Tensor, y: Tensor): Promise<AdapterSaved | null> {
     const { rt, step } = pass;
-    const { inputGroup: G, outputRepeat: R } = AUTHORS_QA_BLORA;
+    const { inputGroup: groupSize, outputRepeat: R } = AUTHORS_QA_BLORA;
     const N = x.shape[0];
-    const xbar = rt.tensor([N, this.inFeatures / G], 'f32', `${this.target} pooled input`);
+    const xbar = rt.tensor([N, this.inFeatures / groupSize], 'f32', `${this.target} pooled input`);
     const yh = rt.tensor([N, this.outFeatures / R], 'f32', `${this.target} pooled output`);
     let xin = x;
     try {
       xin = (await this.dropout.apply(pass, x)).xin;
-      await groupSum(rt, step, xin, xbar, G);
+      await groupSum(rt, step, xin, xbar, groupSize);
       await matmul(rt, step, xbar, this.a('params'), yh, { transB: true, alpha: this.scale });
       await groupExpandAdd(rt, step, yh, y, R);
     } catch (e) {
@@ -258,11 +256,11 @@ export class AuthorsQaBloraModule implements AdapterModule {
 
   async backward(pass: AdapterPass, x: Tensor, dy: Tensor, dx: Tensor, saved: AdapterSaved): Promise<void> {
     const { rt, step } = pass;
-    const { inputGroup: G, outputRepeat: R } = AUTHORS_QA_BLORA;
+    const { inputGroup: groupSize, outputRepeat: R } = AUTHORS_QA_BLORA;
     const [xbar] = saved.tensors;
     const N = x.shape[0];
     const dyh = rt.tensor([N, this.outFeatures / R], 'f32', `${this.target} pooled output gradient`);
-    const t = rt.tensor([N, this.inFeatures / G], 'f32', `${this.target} pooled input gradient`);
+    const t = rt.tensor([N, this.inFeatures / groupSize], 'f32', `${this.target} pooled input gradient`);
     const owned = [xbar, dyh, t];
     try {
       await groupSum(rt, step, dy, dyh, R);
@@ -272,10 +270,10 @@ export class AuthorsQaBloraModule implements AdapterModule {
         const g = rt.tensor(x.shape, 'f32', `${this.target} dx`);
         owned.push(g);
         step.clear(g);
-        await groupExpandAdd(rt, step, t, g, G);
+        await groupExpandAdd(rt, step, t, g, groupSize);
         await this.dropout.backwardAdd(pass, g, dx);
       } else {
-        await groupExpandAdd(rt, step, t, dx, G);
+        await groupExpandAdd(rt, step, t, dx, groupSize);
       }
     } finally {
       rt.free(...owned);

@@ -141,39 +141,39 @@ export class AdapterSet {
   private static authorsQaBlora(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions): AdapterSet {
     const config = loraConfig(options);
     if (config.iec) throw new AdapterConfigError('iec', 'qa-blora-authors with IEC is not built');
-    const { inputGroup: G, outputRepeat: R } = AUTHORS_QA_BLORA;
+    const { inputGroup: groupSize, outputRepeat: R } = AUTHORS_QA_BLORA;
     const chosen = linears.filter((l) => config.targets.includes(l.kind));
     for (const l of chosen) {
-      if (l.inFeatures % G !== 0 || l.outFeatures % R !== 0) {
-        throw new AdapterConfigError('form', `${l.target} is [${l.outFeatures}, ${l.inFeatures}]: qa-blora-authors needs outputs divisible by ${R} and inputs by ${G}`);
+      if (l.inFeatures % groupSize !== 0 || l.outFeatures % R !== 0) {
+        throw new AdapterConfigError('form', `${l.target} is [${l.outFeatures}, ${l.inFeatures}]: qa-blora-authors needs outputs divisible by ${R} and inputs by ${groupSize}`);
       }
     }
     const store = new ParamStore(rt, chosen.flatMap((l) => authorsQaBloraParamSpecs(l)));
     const modules = chosen.map((l, i) => new AuthorsQaBloraModule(store, l, config.dropout, loraScale(config), i));
-    return new AdapterSet('qa-blora-authors', config, store, modules, G);
+    return new AdapterSet('qa-blora-authors', config, store, modules, groupSize);
   }
 
   private static pooled(rt: Runtime, linears: readonly AdaptableLinear[], options: LoraOptions, method: AdapterMethod, pooling: Pooling, rankFactor: number): AdapterSet {
     const config = loraConfig(options);
-    const G = pooling.groupSize;
-    if (!Number.isInteger(G) || G < 1) throw new AdapterConfigError('groupSize', `must be a positive integer, got ${G}`);
+    const groupSize = pooling.groupSize;
+    if (!Number.isInteger(groupSize) || groupSize < 1) throw new AdapterConfigError('groupSize', `must be a positive integer, got ${groupSize}`);
     const rank = config.rank * rankFactor;
     if (rank % 4 !== 0 || rank > 64) throw new AdapterConfigError('rank', `${method}'s kernels take real ranks that are multiples of 4 up to 64, got ${rank}`);
     if (config.iec && method !== 'qa-lora') throw new AdapterConfigError('iec', `${method} with IEC is not built (QA-LoRA and plain LoRA take it)`);
     const chosen = linears.filter((l) => config.targets.includes(l.kind));
     if (config.iec) checkIec(chosen, rank);
     for (const l of chosen) {
-      if (l.inFeatures % G !== 0) throw new AdapterConfigError('groupSize', `${l.target} has ${l.inFeatures} inputs, not whole groups of ${G}`);
+      if (l.inFeatures % groupSize !== 0) throw new AdapterConfigError('groupSize', `${l.target} has ${l.inFeatures} inputs, not whole groups of ${groupSize}`);
       if (l.outFeatures % pooling.repeat !== 0) throw new AdapterConfigError('form', `${l.target} has ${l.outFeatures} outputs, not whole repeats of ${pooling.repeat}`);
     }
-    checkParamBytes(rt, chosen.flatMap((l) => [rank * (l.inFeatures / G), (l.outFeatures / pooling.repeat) * rank]), rank);
+    checkParamBytes(rt, chosen.flatMap((l) => [rank * (l.inFeatures / groupSize), (l.outFeatures / pooling.repeat) * rank]), rank);
     const specs: ParamSpec[] = chosen.flatMap((l, i) => [
       ...pooledParamSpecs(l, rank, pooling, (config.seed * 1000003 + i) >>> 0), ...(config.iec ? iecParamSpecs(l.target) : []),
     ]);
     const store = new ParamStore(rt, specs);
     const hyper = { ...config, rank };
     const modules = chosen.map((l, i) => new PooledLoraModule(store, l, hyper, loraScale(config), pooling, i));
-    return new AdapterSet(method, config, store, modules, G);
+    return new AdapterSet(method, config, store, modules, groupSize);
   }
 
   /** The module adapting the linear named `target` ('model.layers.0.self_attn.q_proj'), if any. */

@@ -9,5 +9,5 @@ export { assertBindable, Step, type DispatchTiming } from './step';
 export { byteLength, checkShape, expectShape, numel, reshape, type DType, type Tensor } from './tensor';
 export { Uniforms, u32Params } from './uniforms';
 export { BufferUsage, MapMode } from './flags';
-export { renderWgsl, variantName, type TemplateValues } from './wgsl-template';
+export { includeWgsl, renderWgsl, variantName, type TemplateValues, type WgslLibrary } from './wgsl-template';
 export { seededRandom } from './random';

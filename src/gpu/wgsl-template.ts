@@ -1,12 +1,33 @@
 // The tiny template step for WGSL variants that `override` constants cannot express (register-array
-// sizes, binding element types). Two forms only:
+// sizes, binding element types), and for WGSL shared between kernels. Three forms only:
+//   //#include "file.wgsl"           replaced by that file of the launcher's library (expanded first, so an include
+//                                    may sit inside an #if; each file comes in once)
 //   {{NAME}}                         replaced by the value of NAME
 //   //#if NAME ... //#else ... //#endif   kept or dropped by NAME being non-zero (may nest)
 import { ShaderError } from './errors';
 
 export type TemplateValues = Record<string, number>;
 
-export function renderWgsl(shader: string, code: string, values: TemplateValues): string {
+/** WGSL files a kernel may include, by file name. */
+export type WgslLibrary = Readonly<Record<string, string>>;
+
+/** `code` with every `//#include "file.wgsl"` line replaced by that file of `library`, itself expanded. A file
+ *  included a second time (two kernels' shared pieces both bringing in a third) adds nothing. */
+export function includeWgsl(shader: string, code: string, library: WgslLibrary, seen = new Set<string>()): string {
+  return code.split('\n').map((line, i) => {
+    const include = line.trim().match(/^\/\/#include\s+"([^"]+)"\s*$/);
+    if (!include) return line;
+    const file = include[1];
+    if (!(file in library)) throw new ShaderError(shader, `line ${i + 1}: includes '${file}', which is not in its library (${Object.keys(library).join(', ') || 'none'})`);
+    if (seen.has(file)) return '';
+    seen.add(file);
+    return includeWgsl(shader, library[file].replace(/\n$/, ''), library, seen);
+  }).join('\n');
+}
+
+/** The kernel `code` rendered: its includes from `library`, then the template values. */
+export function renderWgsl(shader: string, code: string, values: TemplateValues, library: WgslLibrary = {}): string {
+  code = includeWgsl(shader, code, library);
   const out: string[] = [];
   const stack: { active: boolean; parentActive: boolean; name: string }[] = [];
   let active = true;

@@ -1,9 +1,10 @@
 // A linear layer's frozen weight: quantized (fused dequant-matmul) or dense f32 ([out, in], HF layout), its forward
 // and the backward to its input (no weight gradient: the base is frozen).
 import type { Runtime, Step, Tensor } from '../gpu';
-import { matmul } from '../ops';
+import { matmul } from '../matmul';
 import type { QuantizedWeight } from '../quant';
-import { freeQuantized, quantMatmul, quantMatmulBackward } from '../quant';
+import { freeQuantized } from '../quant';
+import { quantMatmul, quantMatmulBackward } from '../matmul';
 
 export type LinearWeight =
   | { readonly kind: 'quantized'; readonly name: string; readonly out: number; readonly in: number; readonly weight: QuantizedWeight }

@@ -8,7 +8,8 @@ import {
   attentionForward, embeddingForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
 } from '../ops';
 import type { AdapterPass, AdapterSet, AdaptableLinear } from '../adapters';
-import { outputBlocks, quantMatmul } from '../quant';
+import { outputBlocks } from '../quant';
+import { quantMatmul } from '../matmul';
 import { ropeInvFreq, type LlamaConfig } from './config';
 import { linearForward } from './linear';
 import { freeLlamaWeights, HF_LINEAR, LINEARS, loadLlamaWeights, type LinearKey, type LlamaWeights, type LoadOptions } from './weights';

@@ -4,10 +4,10 @@
 import type { Runtime, Step, Tensor } from '../gpu';
 import { expectShape, numel, Uniforms } from '../gpu';
 import kernelCode from '../../shaders/adamw.wgsl?raw';
-import reduceCode from '../../shaders/workgroup_reduce.wgsl?raw';
 import { grid1d } from './grid';
+import { opsKernel } from './wgsl';
 
-const code = kernelCode + reduceCode;
+const code = opsKernel('adamw', kernelCode);
 /** Workgroups of the norm's first pass (each folds a strided share); the second pass sums their partials. */
 const NORM_WORKGROUPS = 256;
 

@@ -2,10 +2,10 @@
 import type { Runtime, Step, Tensor } from '../gpu';
 import { expectShape, Uniforms } from '../gpu';
 import kernelCode from '../../shaders/cross_entropy.wgsl?raw';
-import reduceCode from '../../shaders/workgroup_reduce.wgsl?raw';
 import { grid1d } from './grid';
+import { opsKernel } from './wgsl';
 
-const code = kernelCode + reduceCode;
+const code = opsKernel('cross_entropy', kernelCode);
 
 /** Target id that marks a row whose loss is not wanted (it reads as 0). */
 export const IGNORE_TARGET = 0xffffffff;

@@ -6,7 +6,6 @@ export { crossEntropyForward, crossEntropyForwardBackward, IGNORE_TARGET } from 
 export { add, copy4, mul, scale } from './elementwise';
 export { embeddingForward } from './embedding';
 export { grid1d } from './grid';
-export { matmul, matmulOutputShape, recordGemm, type GemmDims, type MatmulOptions } from './matmul';
 export { rowMax, rowSum } from './reduce';
 export { rmsnormBackward, rmsnormForward } from './rmsnorm';
 export { ropeBackward, ropeForward, ropeTable } from './rope';

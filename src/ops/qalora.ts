@@ -5,25 +5,25 @@ import { expectShape, ShapeError, u32Params } from '../gpu';
 import code from '../../shaders/qalora.wgsl?raw';
 import { grid1d } from './grid';
 
-async function launch(rt: Runtime, step: Step, entryPoint: string, rows: number, inF: number, G: number, n: number, src: Tensor, dst: Tensor, R = 1) {
-  if (inF % G !== 0) throw new ShapeError(`qalora ${entryPoint}: ${inF} inputs are not whole groups of ${G}`);
+async function launch(rt: Runtime, step: Step, entryPoint: string, rows: number, inF: number, groupSize: number, n: number, src: Tensor, dst: Tensor, R = 1) {
+  if (inF % groupSize !== 0) throw new ShapeError(`qalora ${entryPoint}: ${inF} inputs are not whole groups of ${groupSize}`);
   const kernel = await rt.kernel({ shader: 'qalora', code, entryPoint });
   const groups = grid1d(Math.ceil(n / 256), rt.device.limits.maxComputeWorkgroupsPerDimension);
-  step.dispatch(kernel, u32Params(rows, inF, G, R), [src, dst], groups, `qalora ${entryPoint} ${rows}x${inF}/${G}`);
+  step.dispatch(kernel, u32Params(rows, inF, groupSize, R), [src, dst], groups, `qalora ${entryPoint} ${rows}x${inF}/${groupSize}`);
 }
 
 /** xbar [N, in/G] = the sums of each group of G consecutive inputs of x [N, in]. */
-export async function groupSum(rt: Runtime, step: Step, x: Tensor, xbar: Tensor, G: number) {
+export async function groupSum(rt: Runtime, step: Step, x: Tensor, xbar: Tensor, groupSize: number) {
   const [N, inF] = x.shape;
-  expectShape(xbar, [N, inF / G], 'groupSum');
-  await launch(rt, step, 'pool', N, inF, G, N * (inF / G), x, xbar);
+  expectShape(xbar, [N, inF / groupSize], 'groupSum');
+  await launch(rt, step, 'pool', N, inF, groupSize, N * (inF / groupSize), x, xbar);
 }
 
 /** dx [N, in] += t [N, in/G] repeated over each group of G inputs (groupSum's backward, added). */
-export async function groupExpandAdd(rt: Runtime, step: Step, t: Tensor, dx: Tensor, G: number) {
+export async function groupExpandAdd(rt: Runtime, step: Step, t: Tensor, dx: Tensor, groupSize: number) {
   const [N, inF] = dx.shape;
-  expectShape(t, [N, inF / G], 'groupExpandAdd');
-  await launch(rt, step, 'expand_add', N, inF, G, N * inF, t, dx);
+  expectShape(t, [N, inF / groupSize], 'groupExpandAdd');
+  await launch(rt, step, 'expand_add', N, inF, groupSize, N * inF, t, dx);
 }
 
 /** stats f32 [out, in/G, 2]: each group's offset += c [out/R, in/G] (row o takes row ⌊o / R⌋ of c). */

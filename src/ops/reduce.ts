@@ -2,10 +2,10 @@
 import type { Runtime, Step, Tensor } from '../gpu';
 import { numel, ShapeError, u32Params } from '../gpu';
 import kernelCode from '../../shaders/reduce.wgsl?raw';
-import reduceCode from '../../shaders/workgroup_reduce.wgsl?raw';
 import { grid1d } from './grid';
+import { opsKernel } from './wgsl';
 
-const code = kernelCode + reduceCode;
+const code = opsKernel('reduce', kernelCode);
 
 async function reduceRows(rt: Runtime, step: Step, entryPoint: 'row_sum' | 'row_max', x: Tensor, out: Tensor) {
   const cols = x.shape[x.shape.length - 1];

@@ -2,10 +2,10 @@
 import type { Runtime, Step, Tensor } from '../gpu';
 import { expectShape, Uniforms } from '../gpu';
 import kernelCode from '../../shaders/rmsnorm.wgsl?raw';
-import reduceCode from '../../shaders/workgroup_reduce.wgsl?raw';
 import { grid1d } from './grid';
+import { opsKernel } from './wgsl';
 
-const code = kernelCode + reduceCode;
+const code = opsKernel('rmsnorm', kernelCode);
 
 /** y [rows, cols] = x · rsqrt(mean(x²) + eps) · weight [cols]. */
 export async function rmsnormForward(rt: Runtime, step: Step, x: Tensor, weight: Tensor, y: Tensor, eps: number) {

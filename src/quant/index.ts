@@ -9,4 +9,3 @@ export { entropyBits, entropyTable, ICQ_SIGMA, icqIntFactors, icqNfFactors } fro
 export { normalCdf, normalQuantile } from './normal';
 export { freeQuantized, quantize, type QuantizedWeight } from './quantize';
 export { blockStarts, outputBlocks, rowView, stackProblem, stackQuantized, type StackedWeight } from './stack';
-export { GEMV_MAX_ROWS, quantMatmul, quantMatmulBackward, type QuantMatmulOptions } from './matmul';

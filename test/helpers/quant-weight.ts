@@ -1,7 +1,7 @@
-// A quantized weight built by the CPU reference (test/ref/quantize.ts), with its dequantized values.
+// A quantized weight built by the CPU reference (test/quant/quantize.ref.ts), with its dequantized values.
 import type { Runtime } from '../../src/gpu';
 import { dequantize, dequantizeStats, doubleQuantizeStats, packCodes, type QuantizedWeight, type QuantSpec } from '../../src/quant';
-import { quantizeRef } from '../ref/quantize';
+import { quantizeRef } from '../quant/quantize.ref';
 import { Rng } from './rng';
 
 /** A quantized weight built by the CPU reference, so these tests do not depend on the GPU quantizer. */

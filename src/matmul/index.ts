@@ -1,0 +1,6 @@
+// src/matmul: the matmul family in one place, dense and quantized: C = op(A)·op(B) in f32 (dense.ts), Y = X·Ŵᵀ and
+// dX = dY·Ŵ with Ŵ dequantized inside the kernels (quantized.ts), how their GEMV and GEMM launches are recorded
+// (launch.ts) and their WGSL, shaders/matmul/ (wgsl.ts).
+export { DENSE_GEMV_MAX_ROWS, matmul, matmulOutputShape, type MatmulOptions } from './dense';
+export { GEMV_MAX_ROWS, quantMatmul, quantMatmulBackward, type QuantMatmulOptions } from './quantized';
+export { recordGemm, type GemmDims, type GemmTiles } from './launch';

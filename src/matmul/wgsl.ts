@@ -1,0 +1,16 @@
+// The matmul family's WGSL (shaders/matmul/), by file name: a launcher renders one kernel file, and the template step
+// brings in the files it includes (//#include, src/gpu/wgsl-template.ts).
+import codeFloats from '../../shaders/matmul/code_floats.wgsl?raw';
+import dequant from '../../shaders/matmul/dequant.wgsl?raw';
+import gemv from '../../shaders/matmul/gemv.wgsl?raw';
+import gemvOutput from '../../shaders/matmul/gemv_output.wgsl?raw';
+import gemvSlices from '../../shaders/matmul/gemv_slices.wgsl?raw';
+import gemvStore from '../../shaders/matmul/gemv_store.wgsl?raw';
+import gemvUnits from '../../shaders/matmul/gemv_units.wgsl?raw';
+import matmul from '../../shaders/matmul/matmul.wgsl?raw';
+import type { WgslLibrary } from '../gpu';
+
+export const MATMUL_WGSL: WgslLibrary = {
+  'code_floats.wgsl': codeFloats, 'dequant.wgsl': dequant, 'gemv.wgsl': gemv, 'gemv_output.wgsl': gemvOutput,
+  'gemv_slices.wgsl': gemvSlices, 'gemv_store.wgsl': gemvStore, 'gemv_units.wgsl': gemvUnits, 'matmul.wgsl': matmul,
+};
