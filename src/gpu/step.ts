@@ -5,7 +5,7 @@
 import { LimitError } from './errors';
 import { BufferUsage, MapMode } from './flags';
 import type { Kernel } from './kernel-cache';
-import type { Runtime } from './runtime';
+import type { BindGroupCache } from './bind-groups';
 import { byteLength, type Tensor } from './tensor';
 
 export interface DispatchTiming {
@@ -19,6 +19,15 @@ export function assertBindable(device: GPUDevice, t: Tensor, what: string): void
   const size = byteLength(t);
   const max = device.limits.maxStorageBufferBindingSize;
   if (size > max) throw new LimitError('maxStorageBufferBindingSize', size, max, `tensor '${t.label}' in ${what}`);
+}
+
+/** What a step needs of the runtime that made it (Runtime is one): an interface here, so step.ts does not import
+ *  runtime.ts, which imports it. */
+export interface StepHost {
+  readonly device: GPUDevice;
+  readonly bindGroups: BindGroupCache;
+  submitChecked(commands: GPUCommandBuffer): void;
+  assertAlive(): void;
 }
 
 export class Step {
@@ -43,7 +52,7 @@ export class Step {
   /** `profile` times every dispatch ('dispatch': one pass each) or every compute pass as recorded ('pass')
    *  with timestamp queries; needs 'timestamp-query'. */
   constructor(
-    private readonly rt: Runtime,
+    private readonly rt: StepHost,
     private readonly profile: false | 'dispatch' | 'pass' = false,
     private readonly maxProfiled = 1024,
   ) {
