@@ -65,7 +65,7 @@ export function loraConfig(options: LoraOptions): LoraConfig {
   };
   if (!(Number.isInteger(c.rank) && c.rank >= 1)) throw new AdapterConfigError('rank', `must be a positive integer, got ${c.rank}`);
   // α/r scales the adapter's output in f32: it must neither overflow nor round to 0 there.
-  const scale = typeof c.alpha === 'number' ? Math.fround(loraScale(c)) : Number.NaN;
+  const scale = Math.fround(loraScale(c));
   if (!(Number.isFinite(c.alpha) && c.alpha > 0 && Number.isFinite(scale) && scale > 0)) {
     throw new AdapterConfigError('alpha', `must be a positive number whose scale α/r is a positive f32, got ${c.alpha}`);
   }

@@ -55,11 +55,11 @@ export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Pr
     plan.push([module, w.weight]);
   }
   if (!plan.length) throw new AdapterConfigError('targets', `the adapters adapt none of this model's linears (they hold ${adapters.targets.slice(0, 2).join(', ') || 'nothing'}…)`);
+  const rt = model.rt;
   // Folded into the offsets, one non-finite value would corrupt the base for good.
-  const values = (await model.rt.read(adapters.store.buffers.params)) as Float32Array;
+  const values = (await rt.read(adapters.store.buffers.params)) as Float32Array;
   const bad = values.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) throw new AdapterConfigError('adapters', `${adapters.store.nameAt(bad)} holds a non-finite value: merging it would corrupt the base's offsets`);
-  const rt = model.rt;
   const step = rt.step();
   for (const [module, weight] of plan) await module.merge!(rt, step, weight);
   step.submit();

@@ -2,7 +2,7 @@
 // 'base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight' ([r, in]) and '….lora_B.weight' ([out, r]).
 // Export writes what PEFT writes for a LoRA on a causal LM; import checks every field and shape against the model
 // before anything is put on the GPU.
-import { AdapterConfigError, AdapterSet, LORA_TARGETS, loraKey, type LoraOptions, type LoraTarget } from '../adapters';
+import { AdapterConfigError, AdapterSet, LORA_TARGETS, loraKey, loraScale, type LoraOptions, type LoraTarget } from '../adapters';
 import type { LlamaModel } from './llama';
 import { readSafetensors } from './safetensors';
 import { writeSafetensors } from './safetensors-write';
@@ -105,7 +105,7 @@ export function peftLoraOptions(raw: Record<string, unknown>): LoraOptions {
   const dropout = field(raw, 'lora_dropout', isNumber, 'a number', 0);
   const rslora = field(raw, 'use_rslora', isBool, 'true or false', false);
   // The scale is applied in f32: one that overflows (lora_alpha 1e300) or rounds to 0 is not the adapter's.
-  const scale = Math.fround(rslora ? alpha / Math.sqrt(rank) : alpha / rank);
+  const scale = Math.fround(loraScale({ rank, alpha, rslora }));
   if (!(Number.isFinite(scale) && scale > 0)) throw new AdapterConfigError('lora_alpha', `${CONFIG}: ${alpha} with r = ${rank} gives a scale of ${scale} in f32; it must be a positive number f32 holds`);
   if (raw.bias !== undefined && raw.bias !== 'none') throw new AdapterConfigError('bias', `${CONFIG}: ${JSON.stringify(raw.bias)} is not supported (only 'none')`);
   if (typeof raw.init_lora_weights === 'string' && REWRITES_BASE.test(raw.init_lora_weights)) {

@@ -114,6 +114,9 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   const positiveInt = (v: unknown, name: string) => {
     if (!(Number.isInteger(v) && (v as number) >= 1)) throw new TrainingError(`train: ${name} must be a positive integer, got ${v}`);
   };
+  const count = (v: unknown, name: string) => {
+    if (!(Number.isInteger(v) && (v as number) >= 0)) throw new TrainingError(`train: ${name} must be an integer ≥ 0, got ${v}`);
+  };
   positiveInt(o.batchSize, 'batchSize');
   positiveInt(o.gradientAccumulation, 'gradientAccumulation');
   if (o.gradientAccumulation > MAX_GRADIENT_ACCUMULATION) {
@@ -139,16 +142,14 @@ function resolve(options: TrainOptions, rows: number): Resolved {
   if (!Number.isSafeInteger(o.seed)) throw new TrainingError(`train: seed must be an integer, got ${JSON.stringify(o.seed)}`);
   if (typeof o.checkpointing !== 'boolean') throw new TrainingError(`train: checkpointing must be true or false, got ${JSON.stringify(o.checkpointing)}`);
   if (!['constant', 'linear', 'cosine'].includes(o.schedule)) throw new TrainingError(`train: schedule must be constant, linear or cosine, got ${o.schedule}`);
-  if (!(Number.isInteger(o.warmupSteps) && o.warmupSteps >= 0)) throw new TrainingError(`train: warmupSteps must be an integer ≥ 0, got ${o.warmupSteps}`);
+  count(o.warmupSteps, 'warmupSteps');
   o.evalEvery = options.evalEvery ?? 0;
-  if (!(Number.isInteger(o.evalEvery) && o.evalEvery >= 0)) throw new TrainingError(`train: evalEvery must be an integer ≥ 0, got ${o.evalEvery}`);
+  count(o.evalEvery, 'evalEvery');
   o.startStep = options.startStep ?? 0;
   if (!(Number.isInteger(o.startStep) && o.startStep >= 0 && o.startStep < o.steps)) {
     throw new TrainingError(`train: startStep must be an integer in [0, steps = ${o.steps}), got ${options.startStep}`);
   }
-  if (options.checkpointEvery !== undefined && !(Number.isInteger(options.checkpointEvery) && options.checkpointEvery >= 0)) {
-    throw new TrainingError(`train: checkpointEvery must be an integer ≥ 0, got ${JSON.stringify(options.checkpointEvery)}`);
-  }
+  if (options.checkpointEvery !== undefined) count(options.checkpointEvery, 'checkpointEvery');
   for (const hook of ['onStep', 'onEval', 'onCheckpoint'] as const) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') throw new TrainingError(`train: ${hook} must be a function, got ${typeof options[hook]}`);
   }
@@ -270,8 +271,9 @@ export async function evaluate(model: LlamaModel, data: Dataset, options: { batc
   const rt = model.rt;
   const size = options.batchSize ?? 4;
   if (!(Number.isInteger(size) && size >= 1)) throw new TrainingError(`evaluate: batchSize must be a positive integer, got ${size}`);
-  checkBatchFits(model, Math.min(size, data.examples.length), longestRow(data.examples), 'batchSize');
-  model.ropeFor(longestRow(data.examples));
+  const longest = longestRow(data.examples);
+  checkBatchFits(model, Math.min(size, data.examples.length), longest, 'batchSize');
+  model.ropeFor(longest);
   const slot = lossSlot(rt);
   const sums = rt.upload(new Float32Array(Math.ceil(data.examples.length / size) * slot), [Math.ceil(data.examples.length / size) * slot], 'eval loss sums');
   let tokens = 0;
@@ -300,7 +302,8 @@ export async function evaluate(model: LlamaModel, data: Dataset, options: { batc
 export async function train(model: LlamaModel, adapters: AdapterSet, data: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
   const o = resolve(options, data.examples.length);
   checkData(model, data, 'training data');
-  checkBatchFits(model, o.batchSize, longestRow(data.examples), 'batchSize');
+  const longest = longestRow(data.examples);
+  checkBatchFits(model, o.batchSize, longest, 'batchSize');
   if (options.evalData) checkData(model, options.evalData, 'evaluation data');
   if (options.evalData && o.evalBatchSize) checkBatchFits(model, o.evalBatchSize, longestRow(options.evalData.examples), 'evalBatchSize');
   const rt = model.rt;
@@ -310,7 +313,7 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
   if (adapters.base && adapters.base !== base) {
     throw new TrainingError(`train: these adapters were trained on another base (fingerprint ${adapters.base.slice(0, 12)}…, this model's ${base.slice(0, 12)}…)`);
   }
-  model.ropeFor(longestRow(data.examples));
+  model.ropeFor(longest);
   const schedule = { kind: o.schedule, lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.steps };
   const stream = new BatchStream(data.examples, o.seed);
   for (let s = 0; s < o.startStep * o.gradientAccumulation; s++) stream.next(o.batchSize); // the rows already trained on

@@ -83,6 +83,9 @@ function reporter(onProgress?: ProgressCallback): Report {
 
 const hasIndexedDb = () => typeof indexedDB !== 'undefined';
 
+/** Stored upstream tags: file name → tag or null. */
+const [isTags] = field.mapOf(field.stringOrNull);
+
 async function toBuffers(files: Record<string, Blob>): Promise<Files> {
   const out: Files = {};
   for (const [name, blob] of Object.entries(files)) out[name] = await blob.arrayBuffer();
@@ -346,7 +349,7 @@ export class FinetuneEngine {
       }
       const stored = await readRecord<UpstreamTags>(hit[UPSTREAM], `cached ${UPSTREAM}`, {}).catch(() => null);
       // Unreadable tags: as if everything changed, so the model is fetched again.
-      const changed = stored && Object.values(stored).every((t) => t === null || typeof t === 'string') ? changedFiles(stored, tags) : [UPSTREAM];
+      const changed = stored && isTags(stored) ? changedFiles(stored, tags) : [UPSTREAM];
       return changed.length ? `${changed.join(', ')} changed upstream since ${source.name} was cached` : null;
     };
     this.onCacheProblem = (p) => say(`the cached model was broken (${p.reason}: ${p.detail}); loading it from ${source.name} again`);
