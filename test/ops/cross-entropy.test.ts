@@ -5,14 +5,20 @@ import { poison, relativeError, testRuntime } from '../helpers/gpu';
 import { Rng } from '../helpers/rng';
 import { crossEntropyGradRef, crossEntropyRef } from './cross-entropy.ref';
 
+/** 5 rows of random logits over 1,003 tokens (one row ignored) on the GPU, with a poisoned loss. */
+async function setup(seed: number) {
+  const rt = await testRuntime();
+  const rng = new Rng(seed);
+  const [rows, vocab] = [5, 1003];
+  const logits = rng.normals(rows * vocab, 5);
+  const target = Uint32Array.from([3, 1002, IGNORE_TARGET, 0, 500]);
+  const [L, Tg, O] = [rt.upload(logits, [rows, vocab], 'logits'), rt.upload(target, [rows], 'target'), rt.upload(poison(rows), [rows], 'loss')];
+  return { rt, vocab, logits, target, L, Tg, O };
+}
+
 describe('cross-entropy', () => {
   it('cross-entropy per row, ignored rows read 0', async () => {
-    const rt = await testRuntime();
-    const rng = new Rng(7);
-    const [rows, vocab] = [5, 1003];
-    const logits = rng.normals(rows * vocab, 5);
-    const target = Uint32Array.from([3, 1002, IGNORE_TARGET, 0, 500]);
-    const [L, Tg, O] = [rt.upload(logits, [rows, vocab], 'logits'), rt.upload(target, [rows], 'target'), rt.upload(poison(rows), [rows], 'loss')];
+    const { rt, vocab, logits, target, L, Tg, O } = await setup(7);
     const step = rt.step();
     await crossEntropyForward(rt, step, L, Tg, O);
     step.submit();
@@ -23,12 +29,7 @@ describe('cross-entropy', () => {
   });
 
   it('cross-entropy forward+backward gives the loss and scale·(softmax − onehot) in place', async () => {
-    const rt = await testRuntime();
-    const rng = new Rng(17);
-    const [rows, vocab] = [5, 1003];
-    const logits = rng.normals(rows * vocab, 5);
-    const target = Uint32Array.from([3, 1002, IGNORE_TARGET, 0, 500]);
-    const [L, Tg, O] = [rt.upload(logits, [rows, vocab], 'logits'), rt.upload(target, [rows], 'target'), rt.upload(poison(rows), [rows], 'loss')];
+    const { rt, vocab, logits, target, L, Tg, O } = await setup(17);
     const step = rt.step();
     await crossEntropyForwardBackward(rt, step, L, Tg, O, 0.25);
     step.submit();

@@ -4,8 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTokenizer, nodeDirSource, type TextTokenizer } from '../../src/model';
 import { IGNORE_TARGET } from '../../src/ops';
 import {
-  alpacaDataset, alpacaPrompt, chatDataset, collate, DatasetError, IGNORE_LABEL, splitDataset, textDataset, tokenizedDataset,
+  alpacaDataset, alpacaPrompt, chatDataset, collate, IGNORE_LABEL, splitDataset, textDataset, tokenizedDataset,
 } from '../../src/train';
+import { expectDatasetError } from '../helpers/dataset-error';
 import { DATA_DIR, hasDataDir } from '../helpers/model-files';
 
 let tokenizer: TextTokenizer;
@@ -83,15 +84,6 @@ describe.runIf(run)('datasets', () => {
       [() => textDataset(tokenizer, '', { seqLen: 8 }), /has no text/],
       [() => textDataset(tokenizer, 'abc', { seqLen: 1 }), /seqLen.*must be an integer ≥ 2/],
     ];
-    for (const [make, message] of bad) {
-      let error: unknown;
-      try {
-        make();
-      } catch (e) {
-        error = e;
-      }
-      expect(error, String(message)).toBeInstanceOf(DatasetError);
-      expect((error as Error).message).toMatch(message);
-    }
+    for (const [make, message] of bad) expectDatasetError(make, message);
   });
 });
