@@ -36,6 +36,12 @@ export interface BenchReport {
   finetune?: unknown;
   /** onnxruntime-web's MatMulNBits beside ours (BENCH_SUITES=peers). */
   peers?: unknown;
+  /** What the device offers and the paths the runtime took (src/gpu/runtime.ts Capabilities). */
+  capabilities?: unknown;
+  /** The f16 matrix kernels against float64 (BENCH_SUITES=matrix or matrixcheck). */
+  matrixChecks?: unknown[];
+  /** The loss and LoRA gradients against PyTorch's fixtures on this runtime's path (BENCH_SUITES=gradparity). */
+  gradients?: unknown[] | null;
 }
 
 export type Record = (step: Step) => Promise<void>;

@@ -13,7 +13,10 @@
 // MatMulNBits beside our int4 G64 matmul on the same shapes; ORT_DIR holds its WebGPU bundle and wasm, default
 // .device/ort).
 import { writeFileSync } from 'node:fs';
-import { Runtime, setNodeDawnFlags } from '../src/gpu';
+import { Runtime, setNodeDawnFlags, type Precision } from '../src/gpu';
+import { matrixSelfCheck, runMatrixGemm, type MatrixCheck } from './matrix-suite';
+import { gradientParity, type GradientParityRow } from './gradient-parity';
+import { DEFAULT_MATRIX_TILES, type MatrixTiles } from '../src/matmul';
 import type { BenchReport, BenchResult } from './harness';
 import { selfCheck } from './selfcheck';
 import { existsSync } from 'node:fs';
@@ -35,11 +38,17 @@ const dawnFlags = [`enable-dawn-features=${process.env.BENCH_DAWN_ENABLE ?? 'all
 setNodeDawnFlags(dawnFlags);
 
 const out = process.argv[2];
-const rt = await Runtime.create({ onDeviceLost: (e) => console.error(String(e)) });
+// BENCH_MATRIX=1: Dawn with the toggles that offer the f16 matrix units (NODE_MATRIX_TOGGLES); BENCH_PRECISION picks
+// the runtime's precision (default 'auto').
+const rt = await Runtime.create({
+  onDeviceLost: (e) => console.error(String(e)), nodeMatrixUnits: process.env.BENCH_MATRIX === '1',
+  precision: (process.env.BENCH_PRECISION ?? 'auto') as Precision,
+});
 const info = rt.adapterInfo;
 const isCpu = rt.isCpuAdapter;
 console.log(`adapter: ${info.vendor} / ${info.architecture} / ${info.device} / ${info.description}`);
 console.log(`features: ${[...rt.features].sort().join(', ')}`);
+console.log(`matmul path: ${JSON.stringify(rt.capabilities.matmul)}`);
 const suites = new Set((process.env.BENCH_SUITES ?? 'kernels,model,micro').split(','));
 const scale = isCpu ? 'cpu' : 'gpu';
 const log = (r: BenchResult) => console.log(formatRow(r));
@@ -67,6 +76,21 @@ let peers: PeerRow[] | null = null;
 if (suites.has('peers')) {
   const { ort, why } = await loadOrtNode(process.env.ORT_DIR ?? '.device/ort', dawnFlags);
   peers = await runMatMulNBitsPeer(rt, ort, peerCases(!isCpu), (r) => console.log(formatPeerRow(r)), why);
+}
+let matrixChecks: MatrixCheck[] = [];
+if (suites.has('matrix') || suites.has('matrixcheck')) {
+  matrixChecks = await matrixSelfCheck(rt, (c) => console.log(`${c.pass ? 'ok  ' : 'FAIL'} ${c.name}: ${c.worstOverBound.toFixed(3)} of the f16 bound (relative ${c.worstRelative.toExponential(2)})`));
+  console.log(`matrix self-check: ${matrixChecks.filter((c) => c.pass).length}/${matrixChecks.length} within the f16 bound`);
+}
+if (suites.has('matrix')) {
+  // BENCH_MATRIX_TILES: a JSON list of MatrixTiles to time beside the default.
+  const tilings: MatrixTiles[] = process.env.BENCH_MATRIX_TILES ? JSON.parse(process.env.BENCH_MATRIX_TILES) : [DEFAULT_MATRIX_TILES];
+  results.push(...(await runMatrixGemm(rt, log, tilings)));
+}
+let gradients: GradientParityRow[] | null = null;
+if (suites.has('gradparity')) {
+  gradients = await gradientParity(rt);
+  for (const g of gradients) console.log(`gradients vs PyTorch, ${g.model} nf4 G64 ICQ on the ${g.path} path: loss ${g.lossRelativeError.toExponential(2)}, worst LoRA gradient ${g.worstGradientError.toExponential(2)} relative`);
 }
 const microDir = process.env.MICRO_LLAMA_DIR;
 const corpusDir = process.env.CORPUS_DIR;
@@ -115,7 +139,10 @@ const report: BenchReport = {
   methodsCost,
   finetune,
   peers,
+  capabilities: rt.capabilities,
+  matrixChecks,
+  gradients,
 };
 if (out) writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
 rt.dispose();
-if (failed.length) process.exitCode = 1;
+if (failed.length || matrixChecks.some((c) => !c.pass)) process.exitCode = 1;

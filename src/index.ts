@@ -4,6 +4,7 @@
 export { createFinetuner, type Finetuner, type FinetunerOptions } from './worker/finetuner';
 export type * from './worker/types';
 export { METHOD_NAMES, type MethodName } from './adapters/methods';
+export { PRECISIONS, type MatmulPath, type Precision } from './gpu/capabilities';
 export * from './errors';
 export {
   alpacaDataset, chatDataset, splitDataset, textDataset, tokenizedDataset, type Dataset, type Example, type RowOptions, type TokenizedRow,

@@ -3,11 +3,12 @@
 // trainer and datasets, adapter and model files, the IndexedDB cache and checkpoints. Internals (kernel launchers,
 // pools, templates) stay unexported.
 export * from './errors';
-export { Runtime, type RuntimeOptions } from './gpu/runtime';
+export { Runtime, type Capabilities, type RuntimeOptions } from './gpu/runtime';
+export { PRECISIONS, type MatmulPath, type Precision, type SubgroupMatrixConfig } from './gpu/capabilities';
 export type { DeviceOptions } from './gpu/device';
 export type { Step, DispatchTiming } from './gpu/step';
 export type { DType, Tensor } from './gpu/tensor';
-export { matmul, quantMatmul, quantMatmulBackward, type MatmulOptions, type QuantMatmulOptions } from './matmul';
+export { f16ProductBound, matmul, quantMatmul, quantMatmulBackward, type MatmulOptions, type QuantMatmulOptions } from './matmul';
 export {
   bitsPerWeight, dequantize, quantize, stackQuantized, type Bits, type Calibration, type Codebook, type GroupSize, type QuantizedWeight,
   type QuantSpec, type StackedWeight,

@@ -1,5 +1,6 @@
 // Device acquisition in a page, a dedicated Web Worker, or Node.js (the `webgpu` package, Dawn),
 // with limits negotiated up to what the adapter offers and typed errors when something is missing.
+import { NODE_MATRIX_TOGGLES, type SubgroupMatrixConfig } from './capabilities';
 import { DeviceLostError, LimitError, MissingFeatureError, WebGPUUnavailableError } from './errors';
 
 /** Limits the runtime raises to the adapter's maximum, because large models need them. */
@@ -31,12 +32,20 @@ export interface DeviceOptions {
   optionalFeatures?: GPUFeatureName[];
   /** Lower bounds on limits, checked against the adapter before the device is requested. */
   requiredLimits?: Record<string, number>;
+  /** Node only: create Dawn with the toggles that let it offer f16 and subgroup matrices on NVIDIA Vulkan
+   *  (NODE_MATRIX_TOGGLES; off by default, as in Dawn). Decided by the first runtime of the process that creates
+   *  Dawn with or without it: each choice gets its own Dawn instance. No effect with `gpu` or in a browser. */
+  nodeMatrixUnits?: boolean;
 }
 
 export interface AcquiredDevice {
   device: GPUDevice;
   /** subgroupMinSize / subgroupMaxSize: 0 when the adapter does not say. */
-  adapterInfo: { vendor: string; architecture: string; device: string; description: string; subgroupMinSize: number; subgroupMaxSize: number };
+  adapterInfo: {
+    vendor: string; architecture: string; device: string; description: string; subgroupMinSize: number; subgroupMaxSize: number;
+    /** The matrix units' shapes (adapter.info.subgroupMatrixConfigs; empty where the adapter has none). */
+    subgroupMatrixConfigs: SubgroupMatrixConfig[];
+  };
   features: ReadonlySet<string>;
   limits: GPUSupportedLimits;
   /** Resolves with a DeviceLostError when the device is lost, including after destroy(). */
@@ -44,10 +53,10 @@ export interface AcquiredDevice {
 }
 
 /**
- * Dawn's GPU instance in Node. Held for the life of the process: if it is garbage-collected while
- * devices created from it live, Dawn crashes the process.
+ * Dawn's GPU instances in Node, by their flags. Held for the life of the process: if one is garbage-collected
+ * while devices created from it live, Dawn crashes the process.
  */
-let nodeGpu: GPU | null = null;
+const nodeGpus = new Map<string, GPU>();
 
 /** True under Node.js (checked without Node's types, so browser builds need none). */
 function runningInNode(): boolean {
@@ -56,12 +65,15 @@ function runningInNode(): boolean {
 }
 
 /** Finds a GPU object: the one given, the platform's navigator.gpu, or Dawn through the `webgpu` package in Node. */
-async function findGpu(given?: GPU): Promise<GPU> {
+async function findGpu(given?: GPU, matrixUnits = false): Promise<GPU> {
   if (given) return given;
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
   if (runningInNode()) {
-    if (nodeGpu) return nodeGpu;
+    const flags = matrixUnits ? withMatrixToggles(nodeFlags) : nodeFlags;
+    const key = flags.join('\n');
+    const known = nodeGpus.get(key);
+    if (known) return known;
     const moduleName = 'webgpu';
     try {
       const dawn = (await import(/* @vite-ignore */ moduleName)) as {
@@ -69,8 +81,9 @@ async function findGpu(given?: GPU): Promise<GPU> {
         globals: Record<string, unknown>;
       };
       Object.assign(globalThis, dawn.globals);
-      nodeGpu = dawn.create(nodeFlags);
-      return nodeGpu;
+      const gpu = dawn.create(flags);
+      nodeGpus.set(key, gpu);
+      return gpu;
     } catch (cause) {
       throw new WebGPUUnavailableError(
         `no WebGPU in this Node.js: install the 'webgpu' package (npm install webgpu) or pass { gpu } (${String(cause)})`,
@@ -92,8 +105,17 @@ export function setNodeDawnFlags(flags: string[]): void {
   nodeFlags = [...flags];
 }
 
+/** Dawn flags with NODE_MATRIX_TOGGLES added to their enable-dawn-features list (made if absent). */
+export function withMatrixToggles(flags: readonly string[]): string[] {
+  const prefix = 'enable-dawn-features=';
+  const at = flags.findIndex((f) => f.startsWith(prefix));
+  const enabled = at < 0 ? [] : flags[at].slice(prefix.length).split(',').filter(Boolean);
+  const merged = `${prefix}${[...new Set([...enabled, ...NODE_MATRIX_TOGGLES])].join(',')}`;
+  return at < 0 ? [...flags, merged] : flags.map((f, i) => (i === at ? merged : f));
+}
+
 export async function acquireDevice(options: DeviceOptions = {}): Promise<AcquiredDevice> {
-  const gpu = await findGpu(options.gpu);
+  const gpu = await findGpu(options.gpu, options.nodeMatrixUnits);
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) {
     const hint = runningInNode()
@@ -120,6 +142,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
   const lost = device.lost.then((info) => new DeviceLostError(info.reason ?? 'unknown', info.message));
   const info = adapter.info;
+  const configs = (info as { subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> } | undefined)?.subgroupMatrixConfigs;
   return {
     device,
     adapterInfo: {
@@ -129,6 +152,9 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
       description: info?.description ?? '',
       subgroupMinSize: info?.subgroupMinSize ?? 0,
       subgroupMaxSize: info?.subgroupMaxSize ?? 0,
+      subgroupMatrixConfigs: [...(configs ?? [])].map((c) => ({
+        componentType: String(c.componentType), resultComponentType: String(c.resultComponentType), M: c.M, N: c.N, K: c.K,
+      })),
     },
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,

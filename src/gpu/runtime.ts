@@ -3,8 +3,9 @@
 import { BindGroupCache } from './bind-groups';
 import { BufferPool } from './buffer-pool';
 import { BufferUsage, MapMode } from './flags';
+import { MATRIX_FEATURES, matmulPathFor, PRECISIONS, type MatmulPath, type Precision, type SubgroupMatrixConfig } from './capabilities';
 import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device';
-import { DeviceLostError, ShaderError } from './errors';
+import { DeviceLostError, MissingFeatureError, ShaderError } from './errors';
 import { KernelCache, type Kernel, type KernelSpec } from './kernel-cache';
 import { Step } from './step';
 import { BYTES_PER_ELEMENT, byteLength, checkShape, numel, type DType, type Tensor } from './tensor';
@@ -22,6 +23,22 @@ const ARRAY_OF: Record<DType, new (b: ArrayBuffer) => TypedArray> = {
 export interface RuntimeOptions extends DeviceOptions {
   /** Called once if the device is lost; every later call on the runtime throws DeviceLostError. */
   onDeviceLost?: (error: DeviceLostError) => void;
+  /** The quantized GEMMs' arithmetic (Precision): default 'auto', the f16 matrix units where offered. */
+  precision?: Precision;
+  /** Told when the runtime takes another path than the one it was given or first chose (a matrix kernel failed
+   *  its self-check); default console.warn. */
+  onWarning?: (message: string) => void;
+}
+
+/** What the device offers and which paths the runtime took (shown by benchmarks and the demo). */
+export interface Capabilities {
+  shaderF16: boolean;
+  subgroups: boolean;
+  subgroupMatrix: boolean;
+  subgroupMatrixConfigs: readonly SubgroupMatrixConfig[];
+  subgroupSizes: readonly [min: number, max: number];
+  /** The quantized GEMMs' path (M > 8 rows; decode GEMVs and every other op stay f32). */
+  matmul: MatmulPath;
 }
 
 export class Runtime {
@@ -37,10 +54,14 @@ export class Runtime {
   private readonly kernels: KernelCache;
   private readonly constants = new Map<string, Tensor>();
   private lostError: DeviceLostError | null = null;
+  private path: MatmulPath;
+  private readonly warn: (message: string) => void;
   private pendingChecks: Promise<GPUError | null>[] = [];
   private disposed = false;
 
-  private constructor(acquired: AcquiredDevice, options: RuntimeOptions) {
+  private constructor(acquired: AcquiredDevice, options: RuntimeOptions, path: MatmulPath) {
+    this.path = path;
+    this.warn = options.onWarning ?? ((message) => console.warn(message));
     this.device = acquired.device;
     this.features = acquired.features;
     this.adapterInfo = acquired.adapterInfo;
@@ -62,8 +83,44 @@ export class Runtime {
   }
 
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
-    const optionalFeatures = options.optionalFeatures ?? [TIMESTAMP, 'subgroups' as GPUFeatureName];
-    return new Runtime(await acquireDevice({ ...options, optionalFeatures }), options);
+    const precision = options.precision ?? 'auto';
+    if (!PRECISIONS.includes(precision)) throw new RangeError(`precision must be one of ${PRECISIONS.join(', ')}, got ${String(precision)}`);
+    const matrix = precision === 'f32' ? [] : (MATRIX_FEATURES as readonly string[] as GPUFeatureName[]);
+    const optionalFeatures = options.optionalFeatures ?? [TIMESTAMP, 'subgroups' as GPUFeatureName, ...matrix];
+    const acquired = await acquireDevice({ ...options, optionalFeatures });
+    const info = acquired.adapterInfo;
+    const path = matmulPathFor({
+      features: acquired.features, configs: info.subgroupMatrixConfigs, subgroupMaxSize: info.subgroupMaxSize,
+      maxInvocations: acquired.limits.maxComputeInvocationsPerWorkgroup,
+    }, precision);
+    if ('missing' in path) {
+      acquired.device.destroy();
+      throw new MissingFeatureError(path.missing, `precision 'f16': ${path.detail}`);
+    }
+    return new Runtime(acquired, options, path);
+  }
+
+  /** What the device offers and the paths taken. */
+  get capabilities(): Capabilities {
+    const has = (f: string) => this.features.has(f);
+    return {
+      shaderF16: has('shader-f16'), subgroups: has('subgroups'), subgroupMatrix: has('chromium-experimental-subgroup-matrix'),
+      subgroupMatrixConfigs: this.adapterInfo.subgroupMatrixConfigs,
+      subgroupSizes: [this.adapterInfo.subgroupMinSize, this.adapterInfo.subgroupMaxSize],
+      matmul: { ...this.path },
+    };
+  }
+
+  /** The matmul layer's verdict on one kernel of the matrix path after its self-check: the path stays (checked), or
+   *  is f32 from now on with `why` told to onWarning. */
+  settleMatmulPath(passed: boolean, why: string): void {
+    if (this.path.kind !== 'f16-matrix') return;
+    if (!passed) {
+      this.path = { kind: 'f32', checked: true, why: `the f16 matrix path failed its self-check, f32 instead: ${why}` };
+      this.warn(`qlora-web: ${this.path.why}`);
+    } else if (!this.path.checked) {
+      this.path = { ...this.path, checked: true, why: `${this.path.why}; self-check passed (${why})` };
+    }
   }
 
   /**

@@ -6,8 +6,12 @@
 // All in shaders/matmul/, each kernel including dequant.wgsl (the weight's format) and what else it needs.
 import type { Runtime, Step, Tensor } from '../gpu';
 import { ShapeError } from '../gpu';
-import { blockStarts, codeLevels, outputBlocks, rowView, type QuantizedWeight } from '../quant';
+import { blockStarts, outputBlocks, rowView, type QuantizedWeight } from '../quant';
 import { checkScale, gemmTiling, gemvKernel, gemvParams, recordGemm, type GemmTiles } from './launch';
+import { DEFAULT_MATRIX_TILES, freeMatrixRows, onMatrixPath, prepareMatrixRows, recordMatrixGemm } from './matrix-units';
+import { formatValues, weightBindings } from './quantized-format';
+
+export { formatValues } from './quantized-format';
 
 export interface QuantMatmulOptions {
   /** Add into the output instead of overwriting it. */
@@ -36,6 +40,10 @@ export interface QuantMatmulOptions {
   /** Sum a row's lanes with subgroup shuffles instead of a tree in workgroup memory. Default: when the device
    *  has the 'subgroups' feature and its smallest subgroup holds lanesPerRow invocations; true demands it. */
   subgroups?: boolean;
+  /** M > 8 only: the f16 matrix units (src/matmul/matrix-units.ts) or not. Default: where the runtime's matmul
+   *  path is 'f16-matrix' (rt.capabilities.matmul) and no f32 tiling (tile, tileN, depth) is given; true demands it
+   *  (a ShapeError where it cannot run). */
+  matrix?: boolean;
   /** Ŵ is stacked from parts (stackQuantized) of these row counts: Y then holds each part's [M, rows] block
    *  after the other, so a part's output is one contiguous tensor (the same numbers as Y[:, part] otherwise). */
   parts?: readonly number[];
@@ -144,28 +152,12 @@ function useSubgroups(rt: Runtime, lanes: number, requested: boolean | undefined
   return requested ?? possible;
 }
 
-/** The level table of a format, uploaded once per runtime. */
-function levelTable(rt: Runtime, w: QuantizedWeight): Tensor {
-  return rt.constant(`levels-${w.spec.codebook}${w.spec.bits}`, () => codeLevels(w.spec));
-}
-
 function rowsOf(t: Tensor, cols: number, what: string, op: string): number {
   const rows = t.shape.length === 2 ? t.shape[0] : -1;
   if (rows < 1 || t.shape[1] !== cols || t.dtype !== 'f32') {
     throw new ShapeError(`${op}: ${what} '${t.label}' is ${t.dtype} [${t.shape}], expected f32 [M, ${cols}]`);
   }
   return rows;
-}
-
-/** dequant.wgsl's template values for this weight. `blocks`: the kernel reads it a 32-code block at a time
- *  (fetchBlock), which binds 2- and 4-bit codes as vec4 words and 3-bit codes as u32 words. */
-export function formatValues(w: Pick<QuantizedWeight, 'spec' | 'statBlocks'>, blocks = false) {
-  return { BITS: w.spec.bits, GROUP_SIZE: w.spec.groupSize, NF: +(w.spec.codebook === 'nf'), DQ: +!!w.statBlocks, CODES4: +(blocks && w.spec.bits !== 3) };
-}
-
-/** The weight's tensors at bindings 2, 4, 5 (and 6) of shaders/matmul/dequant.wgsl, around the output at 3. */
-function weightBindings(rt: Runtime, input: Tensor, w: QuantizedWeight, output: Tensor): Tensor[] {
-  return [input, w.codes, output, w.stats, levelTable(rt, w), ...(w.statBlocks ? [w.statBlocks] : [])];
 }
 
 /** Where each part of a stacked weight starts, checked against its rows. */
@@ -193,6 +185,7 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   const M = rowsOf(x, w.inFeatures, 'input', op);
   if (rowsOf(y, w.out, 'output', op) !== M) throw new ShapeError(`${op}: output '${y.label}' has ${y.shape[0]} rows, input has ${M}`);
   const starts = options.parts ? partStarts(w, options.parts, op) : [0];
+  if (await matrixForward(rt, step, x, w, y, M, options, op)) return;
   if (M > GEMV_MAX_ROWS && options.parts && options.parts.length > 1) {
     // One GEMM per part, over row views of the weight and the part's block of Y.
     const align = rt.device.limits.minStorageBufferOffsetAlignment;
@@ -234,6 +227,46 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   );
 }
 
+/** Whether the GEMM of these shapes runs on the matrix units: as `options.matrix` says, else where the runtime's
+ *  path is 'f16-matrix' and no f32 tiling is asked for. A ShapeError when demanded and impossible. */
+function wantsMatrix(rt: Runtime, M: number, K: number, options: QuantMatmulOptions, op: string): boolean {
+  const possible = onMatrixPath(rt, M, K, GEMV_MAX_ROWS);
+  if (options.matrix && !possible) {
+    const path = rt.capabilities.matmul;
+    throw new ShapeError(`${op}: the f16 matrix path needs M > ${GEMV_MAX_ROWS}, a reduction length that is a multiple of 4 and a device on it (M = ${M}, K = ${K}; ${path.why})`);
+  }
+  const f32Tiling = options.tile !== undefined || options.tileN !== undefined || options.depth !== undefined;
+  return options.matrix ?? (possible && !f32Tiling);
+}
+
+/** The forward on the matrix units, each part of a stacked weight into its block of Y, the rows' f16 scales found
+ *  once: false (nothing recorded) where it does not take that path or a kernel failed its first self-check. */
+async function matrixForward(rt: Runtime, step: Step, x: Tensor, w: QuantizedWeight, y: Tensor, M: number, options: QuantMatmulOptions, op: string) {
+  if (!wantsMatrix(rt, M, w.inFeatures, options, op)) return false;
+  const parts = options.parts ?? [w.out];
+  const starts = blockStarts(parts);
+  const blocks = parts.length > 1 ? outputBlocks(y, parts) : [y];
+  const align = rt.device.limits.minStorageBufferOffsetAlignment;
+  for (const [i, b] of blocks.entries()) {
+    if (b.byteOffset % align !== 0) throw new ShapeError(`${op}: part ${i}'s block of '${y.label}' starts at byte ${b.byteOffset}, not a multiple of the device's minStorageBufferOffsetAlignment ${align}`);
+  }
+  const rows = await prepareMatrixRows(rt, step, x, DEFAULT_MATRIX_TILES);
+  try {
+    for (const [i, count] of parts.entries()) {
+      const part = parts.length > 1 ? rowView(rt, w, starts[i], count, `${w.name}[${i}]`) : w;
+      const dims = { M, N: count, K: w.inFeatures };
+      const recorded = await recordMatrixGemm(rt, step, dims, part, rows, blocks[i], { transB: true, alpha: options.scale, accumulate: options.accumulate });
+      if (!recorded) {
+        if (i > 0) throw new Error(`${op}: the f16 matrix path was turned off between two parts of one weight`);
+        return false;
+      }
+    }
+    return true;
+  } finally {
+    freeMatrixRows(rt, rows);
+  }
+}
+
 /** The backward's workgroups go in groups of this many M-blocks (matmul.wgsl MGROUP): 4096×11008 at M = 2048
  *  0.82 → 0.85 of f32 on the H100, the other shapes within ±1 %; the forward lost 6 % at 4096² that way and keeps
  *  grid order. */
@@ -255,6 +288,15 @@ export async function quantMatmulBackward(rt: Runtime, step: Step, dy: Tensor, w
   const scale = checkScale(options.scale, 'scale', op);
   const M = rowsOf(dy, w.out, 'output gradient', op);
   if (rowsOf(dx, w.inFeatures, 'input gradient', op) !== M) throw new ShapeError(`${op}: '${dx.label}' has ${dx.shape[0]} rows, '${dy.label}' has ${M}`);
+  if (wantsMatrix(rt, M, w.out, options, op)) {
+    const rows = await prepareMatrixRows(rt, step, dy, DEFAULT_MATRIX_TILES);
+    try {
+      const dims = { M, N: w.inFeatures, K: w.out };
+      if (await recordMatrixGemm(rt, step, dims, w, rows, dx, { transB: false, alpha: scale, accumulate: options.accumulate })) return;
+    } finally {
+      freeMatrixRows(rt, rows);
+    }
+  }
   const dims = { M, N: w.inFeatures, K: w.out, batch: 1, strideB: 0 };
   const tiling = gemmTiling(dims, true, options);
   const variant = { TRANS_B: 0, QUANT: 1, MGROUP: BACKWARD_MGROUP, SHAREDSTATS: +backwardSharedStats(w, tiling), ...formatValues(w) };

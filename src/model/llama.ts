@@ -9,7 +9,7 @@ import {
 } from '../ops';
 import type { AdapterPass, AdapterSet, AdaptableLinear } from '../adapters';
 import { outputBlocks } from '../quant';
-import { quantMatmul } from '../matmul';
+import { prepareMatrixPath, quantMatmul } from '../matmul';
 import { ropeInvFreq, type LlamaConfig } from './config';
 import { linearForward } from './linear';
 import { freeLlamaWeights, HF_LINEAR, LINEARS, loadLlamaWeights, type LinearKey, type LlamaWeights, type LoadOptions } from './weights';
@@ -72,8 +72,13 @@ export class LlamaModel {
     this.invFreq = ropeInvFreq(weights.config);
   }
 
+  /** Loads and quantizes (or reads) the weights; on the f16 matrix path, the self-checks of the matrix kernels the
+   *  base's format takes run here too (rt.capabilities.matmul says the outcome). */
   static async load(rt: Runtime, source: ModelSource, options: LoadOptions = {}): Promise<LlamaModel> {
-    return new LlamaModel(rt, await loadLlamaWeights(rt, source, options), source);
+    const model = new LlamaModel(rt, await loadLlamaWeights(rt, source, options), source);
+    const quantized = model.weights.layers[0]?.q;
+    if (quantized?.kind === 'quantized') await prepareMatrixPath(rt, quantized.weight);
+    return model;
   }
 
   /** A model over weights already on the GPU (e.g. built by a benchmark); dispose() frees them. */

@@ -6,7 +6,7 @@ export { crossEntropyForward, crossEntropyForwardBackward, IGNORE_TARGET } from 
 export { add, copy4, mul, scale } from './elementwise';
 export { embeddingForward } from './embedding';
 export { grid1d } from './grid';
-export { rowMax, rowSum } from './reduce';
+export { rowF16Scale, rowMax, rowSum } from './reduce';
 export { rmsnormBackward, rmsnormForward } from './rmsnorm';
 export { ropeBackward, ropeForward, ropeTable } from './rope';
 export { swigluBackward, swigluForward } from './swiglu';

@@ -375,7 +375,10 @@ export async function train(model: LlamaModel, adapters: AdapterSet, data: Datas
       const at = grads.findIndex((g) => !Number.isFinite(g));
       tensor = at >= 0 ? `${store.nameAt(at)} (gradient)` : 'gradient norm (overflow)';
     }
-    throw new TrainingError(`train: step ${p.step} went non-finite at ${tensor} (loss ${loss}); the adapters hold step ${p.step - 1}`, p.step, tensor);
+    // On the f16 matrix path rows are scaled into f16's range, so only a decoded weight beyond it (|ŵ| > 65504) can
+    // overflow there: say how to rule the path out.
+    const f16 = rt.capabilities.matmul.kind === 'f16-matrix' ? "; the base's matmuls ran in f16 on the matrix units: precision 'f32' rules them out" : '';
+    throw new TrainingError(`train: step ${p.step} went non-finite at ${tensor} (loss ${loss}); the adapters hold step ${p.step - 1}${f16}`, p.step, tensor);
   };
 
   const divergence = new DivergenceWatch(model.config.vocabSize);

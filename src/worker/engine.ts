@@ -5,7 +5,7 @@
 // device mid-training is recovered from it: a new device, the model reloaded (from the cache), the run continued.
 import * as Comlink from 'comlink';
 import { buildAdapters, METHOD_NAMES, methodOf, type AdapterSet, type MethodName } from '../adapters';
-import { Runtime, type DeviceOptions } from '../gpu';
+import { Runtime, type DeviceOptions, type RuntimeOptions } from '../gpu';
 import {
   blobSource, directoryFiles, exportAdapter, hubUrl, exportDense, exportQuantized, hubSource, importAdapter, LlamaModel, loadTokenizer,
   mergeAdapters, perplexity, generateTokens, urlSource, type ModelSource, type TextTokenizer,
@@ -27,8 +27,8 @@ import type {
 export interface EngineOptions {
   /** IndexedDB database for cached models and checkpoints, default 'qlora-web'. */
   database?: string;
-  /** Passed to Runtime.create (e.g. { gpu } in Node). */
-  device?: DeviceOptions;
+  /** Passed to Runtime.create (e.g. { gpu } or { nodeMatrixUnits: true } in Node; { precision: 'f32' }). */
+  device?: DeviceOptions & Pick<RuntimeOptions, 'precision'>;
 }
 
 /** NF4 in groups of 64 with ICQ: the default base format (QLoRA's codebook, IR-QLoRA's calibration). */
@@ -130,7 +130,7 @@ export class FinetuneEngine {
       const c = loaded.model.config;
       return {
         key: loaded.key, name: loaded.baseName, fromCache, layers: c.layers, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize, maxPositions: c.maxPositions, quant: this.quantOf(request),
-        hasTokenizer: loaded.tokenizer !== null, seconds: (performance.now() - t0) / 1000,
+        hasTokenizer: loaded.tokenizer !== null, seconds: (performance.now() - t0) / 1000, matmul: rt.capabilities.matmul,
       };
     });
   }

@@ -1,4 +1,5 @@
 // The finetuner's requests and answers: plain data, so they cross a worker boundary by structured cloning.
+import type { MatmulPath } from '../gpu';
 import type { LoraTarget, MethodName } from '../adapters';
 import type { CheckpointOptions } from '../storage';
 import type { TokenizedRow } from '../train';
@@ -94,6 +95,8 @@ export interface ModelInfo {
   quant: QuantSpec | null;
   hasTokenizer: boolean;
   seconds: number;
+  /** The quantized GEMMs' path on this device (the f16 matrix units or f32) and why: Runtime.capabilities.matmul. */
+  matmul: MatmulPath;
 }
 
 /** The papers' methods by name (docs/methods.md). */

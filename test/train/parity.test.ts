@@ -4,40 +4,11 @@
 // three AdamW steps with clipping, weight decay and a warmup schedule; and the loss and gradients over a base quantized
 // to NF4 G64 with ICQ on load (the fixture computed on the same weights dequantized by our CPU reference).
 import { describe, expect, it } from 'vitest';
-import { AdapterSet, LlamaModel, blobSource, importPeft, recordTrainingPass, train, collate } from '../../src/runtime';
-import { writeSafetensors } from '../../src/model';
+import { AdapterSet, LlamaModel, train } from '../../src/runtime';
+import { HYPER, importFixtureAdapter, lossAndGradients } from '../helpers/training-parity';
 import { relativeError, testRuntime } from '../helpers/gpu';
-import { fixtureDataset, readFixture, type FixtureTensors } from '../helpers/fixture-file';
+import { fixtureDataset, readFixture } from '../helpers/fixture-file';
 import { fixtureSource } from '../helpers/model-files';
-import type { Runtime } from '../../src/gpu';
-
-// As make_training_fixtures.py (which says why eps is 1e-6).
-const HYPER = { rank: 4, alpha: 8, lr: 1e-2, weightDecay: 0.01, eps: 1e-6, maxGradNorm: 0.5, warmupSteps: 2, steps: 3 };
-
-
-/** The fixture's initial LoRA tensors as a PEFT adapter, imported onto the model. */
-async function importFixtureAdapter(model: LlamaModel, fx: FixtureTensors): Promise<AdapterSet> {
-  const tensors = [...fx].filter(([n]) => /lora_[AB]\.weight$/.test(n)).map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
-  const config = { peft_type: 'LORA', r: HYPER.rank, lora_alpha: HYPER.alpha, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] };
-  const source = blobSource('fixture adapter', {
-    'adapter_config.json': new Blob([JSON.stringify(config)]),
-    'adapter_model.safetensors': new Blob([writeSafetensors(tensors) as Uint8Array<ArrayBuffer>]),
-  });
-  return importPeft(model, source);
-}
-
-
-async function lossAndGradients(rt: Runtime, model: LlamaModel, set: AdapterSet, fx: FixtureTensors, checkpointing: boolean) {
-  const { T, dataset } = await fixtureDataset(fx);
-  const batch = collate(dataset.examples, T);
-  const lossSum = rt.tensor([1], 'f32', 'loss sum');
-  const step = rt.step();
-  await recordTrainingPass(model, step, batch, { backward: true, lossScale: 1 / batch.scored, checkpointing, seed: 0, firstMicroBatch: true, lossSum });
-  step.submit();
-  const loss = ((await rt.read(lossSum)) as Float32Array)[0] / batch.scored;
-  rt.free(lossSum);
-  return { loss, grads: await set.store.read('grads') };
-}
 
 describe('training matches PyTorch', () => {
   for (const name of ['gqa', 'tied', 'llama3']) {
