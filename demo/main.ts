@@ -318,7 +318,8 @@ async function load(): Promise<void> {
     $('model-info').textContent = `${model.name ?? 'Model'}: ${model.layers} layers, hidden ${model.hiddenSize}, vocabulary ${model.vocabSize}` +
       `${model.quant ? `, ${model.quant.codebook}${model.quant.bits} in groups of ${model.quant.groupSize}${model.quant.calibrate === 'icq' ? ' with ICQ' : ''}` : ', f32'}; ` +
       `${model.fromCache ? 'read from this browser\'s storage' : 'downloaded and quantized'} in ${duration((performance.now() - t0) / 1000)}` +
-      `${model.hasTokenizer ? '' : '. It has no tokenizer.json, which this page needs.'}`;
+      `${model.hasTokenizer ? '' : '. It has no tokenizer.json, which this page needs.'}` +
+      `. Matrix multiplies: ${model.matmul.kind === 'f16-matrix' ? 'f16 on the GPU\'s matrix units' : 'f32'} (${model.matmul.why}).`;
     announce(`Model loaded: ${$('model-info').textContent}`);
     state.stage = 'loaded';
     lock();
