@@ -76,3 +76,14 @@ export function matmulPathFor(facts: AdapterMatrixFacts, precision: Precision): 
   if (missing) return precision === 'f16' ? missing : { kind: 'f32', checked: true, why: `no f16 matrix path: '${missing.missing}' — ${missing.detail}` };
   return { kind: 'f16-matrix', config, checked: false, why: `f16 × f16 → f32 subgroup matrices ${config!.M}×${config!.N}×${config!.K} (offered: ${offered})` };
 }
+
+/** The path after one matrix kernel's self-check: a failure turns the runtime to f32 from then on (with the warning to
+ *  give), a pass marks the path checked; an f32 path stays as it is. */
+export function settleMatmulPath(path: MatmulPath, passed: boolean, why: string): { path: MatmulPath; warning: string | null } {
+  if (path.kind !== 'f16-matrix') return { path, warning: null };
+  if (!passed) {
+    const f32: MatmulPath = { kind: 'f32', checked: true, why: `the f16 matrix path failed its self-check, f32 instead: ${why}` };
+    return { path: f32, warning: `qlora-web: ${f32.why}` };
+  }
+  return { path: path.checked ? path : { ...path, checked: true, why: `${path.why}; self-check passed (${why})` }, warning: null };
+}

@@ -2,7 +2,7 @@
 // one-encoder-per-step launches, readback, timestamps, device-loss detection.
 export { acquireDevice, setNodeDawnFlags, withMatrixToggles, type AcquiredDevice, type DeviceOptions } from './device';
 export {
-  MATRIX_FEATURES, MATRIX_SUBGROUPS, matmulPathFor, NODE_MATRIX_TOGGLES, pickMatrixConfig, PRECISIONS,
+  MATRIX_FEATURES, MATRIX_SUBGROUPS, matmulPathFor, NODE_MATRIX_TOGGLES, pickMatrixConfig, PRECISIONS, settleMatmulPath,
   type AdapterMatrixFacts, type MatmulPath, type Precision, type SubgroupMatrixConfig,
 } from './capabilities';
 export { BufferPool, sizeClass, type PoolStats } from './buffer-pool';

@@ -3,7 +3,7 @@
 import { BindGroupCache } from './bind-groups';
 import { BufferPool } from './buffer-pool';
 import { BufferUsage, MapMode } from './flags';
-import { MATRIX_FEATURES, matmulPathFor, PRECISIONS, type MatmulPath, type Precision, type SubgroupMatrixConfig } from './capabilities';
+import { MATRIX_FEATURES, matmulPathFor, PRECISIONS, settleMatmulPath, type MatmulPath, type Precision, type SubgroupMatrixConfig } from './capabilities';
 import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device';
 import { DeviceLostError, MissingFeatureError, ShaderError } from './errors';
 import { KernelCache, type Kernel, type KernelSpec } from './kernel-cache';
@@ -114,13 +114,9 @@ export class Runtime {
   /** The matmul layer's verdict on one kernel of the matrix path after its self-check: the path stays (checked), or
    *  is f32 from now on with `why` told to onWarning. */
   settleMatmulPath(passed: boolean, why: string): void {
-    if (this.path.kind !== 'f16-matrix') return;
-    if (!passed) {
-      this.path = { kind: 'f32', checked: true, why: `the f16 matrix path failed its self-check, f32 instead: ${why}` };
-      this.warn(`qlora-web: ${this.path.why}`);
-    } else if (!this.path.checked) {
-      this.path = { ...this.path, checked: true, why: `${this.path.why}; self-check passed (${why})` };
-    }
+    const { path, warning } = settleMatmulPath(this.path, passed, why);
+    this.path = path;
+    if (warning) this.warn(warning);
   }
 
   /**

@@ -1,7 +1,7 @@
 // The choice of matmul path from what an adapter reports (src/gpu/capabilities.ts), on made-up adapters, and the
 // runtime's precision option on this machine's (which has no matrix units).
 import { describe, expect, it } from 'vitest';
-import { matmulPathFor, MissingFeatureError, pickMatrixConfig, Runtime, withMatrixToggles, type AdapterMatrixFacts, type SubgroupMatrixConfig } from '../../src/gpu';
+import { matmulPathFor, MissingFeatureError, pickMatrixConfig, Runtime, settleMatmulPath, withMatrixToggles, type AdapterMatrixFacts, type SubgroupMatrixConfig } from '../../src/gpu';
 
 const f16 = (M: number, N: number, K: number, result = 'f32'): SubgroupMatrixConfig => ({ componentType: 'f16', resultComponentType: result, M, N, K });
 const H100_CONFIGS = [f16(16, 16, 16, 'f16'), f16(16, 8, 16, 'f16'), f16(16, 16, 16), f16(16, 8, 16), f16(16, 8, 8), { componentType: 'i8', resultComponentType: 'i32', M: 16, N: 16, K: 32 }];
@@ -32,6 +32,17 @@ describe('the matmul path', () => {
     expect(matmulPathFor(facts({ features: new Set(['shader-f16', 'subgroups']) }), 'f16')).toMatchObject({ missing: 'chromium-experimental-subgroup-matrix' });
     expect(matmulPathFor(facts({ configs: [] }), 'f16')).toMatchObject({ missing: 'chromium-experimental-subgroup-matrix' });
     expect(matmulPathFor(facts(), 'f32')).toMatchObject({ kind: 'f32', checked: true });
+  });
+
+  it('a self-check that fails turns the path to f32 for good, with a warning; passes mark it checked', () => {
+    const chosen = matmulPathFor(facts(), 'auto');
+    if ('missing' in chosen) throw new Error('expected a path');
+    const passed = settleMatmulPath(chosen, true, 'nf4 G64 forward: worst error 0.4 of the f16 bound');
+    expect(passed).toMatchObject({ warning: null, path: { kind: 'f16-matrix', checked: true } });
+    const failed = settleMatmulPath(passed.path, false, 'int3 G32 backward: worst error 3.1 of the f16 bound');
+    expect(failed.path).toMatchObject({ kind: 'f32', checked: true });
+    expect(failed.warning).toMatch(/failed its self-check, f32 instead: int3 G32 backward: worst error 3\.1/);
+    expect(settleMatmulPath(failed.path, true, 'later')).toEqual({ path: failed.path, warning: null });
   });
 
   it('adds the Dawn toggles to an existing enable list, or makes one', () => {
