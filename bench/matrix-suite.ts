@@ -120,15 +120,15 @@ async function checkOne(
   return { worstOverBound, worstRelative };
 }
 
-/** TFLOP/s of the quantized GEMMs on both paths (and matrix tilings) at M = 512 and 2048. */
-export async function runMatrixGemm(rt: Runtime, log: (r: BenchResult) => void, tilings: MatrixTiles[] = [DEFAULT_MATRIX_TILES]): Promise<BenchResult[]> {
+/** TFLOP/s of the quantized GEMMs on both paths (and matrix tilings) at M = 512 and 2048; `quick`: two shapes. */
+export async function runMatrixGemm(rt: Runtime, log: (r: BenchResult) => void, tilings: MatrixTiles[] = [DEFAULT_MATRIX_TILES], quick = false): Promise<BenchResult[]> {
   const { results, add } = collector(log);
-  const shapes: [number, number][] = [[4096, 4096], [11008, 4096], [4096, 11008]];
+  const shapes: [number, number][] = quick ? [[4096, 4096], [11008, 4096]] : [[4096, 4096], [11008, 4096], [4096, 11008]];
   const specs: QuantSpec[] = [{ codebook: 'nf', bits: 4, groupSize: 64 }, { codebook: 'int', bits: 4, groupSize: 64 }, { codebook: 'int', bits: 2, groupSize: 64 }];
   for (const direction of ['forward', 'backward'] as const) {
     for (const M of [512, 2048]) {
       for (const [out, inF] of shapes) {
-        for (const spec of specs.slice(0, M === 2048 && out === 4096 && inF === 4096 ? 3 : 1)) {
+        for (const spec of specs.slice(0, !quick && M === 2048 && out === 4096 && inF === 4096 ? 3 : 1)) {
           const { qw } = randomCodesWeight(rt, out, inF, spec, 5);
           const [rows, cols] = direction === 'forward' ? [inF, out] : [out, inF];
           const a = rt.upload(seededUniforms(M * rows, 4), [M, rows], 'a');
@@ -139,7 +139,7 @@ export async function runMatrixGemm(rt: Runtime, log: (r: BenchResult) => void, 
           const base = add(result(`${label} f32 path`, `M=${M} ${out}×${inF}`, flops / f32.seconds / 1e12, 'TFLOP/s', null, f32.seconds, f32.timing));
           for (const tiles of tilings) {
             const t = await timeLaunch(rt, (step) => runTiles(rt, step, direction, a, qw, c, tiles), { iters: 10, reps: 3 });
-            add(result(`${label} f16 matrix ${tiles.WM}×${tiles.WN} subgroups of ${tiles.FM}×${tiles.FN} BK ${tiles.BK}${tiles.DB ? ' DB' : ''}${tiles.AGLOBAL ? ' A global' : ''} (ratio: vs f32 path)`, `M=${M} ${out}×${inF}`, flops / t.seconds / 1e12, 'TFLOP/s', base.value, t.seconds, t.timing));
+            add(result(`${label} f16 matrix ${tiles.WM}×${tiles.WN} subgroups of ${tiles.FM}×${tiles.FN} BK ${tiles.BK}${tiles.DB ? ' DB' : ''}${tiles.AGLOBAL ? ' A global' : ''}${tiles.UNROLL === 0 ? ' arrays' : ''} (ratio: vs f32 path)`, `M=${M} ${out}×${inF}`, flops / t.seconds / 1e12, 'TFLOP/s', base.value, t.seconds, t.timing));
           }
           freeQuantized(rt, qw);
           rt.free(a, c);

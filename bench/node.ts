@@ -83,9 +83,9 @@ if (suites.has('matrix') || suites.has('matrixcheck')) {
   console.log(`matrix self-check: ${matrixChecks.filter((c) => c.pass).length}/${matrixChecks.length} within the f16 bound`);
 }
 if (suites.has('matrix')) {
-  // BENCH_MATRIX_TILES: a JSON list of MatrixTiles to time beside the default.
+  // BENCH_MATRIX_TILES: a JSON list of MatrixTiles to time beside the default; BENCH_MATRIX_QUICK=1: two shapes.
   const tilings: MatrixTiles[] = process.env.BENCH_MATRIX_TILES ? JSON.parse(process.env.BENCH_MATRIX_TILES) : [DEFAULT_MATRIX_TILES];
-  results.push(...(await runMatrixGemm(rt, log, tilings)));
+  results.push(...(await runMatrixGemm(rt, log, tilings, process.env.BENCH_MATRIX_QUICK === '1')));
 }
 let gradients: GradientParityRow[] | null = null;
 if (suites.has('gradparity')) {

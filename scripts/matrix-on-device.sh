@@ -46,7 +46,7 @@ case ${1:?kernels, training or quick} in
     bench train-f16 80 BENCH_MATRIX=1 BENCH_SUITES=train
     bench train-f32 80 BENCH_MATRIX=1 BENCH_PRECISION=f32 BENCH_SUITES=train
     timeout 90 python3 scripts/reference/bench_training.py "$out/pytorch-train.json" > "$out/pytorch-train.log" 2>&1
-    bench matrix 150 BENCH_MATRIX=1 BENCH_SUITES=matrix BENCH_MATRIX_TILES="$tiles"
+    bench matrix 150 BENCH_MATRIX=1 BENCH_SUITES=matrix BENCH_MATRIX_QUICK=1 BENCH_MATRIX_TILES="$tiles"
     timeout 45 python3 scripts/reference/bench_gemm.py "$out/cublas.json" > "$out/cublas.log" 2>&1
     ;;
 esac

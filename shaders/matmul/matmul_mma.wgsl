@@ -16,7 +16,8 @@
 // Template: SM, SN, SK (the f16 → f32 subgroup-matrix configuration used), FM, FN, WM, WN, SG (the device's
 // largest subgroup), BK, DB, AGLOBAL, TRANS_B, SCALE_BINDING (6, or 7 with DQ statistics), LAYOUT (1: the layout as a template
 // argument of subgroupMatrixLoad/Store, as current Dawn spells it; 0: the older bool argument, which it still
-// accepts as deprecated) and dequant.wgsl's values with CODES4 = 1 for 2 and 4 bits. K % 4 = 0 (A read as vec4).
+// accepts as deprecated), UNROLL (1: the fragments as named variables, FN = 4 and FM 2 or 4; 0: arrays indexed in
+// loops, which a driver may keep in local memory) and dequant.wgsl's values with CODES4 = 1 for 2 and 4 bits. K % 4 = 0 (A read as vec4).
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -65,6 +66,7 @@ var<workgroup> Cs: array<f32, WM * WN * SM * SN>; // a fragment per subgroup, in
 
 alias Left = subgroup_matrix_left<f16, SK, SM>;
 alias Right = subgroup_matrix_right<f16, SN, SK>;
+alias Result = subgroup_matrix_result<f32, SN, SM>;
 
 //#if AGLOBAL
 const LA = 1u; // unused
@@ -142,6 +144,41 @@ fn rightFragment(n: u32, k: u32, buffer: u32) -> Right {
 //#endif
 }
 
+// The subgroup's i-th row of fragments (sm: its row of subgroups), reduction kk…kk + SK − 1 of tile t.
+fn leftAt(i: u32, kk: u32, buffer: u32, t: u32, m0: u32, sm: u32) -> Left {
+//#if AGLOBAL
+  return leftFragment(m0 + (sm * FM + i) * SM, t * BK + kk, buffer);
+//#else
+  return leftFragment((sm * FM + i) * SM, kk, buffer);
+//#endif
+}
+
+// Fragment (i, j) of the subgroup's accumulators into C, through the subgroup's share of Cs: scaled back, alpha,
+// accumulate, bounds. Every invocation of the workgroup calls it (barriers).
+fn storeFragment(c: Result, i: u32, j: u32, computes: bool, sg: u32, lane: u32, sgSize: u32, m0: u32, n0: u32) {
+  let own = sg * SM * SN;
+  let sm = sg % WM;
+  let sn = sg / WM;
+//#if LAYOUT
+  if (computes) { subgroupMatrixStore<row_major>(&Cs, own, c, SN); }
+//#else
+  if (computes) { subgroupMatrixStore(&Cs, own, c, false, SN); }
+//#endif
+  workgroupBarrier();
+  if (computes) {
+    for (var e = lane; e < SM * SN; e += sgSize) {
+      let m = m0 + (sm * FM + i) * SM + e / SN;
+      let n = n0 + (sn * FN + j) * SN + e % SN;
+      if (m < p.M && n < p.N) {
+        var v = (p.alpha / rowScale[m]) * Cs[own + e];
+        if (p.accumulate != 0u) { v += C[m * p.N + n]; }
+        C[m * p.N + n] = v;
+      }
+    }
+  }
+  workgroupBarrier();
+}
+
 // Block b of the B tile (b < NB). Forward: row n0 + b / (BK / 32) of Ŵ, codes k0 + 32·(b % (BK / 32))…. Backward:
 // row k0 + b / (BN / 32) of Ŵ, codes n0 + 32·(b % (BN / 32))…. Zeros outside Ŵ.
 fn fetchBTile(b: u32, n0: u32, k0: u32) -> Slice {
@@ -188,7 +225,16 @@ fn main(
 
   var scales: array<f32, LA>;
   for (var j = 0u; j < LA; j++) { scales[j] = rowScaleOf(j, flat, m0); }
-  var acc: array<array<subgroup_matrix_result<f32, SN, SM>, FN>, FM>;
+//#if UNROLL
+  var c00: Result; var c01: Result; var c02: Result; var c03: Result;
+  var c10: Result; var c11: Result; var c12: Result; var c13: Result;
+//#if FM4
+  var c20: Result; var c21: Result; var c22: Result; var c23: Result;
+  var c30: Result; var c31: Result; var c32: Result; var c33: Result;
+//#endif
+//#else
+  var acc: array<array<Result, FN>, FM>;
+//#endif
   var ra: array<AFetch, LA>;
   var rb: array<Slice, LB>;
   for (var j = 0u; j < LA; j++) { ra[j] = fetchATile(j, flat, m0, 0u); }
@@ -208,20 +254,51 @@ fn main(
     }
     if (computes) {
       for (var kk = 0u; kk < BK; kk += SK) {
-        var left: array<Left, FM>;
-        for (var i = 0u; i < FM; i++) {
-//#if AGLOBAL
-          left[i] = leftFragment(m0 + (sm * FM + i) * SM, t * BK + kk, cur);
-//#else
-          left[i] = leftFragment((sm * FM + i) * SM, kk, cur);
+//#if UNROLL
+        let l0 = leftAt(0u, kk, cur, t, m0, sm);
+        let l1 = leftAt(1u, kk, cur, t, m0, sm);
+//#if FM4
+        let l2 = leftAt(2u, kk, cur, t, m0, sm);
+        let l3 = leftAt(3u, kk, cur, t, m0, sm);
 //#endif
-        }
+        let r0 = rightFragment(sn * FN * SN, kk, cur);
+        c00 = subgroupMatrixMultiplyAccumulate(l0, r0, c00);
+        c10 = subgroupMatrixMultiplyAccumulate(l1, r0, c10);
+//#if FM4
+        c20 = subgroupMatrixMultiplyAccumulate(l2, r0, c20);
+        c30 = subgroupMatrixMultiplyAccumulate(l3, r0, c30);
+//#endif
+        let r1 = rightFragment((sn * FN + 1u) * SN, kk, cur);
+        c01 = subgroupMatrixMultiplyAccumulate(l0, r1, c01);
+        c11 = subgroupMatrixMultiplyAccumulate(l1, r1, c11);
+//#if FM4
+        c21 = subgroupMatrixMultiplyAccumulate(l2, r1, c21);
+        c31 = subgroupMatrixMultiplyAccumulate(l3, r1, c31);
+//#endif
+        let r2 = rightFragment((sn * FN + 2u) * SN, kk, cur);
+        c02 = subgroupMatrixMultiplyAccumulate(l0, r2, c02);
+        c12 = subgroupMatrixMultiplyAccumulate(l1, r2, c12);
+//#if FM4
+        c22 = subgroupMatrixMultiplyAccumulate(l2, r2, c22);
+        c32 = subgroupMatrixMultiplyAccumulate(l3, r2, c32);
+//#endif
+        let r3 = rightFragment((sn * FN + 3u) * SN, kk, cur);
+        c03 = subgroupMatrixMultiplyAccumulate(l0, r3, c03);
+        c13 = subgroupMatrixMultiplyAccumulate(l1, r3, c13);
+//#if FM4
+        c23 = subgroupMatrixMultiplyAccumulate(l2, r3, c23);
+        c33 = subgroupMatrixMultiplyAccumulate(l3, r3, c33);
+//#endif
+//#else
+        var left: array<Left, FM>;
+        for (var i = 0u; i < FM; i++) { left[i] = leftAt(i, kk, cur, t, m0, sm); }
         for (var j = 0u; j < FN; j++) {
           let right = rightFragment((sn * FN + j) * SN, kk, cur);
           for (var i = 0u; i < FM; i++) {
             acc[i][j] = subgroupMatrixMultiplyAccumulate(left[i], right, acc[i][j]);
           }
         }
+//#endif
       }
     }
     // One buffer: wait until every subgroup is done with it before refilling it. Two: the other one is free (its
@@ -235,29 +312,30 @@ fn main(
     workgroupBarrier();
   }
 
-  // Epilogue, a fragment at a time through the subgroup's share of Cs: scale back, alpha, accumulate, bounds.
-  let own = sg * SM * SN;
-  for (var i = 0u; i < FM; i++) {
-    for (var j = 0u; j < FN; j++) {
-//#if LAYOUT
-      if (computes) { subgroupMatrixStore<row_major>(&Cs, own, acc[i][j], SN); }
-//#else
-      if (computes) { subgroupMatrixStore(&Cs, own, acc[i][j], false, SN); }
+  // Epilogue, a fragment at a time.
+//#if UNROLL
+  storeFragment(c00, 0u, 0u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c01, 0u, 1u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c02, 0u, 2u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c03, 0u, 3u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c10, 1u, 0u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c11, 1u, 1u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c12, 1u, 2u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c13, 1u, 3u, computes, sg, lane, sgSize, m0, n0);
+//#if FM4
+  storeFragment(c20, 2u, 0u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c21, 2u, 1u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c22, 2u, 2u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c23, 2u, 3u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c30, 3u, 0u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c31, 3u, 1u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c32, 3u, 2u, computes, sg, lane, sgSize, m0, n0);
+  storeFragment(c33, 3u, 3u, computes, sg, lane, sgSize, m0, n0);
 //#endif
-      workgroupBarrier();
-      if (computes) {
-        for (var e = lane; e < SM * SN; e += sgSize) {
-          let m = m0 + (sm * FM + i) * SM + e / SN;
-          let n = n0 + (sn * FN + j) * SN + e % SN;
-          if (m < p.M && n < p.N) {
-            var v = (p.alpha / rowScale[m]) * Cs[own + e];
-            if (p.accumulate != 0u) { v += C[m * p.N + n]; }
-            C[m * p.N + n] = v;
-          }
-        }
-      }
-      workgroupBarrier();
-    }
+//#else
+  for (var i = 0u; i < FM; i++) {
+    for (var j = 0u; j < FN; j++) { storeFragment(acc[i][j], i, j, computes, sg, lane, sgSize, m0, n0); }
   }
+//#endif
 }
 //#include "dequant.wgsl"

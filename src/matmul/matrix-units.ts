@@ -17,9 +17,10 @@ import { formatValues, weightBindings } from './quantized-format';
 import { MATMUL_WGSL } from './wgsl';
 
 /** How matmul_mma.wgsl is cut: fragments per subgroup along M and N (FM, FN), subgroups along M and N (WM, WN), the
- *  K-depth of a tile (BK, 32 or 64), two tile buffers or one (DB), and A's fragments read from an f16 copy of its
- *  scaled rows (AGLOBAL = 1, where K % BK = 0) or converted into workgroup memory tile by tile (0). */
-export interface MatrixTiles { FM: number; FN: number; WM: number; WN: number; BK: 32 | 64; DB: 0 | 1; AGLOBAL: 0 | 1 }
+ *  K-depth of a tile (BK, 32 or 64), two tile buffers or one (DB), A's fragments read from an f16 copy of its
+ *  scaled rows (AGLOBAL = 1, where K % BK = 0) or converted into workgroup memory tile by tile (0), and the fragments
+ *  as named variables (UNROLL = 1, the default where FN = 4 and FM is 2 or 4) or arrays indexed in loops (0). */
+export interface MatrixTiles { FM: number; FN: number; WM: number; WN: number; BK: 32 | 64; DB: 0 | 1; AGLOBAL: 0 | 1; UNROLL?: 0 | 1 }
 
 export const DEFAULT_MATRIX_TILES: MatrixTiles = { FM: 4, FN: 4, WM: 2, WN: 2, BK: 32, DB: 0, AGLOBAL: 0 };
 
@@ -64,9 +65,11 @@ export function freeMatrixRows(rt: Runtime, rows: MatrixRows): void {
 function matrixValues(rt: Runtime, w: Pick<QuantizedWeight, 'spec' | 'statBlocks'>, transB: boolean, tiles: MatrixTiles, aglobal: boolean) {
   const config = rt.capabilities.matmul.config!;
   const format = formatValues(w, true);
+  const unrollable = tiles.FN === 4 && (tiles.FM === 2 || tiles.FM === 4);
+  if (tiles.UNROLL && !unrollable) throw new RangeError(`matrix tiling ${JSON.stringify(tiles)}: UNROLL needs FN = 4 and FM 2 or 4`);
   return {
     ...format, SM: config.M, SN: config.N, SK: config.K, ...tiles, AGLOBAL: +aglobal, SG: rt.adapterInfo.subgroupMaxSize,
-    TRANS_B: +transB, SCALE_BINDING: 6 + format.DQ,
+    TRANS_B: +transB, SCALE_BINDING: 6 + format.DQ, UNROLL: tiles.UNROLL ?? +unrollable, FM4: +(tiles.FM === 4),
   };
 }
 

@@ -67,14 +67,16 @@ describe('the matrix kernel template', () => {
     for (const TRANS_B of [0, 1]) {
       for (const [BITS, CODES4] of [[2, 1], [3, 0], [4, 1]]) {
         for (const DQ of [0, 1]) {
-          for (const [FM, FN, WM, WN, BK, DB, AGLOBAL] of [[4, 4, 2, 2, 32, 0, 0], [2, 4, 4, 2, 64, 1, 1], [4, 2, 2, 2, 32, 1, 0]]) {
+          for (const [FM, FN, WM, WN, BK, DB, AGLOBAL, UNROLL] of [[4, 4, 2, 2, 32, 0, 0, 1], [2, 4, 4, 2, 64, 1, 1, 1], [4, 2, 2, 2, 32, 1, 0, 0], [4, 4, 2, 2, 32, 0, 1, 0]]) {
             for (const LAYOUT of [0, 1]) {
-              const values = { SM: 16, SN: 16, SK: 16, FM, FN, WM, WN, SG: 32, BK, DB, AGLOBAL, TRANS_B, SCALE_BINDING: 6 + DQ, LAYOUT, BITS, GROUP_SIZE: 64, NF: 1, DQ, CODES4 };
+              const values = { SM: 16, SN: 16, SK: 16, FM, FN, WM, WN, SG: 32, BK, DB, AGLOBAL, TRANS_B, SCALE_BINDING: 6 + DQ, LAYOUT, UNROLL, FM4: +(FM === 4), BITS, GROUP_SIZE: 64, NF: 1, DQ, CODES4 };
               const code = renderWgsl('matmul_mma', MATMUL_WGSL['matmul_mma.wgsl'], values, MATMUL_WGSL);
               expect(code).not.toMatch(/\{\{|\/\/#/);
               expect(code).toContain(`@binding(${6 + DQ}) var<storage, read> rowScale`);
               expect(code).toContain(AGLOBAL ? 'var<storage, read> A: array<f16>' : 'var<workgroup> As');
               expect(code.includes('row_major') || code.includes('col_major')).toBe(LAYOUT === 1);
+              expect(code.includes('c33 = subgroupMatrixMultiplyAccumulate')).toBe(UNROLL === 1 && FM === 4);
+              expect(code.includes('acc[i][j] = subgroupMatrixMultiplyAccumulate')).toBe(UNROLL === 0);
             }
           }
         }
