@@ -6,8 +6,8 @@
 #             paths (gradients-f16.json, gradients-f32.json), and cuBLAS on the same GEMM shapes (cublas.json)
 #   training  the TinyLlama-shape training step on both paths (train-f16.json, train-f32.json), eager PyTorch's
 #             (pytorch-train.json), and micro-llama-6m fine-tuned on both paths (finetune-f16.json, finetune-f32.json)
-#   quick     the first call's worth when time on the GPU is short: the self-check, the gradients, the training step
-#             on both paths and PyTorch's, the GEMM timings and cuBLAS
+#   quick     one call's worth when time on the GPU is short: the self-check, the gradients, the training step on both
+#             paths and PyTorch's, the GEMM timings on two shapes
 # MATRIX_TILES: a JSON list of matrix tilings (src/matmul/matrix-units.ts MatrixTiles) the GEMM timings compare.
 # Here: QLORA_DATA_DIR=… bash scripts/reference/pack.sh   There: bash scripts/matrix-on-device.sh kernels|training|quick
 set -uo pipefail
@@ -41,13 +41,12 @@ case ${1:?kernels, training or quick} in
   quick) # what fits one call without the model and corpora: the self-check, the gradients, the training step on both
          # paths and PyTorch's, the GEMM timings, cuBLAS
     bench matrixcheck 50 BENCH_MATRIX=1 BENCH_SUITES=matrixcheck
-    bench gradients-f16 35 BENCH_MATRIX=1 BENCH_SUITES=gradparity
-    bench gradients-f32 35 BENCH_MATRIX=1 BENCH_PRECISION=f32 BENCH_SUITES=gradparity
-    bench train-f16 80 BENCH_MATRIX=1 BENCH_SUITES=train
-    bench train-f32 80 BENCH_MATRIX=1 BENCH_PRECISION=f32 BENCH_SUITES=train
-    timeout 90 python3 scripts/reference/bench_training.py "$out/pytorch-train.json" > "$out/pytorch-train.log" 2>&1
-    bench matrix 150 BENCH_MATRIX=1 BENCH_SUITES=matrix BENCH_MATRIX_QUICK=1 BENCH_MATRIX_TILES="$tiles"
-    timeout 45 python3 scripts/reference/bench_gemm.py "$out/cublas.json" > "$out/cublas.log" 2>&1
+    bench gradients-f16 30 BENCH_MATRIX=1 BENCH_SUITES=gradparity
+    bench train-f16 70 BENCH_MATRIX=1 BENCH_SUITES=train
+    bench train-f32 70 BENCH_MATRIX=1 BENCH_PRECISION=f32 BENCH_SUITES=train
+    timeout 80 python3 scripts/reference/bench_training.py "$out/pytorch-train.json" > "$out/pytorch-train.log" 2>&1
+    bench matrix 120 BENCH_MATRIX=1 BENCH_SUITES=matrix BENCH_MATRIX_QUICK=1 BENCH_MATRIX_TILES="$tiles"
+    bench gradients-f32 25 BENCH_MATRIX=1 BENCH_PRECISION=f32 BENCH_SUITES=gradparity
     ;;
 esac
 grep -h -E "self-check|TFLOP|tokens/s|gradients vs|valid|FAIL|rror" "$out"/*.log | grep -v "^ok " | sed -E "s/ \\(ratio: vs f32 path\\)//; s/\\[[0-9. ]+µs, timestamp\\]//" | cut -c1-200 | tail -150
