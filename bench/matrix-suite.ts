@@ -3,8 +3,8 @@
 // (src/matmul/matrix-units.ts f16ProductBound), then the quantized GEMMs' TFLOP/s beside the f32 path.
 import type { Runtime, Step, Tensor } from '../src/gpu';
 import {
-  DEFAULT_MATRIX_TILES, f16ProductBound, freeMatrixRows, prepareMatrixRows, quantMatmul, quantMatmulBackward, recordMatrixGemm,
-  type MatrixTiles,
+  DEFAULT_MATRIX_TILES, freeMatrixRows, prepareMatrixRows, quantMatmul, quantMatmulBackward, recordMatrixGemm,
+  worstOverF16Bound, type MatrixTiles,
 } from '../src/matmul';
 import { dequantize, dequantizeStats, doubleQuantizeStats, freeQuantized, packCodes, type Bits, type QuantizedWeight, type QuantSpec } from '../src/quant';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
@@ -99,25 +99,7 @@ async function checkOne(
   step.submit();
   const got = await rt.read(Cg);
   rt.free(A, Cg);
-  let worstOverBound = 0;
-  let worstRelative = 0;
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let exact = 0;
-      let magnitude = 0;
-      for (let k = 0; k < K; k++) {
-        const w = forward ? dense[n * qw.inFeatures + k] : dense[k * qw.inFeatures + n];
-        exact += a[m * K + k] * w;
-        magnitude += Math.abs(a[m * K + k] * w);
-      }
-      const want = alpha * exact + (accumulate ? c0[m * N + n] : 0);
-      const err = Math.abs(got[m * N + n] - want);
-      const bound = alpha * magnitude * f16ProductBound(K) + 2 ** -23 * (Math.abs(want) + alpha * magnitude) + 1e-37;
-      worstOverBound = Math.max(worstOverBound, Number.isNaN(err) ? Infinity : err / bound);
-      worstRelative = Math.max(worstRelative, Number.isNaN(err) ? Infinity : err / (alpha * magnitude || 1));
-    }
-  }
-  return { worstOverBound, worstRelative };
+  return worstOverF16Bound(got as Float32Array, { a, w: dense, c0: accumulate ? c0 : null, M, N, K, transB: forward, alpha });
 }
 
 /** TFLOP/s of the quantized GEMMs on both paths (and matrix tilings) at M = 512 and 2048; `quick`: two shapes. */

@@ -6,5 +6,6 @@ export { GEMV_MAX_ROWS, quantMatmul, quantMatmulBackward, type QuantMatmulOption
 export { recordGemm, type GemmDims, type GemmTiles } from './launch';
 export { weightBindings } from './quantized-format';
 export {
-  DEFAULT_MATRIX_TILES, f16ProductBound, freeMatrixRows, prepareMatrixPath, prepareMatrixRows, recordMatrixGemm, type MatrixRows, type MatrixTiles,
+  DEFAULT_MATRIX_TILES, f16ProductBound, freeMatrixRows, prepareMatrixPath, prepareMatrixRows, recordMatrixGemm, worstOverF16Bound,
+  type MatrixRows, type MatrixTiles,
 } from './matrix-units';

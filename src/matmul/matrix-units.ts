@@ -30,6 +30,33 @@ export function f16ProductBound(K: number): number {
   return 2 * 2 ** -11 + 2 ** -22 + K * 2 ** -24;
 }
 
+/** The worst output of an f16-path GEMM C = alpha·A·B (+ c0) against float64, as a fraction of its bound (≤ 1
+ *  passes): f16ProductBound times Σ|a·b| plus the epilogue's own f32 roundings (alpha, the add). B is Ŵᵀ (transB,
+ *  w [N, K]) or Ŵ (w [K, N]). Also the worst |got − exact| / Σ|a·b|, for the record. */
+export function worstOverF16Bound(
+  got: Float32Array, { a, w, c0, M, N, K, transB, alpha }: { a: Float32Array; w: Float32Array; c0: Float32Array | null; M: number; N: number; K: number; transB: boolean; alpha: number },
+) {
+  let worstOverBound = 0;
+  let worstRelative = 0;
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let exact = 0;
+      let magnitude = 0;
+      for (let k = 0; k < K; k++) {
+        const wv = transB ? w[n * K + k] : w[k * N + n];
+        exact += a[m * K + k] * wv;
+        magnitude += Math.abs(a[m * K + k] * wv);
+      }
+      const want = alpha * exact + (c0 ? c0[m * N + n] : 0);
+      const err = Math.abs(got[m * N + n] - want);
+      const bound = alpha * magnitude * f16ProductBound(K) + 2 ** -23 * (Math.abs(want) + alpha * magnitude) + 1e-37;
+      worstOverBound = Math.max(worstOverBound, Number.isNaN(err) ? Infinity : err / bound);
+      worstRelative = Math.max(worstRelative, Number.isNaN(err) ? Infinity : err / (alpha * magnitude || 1));
+    }
+  }
+  return { worstOverBound, worstRelative };
+}
+
 /** Whether the quantized GEMM of these shapes takes the matrix path on this runtime. */
 export function onMatrixPath(rt: Runtime, M: number, K: number, gemvMaxRows: number): boolean {
   return rt.capabilities.matmul.kind === 'f16-matrix' && M > gemvMaxRows && K % 4 === 0;
@@ -197,23 +224,7 @@ async function selfCheck(rt: Runtime, spec: QuantSpec, transB: boolean, tiles: M
     await dispatchMatrixGemm(rt, step, { M, N, K }, qw, rows, Cout, transB, alpha, true, tiles, 'matmul f16 self-check');
     step.submit();
     const got = await rt.read(Cout);
-    let worst = 0;
-    for (let m = 0; m < M; m++) {
-      for (let n = 0; n < N; n++) {
-        let exact = 0;
-        let magnitude = 0;
-        for (let k = 0; k < K; k++) {
-          const wv = transB ? dense[n * inF + k] : dense[k * inF + n];
-          exact += a[m * K + k] * wv;
-          magnitude += Math.abs(a[m * K + k] * wv);
-        }
-        const want = alpha * exact + c0[m * N + n];
-        const err = Math.abs(got[m * N + n] - want);
-        // The epilogue's own f32 roundings (alpha, the add) on top of the product's bound.
-        const bound = alpha * magnitude * f16ProductBound(K) + 2 ** -23 * (Math.abs(want) + alpha * magnitude) + 1e-30;
-        worst = Math.max(worst, Number.isNaN(err) ? Infinity : err / bound);
-      }
-    }
+    const worst = worstOverF16Bound(got as Float32Array, { a, w: dense, c0, M, N, K, transB, alpha }).worstOverBound;
     return worst;
   } finally {
     if (rows) freeMatrixRows(rt, rows);
