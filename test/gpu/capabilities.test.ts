@@ -61,6 +61,13 @@ describe('the precision option on an adapter without matrix units', () => {
     await expect(Runtime.create({ precision: 'bf16' as never })).rejects.toThrow(/precision must be one of auto, f16, f32, got bf16/);
   });
 
+  it('nodeMatrixUnits creates Dawn with the toggles (in Node; nothing in a browser) and still runs f32 here', async () => {
+    const rt = await Runtime.create({ nodeMatrixUnits: true });
+    expect(rt.capabilities.matmul).toMatchObject({ kind: 'f32', checked: true });
+    expect(rt.capabilities.subgroupMatrixConfigs).toEqual([]);
+    rt.dispose();
+  });
+
   it("'f32' and 'auto' both run f32 here, and say so", async () => {
     for (const precision of ['f32', 'auto'] as const) {
       const rt = await Runtime.create({ precision });
