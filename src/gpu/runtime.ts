@@ -169,10 +169,33 @@ export class Runtime {
     let t = this.constants.get(key);
     if (!t) {
       const data = make();
-      t = this.upload(data, [data.length], key);
+      t = this.privateTensor([data.length], key, data);
       this.constants.set(key, t);
     }
     return t;
+  }
+
+  /**
+   * A tensor in a buffer of its own, outside the pool, holding `data` from its creation (no queue write); its dtype is
+   * `data`'s, or `dtype`. Safe to make while a step is being recorded: a pooled buffer might be scratch that step has
+   * released but not yet run, which a queue write would overwrite before the step reads it. destroyPrivate frees it.
+   */
+  privateTensor(shape: readonly number[], label: string, data?: TypedArray, dtype: DType = 'f32'): Tensor {
+    this.assertAlive();
+    checkShape(shape, label);
+    const kind: DType = data ? (data instanceof Float32Array ? 'f32' : data instanceof Uint32Array ? 'u32' : 'i32') : dtype;
+    const bytes = numel(shape) * BYTES_PER_ELEMENT[kind];
+    if (data && data.byteLength !== bytes) throw new RangeError(`privateTensor '${label}': ${data.length} values do not fill shape [${shape.join(', ')}]`);
+    const buffer = this.device.createBuffer({ size: Math.max(4, Math.ceil(bytes / 4) * 4), usage: STORAGE_USAGE, mappedAtCreation: !!data, label });
+    if (data) {
+      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      buffer.unmap();
+    }
+    return { buffer, shape: [...shape], dtype: kind, byteOffset: 0, label };
+  }
+
+  destroyPrivate(...tensors: Tensor[]): void {
+    for (const t of tensors) t.buffer.destroy();
   }
 
   write(t: Tensor, data: TypedArray): void {
@@ -243,6 +266,7 @@ export class Runtime {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const t of this.constants.values()) t.buffer.destroy();
     this.constants.clear();
     this.pool.destroy();
     this.device.destroy();

@@ -72,15 +72,19 @@ export interface MatrixRows {
   a16: Tensor | null;
 }
 
-/** Records what the kernel needs of A [M, K] (MatrixRows) into `step`; freeMatrixRows after its last GEMM. */
-export async function prepareMatrixRows(rt: Runtime, step: Step, a: Tensor, tiles: MatrixTiles = DEFAULT_MATRIX_TILES): Promise<MatrixRows> {
+/** Records what the kernel needs of A [M, K] (MatrixRows) into `step`; freeMatrixRows after its last GEMM. `alloc`
+ *  makes its tensors (default: from the pool). */
+export async function prepareMatrixRows(
+  rt: Runtime, step: Step, a: Tensor, tiles: MatrixTiles = DEFAULT_MATRIX_TILES,
+  alloc: (shape: number[], dtype: 'f32' | 'u32', label: string) => Tensor = (shape, dtype, label) => rt.tensor(shape, dtype, label),
+): Promise<MatrixRows> {
   const [M, K] = a.shape;
-  const scales = rt.tensor([M], 'f32', `${a.label} f16 scales`);
+  const scales = alloc([M], 'f32', `${a.label} f16 scales`);
   if (!tiles.AGLOBAL || K % tiles.BK !== 0) {
     await rowF16Scale(rt, step, a, scales);
     return { a, scales, a16: null };
   }
-  const a16 = rt.tensor([(M * K) / 2], 'u32', `${a.label} f16`);
+  const a16 = alloc([(M * K) / 2], 'u32', `${a.label} f16`);
   const kernel = await rt.kernel({ shader: 'scale_rows_f16', code: () => renderWgsl('scale_rows_f16', MATMUL_WGSL['scale_rows_f16.wgsl'], {}, MATMUL_WGSL), entryPoint: 'main' });
   step.dispatch(kernel, u32Params(M, K), [a, scales, a16], grid1d(M, rt.device.limits.maxComputeWorkgroupsPerDimension), `scale rows f16 ${M}x${K}`);
   return { a, scales, a16 };
@@ -192,7 +196,9 @@ function variantChecked(rt: Runtime, spec: QuantSpec, dq: boolean, transB: boole
 
 /** A small seeded problem through one variant, against float64 on the CPU: the worst output's error over its
  *  f16ProductBound (≤ 1 passes). Rows span 2^-20 to 2^20 in magnitude, so the row scaling is part of what is checked;
- *  shapes are not multiples of the tiles, and the epilogue accumulates with alpha ≠ 1. */
+ *  shapes are not multiples of the tiles, and the epilogue accumulates with alpha ≠ 1. It may run while a training
+ *  step is being recorded (a variant's first use), so every tensor it makes is private, never a pooled buffer that
+ *  step has released but not yet run. */
 async function selfCheck(rt: Runtime, spec: QuantSpec, transB: boolean, tiles: MatrixTiles): Promise<number> {
   const [M, out, inF] = [77, 160, 256];
   let seed = 0x9e3779b9;
@@ -200,36 +206,39 @@ async function selfCheck(rt: Runtime, spec: QuantSpec, transB: boolean, tiles: M
   const codes = Uint8Array.from({ length: out * inF }, () => Math.floor(next() * (1 << spec.bits)));
   const groups = (out * inF) / spec.groupSize;
   let stats: Float32Array = Float32Array.from({ length: 2 * groups }, (_, i) => (i % 2 === 0 ? 0.01 + 0.04 * next() : 0.05 * (next() - 0.5)));
-  const codesT = rt.upload(packCodes(codes, out, inF, spec.bits), [out, (inF / 32) * spec.bits], 'self-check codes');
-  let qw: QuantizedWeight;
-  if (spec.doubleQuant) {
-    const dq = doubleQuantizeStats(stats);
-    stats = dequantizeStats(dq.packed, dq.blocks, groups);
-    qw = {
-      name: 'self-check', spec, out, inFeatures: inF, codes: codesT,
-      stats: rt.upload(dq.packed, [dq.packed.length], 'self-check stats'), statBlocks: rt.upload(dq.blocks, [dq.blocks.length / 4, 4], 'self-check blocks'),
-    };
-  } else {
-    qw = { name: 'self-check', spec, out, inFeatures: inF, codes: codesT, stats: rt.upload(stats, [out, inF / spec.groupSize, 2], 'self-check stats') };
-  }
-  const dense = dequantize(codes, stats, out, inF, spec);
-  const [N, K] = transB ? [out, inF] : [inF, out];
-  const a = Float32Array.from({ length: M * K }, (_, i) => (next() - 0.5) * 2 ** ((Math.floor(i / K) % 41) - 20));
-  const c0 = Float32Array.from({ length: M * N }, () => next() - 0.5);
-  const alpha = 0.75;
-  const A = rt.upload(a, [M, K], 'self-check A');
-  const Cout = rt.upload(c0, [M, N], 'self-check C');
-  let rows: MatrixRows | null = null;
+  const made: Tensor[] = [];
+  const own = (shape: number[], label: string, data?: Float32Array | Uint32Array, dtype: 'f32' | 'u32' = 'f32') => {
+    const t = rt.privateTensor(shape, label, data, dtype);
+    made.push(t);
+    return t;
+  };
   try {
+    const codesT = own([out, (inF / 32) * spec.bits], 'self-check codes', packCodes(codes, out, inF, spec.bits));
+    let qw: QuantizedWeight;
+    if (spec.doubleQuant) {
+      const dq = doubleQuantizeStats(stats);
+      stats = dequantizeStats(dq.packed, dq.blocks, groups);
+      qw = {
+        name: 'self-check', spec, out, inFeatures: inF, codes: codesT,
+        stats: own([dq.packed.length], 'self-check stats', dq.packed), statBlocks: own([dq.blocks.length / 4, 4], 'self-check blocks', dq.blocks),
+      };
+    } else {
+      qw = { name: 'self-check', spec, out, inFeatures: inF, codes: codesT, stats: own([out, inF / spec.groupSize, 2], 'self-check stats', stats) };
+    }
+    const dense = dequantize(codes, stats, out, inF, spec);
+    const [N, K] = transB ? [out, inF] : [inF, out];
+    const a = Float32Array.from({ length: M * K }, (_, i) => (next() - 0.5) * 2 ** ((Math.floor(i / K) % 41) - 20));
+    const c0 = Float32Array.from({ length: M * N }, () => next() - 0.5);
+    const alpha = 0.75;
+    const A = own([M, K], 'self-check A', a);
+    const Cout = own([M, N], 'self-check C', c0);
     const step = rt.step();
-    rows = await prepareMatrixRows(rt, step, A, tiles);
+    const rows = await prepareMatrixRows(rt, step, A, tiles, (shape, dtype, label) => own(shape, label, undefined, dtype));
     await dispatchMatrixGemm(rt, step, { M, N, K }, qw, rows, Cout, transB, alpha, true, tiles, 'matmul f16 self-check');
     step.submit();
     const got = await rt.read(Cout);
-    const worst = worstOverF16Bound(got as Float32Array, { a, w: dense, c0, M, N, K, transB, alpha }).worstOverBound;
-    return worst;
+    return worstOverF16Bound(got as Float32Array, { a, w: dense, c0, M, N, K, transB, alpha }).worstOverBound;
   } finally {
-    if (rows) freeMatrixRows(rt, rows);
-    rt.free(A, Cout, qw.codes, qw.stats, ...(qw.statBlocks ? [qw.statBlocks] : []));
+    rt.destroyPrivate(...made);
   }
 }

@@ -177,6 +177,20 @@ describe('constant tensors', () => {
     expect(made).toBe(1);
     expect(Array.from(await rt.read(a))).toEqual([1, 2, 3]);
   });
+
+  it('made while a step is recorded, never take a buffer that step released but has not run', async () => {
+    const rt = await testRuntime();
+    const src = rt.upload(new Rng(9).normals(64), [64], 'src');
+    const step = rt.step();
+    const scratch = rt.tensor([64], 'f32', 'scratch'); // the same size class as the constant below
+    await scale(rt, step, src, 2, scratch);
+    rt.free(scratch);
+    const table = Float32Array.from({ length: 64 }, (_, i) => i + 0.5);
+    const c = rt.constant('test-table-during-a-step', () => table);
+    step.submit(); // runs the scale into scratch's buffer: were the constant there, this would overwrite it
+    expect(Array.from(await rt.read(c))).toEqual(Array.from(table));
+    rt.free(src);
+  });
 });
 
 describe('bind groups across steps', () => {
