@@ -42,7 +42,7 @@ export async function randomWeights(rt: Runtime, c: LlamaConfig, spec: QuantSpec
       gate: await linear(I, H, `gate${l}`), up: await linear(I, H, `up${l}`), down: await linear(H, I, `down${l}`),
     });
   }
-  const embed = dense([c.vocabSize, H], false, 'embed');
+  const embed: LinearWeight = { kind: 'dense', name: 'embed', out: c.vocabSize, in: H, weight: dense([c.vocabSize, H], false, 'embed') };
   const lmHead: LinearWeight = { kind: 'dense', name: 'lm_head', out: c.vocabSize, in: H, weight: dense([c.vocabSize, H], false, 'lm_head') };
   await rt.sync();
   return { config: c, embed, layers, norm: dense([H], true, 'norm'), lmHead };

@@ -7,10 +7,11 @@ import type { Tensor } from '../gpu';
 import type { AdapterSet } from '../adapters';
 import { ModelFormatError } from './errors';
 import { linearForward, type LinearWeight } from './linear';
+import { quantMatmul } from '../matmul';
 import { linearName, type LlamaModel } from './llama';
 import { safetensorsParts, type NamedTensor } from './safetensors-write';
 import { copyFiles, MODEL_FILES, type ModelSource } from './source';
-import { HF_LINEAR, LINEARS, type LinearKey } from './weights';
+import { HF_LINEAR, LINEARS, sharesEmbedding, type LinearKey } from './weights';
 
 export type DenseDtype = 'f16' | 'bf16';
 
@@ -76,7 +77,9 @@ async function denseLinear(model: LlamaModel, w: LinearWeight, adapters: Adapter
     let yt: Float32Array;
     try {
       const step = rt.step();
-      await linearForward(rt, step, x, w, y);
+      // The exact dequantized values: the f32 path, never the f16 matrix units (which would round Ŵ to f16).
+      if (w.kind === 'quantized') await quantMatmul(rt, step, x, w.weight, y, { matrix: false });
+      else await linearForward(rt, step, x, w, y);
       await module?.forward({ rt, step, training: false, seed: 0, firstMicroBatch: true }, x, y);
       step.submit();
       yt = (await rt.read(y)) as Float32Array;
@@ -105,7 +108,8 @@ export async function exportDense(model: LlamaModel, options: { dtype?: DenseDty
   const st = dtype === 'bf16' ? 'BF16' : 'F16';
   const push = (name: string, shape: number[], data: Float32Array) => tensors.push({ name, shape, data: convert(data, dtype), dtype: st });
   const read = async (t: Tensor) => (await rt.read(t)) as Float32Array;
-  push('model.embed_tokens.weight', [...w.embed.shape], await read(w.embed));
+  const embedRows = w.embed.kind === 'dense' ? await read(w.embed.weight) : await denseLinear(model, w.embed, null, 'model.embed_tokens');
+  push('model.embed_tokens.weight', [w.embed.out, w.embed.in], embedRows);
   for (let l = 0; l < w.layers.length; l++) {
     const layer = w.layers[l];
     push(`model.layers.${l}.input_layernorm.weight`, [...layer.inputNorm.shape], await read(layer.inputNorm));
@@ -118,7 +122,7 @@ export async function exportDense(model: LlamaModel, options: { dtype?: DenseDty
   push('model.norm.weight', [...w.norm.shape], await read(w.norm));
   const tied = model.config.tieWordEmbeddings;
   if (!tied) push('lm_head.weight', [w.lmHead.out, w.lmHead.in], w.lmHead.kind === 'dense' ? await read(w.lmHead.weight) : await denseLinear(model, w.lmHead, null, 'lm_head'));
-  else if (w.lmHead.kind === 'quantized') {
+  else if (!sharesEmbedding(w)) {
     throw new ModelFormatError('config.json', 'the tied LM head is quantized apart from the embedding: transformers ties them, so this model has no dense export');
   }
   const config = JSON.parse(await configFile.text());

@@ -25,7 +25,7 @@ export async function baseFingerprint(model: LlamaModel): Promise<string> {
     await add(w.weight.codes);
     await add(w.weight.stats);
   };
-  await add(model.weights.embed);
+  await linear(model.weights.embed);
   for (const layer of model.weights.layers) for (const key of LINEARS) await linear(layer[key]);
   await linear(model.weights.lmHead);
   return hash.digest('hex');

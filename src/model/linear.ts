@@ -1,10 +1,10 @@
 // A linear layer's frozen weight: quantized (fused dequant-matmul) or dense f32 ([out, in], HF layout), its forward
 // and the backward to its input (no weight gradient: the base is frozen).
 import type { Runtime, Step, Tensor } from '../gpu';
-import { matmul } from '../matmul';
+import { matmul, quantGather, quantMatmul, quantMatmulBackward } from '../matmul';
+import { embeddingForward } from '../ops';
 import type { QuantizedWeight } from '../quant';
 import { freeQuantized } from '../quant';
-import { quantMatmul, quantMatmulBackward } from '../matmul';
 
 export type LinearWeight =
   | { readonly kind: 'quantized'; readonly name: string; readonly out: number; readonly in: number; readonly weight: QuantizedWeight }
@@ -20,6 +20,12 @@ export async function linearForward(rt: Runtime, step: Step, x: Tensor, w: Linea
 export async function linearBackward(rt: Runtime, step: Step, dy: Tensor, w: LinearWeight, dx: Tensor, accumulate = false) {
   if (w.kind === 'quantized') return quantMatmulBackward(rt, step, dy, w.weight, dx, { accumulate });
   return matmul(rt, step, dy, w.weight, dx, { accumulate });
+}
+
+/** x [tokens, in] = the rows of the table (an embedding [vocab, hidden] in either form) named by ids (u32 [tokens]). */
+export async function embedTokens(rt: Runtime, step: Step, ids: Tensor, table: LinearWeight, x: Tensor) {
+  if (table.kind === 'quantized') return quantGather(rt, step, ids, table.weight, x);
+  return embeddingForward(rt, step, ids, table.weight, x);
 }
 
 export function freeLinear(rt: Runtime, w: LinearWeight) {

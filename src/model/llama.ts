@@ -5,13 +5,13 @@
 import type { DispatchTiming, Runtime, Tensor } from '../gpu';
 import { expectShape, numel, reshape, ShapeError } from '../gpu';
 import {
-  attentionForward, embeddingForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
+  attentionForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
 } from '../ops';
 import type { AdapterPass, AdapterSet, AdaptableLinear } from '../adapters';
 import { outputBlocks } from '../quant';
 import { prepareMatrixPath, quantMatmul } from '../matmul';
 import { ropeInvFreq, type LlamaConfig } from './config';
-import { linearForward } from './linear';
+import { embedTokens, linearForward } from './linear';
 import { freeLlamaWeights, HF_LINEAR, LINEARS, loadLlamaWeights, type LinearKey, type LlamaWeights, type LoadOptions } from './weights';
 import type { ModelSource } from './source';
 import type { MergeRecord } from './quantized-files';
@@ -191,7 +191,7 @@ export class LlamaModel {
       await this.adapters?.get(linearName(l, key))?.forward(pass, input, output);
     };
     try {
-      await embeddingForward(rt, step, idsT, weights.embed, x);
+      await embedTokens(rt, step, idsT, weights.embed, x);
       for (let l = 0; l < c.layers; l++) {
         const w = weights.layers[l];
         await rmsnormForward(rt, step, x, w.inputNorm, h, c.rmsNormEps);

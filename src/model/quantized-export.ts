@@ -8,7 +8,7 @@ import type { LlamaModel } from './llama';
 import { MANIFEST, QUANTIZED_FORMAT, QUANTIZED_VERSION, type QuantizedManifest } from './quantized-files';
 import { safetensorsParts, type NamedTensor } from './safetensors-write';
 import { copyFiles, MODEL_FILES, type ModelSource } from './source';
-import { HF_LINEAR, LINEARS } from './weights';
+import { HF_LINEAR, LINEARS, sharesEmbedding } from './weights';
 
 const LAYOUT = 'For each quantized linear <name>.weight [out, in]: <name>.codes U32 [out, in*bits/32], row-major; each run '
   + 'of 32 codes of a row takes `bits` words (4-bit: 4 words of 8 codes; 2-bit: 2 words of 16; 3-bit: 2 words with the low '
@@ -42,7 +42,7 @@ export async function exportQuantized(model: LlamaModel, options: { source?: Mod
     await read(`${name}.stats`, l.weight.stats);
     if (l.weight.statBlocks) await read(`${name}.stat_blocks`, l.weight.statBlocks);
   };
-  await read('model.embed_tokens.weight', w.embed);
+  await linear('model.embed_tokens', w.embed, false);
   for (let l = 0; l < w.layers.length; l++) {
     const layer = w.layers[l];
     await read(`model.layers.${l}.input_layernorm.weight`, layer.inputNorm);
@@ -50,13 +50,12 @@ export async function exportQuantized(model: LlamaModel, options: { source?: Mod
     for (const key of LINEARS) await linear(`model.layers.${l}.${HF_LINEAR[key]}`, layer[key], true);
   }
   await read('model.norm.weight', w.norm);
-  const tiedDense = w.lmHead.kind === 'dense' && w.lmHead.weight === w.embed;
-  if (!tiedDense) await linear('lm_head', w.lmHead, false);
+  if (!sharesEmbedding(w)) await linear('lm_head', w.lmHead, false);
   const quant = spec as QuantSpec | null;
   if (!quant) throw new ModelFormatError(MANIFEST, 'the model has no quantized linear');
   const manifest: QuantizedManifest = {
     format: QUANTIZED_FORMAT, version: QUANTIZED_VERSION, quant, levels: [...codeLevels(quant)],
-    lmHeadQuantized: w.lmHead.kind === 'quantized', merged: model.merges, layout: LAYOUT,
+    lmHeadQuantized: w.lmHead.kind === 'quantized' && !sharesEmbedding(w), embedQuantized: w.embed.kind === 'quantized', merged: model.merges, layout: LAYOUT,
   };
   const files: Record<string, Blob> = {
     [MANIFEST]: new Blob([JSON.stringify(manifest, null, 2) + '\n'], { type: 'application/json' }),

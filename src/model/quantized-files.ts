@@ -35,6 +35,8 @@ export interface QuantizedManifest {
   /** The codebook's levels, level[q] for each code q (informative; the loader derives them from `quant`). */
   levels: number[];
   lmHeadQuantized: boolean;
+  /** The token embedding stored quantized too (its .codes and .stats; a tied LM head reads it). Absent: f32. */
+  embedQuantized?: boolean;
   /** The adapters folded into the offsets (mergeAdapters), in order; empty for a model that was only quantized. */
   merged: MergeRecord[];
   /** The layout, in words, for readers other than ours. */
@@ -57,6 +59,7 @@ export async function readManifest(source: ModelSource): Promise<QuantizedManife
     throw new ModelFormatError(MANIFEST, (e as Error).message);
   }
   if (typeof json.lmHeadQuantized !== 'boolean') throw new ModelFormatError(MANIFEST, "field 'lmHeadQuantized' must be true or false");
+  if (json.embedQuantized !== undefined && typeof json.embedQuantized !== 'boolean') throw new ModelFormatError(MANIFEST, "field 'embedQuantized' must be true or false when present");
   return json as unknown as QuantizedManifest;
 }
 

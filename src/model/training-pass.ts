@@ -10,10 +10,10 @@ import type { AdapterPass, AdapterSaved } from '../adapters';
 import type { Runtime, Step, Tensor } from '../gpu';
 import { reshape, ShapeError } from '../gpu';
 import {
-  attentionBackward, attentionForward, crossEntropyForward, crossEntropyForwardBackward, embeddingForward, IGNORE_TARGET,
+  attentionBackward, attentionForward, crossEntropyForward, crossEntropyForwardBackward, IGNORE_TARGET,
   rmsnormBackward, rmsnormForward, ropeBackward, ropeForward, rowSum, swigluBackward, swigluForward, writeKv,
 } from '../ops';
-import { linearBackward, linearForward } from './linear';
+import { embedTokens, linearBackward, linearForward } from './linear';
 import { linearName, type LlamaModel } from './llama';
 import type { LayerWeights, LinearKey } from './weights';
 
@@ -294,7 +294,7 @@ export async function recordTrainingPass(model: LlamaModel, step: Step, batch: T
     const ids = scratch.upload(batch.ids, [N], 'ids');
     const targets = scratch.upload(batch.targets, [N], 'targets');
     let x = scratch.tensor([N, c.hiddenSize], 'L0 residual');
-    await embeddingForward(rt, step, ids, w.embed, x);
+    await embedTokens(rt, step, ids, w.embed, x);
     const layers: LayerActivations[] = [];
     for (let l = 0; l < c.layers; l++) {
       const acts: LayerActivations = { xIn: x, adapters: new Map() };

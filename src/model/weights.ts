@@ -1,6 +1,7 @@
 // Loads a LLaMA checkpoint from a ModelSource onto the GPU, shard by shard and tensor by tensor: linear
-// weights are quantized on the GPU as they arrive (or kept f32 when no format is given), norms and the
-// embedding stay f32. A source with our quantization.json (quantized-files.ts) is already quantized: its codes and
+// weights are quantized on the GPU as they arrive (or kept f32 when no format is given), norms stay f32, the
+// embedding too unless `embedding: 'quantized'` stores it in the linears' format (and a tied LM head then reads
+// that one table). A source with our quantization.json (quantized-files.ts) is already quantized: its codes and
 // statistics are uploaded as they are. On any error everything already on the GPU is freed before the error
 // propagates.
 import type { Runtime, Tensor } from '../gpu';
@@ -31,11 +32,18 @@ export interface LayerWeights {
 
 export interface LlamaWeights {
   config: LlamaConfig;
-  embed: Tensor; // [vocab, hidden]
+  /** [vocab, hidden], f32 or in the linears' format (read a row at a time by embedTokens). */
+  embed: LinearWeight;
   layers: LayerWeights[];
   norm: Tensor; // [hidden]
-  /** The embedding itself (dense) when tied and not quantized. */
+  /** A tied model's is the embedding's table (sharesEmbedding), unless quantizeLmHead made a quantized copy of an
+   *  f32 embedding. */
   lmHead: LinearWeight;
+}
+
+/** Whether the LM head reads the embedding's own table (a tied model without a separate copy). */
+export function sharesEmbedding(w: Pick<LlamaWeights, 'embed' | 'lmHead'>): boolean {
+  return w.lmHead === w.embed || (w.lmHead.kind === 'dense' && w.embed.kind === 'dense' && w.lmHead.weight === w.embed.weight);
 }
 
 /** Bytes of a file read (download), or linears quantized so far (quantize: file is the tensor). */
@@ -51,12 +59,17 @@ export interface LoadOptions {
   quant?: QuantSpec | null;
   /** Quantize the LM head too (default false: it stays f32, as QLoRA does). */
   quantizeLmHead?: boolean;
+  /** 'quantized': the token embedding in `quant`'s format too (a quarter to an eighth of f32's bytes; a tied LM head
+   *  then reads the same codes, one copy for both). Default 'f32'. A stored quantized model says for itself. */
+  embedding?: 'f32' | 'quantized';
   /** Store each layer's quantized q, k, v and its gate, up as one weight each, so decoding reads each set in
    *  one launch (default true; where the format and device alignment allow, see stackProblem). */
   stack?: boolean;
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
 }
+
+const EMBED = 'model.embed_tokens.weight';
 
 export const LINEARS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 export type LinearKey = (typeof LINEARS)[number];
@@ -123,10 +136,21 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
   if (manifest && options.quant && specKey(options.quant) !== specKey(manifest.quant)) {
     throw new ModelFormatError(MANIFEST, `the model is stored quantized as ${JSON.stringify(manifest.quant)}: load it without 'quant' (or with that spec), not as ${JSON.stringify(options.quant)}`);
   }
+  if (options.embedding !== undefined && options.embedding !== 'f32' && options.embedding !== 'quantized') {
+    throw new RangeError(`embedding must be 'f32' or 'quantized', got ${JSON.stringify(options.embedding)}`);
+  }
+  if (options.embedding === 'quantized' && !options.quant && !manifest) {
+    throw new RangeError("embedding: 'quantized' needs a quant format (the embedding takes the linears' format)");
+  }
+  const storedEmbed = !!manifest?.embedQuantized;
+  if (manifest && options.embedding !== undefined && (options.embedding === 'quantized') !== storedEmbed) {
+    throw new ModelFormatError(MANIFEST, `the model is stored with its embedding ${storedEmbed ? 'quantized' : 'in f32'}: load it without 'embedding' (or with '${storedEmbed ? 'quantized' : 'f32'}')`);
+  }
   // A stored-quantized tied model may carry its own quantized LM head.
   if (manifest?.lmHeadQuantized && config.tieWordEmbeddings) expected.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
   const quant = manifest ? null : options.quant;
-  const toQuantize = config.layers * LINEARS.length + (options.quantizeLmHead ? 1 : 0);
+  const quantizeEmbed = !!quant && options.embedding === 'quantized';
+  const toQuantize = config.layers * LINEARS.length + (options.quantizeLmHead && !(quantizeEmbed && config.tieWordEmbeddings) ? 1 : 0) + (quantizeEmbed ? 1 : 0);
   const dense = new Map<string, Tensor>();
   const linears = new Map<string, LinearWeight>();
   const freeAll = () => {
@@ -150,7 +174,7 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
         if (stored && part) {
           const name = `${part[1]}.weight`;
           const shape = expected.get(name);
-          if (!shape || shape.length !== 2 || name === 'model.embed_tokens.weight' || (name === 'lm_head.weight' && !manifest!.lmHeadQuantized)) {
+          if (!shape || shape.length !== 2 || (name === EMBED && !storedEmbed) || (name === 'lm_head.weight' && !manifest!.lmHeadQuantized)) {
             throw new ModelFormatError(file, `is not a part of a quantized linear of this model (${MANIFEST})`, t.name);
           }
           if (linears.has(name)) throw new ModelFormatError(file, 'appears twice', t.name);
@@ -165,8 +189,8 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
           throw new ModelFormatError(file, `shape [${t.shape}] does not match config.json's [${shape}]`, t.name);
         }
         if (dense.has(t.name) || linears.has(t.name)) throw new ModelFormatError(file, 'appears twice', t.name);
-        const isLinear = t.shape.length === 2 && t.name !== 'model.embed_tokens.weight' && (t.name !== 'lm_head.weight' || options.quantizeLmHead);
-        if (manifest && t.shape.length === 2 && t.name !== 'model.embed_tokens.weight' && (t.name !== 'lm_head.weight' || manifest.lmHeadQuantized)) {
+        const isLinear = t.shape.length === 2 && (t.name === EMBED ? quantizeEmbed : t.name !== 'lm_head.weight' || options.quantizeLmHead);
+        if (manifest && t.shape.length === 2 && (t.name === EMBED ? storedEmbed : t.name !== 'lm_head.weight' || manifest.lmHeadQuantized)) {
           throw new ModelFormatError(file, `is stored dense, but ${MANIFEST} says the linears are quantized (expected its .codes and .stats)`, t.name);
         }
         // Quantization refuses non-finite weights on the GPU; tensors kept in f32 are checked here.
@@ -186,7 +210,7 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
           } finally {
             rt.free(gpu);
           }
-        } else if (t.shape.length === 2 && t.name !== 'model.embed_tokens.weight') {
+        } else if (t.shape.length === 2 && t.name !== EMBED) {
           linears.set(t.name, { kind: 'dense', name: t.name, out: t.shape[0], in: t.shape[1], weight: gpu });
         } else {
           dense.set(t.name, gpu);
@@ -197,15 +221,16 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
     if (missing.length) {
       throw new ModelFormatError(fileOf(missing[0]), `missing ${missing.length} tensor(s) config.json implies: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`, missing[0]);
     }
-    const embed = dense.get('model.embed_tokens.weight')!;
+    const embed: LinearWeight = linears.get(EMBED) ?? { kind: 'dense', name: EMBED, out: config.vocabSize, in: config.hiddenSize, weight: dense.get(EMBED)! };
     let lmHead: LinearWeight;
     if (!config.tieWordEmbeddings || manifest?.lmHeadQuantized) lmHead = linears.get('lm_head.weight')!;
+    else if (embed.kind === 'quantized') lmHead = embed; // one table for both
     else if (quant && options.quantizeLmHead) {
-      const weight = await quantize(rt, embed, quant, 'lm_head.weight (tied)');
+      const weight = await quantize(rt, embed.weight, quant, 'lm_head.weight (tied)');
       lmHead = { kind: 'quantized', name: 'lm_head.weight', out: config.vocabSize, in: config.hiddenSize, weight };
       linears.set('lm_head.weight', lmHead);
       options.onProgress?.({ phase: 'quantize', file: 'lm_head.weight (tied)', loaded: linears.size, total: toQuantize });
-    } else lmHead = { kind: 'dense', name: 'lm_head.weight (tied)', out: config.vocabSize, in: config.hiddenSize, weight: embed };
+    } else lmHead = { kind: 'dense', name: 'lm_head.weight (tied)', out: config.vocabSize, in: config.hiddenSize, weight: embed.weight };
     const layers = Array.from({ length: config.layers }, (_, l): LayerWeights => {
       const p = `model.layers.${l}.`;
       const lin = (key: LinearKey) => linears.get(`${p}${HF_LINEAR[key]}.weight`)!;
@@ -263,7 +288,8 @@ export function stackLinears(rt: Runtime, weights: LlamaWeights): void {
 }
 
 export function freeLlamaWeights(rt: Runtime, w: LlamaWeights) {
-  rt.free(w.embed, w.norm);
+  freeLinear(rt, w.embed);
+  rt.free(w.norm);
   for (const l of w.layers) {
     rt.free(l.inputNorm, l.postNorm);
     if (l.qkv) freeQuantized(rt, l.qkv.weight);
@@ -271,5 +297,5 @@ export function freeLlamaWeights(rt: Runtime, w: LlamaWeights) {
     const stacked = new Set<LinearKey>([...(l.qkv ? (['q', 'k', 'v'] as const) : []), ...(l.gateUp ? (['gate', 'up'] as const) : [])]);
     for (const key of LINEARS) if (!stacked.has(key)) freeLinear(rt, l[key]);
   }
-  if (!(w.lmHead.kind === 'dense' && w.lmHead.weight === w.embed)) freeLinear(rt, w.lmHead);
+  if (!sharesEmbedding(w)) freeLinear(rt, w.lmHead);
 }

@@ -7,9 +7,10 @@ import { blobSource, exportQuantized, LlamaModel, readManifest, type LoadOptions
 import { specKey, type QuantSpec } from '../quant';
 import type { ModelCache } from './model-cache';
 
-/** The cache key of a source's model in a quantization spec (the source's name holds the id and revision). */
-export function cacheKey(source: ModelSource, quant: QuantSpec, quantizeLmHead = false): string {
-  return `${source.name}|${specKey(quant)}-${quantizeLmHead ? 'head' : ''}`;
+/** The cache key of a source's model in a quantization spec (the source's name holds the id and revision); a
+ *  quantized embedding adds '-embed' (keys of models with an f32 embedding are as they always were). */
+export function cacheKey(source: ModelSource, quant: QuantSpec, quantizeLmHead = false, embedding: LoadOptions['embedding'] = 'f32'): string {
+  return `${source.name}|${specKey(quant)}-${quantizeLmHead ? 'head' : ''}${embedding === 'quantized' ? '-embed' : ''}`;
 }
 
 export interface CachedLoadOptions extends LoadOptions {
@@ -29,19 +30,24 @@ export interface CachedLoadOptions extends LoadOptions {
 
 /** Why a hit's files are not the model asked for, or null when they are (the cache binds each manifest to its key; this
  *  checks what the files themselves say). */
-async function mismatch(files: Record<string, Blob>, quant: QuantSpec, quantizeLmHead: boolean): Promise<string | null> {
+async function mismatch(files: Record<string, Blob>, quant: QuantSpec, quantizeLmHead: boolean, embedding: LoadOptions['embedding']): Promise<string | null> {
   const stored = await readManifest(blobSource('cache', files)).catch((e: Error) => e);
   if (stored === null || stored instanceof Error) return `the cached model's quantization.json is ${stored ? `unreadable (${stored.message})` : 'missing'}`;
   if (specKey(stored.quant) !== specKey(quant)) return `the cached model is quantized as ${specKey(stored.quant)}, not ${specKey(quant)}`;
-  if (stored.lmHeadQuantized !== quantizeLmHead) return `the cached model's LM head is ${stored.lmHeadQuantized ? '' : 'not '}quantized`;
+  const embedQuantized = embedding === 'quantized';
+  if (!!stored.embedQuantized !== embedQuantized) return `the cached model's embedding is ${stored.embedQuantized ? '' : 'not '}quantized`;
+  // A tied head reading a quantized embedding is stored as that embedding, not as a head of its own.
+  if (stored.lmHeadQuantized !== quantizeLmHead && !(embedQuantized && !stored.lmHeadQuantized)) {
+    return `the cached model's LM head is ${stored.lmHeadQuantized ? '' : 'not '}quantized`;
+  }
   return null;
 }
 
 export async function loadCachedModel(rt: Runtime, source: ModelSource, cache: ModelCache, options: CachedLoadOptions): Promise<{ model: LlamaModel; fromCache: boolean }> {
   const { quant, quantizeLmHead = false, stale, onDropped, extraFiles, onCacheRead, onStore, ...load } = options;
-  const key = cacheKey(source, quant, quantizeLmHead);
+  const key = cacheKey(source, quant, quantizeLmHead, load.embedding);
   const hit = await cache.get(key);
-  const dropped = hit && ((await mismatch(hit, quant, quantizeLmHead)) ?? (await stale?.(hit)) ?? null);
+  const dropped = hit && ((await mismatch(hit, quant, quantizeLmHead, load.embedding)) ?? (await stale?.(hit)) ?? null);
   if (hit && !dropped) {
     return { model: await LlamaModel.load(rt, blobSource(source.name, hit), { onProgress: onCacheRead ?? load.onProgress, signal: load.signal }), fromCache: true };
   }

@@ -331,11 +331,11 @@ export class FinetuneEngine {
       return { loaded: { request, key, model, tokenizer, baseName: await baseModelName(request, source) }, fromCache };
     };
     const quant = this.quantOf(request);
-    const key = quant ? cacheKey(source, quant, request.quantizeLmHead) : `${source.name}|f32`;
+    const key = quant ? cacheKey(source, quant, request.quantizeLmHead, request.embedding) : `${source.name}|f32`;
     const onProgress = (p: { phase: 'download' | 'quantize'; file: string; loaded: number; total: number | null }) => report({ ...p });
     const useCache = this.cache && quant && request.cache !== false;
     const say = (message: string) => report({ phase: 'cache', loaded: 0, total: null, message });
-    if (!useCache) return withTokenizer(await LlamaModel.load(rt, source, { quant, quantizeLmHead: request.quantizeLmHead, onProgress, signal }), false);
+    if (!useCache) return withTokenizer(await LlamaModel.load(rt, source, { quant, quantizeLmHead: request.quantizeLmHead, embedding: request.embedding, onProgress, signal }), false);
     let tags: UpstreamTags | null = null;
     /** A hit whose description moved upstream is stale; offline, the cached copy is used and the user told. */
     const stale = async (hit: Record<string, Blob>): Promise<string | null> => {
@@ -355,7 +355,7 @@ export class FinetuneEngine {
     this.onCacheProblem = (p) => say(`the cached model was broken (${p.reason}: ${p.detail}); loading it from ${source.name} again`);
     try {
       const { model, fromCache } = await loadCachedModel(rt, source, this.cache!, {
-        quant, quantizeLmHead: request.quantizeLmHead, onProgress, signal, stale,
+        quant, quantizeLmHead: request.quantizeLmHead, embedding: request.embedding, onProgress, signal, stale,
         onDropped: (reason) => say(`${reason}; loading it again`),
         onCacheRead: (p) => report({ ...p, phase: 'cache' }),
         // Without tags (a server that refuses HEAD) the entry is served as it is, unchecked.

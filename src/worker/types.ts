@@ -76,6 +76,9 @@ export interface LoadRequest {
   /** The base's format; default NF4, groups of 64, ICQ calibration. null keeps the linears in f32. */
   quant?: QuantSpec | null;
   quantizeLmHead?: boolean;
+  /** 'quantized': the token embedding in the base's format too (a tied LM head then reads it: one copy); default
+   *  'f32'. Needs a quantized base. */
+  embedding?: 'f32' | 'quantized';
   /** Keep the quantized model in IndexedDB so that the next load skips download and quantization (default true
    *  where IndexedDB exists and the base is quantized). */
   cache?: boolean;

@@ -142,6 +142,15 @@ describe('model cache', () => {
     expect(fourth.fromCache).toBe(false);
     expect(dropped).toEqual(['the cached model is quantized as nf-3-32-icq-f32, not nf-4-32-icq-f32']);
     expect(await logits(fourth.model, ids)).toEqual(await logits(first.model, ids));
-    for (const m of [first.model, second.model, third.model, fourth.model]) m.dispose();
+    // A quantized embedding is an entry of its own, stored and read back quantized; an f32 entry under its key is dropped.
+    expect(cacheKey(counted, quant, false, 'quantized')).toBe(`${cacheKey(counted, quant)}-embed`);
+    const fifth = await loadCachedModel(rt, counted, cache, { quant, embedding: 'quantized' });
+    const sixth = await loadCachedModel(rt, counted, cache, { quant, embedding: 'quantized' });
+    expect([fifth.fromCache, sixth.fromCache, sixth.model.weights.embed.kind]).toEqual([false, true, 'quantized']);
+    expect(await logits(sixth.model, ids)).toEqual(await logits(fifth.model, ids));
+    await cache.put(cacheKey(counted, quant, false, 'quantized'), (await cache.get(cacheKey(counted, quant)))!);
+    const seventh = await loadCachedModel(rt, counted, cache, { quant, embedding: 'quantized', onDropped: (r) => dropped.push(r) });
+    expect([seventh.fromCache, dropped[1]]).toEqual([false, "the cached model's embedding is not quantized"]);
+    for (const m of [first.model, second.model, third.model, fourth.model, fifth.model, sixth.model, seventh.model]) m.dispose();
   });
 });
