@@ -18,10 +18,10 @@ export {
   type LoraOptions, type LoraTarget, type MethodName,
 } from './adapters';
 export {
-  baseFingerprint, blobSource, directorySource, exportAdapter, exportDense, exportPeft, exportQuantized, generateTokens, hubSource, importAdapter,
+  baseFingerprint, blobSource, directorySource, estimateModelSize, exportAdapter, exportDense, exportPeft, exportQuantized, generateTokens, hubSource, importAdapter,
   importPeft, LlamaModel, loadTokenizer, mergeAdapters, nodeDirSource, perplexity, recordTrainingPass, urlSource, TextTokenizer,
   type ChatMessage, type DenseDtype, type ForwardInput, type ForwardOptions, type GenerateOptions, type ImportPeftOptions, type KvCache,
-  type LlamaConfig, type LoadOptions, type LoadProgress, type ModelSource, type PeftAdapterFiles, type PerplexityOptions,
+  type LlamaConfig, type LoadOptions, type LoadProgress, type ModelSize, type ModelSource, type PeftAdapterFiles, type PerplexityOptions,
   type PerplexityResult, type SourceFile, type TrainBatch, type TrainingPassOptions,
 } from './model';
 export {

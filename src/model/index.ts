@@ -20,4 +20,5 @@ export { recordTrainingPass, scoredTokens, type TrainBatch, type TrainingPassOpt
 export { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampling';
 export { blobSource, copyFiles, directoryFiles, fetchChecked, directorySource, hubSource, hubUrl, MODEL_FILES, nodeDirSource, urlSource, type ModelSource, type SourceFile } from './source';
 export { loadTokenizer, TextTokenizer, type ChatMessage } from './tokenizer';
-export { expectedTensors, freeLlamaWeights, LINEARS, loadConfig, loadLlamaWeights, stackLinears, type LinearKey, type LayerWeights, type LlamaWeights, type LoadOptions, type LoadProgress } from './weights';
+export { estimateModelSize, type ModelSize } from './size';
+export { expectedTensors, freeLlamaWeights, LINEARS, loadConfig, loadLlamaWeights, sharesEmbedding, stackLinears, type LinearKey, type LayerWeights, type LlamaWeights, type LoadOptions, type LoadProgress } from './weights';

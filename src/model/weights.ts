@@ -5,6 +5,8 @@
 // statistics are uploaded as they are. On any error everything already on the GPU is freed before the error
 // propagates.
 import type { Runtime, Tensor } from '../gpu';
+import { LimitError } from '../gpu';
+import { estimateModelSize, type ModelSize } from './size';
 import type { QuantizedWeight, QuantSpec, StackedWeight } from '../quant';
 import { freeQuantized, quantize, specKey, stackProblem, stackQuantized } from '../quant';
 import { parseLlamaConfig, type LlamaConfig } from './config';
@@ -146,6 +148,10 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
   if (manifest && options.embedding !== undefined && (options.embedding === 'quantized') !== storedEmbed) {
     throw new ModelFormatError(MANIFEST, `the model is stored with its embedding ${storedEmbed ? 'quantized' : 'in f32'}: load it without 'embedding' (or with '${storedEmbed ? 'quantized' : 'f32'}')`);
   }
+  checkFits(rt, estimateModelSize(config, {
+    quant: manifest?.quant ?? options.quant, quantizeLmHead: manifest ? manifest.lmHeadQuantized : options.quantizeLmHead,
+    embedding: manifest ? (storedEmbed ? 'quantized' : 'f32') : options.embedding, stored: !!manifest,
+  }));
   // A stored-quantized tied model may carry its own quantized LM head.
   if (manifest?.lmHeadQuantized && config.tieWordEmbeddings) expected.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
   const quant = manifest ? null : options.quant;
@@ -254,6 +260,16 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
     }
   }
   return weights;
+}
+
+/** A LimitError, before any weight is downloaded, when the largest tensor loading uploads cannot be one buffer. */
+function checkFits(rt: Runtime, size: ModelSize): void {
+  const { maxStorageBufferBindingSize: binding, maxBufferSize: buffer } = rt.device.limits;
+  const [limit, allowed] = binding <= buffer ? ['maxStorageBufferBindingSize', binding] : ['maxBufferSize', buffer];
+  const { name, bytes } = size.largestTensor;
+  if (bytes > allowed) {
+    throw new LimitError(limit, bytes, allowed, `loading uploads ${name} whole (${bytes} bytes; the model's weights ~${size.weightBytes} bytes)`);
+  }
 }
 
 /** `linears` stacked (stackQuantized) with their parts as views, or null when one is dense or stackProblem

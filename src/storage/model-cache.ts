@@ -166,6 +166,12 @@ export class ModelCache {
     return out;
   }
 
+  /** A StorageQuotaError when `bytes` more than the browser offers this origin would not fit (persistence is requested
+   *  first); nothing where the platform has no storage estimate. put() checks its own entries the same way. */
+  async checkSpace(bytes: number): Promise<void> {
+    await checkSpace(bytes);
+  }
+
   /** Removes the entry: its manifest first (so it is a miss at once), then its chunks, written or half-written. */
   async delete(key: string): Promise<void> {
     await del(manifestKey(checkKey(key)), this.store);

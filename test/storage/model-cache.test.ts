@@ -115,6 +115,19 @@ describe('model cache', () => {
     expect(await cache.list()).toEqual([]);
   });
 
+  it('a model whose entry the quota cannot hold is refused before any weight is downloaded', async () => {
+    const rt = await testRuntime();
+    const fixture = await fixtureSource('gqa');
+    const requests: string[] = [];
+    const counted: ModelSource = { name: 'gqa@quota', file: (path) => (requests.push(path), fixture.file(path)) };
+    vi.stubGlobal('navigator', { storage: { estimate: async () => ({ quota: 50_000, usage: 40_000 }), persist: async () => true } });
+    const err = await loadCachedModel(rt, counted, freshCache(), { quant: { codebook: 'nf', bits: 4, groupSize: 32 } }).catch((e) => e);
+    expect(err).toBeInstanceOf(StorageQuotaError);
+    expect(err.availableBytes).toBe(10_000);
+    expect(err.message).toMatch(/caching needs \d+ bytes but the browser offers 10000/);
+    expect(requests.filter((p) => p.endsWith('.safetensors'))).toEqual([]);
+  });
+
   it('a second load comes from the cache: no weight request, no quantization, the same logits', async () => {
     const rt = await testRuntime();
     const fixture = await fixtureSource('gqa');
