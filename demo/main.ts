@@ -264,18 +264,20 @@ function modelRequest() {
   const choice = value('model');
   const quant = { codebook: value('codebook') as 'nf' | 'int', bits: Number(value('bits')) as 2 | 3 | 4, groupSize: Number(value('group')) as 32 | 64 | 128, calibrate: $<HTMLInputElement>('icq').checked ? 'icq' as const : 'none' as const };
   const token = value('token') || undefined;
-  if (choice === 'embedded') return { model: EMBEDDED, quant };
+  // The token embedding in the same format (one table with a tied head): far less memory for large vocabularies.
+  const embedding = $<HTMLInputElement>('embed-quantized').checked ? 'quantized' as const : 'f32' as const;
+  if (choice === 'embedded') return { model: EMBEDDED, quant, embedding };
   if (choice === 'custom') {
     const id = value('custom').trim();
     if (!id) throw new SettingError('Enter a Hugging Face id (org/name) or a URL first.');
-    return { model: id, quant, token };
+    return { model: id, quant, token, embedding };
   }
   if (choice === 'files') {
     const files = [...($<HTMLInputElement>('files').files ?? [])];
     if (!files.length) throw new SettingError('Pick the model files first (config.json, *.safetensors, tokenizer.json).');
-    return { model: files, quant };
+    return { model: files, quant, embedding };
   }
-  return { model: choice, quant, token };
+  return { model: choice, quant, token, embedding };
 }
 
 /** Reads settings; a bad one is said beside its section (nothing starts) and gives null. */
@@ -316,7 +318,8 @@ async function load(): Promise<void> {
     }
     state.loaded = { key: model.key, fromCache: model.fromCache, name: model.name };
     $('model-info').textContent = `${model.name ?? 'Model'}: ${model.layers} layers, hidden ${model.hiddenSize}, vocabulary ${model.vocabSize}` +
-      `${model.quant ? `, ${model.quant.codebook}${model.quant.bits} in groups of ${model.quant.groupSize}${model.quant.calibrate === 'icq' ? ' with ICQ' : ''}` : ', f32'}; ` +
+      `${model.quant ? `, ${model.quant.codebook}${model.quant.bits} in groups of ${model.quant.groupSize}${model.quant.calibrate === 'icq' ? ' with ICQ' : ''}` : ', f32'}` +
+      `${model.embedding === 'quantized' ? ', its embedding too' : ''}; ` +
       `${model.fromCache ? 'read from this browser\'s storage' : 'downloaded and quantized'} in ${duration((performance.now() - t0) / 1000)}` +
       `${model.hasTokenizer ? '' : '. It has no tokenizer.json, which this page needs.'}` +
       `. Matrix multiplies: ${model.matmul.kind === 'f16-matrix' ? 'f16 on the GPU\'s matrix units' : 'f32'} (${model.matmul.why}).`;
@@ -480,12 +483,14 @@ async function download(name: string, files: Record<string, ArrayBuffer>): Promi
 
 // --- stored entries ---
 
-/** 'http://…/models/qlora-web-demo-5m|nf-4-64-icq-f32-' → 'qlora-web-demo-5m · nf4 G64 ICQ'. */
+/** 'http://…/models/qlora-web-demo-5m|nf-4-64-icq-f32-' → 'qlora-web-demo-5m · nf4 G64 ICQ' (a key ending in
+ *  '-embed': ', low-bit embedding' after it). */
 function friendlyModel(key: string): string {
   const [name, spec = ''] = key.split('|');
   const [codebook, bits, group, calibrate] = spec.split('-');
   const short = name.replace(/^https?:\/\/[^/]+\/(models\/)?/, '').replace(/\/resolve\/.*$/, '');
-  return bits ? `${short} · ${codebook}${bits} G${group}${calibrate === 'icq' ? ' ICQ' : ''}` : short;
+  const embed = spec.endsWith('-embed') ? ', low-bit embedding' : '';
+  return bits ? `${short} · ${codebook}${bits} G${group}${calibrate === 'icq' ? ' ICQ' : ''}${embed}` : short;
 }
 
 function friendlyRun(runId: string, run: RunRecord | null): string {

@@ -96,6 +96,8 @@ export interface ModelInfo {
   /** The longest sequence the model takes (max_position_embeddings). */
   maxPositions: number;
   quant: QuantSpec | null;
+  /** How the token embedding is held: f32, or in the base's format (LoadRequest.embedding). */
+  embedding: 'f32' | 'quantized';
   hasTokenizer: boolean;
   seconds: number;
   /** The quantized GEMMs' path on this device (the f16 matrix units or f32) and why: Runtime.capabilities.matmul. */

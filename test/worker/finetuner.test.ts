@@ -41,7 +41,7 @@ describe('createFinetuner', () => {
     const cold = await ft.load({ model: files, quant: QUANT }, (p) => phases.add(p.phase));
     expect(cold.fromCache).toBe(false);
     expect([...phases].sort()).toEqual(['cache', 'download', 'quantize']);
-    expect(cold).toMatchObject({ layers: 2, hiddenSize: 64, vocabSize: 256, hasTokenizer: true, quant: QUANT });
+    expect(cold).toMatchObject({ layers: 2, hiddenSize: 64, vocabSize: 256, hasTokenizer: true, quant: QUANT, embedding: 'f32', matmul: { kind: 'f32' } });
     const warm = await ft.load({ model: files, quant: QUANT });
     expect(warm.fromCache).toBe(true);
     expect(warm.key).toBe(cold.key);
