@@ -192,10 +192,12 @@ function duration(seconds: number): string {
 function showLoadProgress(p: Progress): void {
   if (p.message) say('model', p.message);
   if (p.phase !== 'download' && p.phase !== 'quantize' && p.phase !== 'cache') return;
+  // A sharded download counts every shard on one bar.
+  const { loaded, total } = p.phase === 'download' && p.overall ? p.overall : p;
   const bar = $<HTMLProgressElement>(`bar-${p.phase}`);
-  bar.max = p.total ?? 1;
-  bar.value = p.total ? p.loaded : 0;
-  $(`txt-${p.phase}`).textContent = p.phase === 'quantize' ? `${p.loaded} / ${p.total} linears` : `${formatBytes(p.loaded)}${p.total ? ` / ${formatBytes(p.total)}` : ''}`;
+  bar.max = total ?? 1;
+  bar.value = total ? loaded : 0;
+  $(`txt-${p.phase}`).textContent = p.phase === 'quantize' ? `${loaded} / ${total} linears` : `${formatBytes(loaded)}${total ? ` / ${formatBytes(total)}` : ''}`;
 }
 
 function showEvalProgress(label: string) {

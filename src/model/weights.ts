@@ -54,6 +54,9 @@ export interface LoadProgress {
   file: string;
   loaded: number;
   total: number | null;
+  /** download: bytes read across every shard so far, of the model's (one file: its size; shards: the index's
+   *  total_size, the tensors' bytes, which the files' headers exceed a little; null where unknown). */
+  overall?: { loaded: number; total: number | null };
 }
 
 export interface LoadOptions {
@@ -107,9 +110,12 @@ const INDEX = 'model.safetensors.index.json';
 
 /** The safetensors files to read — model.safetensors (already opened), or the shards an index names — and the file
  *  each tensor should come from (for errors about missing ones). */
-async function shardList(source: ModelSource): Promise<{ shards: { file: string; opened: SourceFile | null }[]; fileOf: (tensor: string) => string }> {
+/** The checkpoint's files (the first opened when it is one file), where each tensor comes from (for messages), and
+ *  the model's bytes as the index states them (its metadata.total_size: the tensors' bytes, a little under the files'),
+ *  or null. */
+async function shardList(source: ModelSource): Promise<{ shards: { file: string; opened: SourceFile | null }[]; fileOf: (tensor: string) => string; totalBytes: number | null }> {
   const single = await source.file('model.safetensors');
-  if (single) return { shards: [{ file: 'model.safetensors', opened: single }], fileOf: () => 'model.safetensors' };
+  if (single) return { shards: [{ file: 'model.safetensors', opened: single }], fileOf: () => 'model.safetensors', totalBytes: single.size };
   const index = await readJson(source, INDEX);
   if (!index) throw new ModelFormatError('model.safetensors', `neither it nor ${INDEX} is in ${source.name}`);
   const map = index.weight_map;
@@ -120,9 +126,11 @@ async function shardList(source: ModelSource): Promise<{ shards: { file: string;
     }
   }
   const files = map as Record<string, string>;
+  const total = (index.metadata as { total_size?: unknown } | undefined)?.total_size;
   return {
     shards: [...new Set(Object.values(files))].map((file) => ({ file, opened: null })),
     fileOf: (tensor) => (files[tensor] ? `${files[tensor]} (by ${INDEX})` : INDEX),
+    totalBytes: typeof total === 'number' && Number.isFinite(total) && total > 0 ? total : null,
   };
 }
 
@@ -164,14 +172,17 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
     for (const w of linears.values()) freeLinear(rt, w);
   };
   try {
-    const { shards, fileOf } = await shardList(source);
+    const { shards, fileOf, totalBytes } = await shardList(source);
+    const overall = { loaded: 0, total: totalBytes };
     for (const { file, opened } of shards) {
       const f = opened ?? (await source.file(file));
       if (!f) throw new ModelFormatError(file, `not found in ${source.name} (${INDEX} names it)`);
+      if (shards.length === 1) overall.total = f.size;
       let loaded = 0;
       const progress = (n: number) => {
         loaded += n;
-        options.onProgress?.({ phase: 'download', file, loaded, total: f.size });
+        overall.loaded += n;
+        options.onProgress?.({ phase: 'download', file, loaded, total: f.size, overall: { ...overall } });
       };
       const stored = manifest ? new QuantizedReader(rt, manifest.quant, file) : null;
       for await (const t of readSafetensors(f.stream(), file, f.size, progress)) {

@@ -9,6 +9,7 @@ import { Runtime, type DeviceOptions, type RuntimeOptions } from '../gpu';
 import {
   blobSource, directoryFiles, exportAdapter, hubUrl, exportDense, exportQuantized, hubSource, importAdapter, LlamaModel, loadTokenizer,
   mergeAdapters, perplexity, generateTokens, urlSource, type ModelSource, type TextTokenizer,
+  type LoadProgress,
 } from '../model';
 import type { QuantSpec } from '../quant';
 import { cacheKey, checkpointFromFiles, loadCachedModel, ModelCache, saveCheckpoint, StorageQuotaError, type CacheProblem } from '../storage';
@@ -333,7 +334,7 @@ export class FinetuneEngine {
     };
     const quant = this.quantOf(request);
     const key = quant ? cacheKey(source, quant, request.quantizeLmHead, request.embedding) : `${source.name}|f32`;
-    const onProgress = (p: { phase: 'download' | 'quantize'; file: string; loaded: number; total: number | null }) => report({ ...p });
+    const onProgress = (p: LoadProgress) => report({ ...p });
     const useCache = this.cache && quant && request.cache !== false;
     const say = (message: string) => report({ phase: 'cache', loaded: 0, total: null, message });
     if (!useCache) return withTokenizer(await LlamaModel.load(rt, source, { quant, quantizeLmHead: request.quantizeLmHead, embedding: request.embedding, onProgress, signal }), false);

@@ -14,10 +14,12 @@ interface Counted {
   message?: string;
 }
 
-/** Bytes of `file` downloaded. */
+/** Bytes of `file` downloaded; `overall`: across every shard of the model so far, of the model's (the index's
+ *  total_size for shards, a little under the files' bytes; null where unknown). */
 export interface DownloadProgress extends Counted {
   phase: 'download';
   file: string;
+  overall?: { loaded: number; total: number | null };
 }
 
 /** Linears quantized; `file` is the weight being quantized. */

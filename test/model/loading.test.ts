@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   blobSource, expectedTensors, LlamaModel, loadTokenizer, ModelFormatError, parseLlamaConfig, parseSafetensorsHeader, readSafetensors,
-  ropeInvFreq, UnsupportedModelError, type LlamaConfig,
+  ropeInvFreq, UnsupportedModelError, type LlamaConfig, type LoadProgress,
 } from '../../src/model';
 import { relativeError, testRuntime } from '../helpers/gpu';
 import { Rng } from '../helpers/rng';
@@ -156,7 +156,7 @@ describe('loading rejects bad input and frees what it allocated', () => {
     const weightMap = Object.fromEntries(Object.entries(shards).flatMap(([file, ts]) => ts.map((t) => [t.name, file])));
     const sharded = blobSource('sharded', {
       'config.json': new Blob([JSON.stringify(CONFIG)]),
-      'model.safetensors.index.json': new Blob([JSON.stringify({ metadata: {}, weight_map: weightMap })]),
+      'model.safetensors.index.json': new Blob([JSON.stringify({ metadata: { total_size: 4 * tensors.reduce((a, t) => a + t.data.length, 0) }, weight_map: weightMap })]),
       ...Object.fromEntries(Object.entries(shards).map(([file, ts]) => [file, new Blob([writeSafetensors(ts) as Uint8Array<ArrayBuffer>])])),
     });
     const logitsOf = async (model: LlamaModel) => {
@@ -168,9 +168,17 @@ describe('loading rejects bad input and frees what it allocated', () => {
       model.dispose();
       return out;
     };
-    const a = await logitsOf(await LlamaModel.load(rt, sharded));
+    const progress: LoadProgress[] = [];
+    const a = await logitsOf(await LlamaModel.load(rt, sharded, { onProgress: (p) => progress.push(p) }));
     const b = await logitsOf(await LlamaModel.load(rt, blobSource('single', files(CONFIG, tensors))));
     expect(a).toEqual(b);
+    // One count across both shards, against the index's total_size (the tensors' bytes; the headers add a little).
+    const downloads = progress.filter((p) => p.phase === 'download');
+    const last = downloads[downloads.length - 1].overall!;
+    expect(new Set(downloads.map((p) => p.file)).size).toBe(2);
+    expect(downloads.every((p, i) => i === 0 || p.overall!.loaded > downloads[i - 1].overall!.loaded)).toBe(true);
+    expect(last.total).toBe(4 * tensors.reduce((n, t) => n + t.data.length, 0));
+    expect(last.loaded).toBe(Object.values(shards).reduce((n, ts) => n + writeSafetensors(ts).length, 0));
   });
 
   it('a malformed header length', async () => {
