@@ -3,10 +3,10 @@
 // (src/matmul/matrix-units.ts f16ProductBound), then the quantized GEMMs' TFLOP/s beside the f32 path.
 import type { Runtime, Step, Tensor } from '../src/gpu';
 import {
-  DEFAULT_MATRIX_TILES, freeMatrixRows, prepareMatrixRows, quantMatmul, quantMatmulBackward, recordMatrixGemm,
+  DEFAULT_MATRIX_TILES, freeMatrixRows, prepareMatrixRows, quantMatmul, quantMatmulBackward, recordMatrixGemm, seededCodesWeight,
   worstOverF16Bound, type MatrixTiles,
 } from '../src/matmul';
-import { dequantize, dequantizeStats, doubleQuantizeStats, freeQuantized, packCodes, type Bits, type QuantizedWeight, type QuantSpec } from '../src/quant';
+import { freeQuantized, type Bits, type QuantizedWeight, type QuantSpec } from '../src/quant';
 import { result, seededUniforms, timeLaunch, type BenchResult } from './harness';
 import { collector } from './quant-suite';
 
@@ -24,25 +24,9 @@ function lcg(seed: number) {
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
 }
 
-/** A weight of random codes and statistics, with its float64-exact dense form. */
+/** A weight of seeded random codes and statistics in pooled tensors, with its float64-exact dense form. */
 function randomCodesWeight(rt: Runtime, out: number, inF: number, spec: QuantSpec, seed: number) {
-  const next = lcg(seed);
-  const codes = Uint8Array.from({ length: out * inF }, () => Math.floor(next() * (1 << spec.bits)));
-  const groups = (out * inF) / spec.groupSize;
-  let stats: Float32Array = Float32Array.from({ length: 2 * groups }, (_, i) => (i % 2 === 0 ? 0.005 + 0.05 * next() : 0.05 * (next() - 0.5)));
-  const qw: QuantizedWeight = {
-    name: 'w', spec, out, inFeatures: inF,
-    codes: rt.upload(packCodes(codes, out, inF, spec.bits), [out, (inF / 32) * spec.bits], 'w.codes'),
-    stats: null as unknown as Tensor,
-  };
-  if (spec.doubleQuant) {
-    const dq = doubleQuantizeStats(stats);
-    stats = dequantizeStats(dq.packed, dq.blocks, groups);
-    Object.assign(qw, { stats: rt.upload(dq.packed, [dq.packed.length], 'w.stats8'), statBlocks: rt.upload(dq.blocks, [dq.blocks.length / 4, 4], 'w.blocks') });
-  } else {
-    Object.assign(qw, { stats: rt.upload(stats, [out, inF / spec.groupSize, 2], 'w.stats') });
-  }
-  return { qw, dense: dequantize(codes, stats, out, inF, spec) };
+  return seededCodesWeight(out, inF, spec, lcg(seed), (shape, label, data) => rt.upload(data, shape, label));
 }
 
 /** Every format (nf/int, 2/3/4 bits, G 32/64/128, with and without DQ statistics), both directions, both epilogues

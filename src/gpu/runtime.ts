@@ -20,6 +20,10 @@ const ARRAY_OF: Record<DType, new (b: ArrayBuffer) => TypedArray> = {
   i32: Int32Array,
 };
 
+function dtypeOf(data: TypedArray): DType {
+  return data instanceof Float32Array ? 'f32' : data instanceof Uint32Array ? 'u32' : 'i32';
+}
+
 export interface RuntimeOptions extends DeviceOptions {
   /** Called once if the device is lost; every later call on the runtime throws DeviceLostError. */
   onDeviceLost?: (error: DeviceLostError) => void;
@@ -100,6 +104,12 @@ export class Runtime {
     return new Runtime(acquired, options, path);
   }
 
+  /** The quantized GEMMs' path as it stands (read on every matmul's recording, so not a copy; capabilities.matmul is
+   *  one). */
+  get matmulPath(): Readonly<MatmulPath> {
+    return this.path;
+  }
+
   /** What the device offers and the paths taken. */
   get capabilities(): Capabilities {
     const has = (f: string) => this.features.has(f);
@@ -152,7 +162,7 @@ export class Runtime {
 
   /** A new tensor holding `data` (its length must equal the shape's element count). */
   upload(data: TypedArray, shape: readonly number[], label = 'tensor'): Tensor {
-    const dtype: DType = data instanceof Float32Array ? 'f32' : data instanceof Uint32Array ? 'u32' : 'i32';
+    const dtype = dtypeOf(data);
     if (data.length !== numel(shape)) {
       throw new RangeError(`upload '${label}': ${data.length} values do not fill shape [${shape.join(', ')}]`);
     }
@@ -183,7 +193,7 @@ export class Runtime {
   privateTensor(shape: readonly number[], label: string, data?: TypedArray, dtype: DType = 'f32'): Tensor {
     this.assertAlive();
     checkShape(shape, label);
-    const kind: DType = data ? (data instanceof Float32Array ? 'f32' : data instanceof Uint32Array ? 'u32' : 'i32') : dtype;
+    const kind = data ? dtypeOf(data) : dtype;
     const bytes = numel(shape) * BYTES_PER_ELEMENT[kind];
     if (data && data.byteLength !== bytes) throw new RangeError(`privateTensor '${label}': ${data.length} values do not fill shape [${shape.join(', ')}]`);
     const buffer = this.device.createBuffer({ size: Math.max(4, Math.ceil(bytes / 4) * 4), usage: STORAGE_USAGE, mappedAtCreation: !!data, label });

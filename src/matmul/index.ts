@@ -7,6 +7,6 @@ export { recordGemm, type GemmDims, type GemmTiles } from './launch';
 export { quantGather } from './gather';
 export { weightBindings } from './quantized-format';
 export {
-  DEFAULT_MATRIX_TILES, f16ProductBound, freeMatrixRows, prepareMatrixPath, prepareMatrixRows, recordMatrixGemm, worstOverF16Bound,
+  DEFAULT_MATRIX_TILES, f16ProductBound, freeMatrixRows, prepareMatrixPath, prepareMatrixRows, recordMatrixGemm, seededCodesWeight, worstOverF16Bound,
   type MatrixRows, type MatrixTiles,
 } from './matrix-units';

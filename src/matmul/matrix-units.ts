@@ -61,7 +61,7 @@ export function worstOverF16Bound(
 
 /** Whether the quantized GEMM of these shapes takes the matrix path on this runtime. */
 export function onMatrixPath(rt: Runtime, M: number, K: number, gemvMaxRows: number): boolean {
-  return rt.capabilities.matmul.kind === 'f16-matrix' && M > gemvMaxRows && K % 4 === 0;
+  return rt.matmulPath.kind === 'f16-matrix' && M > gemvMaxRows && K % 4 === 0;
 }
 
 /** A GEMM input made ready for the matrix kernel: its rows' scales and, for AGLOBAL tilings, its scaled f16 copy. */
@@ -96,7 +96,7 @@ export function freeMatrixRows(rt: Runtime, rows: MatrixRows): void {
 
 /** matmul_mma.wgsl's template values for this weight, direction and A (LAYOUT set by matrixKernel). */
 function matrixValues(rt: Runtime, w: Pick<QuantizedWeight, 'spec' | 'statBlocks'>, transB: boolean, tiles: MatrixTiles, aglobal: boolean) {
-  const config = rt.capabilities.matmul.config!;
+  const config = rt.matmulPath.config!;
   const format = formatValues(w, true);
   const unrollable = tiles.FN === 4 && (tiles.FM === 2 || tiles.FM === 4);
   if (tiles.UNROLL && !unrollable) throw new RangeError(`matrix tiling ${JSON.stringify(tiles)}: UNROLL needs FN = 4 and FM 2 or 4`);
@@ -163,7 +163,7 @@ export async function recordMatrixGemm(
  *  tiling) now rather than on the first GEMM, so the path is settled before the model is used; nothing on the f32
  *  path. Resolves with the path the runtime is on afterwards. */
 export async function prepareMatrixPath(rt: Runtime, w: Pick<QuantizedWeight, 'spec' | 'statBlocks'>) {
-  if (rt.capabilities.matmul.kind === 'f16-matrix') {
+  if (rt.matmulPath.kind === 'f16-matrix') {
     for (const transB of [true, false]) await variantChecked(rt, w.spec, !!w.statBlocks, transB, DEFAULT_MATRIX_TILES);
   }
   return rt.capabilities.matmul;
@@ -191,7 +191,30 @@ function variantChecked(rt: Runtime, spec: QuantSpec, dq: boolean, transB: boole
     );
     byVariant.set(key, check);
   }
-  return check.then((ok) => ok && rt.capabilities.matmul.kind === 'f16-matrix');
+  return check.then((ok) => ok && rt.matmulPath.kind === 'f16-matrix');
+}
+
+/** A weight of seeded random codes and statistics (s ∈ [0.01, 0.05), o ∈ [−0.025, 0.025)), its tensors made by `make`,
+ *  with its float64-exact dense form: the matrix kernels' checks, here and on the GPU machine. */
+export function seededCodesWeight(
+  out: number, inF: number, spec: QuantSpec, next: () => number, make: (shape: number[], label: string, data: Float32Array | Uint32Array) => Tensor, name = 'w',
+): { qw: QuantizedWeight; dense: Float32Array } {
+  const codes = Uint8Array.from({ length: out * inF }, () => Math.floor(next() * (1 << spec.bits)));
+  const groups = (out * inF) / spec.groupSize;
+  let stats: Float32Array = Float32Array.from({ length: 2 * groups }, (_, i) => (i % 2 === 0 ? 0.01 + 0.04 * next() : 0.05 * (next() - 0.5)));
+  const codesT = make([out, (inF / 32) * spec.bits], `${name} codes`, packCodes(codes, out, inF, spec.bits));
+  let qw: QuantizedWeight;
+  if (spec.doubleQuant) {
+    const dq = doubleQuantizeStats(stats);
+    stats = dequantizeStats(dq.packed, dq.blocks, groups);
+    qw = {
+      name, spec, out, inFeatures: inF, codes: codesT,
+      stats: make([dq.packed.length], `${name} stats`, dq.packed), statBlocks: make([dq.blocks.length / 4, 4], `${name} blocks`, dq.blocks),
+    };
+  } else {
+    qw = { name, spec, out, inFeatures: inF, codes: codesT, stats: make([out, inF / spec.groupSize, 2], `${name} stats`, stats) };
+  }
+  return { qw, dense: dequantize(codes, stats, out, inF, spec) };
 }
 
 /** A small seeded problem through one variant, against float64 on the CPU: the worst output's error over its
@@ -203,9 +226,6 @@ async function selfCheck(rt: Runtime, spec: QuantSpec, transB: boolean, tiles: M
   const [M, out, inF] = [77, 160, 256];
   let seed = 0x9e3779b9;
   const next = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
-  const codes = Uint8Array.from({ length: out * inF }, () => Math.floor(next() * (1 << spec.bits)));
-  const groups = (out * inF) / spec.groupSize;
-  let stats: Float32Array = Float32Array.from({ length: 2 * groups }, (_, i) => (i % 2 === 0 ? 0.01 + 0.04 * next() : 0.05 * (next() - 0.5)));
   const made: Tensor[] = [];
   const own = (shape: number[], label: string, data?: Float32Array | Uint32Array, dtype: 'f32' | 'u32' = 'f32') => {
     const t = rt.privateTensor(shape, label, data, dtype);
@@ -213,19 +233,7 @@ async function selfCheck(rt: Runtime, spec: QuantSpec, transB: boolean, tiles: M
     return t;
   };
   try {
-    const codesT = own([out, (inF / 32) * spec.bits], 'self-check codes', packCodes(codes, out, inF, spec.bits));
-    let qw: QuantizedWeight;
-    if (spec.doubleQuant) {
-      const dq = doubleQuantizeStats(stats);
-      stats = dequantizeStats(dq.packed, dq.blocks, groups);
-      qw = {
-        name: 'self-check', spec, out, inFeatures: inF, codes: codesT,
-        stats: own([dq.packed.length], 'self-check stats', dq.packed), statBlocks: own([dq.blocks.length / 4, 4], 'self-check blocks', dq.blocks),
-      };
-    } else {
-      qw = { name: 'self-check', spec, out, inFeatures: inF, codes: codesT, stats: own([out, inF / spec.groupSize, 2], 'self-check stats', stats) };
-    }
-    const dense = dequantize(codes, stats, out, inF, spec);
+    const { qw, dense } = seededCodesWeight(out, inF, spec, next, own, 'self-check');
     const [N, K] = transB ? [out, inF] : [inF, out];
     const a = Float32Array.from({ length: M * K }, (_, i) => (next() - 0.5) * 2 ** ((Math.floor(i / K) % 41) - 20));
     const c0 = Float32Array.from({ length: M * N }, () => next() - 0.5);

@@ -11,8 +11,6 @@ import { checkScale, gemmTiling, gemvKernel, gemvParams, recordGemm, type GemmTi
 import { DEFAULT_MATRIX_TILES, freeMatrixRows, onMatrixPath, prepareMatrixRows, recordMatrixGemm } from './matrix-units';
 import { formatValues, weightBindings } from './quantized-format';
 
-export { formatValues } from './quantized-format';
-
 export interface QuantMatmulOptions {
   /** Add into the output instead of overwriting it. */
   accumulate?: boolean;
@@ -41,7 +39,7 @@ export interface QuantMatmulOptions {
    *  has the 'subgroups' feature and its smallest subgroup holds lanesPerRow invocations; true demands it. */
   subgroups?: boolean;
   /** M > 8 only: the f16 matrix units (src/matmul/matrix-units.ts) or not. Default: where the runtime's matmul
-   *  path is 'f16-matrix' (rt.capabilities.matmul) and no f32 tiling (tile, tileN, depth) is given; true demands it
+   *  path is 'f16-matrix' (rt.matmulPath) and no f32 tiling (tile, tileN, depth) is given; true demands it
    *  (a ShapeError where it cannot run). */
   matrix?: boolean;
   /** Ŵ is stacked from parts (stackQuantized) of these row counts: Y then holds each part's [M, rows] block
@@ -185,16 +183,11 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
   const M = rowsOf(x, w.inFeatures, 'input', op);
   if (rowsOf(y, w.out, 'output', op) !== M) throw new ShapeError(`${op}: output '${y.label}' has ${y.shape[0]} rows, input has ${M}`);
   const starts = options.parts ? partStarts(w, options.parts, op) : [0];
-  if (await matrixForward(rt, step, x, w, y, M, options, op)) return;
+  if (await matrixForward(rt, step, x, w, y, M, starts, options, op)) return;
   if (M > GEMV_MAX_ROWS && options.parts && options.parts.length > 1) {
     // One GEMM per part, over row views of the weight and the part's block of Y.
-    const align = rt.device.limits.minStorageBufferOffsetAlignment;
-    const blocks = outputBlocks(y, options.parts);
-    for (const [i, rows] of options.parts.entries()) {
-      const offset = blocks[i].byteOffset;
-      if (offset % align !== 0) throw new ShapeError(`${op}: part ${i}'s block of '${y.label}' starts at byte ${offset}, not a multiple of the device's minStorageBufferOffsetAlignment ${align}`);
-      const part = rowView(rt, w, starts[i], rows, `${w.name}[${i}]`);
-      await quantMatmul(rt, step, x, part, blocks[i], { ...options, parts: undefined });
+    for (const { weight, out } of partOutputs(rt, w, y, options.parts, starts, op)) {
+      await quantMatmul(rt, step, x, weight, out, { ...options, parts: undefined });
     }
     return;
   }
@@ -232,30 +225,37 @@ export async function quantMatmul(rt: Runtime, step: Step, x: Tensor, w: Quantiz
 function wantsMatrix(rt: Runtime, M: number, K: number, options: QuantMatmulOptions, op: string): boolean {
   const possible = onMatrixPath(rt, M, K, GEMV_MAX_ROWS);
   if (options.matrix && !possible) {
-    const path = rt.capabilities.matmul;
-    throw new ShapeError(`${op}: the f16 matrix path needs M > ${GEMV_MAX_ROWS}, a reduction length that is a multiple of 4 and a device on it (M = ${M}, K = ${K}; ${path.why})`);
+    throw new ShapeError(`${op}: the f16 matrix path needs M > ${GEMV_MAX_ROWS}, a reduction length that is a multiple of 4 and a device on it (M = ${M}, K = ${K}; ${rt.matmulPath.why})`);
   }
   const f32Tiling = options.tile !== undefined || options.tileN !== undefined || options.depth !== undefined;
   return options.matrix ?? (possible && !f32Tiling);
 }
 
+/** Each part of a (stacked) weight as a row view, with its block of Y, checked to start at a bindable offset; one part:
+ *  the weight and Y themselves. */
+function partOutputs(rt: Runtime, w: QuantizedWeight, y: Tensor, parts: readonly number[], starts: readonly number[], op: string) {
+  if (parts.length === 1) return [{ weight: w, out: y }];
+  const align = rt.device.limits.minStorageBufferOffsetAlignment;
+  const blocks = outputBlocks(y, parts);
+  return parts.map((rows, i) => {
+    const offset = blocks[i].byteOffset;
+    if (offset % align !== 0) throw new ShapeError(`${op}: part ${i}'s block of '${y.label}' starts at byte ${offset}, not a multiple of the device's minStorageBufferOffsetAlignment ${align}`);
+    return { weight: rowView(rt, w, starts[i], rows, `${w.name}[${i}]`), out: blocks[i] };
+  });
+}
+
 /** The forward on the matrix units, each part of a stacked weight into its block of Y, the rows' f16 scales found
  *  once: false (nothing recorded) where it does not take that path or a kernel failed its first self-check. */
-async function matrixForward(rt: Runtime, step: Step, x: Tensor, w: QuantizedWeight, y: Tensor, M: number, options: QuantMatmulOptions, op: string) {
+async function matrixForward(
+  rt: Runtime, step: Step, x: Tensor, w: QuantizedWeight, y: Tensor, M: number, starts: readonly number[], options: QuantMatmulOptions, op: string,
+) {
   if (!wantsMatrix(rt, M, w.inFeatures, options, op)) return false;
-  const parts = options.parts ?? [w.out];
-  const starts = blockStarts(parts);
-  const blocks = parts.length > 1 ? outputBlocks(y, parts) : [y];
-  const align = rt.device.limits.minStorageBufferOffsetAlignment;
-  for (const [i, b] of blocks.entries()) {
-    if (b.byteOffset % align !== 0) throw new ShapeError(`${op}: part ${i}'s block of '${y.label}' starts at byte ${b.byteOffset}, not a multiple of the device's minStorageBufferOffsetAlignment ${align}`);
-  }
+  const outputs = partOutputs(rt, w, y, options.parts ?? [w.out], starts, op);
   const rows = await prepareMatrixRows(rt, step, x, DEFAULT_MATRIX_TILES);
   try {
-    for (const [i, count] of parts.entries()) {
-      const part = parts.length > 1 ? rowView(rt, w, starts[i], count, `${w.name}[${i}]`) : w;
-      const dims = { M, N: count, K: w.inFeatures };
-      const recorded = await recordMatrixGemm(rt, step, dims, part, rows, blocks[i], { transB: true, alpha: options.scale, accumulate: options.accumulate });
+    for (const [i, { weight, out }] of outputs.entries()) {
+      const dims = { M, N: weight.out, K: w.inFeatures };
+      const recorded = await recordMatrixGemm(rt, step, dims, weight, rows, out, { transB: true, alpha: options.scale, accumulate: options.accumulate });
       if (!recorded) {
         if (i > 0) throw new Error(`${op}: the f16 matrix path was turned off between two parts of one weight`);
         return false;
