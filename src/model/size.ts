@@ -25,7 +25,8 @@ export function estimateModelSize(
   const embedQuantized = !!quant && embedding === 'quantized';
   const layer = linear(qd, h, true) + 2 * linear(kvd, h, true) + linear(h, qd, true) + 2 * linear(inter, h, true) + linear(h, inter, true) + 2 * 4 * h;
   const embed = linear(c.vocabSize, h, embedQuantized);
-  const head = c.tieWordEmbeddings && (embedQuantized || !quantizeLmHead) ? 0 : linear(c.vocabSize, h, quantizeLmHead || (c.tieWordEmbeddings && embedQuantized));
+  // A tied head is the embedding's table, unless quantizeLmHead made a quantized copy of an f32 one.
+  const head = c.tieWordEmbeddings && (embedQuantized || !quantizeLmHead) ? 0 : linear(c.vocabSize, h, quantizeLmHead);
   // What each 2-D tensor uploads: f32 as it arrives, or (stored) its codes where it is quantized.
   const upload = (elements: number, quantized: boolean) => (stored && quantized && quant ? (elements * bitsPerWeight(quant)) / 8 : 4 * elements);
   const uploads: [string, number][] = [

@@ -67,6 +67,9 @@ export interface LoadOptions {
   /** 'quantized': the token embedding in `quant`'s format too (a quarter to an eighth of f32's bytes; a tied LM head
    *  then reads the same codes, one copy for both). Default 'f32'. A stored quantized model says for itself. */
   embedding?: 'f32' | 'quantized';
+  /** Called with the model's estimated size (estimateModelSize) once config.json is read and before any weight is
+   *  requested: a check that throws stops the load there (the cache's quota check is one). */
+  beforeDownload?: (size: ModelSize) => void | Promise<void>;
   /** Store each layer's quantized q, k, v and its gate, up as one weight each, so decoding reads each set in
    *  one launch (default true; where the format and device alignment allow, see stackProblem). */
   stack?: boolean;
@@ -156,10 +159,12 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
   if (manifest && options.embedding !== undefined && (options.embedding === 'quantized') !== storedEmbed) {
     throw new ModelFormatError(MANIFEST, `the model is stored with its embedding ${storedEmbed ? 'quantized' : 'in f32'}: load it without 'embedding' (or with '${storedEmbed ? 'quantized' : 'f32'}')`);
   }
-  checkFits(rt, estimateModelSize(config, {
+  const size = estimateModelSize(config, {
     quant: manifest?.quant ?? options.quant, quantizeLmHead: manifest ? manifest.lmHeadQuantized : options.quantizeLmHead,
     embedding: manifest ? (storedEmbed ? 'quantized' : 'f32') : options.embedding, stored: !!manifest,
-  }));
+  });
+  checkFits(rt, size);
+  await options.beforeDownload?.(size);
   // A stored-quantized tied model may carry its own quantized LM head.
   if (manifest?.lmHeadQuantized && config.tieWordEmbeddings) expected.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
   const quant = manifest ? null : options.quant;

@@ -3,7 +3,7 @@
 // download and no quantization. A broken entry, or one whose files describe another spec, is a miss: the model is
 // loaded from the source again and re-stored. The finetuner loads through here too, adding its upstream check.
 import type { Runtime } from '../gpu';
-import { blobSource, estimateModelSize, exportQuantized, LlamaModel, loadConfig, readManifest, type LoadOptions, type ModelSource } from '../model';
+import { blobSource, exportQuantized, LlamaModel, readManifest, type LoadOptions, type ModelSize, type ModelSource } from '../model';
 import { specKey, type QuantSpec } from '../quant';
 import type { ModelCache } from './model-cache';
 
@@ -55,10 +55,12 @@ export async function loadCachedModel(rt: Runtime, source: ModelSource, cache: M
     onDropped?.(dropped);
     await cache.delete(key);
   }
-  // The entry's size from config.json against the quota, before any weight is downloaded.
-  const size = estimateModelSize(await loadConfig(source), { quant, quantizeLmHead, embedding: load.embedding });
-  await cache.checkSpace(size.weightBytes);
-  const model = await LlamaModel.load(rt, source, { ...load, quant, quantizeLmHead });
+  // The entry's estimated size against the quota, before any weight is downloaded.
+  const beforeDownload = async (size: ModelSize) => {
+    await load.beforeDownload?.(size);
+    await cache.checkSpace(size.weightBytes);
+  };
+  const model = await LlamaModel.load(rt, source, { ...load, quant, quantizeLmHead, beforeDownload });
   try {
     await cache.put(key, { ...(await exportQuantized(model)), ...(await extraFiles?.()) }, onStore);
   } catch (e) {
