@@ -54,7 +54,7 @@ function checkIec(linears: readonly LoraShape[], rank: number) {
 function checkParamBytes(rt: Runtime, counts: number[], rank: number) {
   const align = rt.device.limits.minStorageBufferOffsetAlignment / 4;
   const bytes = counts.reduce((a, n) => a + Math.ceil(n / align) * align, 0) * 4;
-  const limit = Math.min(rt.device.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
+  const limit = Math.min(rt.bufferLimits.maxStorageBufferBindingSize, rt.bufferLimits.maxBufferSize);
   if (bytes > limit) throw new AdapterConfigError('rank', `rank ${rank} needs ${bytes} bytes of parameters, more than one GPU buffer holds here (${limit})`);
 }
 
@@ -176,8 +176,10 @@ export class AdapterSet {
     return new AdapterSet(method, config, store, modules, groupSize);
   }
 
-  /** The module adapting the linear named `target` ('model.layers.0.self_attn.q_proj'), if any. */
+  /** The module adapting the linear named `target` ('model.layers.0.self_attn.q_proj'), if any. A disposed set
+   *  still attached to a model refuses here, before its freed buffers reach a submit. */
   get(target: string): AdapterModule | undefined {
+    if (this.disposed) throw new AdapterConfigError('adapters', 'this adapter set was disposed: detach it (model.adapters = null) or attach another before running the model');
     return this.modules.get(target);
   }
 
@@ -185,7 +187,12 @@ export class AdapterSet {
     return [...this.modules.keys()];
   }
 
+  /** True once dispose() has freed the set's buffers. */
+  disposed = false;
+
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.store.dispose();
   }
 }

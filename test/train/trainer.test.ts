@@ -38,6 +38,10 @@ describe('train', () => {
     expect(result.evals[1].loss).toBeLessThan(before.loss - 0.5);
     expect(result.steps[7].lr).toBeCloseTo(2e-2 * 0.5 * (1 + Math.cos((5 / 6) * Math.PI)), 9); // HF: update s uses λ(s), s = 7 of 8
     adapters.dispose();
+    // Training leaves its set attached: once disposed, running the model names that instead of a submit error.
+    await expect(evaluate(model, data)).rejects.toThrow(/adapter set was disposed/);
+    model.adapters = null;
+    expect(Number.isFinite((await evaluate(model, data)).loss)).toBe(true);
     model.dispose();
   });
 
