@@ -33,6 +33,8 @@ export interface BenchReport {
   training?: unknown;
   /** The cost of each adapter method (BENCH_SUITES=methodcost). */
   methodsCost?: unknown;
+  /** Each model size loaded, trained and decoded (BENCH_SUITES=sizes). */
+  sizes?: unknown[] | null;
   finetune?: unknown;
   /** onnxruntime-web's MatMulNBits beside ours (BENCH_SUITES=peers). */
   peers?: unknown;

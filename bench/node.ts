@@ -11,7 +11,8 @@
 // FINETUNE_VALID_TOKENS cuts the validation split short for a smoke test), methodcost (each adapter method's step
 // time and peak bytes on the TinyLlama shape: the cost of IEC and pooling), peers (onnxruntime-web's 4-bit
 // MatMulNBits beside our int4 G64 matmul on the same shapes; ORT_DIR holds its WebGPU bundle and wasm, default
-// .device/ort).
+// .device/ort), sizes (SmolLM2-135M to Llama-3.1-8B shapes written as bf16 checkpoints and loaded, trained and decoded:
+// bench/sizes-suite.ts; BENCH_SIZES picks them).
 import { writeFileSync } from 'node:fs';
 import { Runtime, setNodeDawnFlags, type Precision } from '../src/gpu';
 import { matrixSelfCheck, runMatrixGemm, type MatrixCheck } from './matrix-suite';
@@ -28,6 +29,7 @@ import { microLlamaLoss, runModelSuite, type CorpusLoss } from './model-suite';
 import { formatPeerRow, peerCases, runMatMulNBitsPeer, type PeerRow } from './peers/matmulnbits-peer';
 import { loadOrtNode } from './peers/ort-node';
 import { runMethodsCost, runMicroFinetune, runTrainingBench, type FinetuneReport } from './train-suite';
+import { runSizesSuite, type SizeRow } from './sizes-suite';
 
 declare const __COMMIT__: string;
 
@@ -97,6 +99,7 @@ const corpusDir = process.env.CORPUS_DIR;
 const microLoss: CorpusLoss[] = suites.has('micro') && microDir && corpusDir ? await microLlamaLoss(rt, microDir, corpusDir) : [];
 const training = suites.has('train') ? await runTrainingBench(rt, scale, log) : null;
 const methodsCost = suites.has('methodcost') ? await runMethodsCost(rt, scale, log) : null;
+const sizes: SizeRow[] | null = suites.has('sizes') ? await runSizesSuite(rt, scale, log) : null;
 const finetune: FinetuneReport | null = suites.has('finetune') && microDir && corpusDir
   ? await runMicroFinetune(rt, microDir, corpusDir, Number(process.env.FINETUNE_STEPS ?? (isCpu ? 4 : 400)), Number(process.env.FINETUNE_VALID_TOKENS ?? Infinity))
   : null;
@@ -137,6 +140,7 @@ const report: BenchReport = {
   microLlamaLoss: microLoss,
   training,
   methodsCost,
+  sizes,
   finetune,
   peers,
   capabilities: rt.capabilities,

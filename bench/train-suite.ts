@@ -41,7 +41,7 @@ function family(label: string, rank: number): string {
   return name === 'matmul' && dims.includes(rank) ? 'matmul (LoRA)' : name;
 }
 
-function randomRows(count: number, seq: number, vocab: number, seed: number): Example[] {
+export function randomRows(count: number, seq: number, vocab: number, seed: number): Example[] {
   let s = seed >>> 0;
   return Array.from({ length: count }, () => {
     const ids = Array.from({ length: seq }, () => {
