@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import type { Runtime, Tensor } from '../src/gpu';
 import { byteLength } from '../src/gpu';
 import {
-  argmax, generateTokens, LlamaModel, loadTokenizer, nodeDirSource, parseLlamaConfig, perplexity, stackLinears, type LayerWeights, type LinearWeight,
-  type LlamaConfig, type LlamaWeights,
+  argmax, generateTokens, LlamaModel, pieces, loadTokenizer, nodeDirSource, parseLlamaConfig, perplexity, stackLinears, type LayerWeights, type LinearWeight,
+  type LlamaConfig, type LlamaWeights, type WholeWeight,
 } from '../src/model';
 import { quantize, type QuantSpec } from '../src/quant';
 import { readCorpus, splitCorpus } from './corpus';
@@ -49,8 +49,8 @@ export async function randomWeights(rt: Runtime, c: LlamaConfig, spec: QuantSpec
 }
 
 function linearBytes(w: LinearWeight): number {
-  if (w.kind === 'dense') return byteLength(w.weight);
-  return byteLength(w.weight.codes) + byteLength(w.weight.stats) + (w.weight.statBlocks ? byteLength(w.weight.statBlocks) : 0);
+  return pieces(w).reduce((a, { part }) => a + (part.kind === 'dense' ? byteLength(part.weight)
+    : byteLength(part.weight.codes) + byteLength(part.weight.stats) + (part.weight.statBlocks ? byteLength(part.weight.statBlocks) : 0)), 0);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -165,13 +165,13 @@ export async function runModelSuite(rt: Runtime, scale: 'gpu' | 'cpu', copyGBs: 
   // weights against the same weights stacked as the loader does by default (one launch per set), alternated
   // twice: this suite does not ramp clocks, and recording gets faster as the JIT warms up.
   const quantizedHead = async (w: LlamaWeights, s = spec): Promise<LinearWeight> =>
-    ({ kind: 'quantized', name: 'lm_head', out: config.vocabSize, in: config.hiddenSize, weight: await quantize(rt, w.lmHead.weight as Tensor, s, 'lm_head') });
+    ({ kind: 'quantized', name: 'lm_head', out: config.vocabSize, in: config.hiddenSize, weight: await quantize(rt, (w.lmHead as WholeWeight).weight as Tensor, s, 'lm_head') });
   const f32Head = weights.lmHead;
   weights.lmHead = await quantizedHead(weights);
   const stackedWeights = await randomWeights(rt, config, spec); // the same seeds: the same weights
   const stackedF32Head = stackedWeights.lmHead;
   stackedWeights.lmHead = await quantizedHead(stackedWeights);
-  rt.free(stackedF32Head.weight as Tensor);
+  rt.free((stackedF32Head as WholeWeight).weight as Tensor);
   stackLinears(rt, stackedWeights);
   const stacked = LlamaModel.fromWeights(rt, stackedWeights);
   const results: BenchResult[] = [];
@@ -184,14 +184,14 @@ export async function runModelSuite(rt: Runtime, scale: 'gpu' | 'cpu', copyGBs: 
   stackedWeights.lmHead = f32Head;
   results.push(...(await decodeAndPrefill(rt, stacked, `${name}, nf4 G64, f32 LM head`, bandwidth, scale, log)));
   stackedWeights.lmHead = nf4Head;
-  rt.free(f32Head.weight as Tensor);
+  rt.free((f32Head as WholeWeight).weight as Tensor);
   stacked.dispose();
   // Double-quantized statistics (8-bit), LM head included: fewer bytes per token.
   const dqSpec: QuantSpec = { ...spec, doubleQuant: true };
   const dqWeights = await randomWeights(rt, config, dqSpec);
   const dqHead = dqWeights.lmHead;
   dqWeights.lmHead = await quantizedHead(dqWeights, dqSpec);
-  rt.free(dqHead.weight as Tensor);
+  rt.free((dqHead as WholeWeight).weight as Tensor);
   stackLinears(rt, dqWeights);
   const dqModel = LlamaModel.fromWeights(rt, dqWeights);
   results.push(...(await decodeAndPrefill(rt, dqModel, `${name}, nf4 G64 DQ, nf4 DQ LM head`, bandwidth, scale, log)));

@@ -1,8 +1,10 @@
-// Embedding gather: out[t, c] = table[ids[t], c] for t < tokens, c < hidden.
+// Embedding gather: out[t, c] = table[ids[t] − first, c] for t < tokens, c < hidden, where first ≤ ids[t] < end
+// (a table split into row blocks: each block holds rows [first, first + vocab) and writes only its tokens).
 // One invocation per output element; grids past 65535 workgroups fold into y.
-// Ids were range-checked on the CPU; an id ≥ vocab still reads row vocab−1 rather than out of bounds.
+// Ids were range-checked on the CPU; the last block (end = 2^32 − 1) reads an id past it as its last row rather than
+// out of bounds.
 
-struct Params { tokens: u32, hidden: u32, vocab: u32, _pad: u32 }
+struct Params { tokens: u32, hidden: u32, vocab: u32, first: u32, end: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ids: array<u32>;
@@ -14,7 +16,8 @@ fn gather(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups:
           @builtin(local_invocation_index) lid: u32) {
   let i = (wg.y * groups.x + wg.x) * 256u + lid;
   if (i >= p.tokens * p.hidden) { return; }
-  let t = i / p.hidden;
-  let row = min(ids[t], p.vocab - 1u);
+  let id = ids[i / p.hidden];
+  if (id < p.first || id >= p.end) { return; }
+  let row = min(id - p.first, p.vocab - 1u);
   out[i] = table[row * p.hidden + i % p.hidden];
 }

@@ -27,10 +27,11 @@ export class BufferPool {
   private readonly inUse = new Set<GPUBuffer>();
   readonly stats: PoolStats = { bytesAllocated: 0, bytesInUse: 0, reused: 0, created: 0 };
 
-  constructor(private readonly device: GPUDevice) {}
+  /** `maxBufferSize`: the largest buffer handed out (the device's limit, or the runtime's lower one). */
+  constructor(private readonly device: GPUDevice, private readonly maxBufferSize = device.limits.maxBufferSize) {}
 
   acquire(bytes: number, usage: GPUBufferUsageFlags, label = ''): GPUBuffer {
-    const max = this.device.limits.maxBufferSize;
+    const max = this.maxBufferSize;
     let size = sizeClass(bytes);
     // Near the limit a size class can pass it when the bytes themselves fit: those get a buffer of their own size.
     if (size > max) size = Math.ceil(bytes / 4) * 4;

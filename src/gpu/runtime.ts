@@ -32,6 +32,16 @@ export interface RuntimeOptions extends DeviceOptions {
   /** Told when the runtime takes another path than the one it was given or first chose (a matrix kernel failed
    *  its self-check); default console.warn. */
   onWarning?: (message: string) => void;
+  /** Buffer limits the runtime holds itself to, below the device's where lower (for instance a browser page's
+   *  defaults, 128 MiB per binding and 256 MiB per buffer): a model then loads, trains and generates with what
+   *  exceeds them split into row blocks. Default: the device's own. */
+  bufferLimits?: Partial<BufferLimits>;
+}
+
+/** The two limits that decide how weights are split into row blocks (Runtime.bufferLimits). */
+export interface BufferLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
 }
 
 /** What the device offers and which paths the runtime took (shown by benchmarks and the demo). */
@@ -63,15 +73,21 @@ export class Runtime {
   private pendingChecks: Promise<GPUError | null>[] = [];
   private disposed = false;
 
+  /** The buffer limits in force: the device's, or RuntimeOptions.bufferLimits where lower. */
+  readonly bufferLimits: Readonly<BufferLimits>;
+
   private constructor(acquired: AcquiredDevice, options: RuntimeOptions, path: MatmulPath) {
     this.path = path;
+    const cap = options.bufferLimits ?? {};
+    const limit = (name: keyof BufferLimits) => Math.min(acquired.limits[name], cap[name] ?? Infinity);
+    this.bufferLimits = Object.freeze({ maxStorageBufferBindingSize: limit('maxStorageBufferBindingSize'), maxBufferSize: limit('maxBufferSize') });
     this.warn = options.onWarning ?? ((message) => console.warn(message));
     this.device = acquired.device;
     this.features = acquired.features;
     this.adapterInfo = acquired.adapterInfo;
     const info = acquired.adapterInfo;
     this.isCpuAdapter = /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
-    this.pool = new BufferPool(this.device);
+    this.pool = new BufferPool(this.device, this.bufferLimits.maxBufferSize);
     this.bindGroups = new BindGroupCache(this.device);
     this.kernels = new KernelCache(this.device);
     this.lost = acquired.lost.then((error) => {

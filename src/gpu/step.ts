@@ -14,10 +14,11 @@ export interface DispatchTiming {
   ns: number;
 }
 
-/** Throws a LimitError naming the tensor and `what` when `t` is more bytes than one storage binding holds. */
-export function assertBindable(device: GPUDevice, t: Tensor, what: string): void {
+/** Throws a LimitError naming the tensor and `what` when `t` is more bytes than one storage binding holds (`host`'s
+ *  bufferLimits). */
+export function assertBindable(host: { bufferLimits: { maxStorageBufferBindingSize: number } }, t: Tensor, what: string): void {
   const size = byteLength(t);
-  const max = device.limits.maxStorageBufferBindingSize;
+  const max = host.bufferLimits.maxStorageBufferBindingSize;
   if (size > max) throw new LimitError('maxStorageBufferBindingSize', size, max, `tensor '${t.label}' in ${what}`);
 }
 
@@ -26,6 +27,7 @@ export function assertBindable(device: GPUDevice, t: Tensor, what: string): void
 export interface StepHost {
   readonly device: GPUDevice;
   readonly bindGroups: BindGroupCache;
+  readonly bufferLimits: { readonly maxStorageBufferBindingSize: number };
   submitChecked(commands: GPUCommandBuffer): void;
   assertAlive(): void;
 }
@@ -71,7 +73,7 @@ export class Step {
     label = kernel.key,
   ): void {
     this.assertOpen();
-    for (const t of tensors) assertBindable(this.rt.device, t, label);
+    for (const t of tensors) assertBindable(this.rt, t, label);
     const bindGroup = this.rt.bindGroups.get(kernel, uniforms, tensors, this);
     const maxGroups = this.rt.device.limits.maxComputeWorkgroupsPerDimension;
     const [x, y = 1, z = 1] = workgroups;

@@ -6,7 +6,8 @@
 import type { Tensor } from '../gpu';
 import type { AdapterSet } from '../adapters';
 import { ModelFormatError } from './errors';
-import { linearForward, type LinearWeight } from './linear';
+import { linearForward, pieces, type LinearWeight } from './linear';
+import { placeColumns } from '../ops';
 import { quantMatmul } from '../matmul';
 import { linearName, type LlamaModel } from './llama';
 import { safetensorsParts, type NamedTensor } from './safetensors-write';
@@ -77,9 +78,18 @@ async function denseLinear(model: LlamaModel, w: LinearWeight, adapters: Adapter
     let yt: Float32Array;
     try {
       const step = rt.step();
-      // The exact dequantized values: the f32 path, never the f16 matrix units (which would round Ŵ to f16).
-      if (w.kind === 'quantized') await quantMatmul(rt, step, x, w.weight, y, { matrix: false });
-      else await linearForward(rt, step, x, w, y);
+      // The exact dequantized values: the f32 path, never the f16 matrix units (which would round Ŵ to f16). Row
+      // blocks each fill their columns of y.
+      for (const { part, first } of pieces(w)) {
+        const whole = part.out === out;
+        const yp = whole ? y : rt.tensor([rows, part.out], 'f32', `${name} block rows`);
+        if (part.kind === 'quantized') await quantMatmul(rt, step, x, part.weight, yp, { matrix: false });
+        else await linearForward(rt, step, x, part, yp);
+        if (!whole) {
+          await placeColumns(rt, step, yp, y, first);
+          rt.free(yp); // later dispatches of the step may take it: they run after these
+        }
+      }
       await module?.forward({ rt, step, training: false, seed: 0, firstMicroBatch: true }, x, y);
       step.submit();
       yt = (await rt.read(y)) as Float32Array;

@@ -3,7 +3,7 @@
 // checkpoint, quantization or merge gives another fingerprint.
 import { createSHA256 } from 'hash-wasm';
 import { numel, type Tensor } from '../gpu';
-import type { LinearWeight } from './linear';
+import { pieces, type LinearWeight } from './linear';
 import type { LlamaModel } from './llama';
 import { LINEARS } from './weights';
 
@@ -19,11 +19,13 @@ export async function baseFingerprint(model: LlamaModel): Promise<string> {
     const data = await rt.read({ ...t, shape: [Math.min(numel(t.shape), SAMPLE)] });
     hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   };
+  // A weight split into row blocks hashes its first block: the same first values as the whole.
   const linear = async (w: LinearWeight) => {
-    if (w.kind === 'dense') return add(w.weight);
-    hash.update(JSON.stringify(w.weight.spec));
-    await add(w.weight.codes);
-    await add(w.weight.stats);
+    const [{ part }] = pieces(w);
+    if (part.kind === 'dense') return add(part.weight);
+    hash.update(JSON.stringify(part.weight.spec));
+    await add(part.weight.codes);
+    await add(part.weight.stats);
   };
   await linear(model.weights.embed);
   for (const layer of model.weights.layers) for (const key of LINEARS) await linear(layer[key]);

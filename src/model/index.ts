@@ -4,7 +4,7 @@
 export { parseLlamaConfig, ropeInvFreq, type LlamaConfig, type RopeSettings } from './config';
 export { ModelFormatError, SourceError, UnsupportedModelError } from './errors';
 export { generateTokens, type GenerateOptions } from './generate';
-export { freeLinear, linearBackward, linearForward, type LinearWeight } from './linear';
+export { embedTokens, firstQuantized, freeLinear, linearBackward, linearForward, pieces, type BlockedWeight, type LinearWeight, type WholeWeight } from './linear';
 export { linearName, LlamaModel, type ForwardInput, type ForwardOptions, type KvCache } from './llama';
 export { logitRows, perplexity, type PerplexityOptions, type PerplexityResult } from './perplexity';
 export { checkPooling, mergeAdapters } from './merge';
@@ -21,4 +21,5 @@ export { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampl
 export { blobSource, copyFiles, directoryFiles, fetchChecked, directorySource, hubSource, hubUrl, MODEL_FILES, nodeDirSource, urlSource, type ModelSource, type SourceFile } from './source';
 export { loadTokenizer, TextTokenizer, type ChatMessage } from './tokenizer';
 export { estimateModelSize, type ModelSize } from './size';
+export { blockRows, bufferLimit, quantizeRows, uploadDense, uploadQuantized } from './row-blocks';
 export { expectedTensors, freeLlamaWeights, LINEARS, loadConfig, loadLlamaWeights, sharesEmbedding, stackLinears, type LinearKey, type LayerWeights, type LlamaWeights, type LoadOptions, type LoadProgress } from './weights';

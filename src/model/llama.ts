@@ -11,7 +11,8 @@ import type { AdapterPass, AdapterSet, AdaptableLinear } from '../adapters';
 import { outputBlocks } from '../quant';
 import { prepareMatrixPath, quantMatmul } from '../matmul';
 import { ropeInvFreq, type LlamaConfig } from './config';
-import { embedTokens, linearForward } from './linear';
+import { embedTokens, firstQuantized, linearForward } from './linear';
+import { bufferLimit } from './row-blocks';
 import { freeLlamaWeights, HF_LINEAR, LINEARS, loadLlamaWeights, type LinearKey, type LlamaWeights, type LoadOptions } from './weights';
 import type { ModelSource } from './source';
 import type { MergeRecord } from './quantized-files';
@@ -76,8 +77,8 @@ export class LlamaModel {
    *  base's format takes run here too (rt.capabilities.matmul says the outcome). */
   static async load(rt: Runtime, source: ModelSource, options: LoadOptions = {}): Promise<LlamaModel> {
     const model = new LlamaModel(rt, await loadLlamaWeights(rt, source, options), source);
-    const quantized = model.weights.layers[0]?.q;
-    if (quantized?.kind === 'quantized') await prepareMatrixPath(rt, quantized.weight);
+    const quantized = model.weights.layers[0] ? firstQuantized(model.weights.layers[0].q) : null;
+    if (quantized) await prepareMatrixPath(rt, quantized);
     return model;
   }
 
@@ -170,9 +171,12 @@ export class LlamaModel {
     const h = t([N, H], 'normed');
     // Stacked layers write q, k, v (gate, up) in one launch, each as its own block of one buffer.
     const align = rt.device.limits.minStorageBufferOffsetAlignment;
-    // Blocks off the offset alignment (odd N with small widths): the layers fall back to separate outputs.
+    // Blocks off the offset alignment (odd N with small widths) or more than one buffer holds: the layers fall back to
+    // separate outputs.
     const blocks = (sizes: number[], label: string): { all: Tensor; parts: Tensor[] } | null => {
-      const all = t([N, sizes.reduce((a, b) => a + b, 0)], label);
+      const width = sizes.reduce((a, b) => a + b, 0);
+      if (4 * N * width > bufferLimit(rt)) return null;
+      const all = t([N, width], label);
       const parts = outputBlocks(all, sizes);
       return parts.every((p) => p.byteOffset % align === 0) ? { all, parts } : null;
     };

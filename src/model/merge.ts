@@ -3,7 +3,7 @@
 import { ADAPTERS, AdapterConfigError, type AdapterModule, type AdapterSet } from '../adapters';
 import type { QuantizedWeight } from '../quant';
 import { baseFingerprint } from './fingerprint';
-import type { LinearWeight } from './linear';
+import { firstQuantized, type LinearWeight } from './linear';
 import { linearName, type LlamaModel } from './llama';
 import { LINEARS } from './weights';
 
@@ -15,8 +15,9 @@ import { LINEARS } from './weights';
 export function checkPooling(model: LlamaModel, adapters: AdapterSet): void {
   if (!ADAPTERS[adapters.method].groupPooled) return;
   for (const { name, w } of adapted(model, adapters)) {
-    if (w.kind === 'quantized' && w.weight.spec.groupSize !== adapters.groupSize) {
-      throw new AdapterConfigError('groupSize', `'${adapters.method}' pools groups of ${adapters.groupSize}, but ${name} [${w.out}, ${w.in}] is quantized in groups of ${w.weight.spec.groupSize}: build it with groupSize ${w.weight.spec.groupSize}`);
+    const q = firstQuantized(w);
+    if (q && q.spec.groupSize !== adapters.groupSize) {
+      throw new AdapterConfigError('groupSize', `'${adapters.method}' pools groups of ${adapters.groupSize}, but ${name} [${w.out}, ${w.in}] is quantized in groups of ${q.spec.groupSize}: build it with groupSize ${q.spec.groupSize}`);
     }
   }
 }
@@ -43,6 +44,7 @@ export async function mergeAdapters(model: LlamaModel, adapters: AdapterSet): Pr
   for (const { name, module, w } of adapted(model, adapters)) {
     if (!module.merge) throw new AdapterConfigError('method', `'${adapters.method}' cannot merge into per-group offsets (${name}); QA-LoRA can`);
     if (module.mergeBlocker) throw new AdapterConfigError('iec', `'${adapters.method}' with IEC cannot merge exactly: ${module.mergeBlocker}`);
+    if (w.kind === 'blocks') throw new AdapterConfigError('base', `${name} is split into ${w.parts.length} row blocks (it exceeds a buffer limit of this device): merging into a split weight is not supported`);
     if (w.kind !== 'quantized') throw new AdapterConfigError('base', `${name} is not quantized: there are no offsets to merge into`);
     const spec = w.weight.spec;
     if (spec.doubleQuant) throw new AdapterConfigError('base', `${name} stores its statistics double-quantized (8-bit): merged offsets would be rounded`);

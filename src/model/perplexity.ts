@@ -4,6 +4,7 @@
 // window has no context inside it and is not scored.
 import { crossEntropyForward, IGNORE_TARGET } from '../ops';
 import type { LlamaModel } from './llama';
+import { bufferLimit } from './row-blocks';
 
 export interface PerplexityOptions {
   window: number;
@@ -40,7 +41,7 @@ export async function perplexity(model: LlamaModel, ids: ArrayLike<number>, opti
   }
   const rt = model.rt;
   const vocab = model.config.vocabSize;
-  const perPass = options.batch ?? logitRows(window, vocab);
+  const perPass = options.batch ?? logitRows(window, vocab, bufferLimit(model.rt));
   const windows: { loss: number; tokens: number }[] = [];
   for (let i = 0; i < spans.length; ) {
     // A batch holds windows of one length: full ones together, a short last one alone.
@@ -81,8 +82,8 @@ export async function perplexity(model: LlamaModel, ids: ArrayLike<number>, opti
   return { meanLoss, perplexity: Math.exp(meanLoss), tokens, windows };
 }
 
-/** Rows of `tokens` tokens whose f32 logits over a vocabulary of `vocab` fit 64 MiB (at least 1): how many rows a
- *  forward-only pass (perplexity windows, evaluation batches) takes at once. */
-export function logitRows(tokens: number, vocab: number): number {
-  return Math.max(1, Math.floor((64 << 20) / (tokens * vocab * 4)));
+/** Rows of `tokens` tokens whose f32 logits over a vocabulary of `vocab` fit 64 MiB, or `limit` bytes if less (at
+ *  least 1): how many rows a forward-only pass (perplexity windows, evaluation batches) takes at once. */
+export function logitRows(tokens: number, vocab: number, limit = Infinity): number {
+  return Math.max(1, Math.floor(Math.min(64 << 20, limit) / (tokens * vocab * 4)));
 }

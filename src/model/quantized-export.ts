@@ -1,9 +1,9 @@
 // Writing a model as our quantized files (the format quantized-files.ts describes and reads): codes and statistics
 // as they are on the GPU, with quantization.json and the base's config and tokenizer files.
 import type { Tensor } from '../gpu';
-import { codeLevels, type QuantSpec } from '../quant';
+import { codeLevels, quantizedShapes, type QuantizedWeight, type QuantSpec } from '../quant';
 import { ModelFormatError } from './errors';
-import type { LinearWeight } from './linear';
+import { firstQuantized, pieces, type LinearWeight } from './linear';
 import type { LlamaModel } from './llama';
 import { MANIFEST, QUANTIZED_FORMAT, QUANTIZED_VERSION, type QuantizedManifest } from './quantized-files';
 import { safetensorsParts, type NamedTensor } from './safetensors-write';
@@ -25,37 +25,49 @@ export async function exportQuantized(model: LlamaModel, options: { source?: Mod
   const w = model.weights;
   const tensors: NamedTensor[] = [];
   let spec: QuantSpec | null = null;
-  const read = async (name: string, t: Tensor) => {
-    const data = await rt.read(t);
-    tensors.push({ name, shape: [...t.shape], data: data as Float32Array | Uint32Array, dtype: data instanceof Uint32Array ? 'U32' : 'F32' });
+  // A tensor of a weight split into row blocks is its blocks' tensors one after another: the blocks start on rows
+  // where the codes, statistics and (8-bit) statistic blocks all begin afresh (row-blocks.ts), so that is the whole.
+  const read = async (name: string, parts: Tensor[], shape: number[]) => {
+    const datas = [];
+    for (const t of parts) datas.push((await rt.read(t)) as Float32Array | Uint32Array);
+    const u32 = datas[0] instanceof Uint32Array;
+    const data = u32 ? new Uint32Array(datas.reduce((a, d) => a + d.length, 0)) : new Float32Array(datas.reduce((a, d) => a + d.length, 0));
+    let at = 0;
+    for (const d of datas) (data.set(d, at), (at += d.length));
+    tensors.push({ name, shape, data, dtype: u32 ? 'U32' : 'F32' });
   };
+  const one = (name: string, t: Tensor) => read(name, [t], [...t.shape]);
   const linear = async (name: string, l: LinearWeight, mustQuantize: boolean) => {
-    if (l.kind === 'dense') {
+    const parts = pieces(l).map((p) => p.part);
+    const q = firstQuantized(l);
+    if (!q) {
       if (mustQuantize) throw new ModelFormatError(MANIFEST, `${name} is not quantized: only a quantized model exports in this format`);
-      await read(`${name}.weight`, l.weight);
+      await read(`${name}.weight`, parts.map((p) => p.weight as Tensor), [l.out, l.in]);
       return;
     }
-    const s = l.weight.spec;
+    const s = q.spec;
     if (spec && JSON.stringify(spec) !== JSON.stringify(s)) throw new ModelFormatError(MANIFEST, `${name} is quantized as ${JSON.stringify(s)}, other linears as ${JSON.stringify(spec)}`);
     spec = s;
-    await read(`${name}.codes`, l.weight.codes);
-    await read(`${name}.stats`, l.weight.stats);
-    if (l.weight.statBlocks) await read(`${name}.stat_blocks`, l.weight.statBlocks);
+    const weights = parts.map((p) => p.weight as QuantizedWeight);
+    const shapes = quantizedShapes(s, l.out, l.in);
+    await read(`${name}.codes`, weights.map((w) => w.codes), shapes.codes);
+    await read(`${name}.stats`, weights.map((w) => w.stats), shapes.stats);
+    if (shapes.statBlocks) await read(`${name}.stat_blocks`, weights.map((w) => w.statBlocks!), shapes.statBlocks);
   };
   await linear('model.embed_tokens', w.embed, false);
   for (let l = 0; l < w.layers.length; l++) {
     const layer = w.layers[l];
-    await read(`model.layers.${l}.input_layernorm.weight`, layer.inputNorm);
-    await read(`model.layers.${l}.post_attention_layernorm.weight`, layer.postNorm);
+    await one(`model.layers.${l}.input_layernorm.weight`, layer.inputNorm);
+    await one(`model.layers.${l}.post_attention_layernorm.weight`, layer.postNorm);
     for (const key of LINEARS) await linear(`model.layers.${l}.${HF_LINEAR[key]}`, layer[key], true);
   }
-  await read('model.norm.weight', w.norm);
+  await one('model.norm.weight', w.norm);
   if (!sharesEmbedding(w)) await linear('lm_head', w.lmHead, false);
   const quant = spec as QuantSpec | null;
   if (!quant) throw new ModelFormatError(MANIFEST, 'the model has no quantized linear');
   const manifest: QuantizedManifest = {
     format: QUANTIZED_FORMAT, version: QUANTIZED_VERSION, quant, levels: [...codeLevels(quant)],
-    lmHeadQuantized: w.lmHead.kind === 'quantized' && !sharesEmbedding(w), embedQuantized: w.embed.kind === 'quantized', merged: model.merges, layout: LAYOUT,
+    lmHeadQuantized: !!firstQuantized(w.lmHead) && !sharesEmbedding(w), embedQuantized: !!firstQuantized(w.embed), merged: model.merges, layout: LAYOUT,
   };
   const files: Record<string, Blob> = {
     [MANIFEST]: new Blob([JSON.stringify(manifest, null, 2) + '\n'], { type: 'application/json' }),

@@ -9,9 +9,10 @@
 //                         <name>.stat_blocks  F32 [⌈groups/256⌉, 4]  their per-256-group parameters)
 //                       every other tensor (embedding, norms, an f32 LM head) F32 under its own name.
 import type { Runtime } from '../gpu';
-import { validateSpec, wordsPerRow, type QuantizedWeight, type QuantSpec } from '../quant';
+import { validateSpec, wordsPerRow, type QuantSpec } from '../quant';
 import { ModelFormatError } from './errors';
 import type { LinearWeight } from './linear';
+import { uploadQuantized } from './row-blocks';
 import type { SafetensorsTensor } from './safetensors';
 import { readJson, type ModelSource } from './source';
 
@@ -100,13 +101,11 @@ export class QuantizedReader {
     this.partial.set(weightName, got);
     if (got.size < parts.size) return null;
     this.partial.delete(weightName);
-    const base = weightName.replace(/\.weight$/, '');
-    const upload = (p: string) => this.rt.upload(got.get(p)!.data, got.get(p)!.shape, `${base}.${p}`);
-    const codes = upload('codes');
-    const stats = upload('stats');
-    const statBlocks = this.spec.doubleQuant ? upload('stat_blocks') : undefined;
-    const weight: QuantizedWeight = { name: weightName, spec: this.spec, out, inFeatures, codes, stats, ...(statBlocks ? { statBlocks } : {}) };
-    return { kind: 'quantized', name: weightName, out, in: inFeatures, weight };
+    const host = {
+      codes: got.get('codes')!.data as Uint32Array, stats: got.get('stats')!.data as Float32Array | Uint32Array,
+      statBlocks: got.get('stat_blocks')?.data as Float32Array | undefined,
+    };
+    return uploadQuantized(this.rt, host, this.spec, out, inFeatures, weightName);
   }
 
   /** The first linear with parts still missing, for the loader's error. */

@@ -1,7 +1,7 @@
 // What a model will take before any weight is downloaded, from config.json alone: the bytes of its weights on the GPU
-// (and so of its quantized files in the cache), and the largest single buffer loading needs — every 2-D tensor arrives
-// in f32 and is uploaded whole before it is quantized. Loading checks the latter against the device's limits, the
-// cache checks the former against the storage quota, so a model that cannot fit fails at once, naming the sizes.
+// (and so of its quantized files in the cache), and the largest tensor loading uploads in f32 (split into row blocks
+// where it exceeds one buffer, row-blocks.ts). The cache checks the bytes against the storage quota, so a model that
+// cannot fit fails at once, naming the sizes.
 import type { QuantSpec } from '../quant';
 import { bitsPerWeight } from '../quant';
 import type { LlamaConfig } from './config';

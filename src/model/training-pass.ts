@@ -15,6 +15,7 @@ import {
 } from '../ops';
 import { embedTokens, linearBackward, linearForward } from './linear';
 import { linearName, type LlamaModel } from './llama';
+import { bufferLimit } from './row-blocks';
 import type { LayerWeights, LinearKey } from './weights';
 
 /** B sequences of T tokens, right-padded; targets already shifted (target[t] is the label of token t + 1). */
@@ -258,9 +259,10 @@ function ropeTable(model: LlamaModel, step: Step, T: number): Tensor {
   return table;
 }
 
-/** Rows of the LM head and loss per chunk: all of them when their logits fit LOGITS_CHUNK_BYTES, else a multiple of 64. */
-function headChunkRows(N: number, vocab: number): number {
-  const rows = Math.floor(LOGITS_CHUNK_BYTES / (vocab * 4));
+/** Rows of the LM head and loss per chunk: all of them when their logits fit LOGITS_CHUNK_BYTES (or one buffer, if
+ *  less), else a multiple of 64 (the row views' offset alignment). */
+function headChunkRows(rt: Runtime, N: number, vocab: number): number {
+  const rows = Math.floor(Math.min(LOGITS_CHUNK_BYTES, bufferLimit(rt)) / (vocab * 4));
   return rows >= N ? N : Math.max(64, rows - (rows % 64));
 }
 
@@ -311,7 +313,7 @@ export async function recordTrainingPass(model: LlamaModel, step: Step, batch: T
     await rmsnormForward(rt, step, x, w.norm, hN, c.rmsNormEps);
     const losses = scratch.tensor([N], 'token losses');
     const dhN = options.backward ? scratch.tensor([N, c.hiddenSize], 'd final norm') : null;
-    const chunk = headChunkRows(N, c.vocabSize);
+    const chunk = headChunkRows(rt, N, c.vocabSize);
     for (let r0 = 0; r0 < N; r0 += chunk) {
       const rows = Math.min(chunk, N - r0);
       const logits = scratch.tensor([rows, c.vocabSize], 'logits');

@@ -5,13 +5,13 @@
 // statistics are uploaded as they are. On any error everything already on the GPU is freed before the error
 // propagates.
 import type { Runtime, Tensor } from '../gpu';
-import { LimitError } from '../gpu';
 import { estimateModelSize, type ModelSize } from './size';
 import type { QuantizedWeight, QuantSpec, StackedWeight } from '../quant';
-import { freeQuantized, quantize, specKey, stackProblem, stackQuantized } from '../quant';
+import { freeQuantized, specKey, stackProblem, stackQuantized } from '../quant';
 import { parseLlamaConfig, type LlamaConfig } from './config';
 import { ModelFormatError } from './errors';
-import { freeLinear, type LinearWeight } from './linear';
+import { firstQuantized, freeLinear, type LinearWeight } from './linear';
+import { blockRows, bufferLimit, quantizeLinear, quantizeRows, uploadDense } from './row-blocks';
 import { MANIFEST, QuantizedReader, readManifest } from './quantized-files';
 import { readSafetensors } from './safetensors';
 import { readJson, type ModelSource, type SourceFile } from './source';
@@ -163,7 +163,7 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
     quant: manifest?.quant ?? options.quant, quantizeLmHead: manifest ? manifest.lmHeadQuantized : options.quantizeLmHead,
     embedding: manifest ? (storedEmbed ? 'quantized' : 'f32') : options.embedding, stored: !!manifest,
   });
-  checkFits(rt, size);
+  checkFits(rt, config, size);
   await options.beforeDownload?.(size);
   // A stored-quantized tied model may carry its own quantized LM head.
   if (manifest?.lmHeadQuantized && config.tieWordEmbeddings) expected.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
@@ -172,6 +172,7 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
   const toQuantize = config.layers * LINEARS.length + (options.quantizeLmHead && !(quantizeEmbed && config.tieWordEmbeddings) ? 1 : 0) + (quantizeEmbed ? 1 : 0);
   const dense = new Map<string, Tensor>();
   const linears = new Map<string, LinearWeight>();
+  let quantized = 0;
   const freeAll = () => {
     for (const t of dense.values()) rt.free(t);
     for (const w of linears.values()) freeLinear(rt, w);
@@ -223,19 +224,14 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
             throw new ModelFormatError(file, `holds a non-finite value (${t.data[bad]}) at ${where}`, t.name);
           }
         }
-        const gpu = rt.upload(t.data, t.shape, t.name);
+        const data = t.data as Float32Array;
         if (isLinear && quant) {
-          try {
-            const weight = await quantize(rt, gpu, quant, t.name);
-            linears.set(t.name, { kind: 'quantized', name: t.name, out: t.shape[0], in: t.shape[1], weight });
-            options.onProgress?.({ phase: 'quantize', file: t.name, loaded: linears.size, total: toQuantize });
-          } finally {
-            rt.free(gpu);
-          }
-        } else if (t.shape.length === 2 && t.name !== EMBED) {
-          linears.set(t.name, { kind: 'dense', name: t.name, out: t.shape[0], in: t.shape[1], weight: gpu });
+          linears.set(t.name, await quantizeRows(rt, data, t.shape[0], t.shape[1], quant, t.name));
+          options.onProgress?.({ phase: 'quantize', file: t.name, loaded: ++quantized, total: toQuantize });
+        } else if (t.shape.length === 2) {
+          linears.set(t.name, uploadDense(rt, data, t.shape[0], t.shape[1], t.name));
         } else {
-          dense.set(t.name, gpu);
+          dense.set(t.name, rt.upload(data, t.shape, t.name));
         }
       }
     }
@@ -243,16 +239,14 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
     if (missing.length) {
       throw new ModelFormatError(fileOf(missing[0]), `missing ${missing.length} tensor(s) config.json implies: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`, missing[0]);
     }
-    const embed: LinearWeight = linears.get(EMBED) ?? { kind: 'dense', name: EMBED, out: config.vocabSize, in: config.hiddenSize, weight: dense.get(EMBED)! };
+    const embed = linears.get(EMBED)!;
     let lmHead: LinearWeight;
     if (!config.tieWordEmbeddings || manifest?.lmHeadQuantized) lmHead = linears.get('lm_head.weight')!;
-    else if (embed.kind === 'quantized') lmHead = embed; // one table for both
-    else if (quant && options.quantizeLmHead) {
-      const weight = await quantize(rt, embed.weight, quant, 'lm_head.weight (tied)');
-      lmHead = { kind: 'quantized', name: 'lm_head.weight', out: config.vocabSize, in: config.hiddenSize, weight };
+    else if (quant && options.quantizeLmHead && !firstQuantized(embed)) {
+      lmHead = await quantizeLinear(rt, embed, quant, 'lm_head.weight');
       linears.set('lm_head.weight', lmHead);
-      options.onProgress?.({ phase: 'quantize', file: 'lm_head.weight (tied)', loaded: linears.size, total: toQuantize });
-    } else lmHead = { kind: 'dense', name: 'lm_head.weight (tied)', out: config.vocabSize, in: config.hiddenSize, weight: embed.weight };
+      options.onProgress?.({ phase: 'quantize', file: 'lm_head.weight (tied)', loaded: ++quantized, total: toQuantize });
+    } else lmHead = embed; // one table for both
     const layers = Array.from({ length: config.layers }, (_, l): LayerWeights => {
       const p = `model.layers.${l}.`;
       const lin = (key: LinearKey) => linears.get(`${p}${HF_LINEAR[key]}.weight`)!;
@@ -278,14 +272,11 @@ export async function loadLlamaWeights(rt: Runtime, source: ModelSource, options
   return weights;
 }
 
-/** A LimitError, before any weight is downloaded, when the largest tensor loading uploads cannot be one buffer. */
-function checkFits(rt: Runtime, size: ModelSize): void {
-  const { maxStorageBufferBindingSize: binding, maxBufferSize: buffer } = rt.device.limits;
-  const [limit, allowed] = binding <= buffer ? ['maxStorageBufferBindingSize', binding] : ['maxBufferSize', buffer];
-  const { name, bytes } = size.largestTensor;
-  if (bytes > allowed) {
-    throw new LimitError(limit, bytes, allowed, `loading uploads ${name} whole (${bytes} bytes; the model's weights ~${size.weightBytes} bytes)`);
-  }
+/** A LimitError, before any weight is downloaded, when not even a row block of the widest weight fits one buffer
+ *  (tensors past the limits are otherwise split into row blocks, row-blocks.ts). */
+function checkFits(rt: Runtime, c: LlamaConfig, size: ModelSize): void {
+  const widest = Math.max(c.hiddenSize, c.intermediateSize, c.heads * c.headDim);
+  blockRows(1, 4 * widest, bufferLimit(rt), 1, `loading a model with rows of ${widest} values (its weights ~${size.weightBytes} bytes)`);
 }
 
 /** `linears` stacked (stackQuantized) with their parts as views, or null when one is dense or stackProblem

@@ -8,4 +8,4 @@ export {
 export { entropyBits, entropyTable, ICQ_SIGMA, icqIntFactors, icqNfFactors } from './icq';
 export { normalCdf, normalQuantile } from './normal';
 export { freeQuantized, quantize, type QuantizedWeight } from './quantize';
-export { blockStarts, outputBlocks, rowView, stackProblem, stackQuantized, type StackedWeight } from './stack';
+export { blockStarts, joinProblem, joinRows, outputBlocks, partOffsets, quantizedShapes, rowQuantum, rowView, stackProblem, stackQuantized, type StackedWeight } from './stack';

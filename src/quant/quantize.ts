@@ -41,7 +41,7 @@ export async function quantize(rt: Runtime, weight: Tensor, spec: QuantSpec, nam
 
   // Codes and statistics are smaller than the weight, so this one check covers every binding below, and it
   // comes before anything is allocated.
-  assertBindable(rt.device, weight, `quantize ${name}`);
+  assertBindable(rt, weight, `quantize ${name}`);
 
   const values = { BITS: spec.bits, G, NF: +nf };
   const kernel = await rt.kernel({ shader: variantName('quantize', values), code: () => renderWgsl('quantize', code, values), entryPoint: 'main' });

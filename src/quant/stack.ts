@@ -3,7 +3,7 @@
 // size (BENCHMARKS.md), paid once instead of per weight. Each part stays usable on its own as a view.
 import type { Runtime, Tensor } from '../gpu';
 import { numel } from '../gpu';
-import { DQ_BLOCK, wordsPerRow } from './format';
+import { DQ_BLOCK, wordsPerRow, type QuantSpec } from './format';
 import { QuantFormatError } from './errors';
 import { freeQuantized, type QuantizedWeight } from './quantize';
 
@@ -34,7 +34,7 @@ export function outputBlocks(y: Tensor, sizes: readonly number[]): Tensor[] {
 }
 
 /** Where rows [start, start + rows) of `w` lie in its codes, stats and (DQ) statBlocks buffers, in bytes. */
-function partOffsets(w: Pick<QuantizedWeight, 'spec' | 'inFeatures'>, start: number) {
+export function partOffsets(w: Pick<QuantizedWeight, 'spec' | 'inFeatures'>, start: number) {
   const groups = start * (w.inFeatures / w.spec.groupSize);
   return {
     codes: start * wordsPerRow(w.inFeatures, w.spec.bits) * 4,
@@ -54,15 +54,19 @@ function misalignment(rt: Runtime, w: Pick<QuantizedWeight, 'spec' | 'inFeatures
   return null;
 }
 
-/** The shapes of the codes, stats and (DQ) statBlocks tensors of `rows` rows in `w`'s format (4-byte elements). */
-function weightShapes(w: Pick<QuantizedWeight, 'spec' | 'inFeatures'>, rows: number) {
-  const groups = partOffsets(w, rows).groups;
-  const dq = w.spec.doubleQuant;
+/** The shapes of the codes, stats and (DQ) statBlocks tensors of a [rows, inFeatures] weight in `spec` (4-byte
+ *  elements). */
+export function quantizedShapes(spec: QuantSpec, rows: number, inFeatures: number): { codes: number[]; stats: number[]; statBlocks?: number[] } {
+  const groups = (rows * inFeatures) / spec.groupSize;
   return {
-    codes: [rows, wordsPerRow(w.inFeatures, w.spec.bits)],
-    stats: dq ? [Math.ceil(groups / 2)] : [rows, w.inFeatures / w.spec.groupSize, 2],
-    statBlocks: dq ? [Math.ceil(groups / DQ_BLOCK), 4] : undefined,
+    codes: [rows, wordsPerRow(inFeatures, spec.bits)],
+    stats: spec.doubleQuant ? [Math.ceil(groups / 2)] : [rows, inFeatures / spec.groupSize, 2],
+    ...(spec.doubleQuant ? { statBlocks: [Math.ceil(groups / DQ_BLOCK), 4] } : {}),
   };
+}
+
+function weightShapes(w: Pick<QuantizedWeight, 'spec' | 'inFeatures'>, rows: number) {
+  return quantizedShapes(w.spec, rows, w.inFeatures);
 }
 
 /** Rows [start, start + rows) of `w` as a weight of their own, sharing its buffers. */
@@ -80,9 +84,23 @@ export function rowView(rt: Runtime, w: QuantizedWeight, start: number, rows: nu
   };
 }
 
+/** The fewest rows (a power of two) after which a weight of this format can start a view or a row block that joins
+ *  its neighbours exactly: every buffer's offset aligned for this device and, with 8-bit statistics, whole
+ *  double-quantization blocks. */
+export function rowQuantum(rt: Runtime, w: Pick<QuantizedWeight, 'spec' | 'inFeatures'>): number {
+  let rows = 1;
+  while (misalignment(rt, w, rows)) rows *= 2;
+  return rows;
+}
+
 /** Why `weights` cannot be stacked on this device (format, input size, alignment), or null. */
 export function stackProblem(rt: Runtime, weights: readonly QuantizedWeight[]): string | null {
   if (weights.length < 2 || weights.length > 3) return `stacking takes 2 or 3 weights, got ${weights.length}`;
+  return joinProblem(rt, weights);
+}
+
+/** Why `weights` cannot be joined into one weight, their rows one after another, on this device, or null. */
+export function joinProblem(rt: Runtime, weights: readonly QuantizedWeight[]): string | null {
   const [first] = weights;
   const same = (a: QuantizedWeight) =>
     a.inFeatures === first.inFeatures && a.spec.codebook === first.spec.codebook && a.spec.bits === first.spec.bits &&
@@ -94,10 +112,10 @@ export function stackProblem(rt: Runtime, weights: readonly QuantizedWeight[]): 
     if (problem) return problem;
   }
   // Each part was bound on its own; all of them together may be more than one binding holds.
-  const max = rt.device.limits.maxStorageBufferBindingSize;
+  const max = Math.min(rt.bufferLimits.maxStorageBufferBindingSize, rt.bufferLimits.maxBufferSize);
   const shapes = weightShapes(first, weights.reduce((a, w) => a + w.out, 0));
   const over = (['codes', 'stats', 'statBlocks'] as const).find((k) => shapes[k] && 4 * numel(shapes[k]) > max);
-  if (over) return `the stacked ${over} would be ${4 * numel(shapes[over]!)} bytes, more than the device's maxStorageBufferBindingSize ${max}`;
+  if (over) return `the joined ${over} would be ${4 * numel(shapes[over]!)} bytes, more than one buffer holds here (${max})`;
   return null;
 }
 
@@ -108,6 +126,11 @@ export function stackProblem(rt: Runtime, weights: readonly QuantizedWeight[]): 
 export function stackQuantized(rt: Runtime, weights: readonly QuantizedWeight[], name: string): StackedWeight {
   const problem = stackProblem(rt, weights);
   if (problem) throw new QuantFormatError(`stacking ${weights.map((w) => `'${w.name}'`).join(', ')} as '${name}': ${problem}`);
+  return joinRows(rt, weights, name);
+}
+
+/** Copies `weights` into one weight, their rows one after another, and frees them; joinProblem must be null. */
+export function joinRows(rt: Runtime, weights: readonly QuantizedWeight[], name: string): StackedWeight {
   const [first] = weights;
   const rows = weights.map((w) => w.out);
   const out = rows.reduce((a, b) => a + b, 0);

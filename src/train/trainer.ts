@@ -9,7 +9,7 @@
 import type { AdapterSet } from '../adapters';
 import { numel, type Runtime, type Tensor } from '../gpu';
 import type { LlamaModel } from '../model';
-import { baseFingerprint, checkPooling, logitRows, recordTrainingPass } from '../model';
+import { baseFingerprint, bufferLimit, checkPooling, logitRows, recordTrainingPass } from '../model';
 import { adamwPartialsShape, adamwStep, rowSum } from '../ops';
 import { collate, IGNORE_LABEL, longestRow, shuffled, type CollatedBatch, type Dataset, type Example } from './data';
 import { TrainingError } from './errors';
@@ -162,7 +162,7 @@ function resolve(options: TrainOptions, rows: number): Resolved {
  *  [batchSize, 64]. Evaluation rows cost a forward alone; few large batches are what a GPU (and a CPU WebGPU, whose
  *  cost is per launch) does fastest. */
 function evalRows(model: LlamaModel, data: Dataset, batchSize: number): number {
-  return Math.min(64, Math.max(batchSize, logitRows(Math.max(1, longestRow(data.examples)), model.config.vocabSize)));
+  return Math.min(64, Math.max(batchSize, logitRows(Math.max(1, longestRow(data.examples)), model.config.vocabSize, bufferLimit(model.rt))));
 }
 
 /** Micro-batches recorded into one optimizer step: far above real use (1 to 64), low enough that a step stays one
@@ -174,7 +174,7 @@ export const MAX_GRADIENT_ACCUMULATION = 1024;
 function checkBatchFits(model: LlamaModel, rows: number, tokens: number, option: string) {
   const c = model.config;
   const bytes = rows * tokens * Math.max(c.hiddenSize, c.heads * c.headDim, c.intermediateSize) * 4;
-  const limits = model.rt.device.limits;
+  const limits = model.rt.bufferLimits;
   const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   if (bytes > limit) {
     throw new TrainingError(`train: ${option} ${rows} (rows of up to ${tokens} tokens) needs ${bytes} bytes for one activation, more than one GPU buffer holds here (${limit}); lower ${option} (or the rows' length)`);

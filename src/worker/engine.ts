@@ -8,7 +8,7 @@ import { buildAdapters, METHOD_NAMES, methodOf, type AdapterSet, type MethodName
 import { Runtime, type DeviceOptions, type RuntimeOptions } from '../gpu';
 import {
   blobSource, directoryFiles, exportAdapter, hubUrl, exportDense, exportQuantized, hubSource, importAdapter, LlamaModel, loadTokenizer,
-  mergeAdapters, perplexity, generateTokens, urlSource, type ModelSource, type TextTokenizer,
+  firstQuantized, mergeAdapters, perplexity, generateTokens, urlSource, type ModelSource, type TextTokenizer,
   type LoadProgress,
 } from '../model';
 import type { QuantSpec } from '../quant';
@@ -580,8 +580,8 @@ export function etaStepMs(stepMs: readonly number[]): number {
 }
 
 function baseGroupSize(model: LlamaModel): number | null {
-  const w = model.weights.layers[0]?.q;
-  return w?.kind === 'quantized' ? w.weight.spec.groupSize : null;
+  const w = model.weights.layers[0];
+  return (w && firstQuantized(w.q)?.spec.groupSize) ?? null;
 }
 
 function plainOptions(request: TrainRequest): TrainOptions {

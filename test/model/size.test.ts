@@ -37,17 +37,17 @@ describe('model size from config.json', () => {
     expect(estimateModelSize(LLAMA_31_8B, { quant: NF4, stored: true }).largestTensor.name).toBe('model.embed_tokens.weight');
   });
 
-  it('loading a model whose largest tensor exceeds one buffer fails before any weight is requested', async () => {
+  it('loading a model not even one row of whose weights fits one buffer fails before any weight is requested', async () => {
     const rt = await testRuntime();
     const fixture = await fixtureSource('gqa');
     const requests: string[] = [];
     const counted: ModelSource = { name: 'gqa counted', file: (path) => (requests.push(path), fixture.file(path)) };
-    // The same runtime, as a device with a 16 KiB binding limit would see it (WebGPU never grants less than 128 MiB,
-    // so no real device can be asked for one this small).
-    const small = Object.create(rt, { device: { value: { limits: { ...rt.device.limits, maxStorageBufferBindingSize: 16384, maxBufferSize: 1 << 30 } } } }) as Runtime;
+    // The same runtime held to 512 bytes per binding: less than one row of the widest weight (192 f32 values).
+    // Larger weights than a buffer holds are split into row blocks instead (row-blocks.node.test.ts).
+    const small = Object.create(rt, { bufferLimits: { value: { maxStorageBufferBindingSize: 512, maxBufferSize: 1 << 30 } } }) as Runtime;
     const err = await LlamaModel.load(small, counted, { quant: NF4 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LimitError);
-    expect(String(err)).toMatch(/loading uploads model\.embed_tokens\.weight whole \(\d+ bytes; the model's weights ~\d+ bytes\): needs maxStorageBufferBindingSize >= \d+, but the adapter allows 16384/);
+    expect(String(err)).toMatch(/loading a model with rows of 192 values \(its weights ~\d+ bytes\): one row block of 1 row: needs maxStorageBufferBindingSize >= 768, but the adapter allows 512/);
     expect(requests.filter((p) => p.endsWith('.safetensors'))).toEqual([]);
   });
 });
