@@ -122,17 +122,27 @@ export function hubUrl(id: string, revision = 'main'): string {
 interface NodeFs {
   readdirSync(dir: string, options: { withFileTypes: true }): { name: string; isFile(): boolean }[];
   openAsBlob(path: string): Promise<Blob>;
+  statSync(path: string): { size: number };
 }
 
-/** A directory on disk (Node only): every file in it, opened lazily as a Blob. */
+/** A directory on disk (Node only): every file in it, opened lazily as a Blob. The sizes come from stat: Node 20's
+ *  openAsBlob reports a file past 4 GiB (a 5 GB shard) at its size modulo 2^32, though its stream is whole. */
 export async function nodeDirSource(dir: string): Promise<ModelSource> {
   // Built so that bundlers for the browser leave node:fs alone.
   const fs = (await import(/* @vite-ignore */ ['node', 'fs'].join(':'))) as NodeFs;
-  const files: Record<string, Blob> = {};
+  const files = new Map<string, { blob: Blob; size: number }>();
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isFile()) files[entry.name] = await fs.openAsBlob(`${dir}/${entry.name}`);
+    const path = `${dir}/${entry.name}`;
+    if (entry.isFile()) files.set(entry.name, { blob: await fs.openAsBlob(path), size: fs.statSync(path).size });
   }
-  return blobSource(dir, files);
+  return {
+    name: dir,
+    async file(path) {
+      const f = files.get(path);
+      if (!f) return null;
+      return { size: f.size, stream: () => f.blob.stream() as ReadableStream<Uint8Array>, text: () => f.blob.text() };
+    },
+  };
 }
 
 /** The files of a directory the user picked in the browser (showDirectoryPicker, or the origin-private file system),

@@ -22,6 +22,20 @@ describe('sources', () => {
     b.dispose();
   });
 
+  it('nodeDirSource gives a file past 4 GiB (a 5 GB shard) its whole size', async () => {
+    // Sparse: no disk space, and only the size is read.
+    const { mkdtempSync, openSync, ftruncateSync, closeSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync(`${(await import('node:os')).tmpdir()}/big-`);
+    try {
+      const fd = openSync(`${dir}/model-00001-of-00004.safetensors`, 'w');
+      ftruncateSync(fd, 4_976_698_672);
+      closeSync(fd);
+      expect((await (await nodeDirSource(dir)).file('model-00001-of-00004.safetensors'))!.size).toBe(4_976_698_672);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a URL source names the URL and what to do: gated, network or CORS failure, server error; 404 is a missing file', async () => {
     const answer = (status: number) => vi.fn(async () => new Response(status === 200 ? '{}' : 'no', { status, statusText: status === 500 ? 'Internal Server Error' : '' }));
     vi.stubGlobal('fetch', answer(401));
