@@ -38,10 +38,10 @@ if (report.microLlamaLoss?.length) {
 if (report.sizes?.length) {
   const gib = (b) => (b === null || b === undefined ? '' : (b / 2 ** 30).toFixed(3));
   const train = (s, c) => s.train.find((t) => t.checkpointing === c);
-  console.log('\n| model | checkpoint GiB (bf16) | shards | load s | peak host RSS GiB | GPU weights GiB (estimate) | cache entry GiB | step peak GiB, no ckpt / ckpt | train tok/s, no ckpt / ckpt | decode tok/s | stopped |');
+  console.log('\n| model | checkpoint GiB (bf16) | shards | load s | peak host RSS GiB (before the load) | GPU weights GiB (estimate) | cache entry GiB | step peak GiB, no ckpt / ckpt | train tok/s, no ckpt / ckpt | decode tok/s | stopped |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const s of report.sizes) {
     const [a, b] = [train(s, false), train(s, true)];
-    console.log(`| ${s.model} | ${gib(s.checkpointBytes)} | ${s.shards} | ${s.loadSeconds?.toFixed(1) ?? ''} | ${gib(s.loadPeakRss)} | ${gib(s.weightGpuBytes)} (${gib(s.estimatedBytes)}) | ${gib(s.cacheBytes)} | ${gib(a?.peakBytes)} / ${gib(b?.peakBytes)} | ${a?.tokensPerSecond.toFixed(0) ?? ''} / ${b?.tokensPerSecond.toFixed(0) ?? ''} | ${s.decodeTokensPerSecond?.toFixed(1) ?? ''} | ${s.error ?? ''} |`);
+    console.log(`| ${s.model} | ${gib(s.checkpointBytes)} | ${s.shards} | ${s.loadSeconds?.toFixed(1) ?? ''} | ${gib(s.loadPeakRss)} (${gib(s.rssBefore)}) | ${gib(s.weightGpuBytes)} (${gib(s.estimatedBytes)}) | ${gib(s.cacheBytes)} | ${gib(a?.peakBytes)} / ${gib(b?.peakBytes)} | ${a?.tokensPerSecond.toFixed(0) ?? ''} / ${b?.tokensPerSecond.toFixed(0) ?? ''} | ${s.decodeTokensPerSecond?.toFixed(1) ?? ''} | ${s.error ?? ''} |`);
   }
 }
