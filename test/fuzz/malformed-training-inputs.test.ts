@@ -66,6 +66,7 @@ describe('malformed training inputs', () => {
         return await finite(a);
       } finally {
         a.dispose();
+        model.adapters = null; // train() leaves its set attached; a disposed one would refuse the next run
       }
     };
     const refuses = (names: string, options: TrainOptions, ds: Dataset = data) => typed('train options', names, trained(options, undefined, ds));
@@ -184,6 +185,7 @@ describe('malformed training inputs', () => {
         return await finite(set);
       } finally {
         set.dispose();
+        model.adapters = null;
       }
     });
 
