@@ -8,6 +8,7 @@
 #             (pytorch-train.json), and micro-llama-6m fine-tuned on both paths (finetune-f16.json, finetune-f32.json)
 #   quick     one call's worth when time on the GPU is short: the self-check, the gradients, the training step on both
 #             paths and PyTorch's, the GEMM timings on two shapes
+#   step      less still: the gradients on the matrix path, the training step on both paths and PyTorch's
 # MATRIX_TILES: a JSON list of matrix tilings (src/matmul/matrix-units.ts MatrixTiles) the GEMM timings compare.
 # Here: QLORA_DATA_DIR=… bash scripts/reference/pack.sh   There: bash scripts/matrix-on-device.sh kernels|training|quick
 set -uo pipefail
@@ -20,7 +21,7 @@ bench() { # bench NAME SECONDS ENV... : one bench process (a crash or a timeout 
   echo "$name: exit ${PIPESTATUS[0]}" | tee -a "$out/exits.txt"
 }
 tiles=${MATRIX_TILES:-[{\"FM\":4,\"FN\":4,\"WM\":2,\"WN\":2,\"BK\":32,\"DB\":0,\"AGLOBAL\":0}]}
-case ${1:?kernels, training or quick} in
+case ${1:?kernels, training, quick or step} in
   kernels)
     bench matrixcheck 120 BENCH_MATRIX=1 BENCH_SUITES=matrixcheck
     bench matrix 400 BENCH_MATRIX=1 BENCH_SUITES=matrix BENCH_MATRIX_TILES="$tiles"
@@ -47,6 +48,13 @@ case ${1:?kernels, training or quick} in
     timeout 80 python3 scripts/reference/bench_training.py "$out/pytorch-train.json" > "$out/pytorch-train.log" 2>&1
     bench matrix 120 BENCH_MATRIX=1 BENCH_SUITES=matrix BENCH_MATRIX_QUICK=1 BENCH_MATRIX_TILES="$tiles"
     bench gradients-f32 25 BENCH_MATRIX=1 BENCH_PRECISION=f32 BENCH_SUITES=gradparity
+    ;;
+  step) # the least that answers "how fast does training run on the matrix path": the gradients on it, the training
+        # step on both paths and PyTorch's
+    bench gradients-f16 30 BENCH_MATRIX=1 BENCH_SUITES=gradparity
+    bench train-f16 70 BENCH_MATRIX=1 BENCH_SUITES=train
+    bench train-f32 70 BENCH_MATRIX=1 BENCH_PRECISION=f32 BENCH_SUITES=train
+    timeout 80 python3 scripts/reference/bench_training.py "$out/pytorch-train.json" > "$out/pytorch-train.log" 2>&1
     ;;
 esac
 grep -h -E "self-check|TFLOP|tokens/s|gradients vs|valid|FAIL|rror" "$out"/*.log | grep -v "^ok " | sed -E "s/ \\(ratio: vs f32 path\\)//; s/\\[[0-9. ]+µs, timestamp\\]//" | cut -c1-200 | tail -150
