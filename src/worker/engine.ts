@@ -131,7 +131,7 @@ export class FinetuneEngine {
       const c = loaded.model.config;
       return {
         key: loaded.key, name: loaded.baseName, fromCache, layers: c.layers, hiddenSize: c.hiddenSize, vocabSize: c.vocabSize, maxPositions: c.maxPositions, quant: this.quantOf(request),
-        embedding: loaded.model.weights.embed.kind === 'quantized' ? 'quantized' : 'f32',
+        embedding: firstQuantized(loaded.model.weights.embed) ? 'quantized' : 'f32',
         hasTokenizer: loaded.tokenizer !== null, seconds: (performance.now() - t0) / 1000, matmul: rt.capabilities.matmul,
       };
     });
