@@ -10,7 +10,7 @@ import { linearForward, pieces, type LinearWeight } from './linear';
 import { placeColumns } from '../ops';
 import { quantMatmul } from '../matmul';
 import { linearName, type LlamaModel } from './llama';
-import { safetensorsParts, type NamedTensor } from './safetensors-write';
+import { shardedSafetensors, type NamedTensor } from './safetensors-write';
 import { copyFiles, MODEL_FILES, type ModelSource } from './source';
 import { HF_LINEAR, LINEARS, sharesEmbedding, type LinearKey } from './weights';
 
@@ -102,10 +102,11 @@ async function denseLinear(model: LlamaModel, w: LinearWeight, adapters: Adapter
 }
 
 /**
- * The model (with `adapters` folded in, default the attached ones) as transformers files: model.safetensors in
- * `dtype` (default bf16), config.json with its dtype set, the tokenizer files; `source` defaults to the model's own.
+ * The model (with `adapters` folded in, default the attached ones) as transformers files: model.safetensors (shards of
+ * at most `maxShardBytes`, default 2 GB, and their index past that) in `dtype` (default bf16), config.json with its
+ * dtype set, the tokenizer files; `source` defaults to the model's own.
  */
-export async function exportDense(model: LlamaModel, options: { dtype?: DenseDtype; adapters?: AdapterSet | null; source?: ModelSource | null } = {}): Promise<Record<string, Blob>> {
+export async function exportDense(model: LlamaModel, options: { dtype?: DenseDtype; adapters?: AdapterSet | null; source?: ModelSource | null; maxShardBytes?: number } = {}): Promise<Record<string, Blob>> {
   const dtype = options.dtype ?? 'bf16';
   if (dtype !== 'f16' && dtype !== 'bf16') throw new RangeError(`exportDense: dtype must be 'f16' or 'bf16', got ${JSON.stringify(dtype)}`);
   const adapters = options.adapters === undefined ? model.adapters : options.adapters;
@@ -141,6 +142,6 @@ export async function exportDense(model: LlamaModel, options: { dtype?: DenseDty
   return {
     ...(await copyFiles(source!, MODEL_FILES.filter((f) => f !== 'config.json'))),
     'config.json': new Blob([JSON.stringify(config, null, 2) + '\n']),
-    'model.safetensors': new Blob(safetensorsParts(tensors, { format: 'pt' }) as BlobPart[]),
+    ...shardedSafetensors(tensors.map((t) => [t]), { format: 'pt' }, options.maxShardBytes),
   };
 }

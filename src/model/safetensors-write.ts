@@ -42,3 +42,37 @@ export function writeSafetensors(tensors: NamedTensor[], metadata?: Record<strin
   }
   return out;
 }
+
+/** Files of at most this many bytes: a Blob or ArrayBuffer past 2^31 bytes is refused by some runtimes (Node's Blob
+ *  stops at 4 GiB, V8's ArrayBuffer at 2 GiB on some builds). */
+export const MAX_SHARD_BYTES = 2e9;
+
+/**
+ * Tensors as safetensors files the way transformers shards them: one `model.safetensors` while everything fits
+ * `maxBytes`, otherwise `model-0000i-of-0000n.safetensors` with `model.safetensors.index.json` (weight_map,
+ * metadata.total_size). Each inner list of `groups` stays in one file (a quantized linear's codes and statistics).
+ */
+export function shardedSafetensors(groups: NamedTensor[][], metadata?: Record<string, string>, maxBytes = MAX_SHARD_BYTES): Record<string, Blob> {
+  const bytes = (g: NamedTensor[]) => g.reduce((a, t) => a + t.data.byteLength, 0);
+  const shards: NamedTensor[][] = [[]];
+  let inShard = 0;
+  for (const g of groups) {
+    const n = bytes(g);
+    if (inShard > 0 && inShard + n > maxBytes) (shards.push([]), (inShard = 0));
+    shards[shards.length - 1].push(...g);
+    inShard += n;
+  }
+  const blob = (tensors: NamedTensor[]) => new Blob(safetensorsParts(tensors, metadata) as BlobPart[]);
+  if (shards.length === 1) return { 'model.safetensors': blob(shards[0]) };
+  const files: Record<string, Blob> = {};
+  const weightMap: Record<string, string> = {};
+  const pad = (i: number) => String(i).padStart(5, '0');
+  shards.forEach((tensors, i) => {
+    const name = `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;
+    files[name] = blob(tensors);
+    for (const t of tensors) weightMap[t.name] = name;
+  });
+  const index = { metadata: { total_size: groups.reduce((a, g) => a + bytes(g), 0) }, weight_map: weightMap };
+  files['model.safetensors.index.json'] = new Blob([JSON.stringify(index, null, 2) + '\n'], { type: 'application/json' });
+  return files;
+}

@@ -63,6 +63,16 @@ describe('quantized model files', () => {
     dense.dispose();
     const model = await LlamaModel.load(rt, await fixtureSource('gqa'), { quant: { codebook: 'int', bits: 2, groupSize: 32 } });
     const files = await exportQuantized(model);
+    // Sharded past maxShardBytes as transformers does (an index naming each tensor's file), a linear's codes and
+    // statistics in one file, and loaded back to the same logits.
+    const sharded = await exportQuantized(model, { maxShardBytes: 16384 });
+    expect(sharded['model.safetensors']).toBeUndefined();
+    expect(Object.keys(sharded).filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f)).length).toBeGreaterThan(2);
+    const index = JSON.parse(await sharded['model.safetensors.index.json'].text());
+    expect(index.weight_map['model.layers.1.mlp.up_proj.codes']).toBe(index.weight_map['model.layers.1.mlp.up_proj.stats']);
+    const reloaded = await LlamaModel.load(rt, blobSource('sharded', sharded));
+    expect(await logits(reloaded, IDS)).toEqual(await logits(model, IDS));
+    reloaded.dispose();
     model.dispose();
     const manifest = JSON.parse(await files[MANIFEST].text());
     const withManifest = (m: object) => blobSource('bad', { ...files, [MANIFEST]: new Blob([JSON.stringify(m)]) });
