@@ -53,10 +53,11 @@ async function backward(spec: QuantSpec, M: number, out: number, inFeatures: num
 const ALL_BITS: Bits[] = [2, 3, 4];
 const GROUP_SIZES = [32, 64, 128] as const;
 
-/** The group sizes a format sweep takes for a codebook and width: all three in Node; in Chromium, which compiles the
- *  same WGSL through its own Dawn, one (rotating), so every codebook, width and group size still runs there once. */
+/** The group sizes a format sweep takes for a codebook and width: all three in Chromium; in Node, which compiles the
+ *  same WGSL through its own Dawn and runs these kernels about half as fast on SwiftShader (and is the longer of the
+ *  two projects), one (rotating), so every codebook, width and group size still runs there once. */
 function groupSizes(codebook: 'int' | 'nf', bits: Bits): readonly (32 | 64 | 128)[] {
-  if (typeof window === 'undefined') return GROUP_SIZES;
+  if (typeof window !== 'undefined') return GROUP_SIZES;
   return [GROUP_SIZES[(bits + (codebook === 'nf' ? 1 : 0)) % 3]];
 }
 
