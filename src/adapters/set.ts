@@ -1,5 +1,5 @@
 // The adapters of one model: a module per adapted linear, all parameters in one ParamStore.
-import type { Runtime } from '../gpu';
+import { bufferLimit, type Runtime } from '../gpu';
 import type { AdapterModule } from './adapter';
 import { AdapterConfigError } from './errors';
 import { iecParamSpecs } from './iec';
@@ -54,7 +54,7 @@ function checkIec(linears: readonly LoraShape[], rank: number) {
 function checkParamBytes(rt: Runtime, counts: number[], rank: number) {
   const align = rt.device.limits.minStorageBufferOffsetAlignment / 4;
   const bytes = counts.reduce((a, n) => a + Math.ceil(n / align) * align, 0) * 4;
-  const limit = Math.min(rt.bufferLimits.maxStorageBufferBindingSize, rt.bufferLimits.maxBufferSize);
+  const limit = bufferLimit(rt);
   if (bytes > limit) throw new AdapterConfigError('rank', `rank ${rank} needs ${bytes} bytes of parameters, more than one GPU buffer holds here (${limit})`);
 }
 

@@ -8,7 +8,7 @@ export {
 export { BufferPool, sizeClass, type PoolStats } from './buffer-pool';
 export { DeviceLostError, LimitError, MissingFeatureError, ShaderError, ShapeError, WebGPUUnavailableError } from './errors';
 export type { Kernel, KernelSpec } from './kernel-cache';
-export { Runtime, type BufferLimits, type Capabilities, type RuntimeOptions } from './runtime';
+export { bufferLimit, Runtime, type BufferLimits, type Capabilities, type RuntimeOptions } from './runtime';
 export { assertBindable, Step, type DispatchTiming } from './step';
 export { byteLength, checkShape, expectShape, numel, reshape, type DType, type Tensor } from './tensor';
 export { Uniforms, u32Params } from './uniforms';

@@ -44,6 +44,11 @@ export interface BufferLimits {
   maxBufferSize: number;
 }
 
+/** The most bytes one buffer may hold here that is also bound whole: the lower of the runtime's two limits. */
+export function bufferLimit(rt: { readonly bufferLimits: Readonly<BufferLimits> }): number {
+  return Math.min(rt.bufferLimits.maxStorageBufferBindingSize, rt.bufferLimits.maxBufferSize);
+}
+
 /** What the device offers and which paths the runtime took (shown by benchmarks and the demo). */
 export interface Capabilities {
   shaderF16: boolean;

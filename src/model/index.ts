@@ -21,5 +21,5 @@ export { argmax, sampleToken, seededRandom, type SamplingOptions } from './sampl
 export { blobSource, copyFiles, directoryFiles, fetchChecked, directorySource, hubSource, hubUrl, MODEL_FILES, nodeDirSource, urlSource, type ModelSource, type SourceFile } from './source';
 export { loadTokenizer, TextTokenizer, type ChatMessage } from './tokenizer';
 export { estimateModelSize, type ModelSize } from './size';
-export { blockRows, bufferLimit, quantizeRows, uploadDense, uploadQuantized } from './row-blocks';
+export { blockRows, quantizeRows, uploadDense, uploadQuantized } from './row-blocks';
 export { expectedTensors, freeLlamaWeights, LINEARS, loadConfig, loadLlamaWeights, sharesEmbedding, stackLinears, type LinearKey, type LayerWeights, type LlamaWeights, type LoadOptions, type LoadProgress } from './weights';

@@ -3,7 +3,7 @@
 // Every call runs B sequences of T new tokens against a KV cache (prefill: an empty cache; decode: T = 1),
 // records all dispatches into one Step and submits once.
 import type { DispatchTiming, Runtime, Tensor } from '../gpu';
-import { expectShape, numel, reshape, ShapeError } from '../gpu';
+import { bufferLimit, expectShape, numel, reshape, ShapeError } from '../gpu';
 import {
   attentionForward, rmsnormForward, ropeForward, ropeTable, swigluForward, writeKv,
 } from '../ops';
@@ -12,7 +12,6 @@ import { outputBlocks } from '../quant';
 import { prepareMatrixPath, quantMatmul } from '../matmul';
 import { ropeInvFreq, type LlamaConfig } from './config';
 import { embedTokens, firstQuantized, linearForward } from './linear';
-import { bufferLimit } from './row-blocks';
 import { freeLlamaWeights, HF_LINEAR, LINEARS, loadLlamaWeights, type LinearKey, type LlamaWeights, type LoadOptions } from './weights';
 import type { ModelSource } from './source';
 import type { MergeRecord } from './quantized-files';

@@ -2,9 +2,9 @@
 // start at 0, s, 2s, …; each scores the tokens it predicts that no earlier window scored, so every token
 // after the first is scored once when s < w. With s = w (non-overlapping windows) the first token of each
 // window has no context inside it and is not scored.
+import { bufferLimit } from '../gpu';
 import { crossEntropyForward, IGNORE_TARGET } from '../ops';
 import type { LlamaModel } from './llama';
-import { bufferLimit } from './row-blocks';
 
 export interface PerplexityOptions {
   window: number;

@@ -5,16 +5,11 @@
 // Blocks start on rows where every buffer of the format begins afresh (rowQuantum), so blocks read one after another
 // are exactly the whole weight's tensors.
 import type { Runtime, Tensor } from '../gpu';
-import { LimitError, numel } from '../gpu';
+import { bufferLimit, LimitError, numel } from '../gpu';
 import type { QuantizedWeight, QuantSpec } from '../quant';
 import { DQ_BLOCK, freeQuantized, joinProblem, joinRows, partOffsets, quantize, quantizedShapes, rowQuantum } from '../quant';
 import type { BlockedWeight, LinearWeight, WholeWeight } from './linear';
 import { freeLinear, pieces } from './linear';
-
-/** The most bytes one buffer of a weight may hold here: a storage binding and a buffer at once. */
-export function bufferLimit(rt: Runtime): number {
-  return Math.min(rt.bufferLimits.maxStorageBufferBindingSize, rt.bufferLimits.maxBufferSize);
-}
 
 /** Row counts of consecutive blocks of `out` rows, each at most `limit` bytes at `bytesPerRow` and (but for the last)
  *  a multiple of `quantum` rows. A LimitError when even `quantum` rows are more than `limit`. */

@@ -8,14 +8,13 @@
 // forward is recomputed (same dropout masks) just before its backward.
 import type { AdapterPass, AdapterSaved } from '../adapters';
 import type { Runtime, Step, Tensor } from '../gpu';
-import { reshape, ShapeError } from '../gpu';
+import { bufferLimit, reshape, ShapeError } from '../gpu';
 import {
   attentionBackward, attentionForward, crossEntropyForward, crossEntropyForwardBackward, IGNORE_TARGET,
   rmsnormBackward, rmsnormForward, ropeBackward, ropeForward, rowSum, swigluBackward, swigluForward, writeKv,
 } from '../ops';
 import { embedTokens, linearBackward, linearForward } from './linear';
 import { linearName, type LlamaModel } from './llama';
-import { bufferLimit } from './row-blocks';
 import type { LayerWeights, LinearKey } from './weights';
 
 /** B sequences of T tokens, right-padded; targets already shifted (target[t] is the label of token t + 1). */

@@ -4,14 +4,14 @@
 // that one table). A source with our quantization.json (quantized-files.ts) is already quantized: its codes and
 // statistics are uploaded as they are. On any error everything already on the GPU is freed before the error
 // propagates.
-import type { Runtime, Tensor } from '../gpu';
+import { bufferLimit, type Runtime, type Tensor } from '../gpu';
 import { estimateModelSize, type ModelSize } from './size';
 import type { QuantizedWeight, QuantSpec, StackedWeight } from '../quant';
 import { freeQuantized, specKey, stackProblem, stackQuantized } from '../quant';
 import { parseLlamaConfig, type LlamaConfig } from './config';
 import { ModelFormatError } from './errors';
 import { firstQuantized, freeLinear, type LinearWeight } from './linear';
-import { blockRows, bufferLimit, quantizeLinear, quantizeRows, uploadDense } from './row-blocks';
+import { blockRows, quantizeLinear, quantizeRows, uploadDense } from './row-blocks';
 import { MANIFEST, QuantizedReader, readManifest } from './quantized-files';
 import { readSafetensors } from './safetensors';
 import { readJson, type ModelSource, type SourceFile } from './source';

@@ -2,7 +2,7 @@
 // gate, up), so a decode step reads them in one GEMV launch: a launch costs ~2–3 µs on the H100 whatever its
 // size (BENCHMARKS.md), paid once instead of per weight. Each part stays usable on its own as a view.
 import type { Runtime, Tensor } from '../gpu';
-import { numel } from '../gpu';
+import { bufferLimit, numel } from '../gpu';
 import { DQ_BLOCK, wordsPerRow, type QuantSpec } from './format';
 import { QuantFormatError } from './errors';
 import { freeQuantized, type QuantizedWeight } from './quantize';
@@ -112,7 +112,7 @@ export function joinProblem(rt: Runtime, weights: readonly QuantizedWeight[]): s
     if (problem) return problem;
   }
   // Each part was bound on its own; all of them together may be more than one binding holds.
-  const max = Math.min(rt.bufferLimits.maxStorageBufferBindingSize, rt.bufferLimits.maxBufferSize);
+  const max = bufferLimit(rt);
   const shapes = weightShapes(first, weights.reduce((a, w) => a + w.out, 0));
   const over = (['codes', 'stats', 'statBlocks'] as const).find((k) => shapes[k] && 4 * numel(shapes[k]) > max);
   if (over) return `the joined ${over} would be ${4 * numel(shapes[over]!)} bytes, more than one buffer holds here (${max})`;

@@ -7,9 +7,9 @@
 // step is in flight while it runs. Everything read back per step (loss, norm, health) is copied into that step's
 // own report inside the step, so a later step's writes never show up in an earlier step's figures.
 import type { AdapterSet } from '../adapters';
-import { numel, type Runtime, type Tensor } from '../gpu';
+import { bufferLimit, numel, type Runtime, type Tensor } from '../gpu';
 import type { LlamaModel } from '../model';
-import { baseFingerprint, bufferLimit, checkPooling, logitRows, recordTrainingPass } from '../model';
+import { baseFingerprint, checkPooling, logitRows, recordTrainingPass } from '../model';
 import { adamwPartialsShape, adamwStep, rowSum } from '../ops';
 import { collate, IGNORE_LABEL, longestRow, shuffled, type CollatedBatch, type Dataset, type Example } from './data';
 import { TrainingError } from './errors';
@@ -174,8 +174,7 @@ export const MAX_GRADIENT_ACCUMULATION = 1024;
 function checkBatchFits(model: LlamaModel, rows: number, tokens: number, option: string) {
   const c = model.config;
   const bytes = rows * tokens * Math.max(c.hiddenSize, c.heads * c.headDim, c.intermediateSize) * 4;
-  const limits = model.rt.bufferLimits;
-  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const limit = bufferLimit(model.rt);
   if (bytes > limit) {
     throw new TrainingError(`train: ${option} ${rows} (rows of up to ${tokens} tokens) needs ${bytes} bytes for one activation, more than one GPU buffer holds here (${limit}); lower ${option} (or the rows' length)`);
   }
