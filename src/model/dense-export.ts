@@ -6,9 +6,7 @@
 import type { Tensor } from '../gpu';
 import type { AdapterSet } from '../adapters';
 import { ModelFormatError } from './errors';
-import { linearForward, pieces, type LinearWeight } from './linear';
-import { placeColumns } from '../ops';
-import { quantMatmul } from '../matmul';
+import { linearForward, type LinearWeight } from './linear';
 import { linearName, type LlamaModel } from './llama';
 import { shardedSafetensors, type NamedTensor } from './safetensors-write';
 import { copyFiles, MODEL_FILES, type ModelSource } from './source';
@@ -78,18 +76,7 @@ async function denseLinear(model: LlamaModel, w: LinearWeight, adapters: Adapter
     let yt: Float32Array;
     try {
       const step = rt.step();
-      // The exact dequantized values: the f32 path, never the f16 matrix units (which would round Ŵ to f16). Row
-      // blocks each fill their columns of y.
-      for (const { part, first } of pieces(w)) {
-        const whole = part.out === out;
-        const yp = whole ? y : rt.tensor([rows, part.out], 'f32', `${name} block rows`);
-        if (part.kind === 'quantized') await quantMatmul(rt, step, x, part.weight, yp, { matrix: false });
-        else await linearForward(rt, step, x, part, yp);
-        if (!whole) {
-          await placeColumns(rt, step, yp, y, first);
-          rt.free(yp); // later dispatches of the step may take it: they run after these
-        }
-      }
+      await linearForward(rt, step, x, w, y, false, true); // the exact dequantized values
       await module?.forward({ rt, step, training: false, seed: 0, firstMicroBatch: true }, x, y);
       step.submit();
       yt = (await rt.read(y)) as Float32Array;

@@ -29,8 +29,8 @@ export function pieces(w: LinearWeight): { part: WholeWeight; first: number; las
   return w.parts.map((part, i) => ({ part, first: w.starts[i], last: i === w.parts.length - 1 }));
 }
 
-async function wholeForward(rt: Runtime, step: Step, x: Tensor, w: WholeWeight, y: Tensor, accumulate: boolean) {
-  if (w.kind === 'quantized') return quantMatmul(rt, step, x, w.weight, y, { accumulate });
+async function wholeForward(rt: Runtime, step: Step, x: Tensor, w: WholeWeight, y: Tensor, accumulate: boolean, exact: boolean) {
+  if (w.kind === 'quantized') return quantMatmul(rt, step, x, w.weight, y, { accumulate, ...(exact ? { matrix: false } : {}) });
   return matmul(rt, step, x, w.weight, y, { transB: true, accumulate });
 }
 
@@ -39,14 +39,15 @@ async function wholeBackward(rt: Runtime, step: Step, dy: Tensor, w: WholeWeight
   return matmul(rt, step, dy, w.weight, dx, { accumulate });
 }
 
-/** y [M, out] = x [M, in]·Wᵀ, or y += x·Wᵀ with `accumulate`. Row blocks each fill their columns of y. */
-export async function linearForward(rt: Runtime, step: Step, x: Tensor, w: LinearWeight, y: Tensor, accumulate = false) {
-  if (w.kind !== 'blocks') return wholeForward(rt, step, x, w, y, accumulate);
+/** y [M, out] = x [M, in]·Wᵀ, or y += x·Wᵀ with `accumulate`. Row blocks each fill their columns of y. `exact`: a
+ *  quantized weight on the f32 path, never the f16 matrix units (which round Ŵ to f16). */
+export async function linearForward(rt: Runtime, step: Step, x: Tensor, w: LinearWeight, y: Tensor, accumulate = false, exact = false) {
+  if (w.kind !== 'blocks') return wholeForward(rt, step, x, w, y, accumulate, exact);
   const M = x.shape[0];
   for (const { part, first } of pieces(w)) {
     const block = rt.tensor([M, part.out], 'f32', `${w.name} block output`);
     try {
-      await wholeForward(rt, step, x, part, block, false);
+      await wholeForward(rt, step, x, part, block, false, exact);
       await placeColumns(rt, step, block, y, first, accumulate);
     } finally {
       rt.free(block); // later dispatches of the step may take it: they run after these
