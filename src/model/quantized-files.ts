@@ -9,7 +9,7 @@
 //                         <name>.stat_blocks  F32 [⌈groups/256⌉, 4]  their per-256-group parameters)
 //                       every other tensor (embedding, norms, an f32 LM head) F32 under its own name.
 import type { Runtime } from '../gpu';
-import { validateSpec, wordsPerRow, type QuantSpec } from '../quant';
+import { quantizedShapes, validateSpec, type QuantSpec } from '../quant';
 import { ModelFormatError } from './errors';
 import type { LinearWeight } from './linear';
 import { uploadQuantized } from './row-blocks';
@@ -72,14 +72,12 @@ export class QuantizedReader {
 
   /** The parts a quantized `<name>.weight` [out, in] is stored as, with their dtypes and shapes. */
   parts(out: number, inFeatures: number): Map<string, { dtype: 'U32' | 'F32'; shape: number[] }> {
-    const groups = (out * inFeatures) / this.spec.groupSize;
-    const m = new Map<string, { dtype: 'U32' | 'F32'; shape: number[] }>([['codes', { dtype: 'U32', shape: [out, wordsPerRow(inFeatures, this.spec.bits)] }]]);
-    if (this.spec.doubleQuant) {
-      m.set('stats', { dtype: 'U32', shape: [Math.ceil(groups / 2)] });
-      m.set('stat_blocks', { dtype: 'F32', shape: [Math.ceil(groups / 256), 4] });
-    } else {
-      m.set('stats', { dtype: 'F32', shape: [out, inFeatures / this.spec.groupSize, 2] });
-    }
+    const shapes = quantizedShapes(this.spec, out, inFeatures);
+    const m = new Map<string, { dtype: 'U32' | 'F32'; shape: number[] }>([
+      ['codes', { dtype: 'U32', shape: shapes.codes }],
+      ['stats', { dtype: this.spec.doubleQuant ? 'U32' : 'F32', shape: shapes.stats }],
+    ]);
+    if (shapes.statBlocks) m.set('stat_blocks', { dtype: 'F32', shape: shapes.statBlocks });
     return m;
   }
 

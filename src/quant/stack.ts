@@ -65,17 +65,13 @@ export function quantizedShapes(spec: QuantSpec, rows: number, inFeatures: numbe
   };
 }
 
-function weightShapes(w: Pick<QuantizedWeight, 'spec' | 'inFeatures'>, rows: number) {
-  return quantizedShapes(w.spec, rows, w.inFeatures);
-}
-
 /** Rows [start, start + rows) of `w` as a weight of their own, sharing its buffers. */
 export function rowView(rt: Runtime, w: QuantizedWeight, start: number, rows: number, name: string): QuantizedWeight {
   const problem = misalignment(rt, w, start);
   if (problem) throw new QuantFormatError(`${w.name}: no view from ${name}: ${problem}`);
   const o = partOffsets(w, start);
   const view = (t: Tensor, from: number, shape: number[]): Tensor => ({ ...t, byteOffset: t.byteOffset + from, shape, label: `${t.label}[${name}]` });
-  const shapes = weightShapes(w, rows);
+  const shapes = quantizedShapes(w.spec, rows, w.inFeatures);
   return {
     name, spec: w.spec, out: rows, inFeatures: w.inFeatures,
     codes: view(w.codes, o.codes, shapes.codes),
@@ -113,7 +109,7 @@ export function joinProblem(rt: Runtime, weights: readonly QuantizedWeight[]): s
   }
   // Each part was bound on its own; all of them together may be more than one binding holds.
   const max = bufferLimit(rt);
-  const shapes = weightShapes(first, weights.reduce((a, w) => a + w.out, 0));
+  const shapes = quantizedShapes(first.spec, weights.reduce((a, w) => a + w.out, 0), first.inFeatures);
   const over = (['codes', 'stats', 'statBlocks'] as const).find((k) => shapes[k] && 4 * numel(shapes[k]) > max);
   if (over) return `the joined ${over} would be ${4 * numel(shapes[over]!)} bytes, more than one buffer holds here (${max})`;
   return null;
@@ -134,7 +130,7 @@ export function joinRows(rt: Runtime, weights: readonly QuantizedWeight[], name:
   const [first] = weights;
   const rows = weights.map((w) => w.out);
   const out = rows.reduce((a, b) => a + b, 0);
-  const shapes = weightShapes(first, out);
+  const shapes = quantizedShapes(first.spec, out, first.inFeatures);
   const codes = rt.tensor(shapes.codes, 'u32', `${name}.codes`);
   const stats = first.spec.doubleQuant ? rt.tensor(shapes.stats, 'u32', `${name}.stats8`) : rt.tensor(shapes.stats, 'f32', `${name}.stats`);
   const statBlocks = shapes.statBlocks ? rt.tensor(shapes.statBlocks, 'f32', `${name}.statBlocks`) : undefined;
