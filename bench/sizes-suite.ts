@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { AdapterSet } from '../src/adapters';
 import type { Runtime } from '../src/gpu';
 import { estimateModelSize, exportQuantized, generateTokens, LlamaModel, nodeDirSource, parseLlamaConfig, type LlamaConfig } from '../src/model';
+import { safetensorsHeader } from '../src/model/safetensors-write';
 import { expectedTensors } from '../src/model/weights';
 import type { QuantSpec } from '../src/quant';
 import { train } from '../src/train';
@@ -91,17 +92,8 @@ export function writeRandomModel(dir: string, config: Record<string, unknown>, s
   const weightMap: Record<string, string> = {};
   let s = seed >>> 0;
   shards.forEach((shard, i) => {
-    const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-    let offset = 0;
-    for (const t of shard) {
-      header[t.name] = { dtype: 'BF16', shape: t.shape, data_offsets: [offset, offset + t.bytes] };
-      offset += t.bytes;
-      weightMap[t.name] = names[i];
-    }
-    const json = new TextEncoder().encode(JSON.stringify(header));
-    const head = new Uint8Array(8 + json.length + ((8 - ((8 + json.length) % 8)) % 8)).fill(0x20, 8);
-    new DataView(head.buffer).setBigUint64(0, BigInt(head.length - 8), true);
-    head.set(json, 8);
+    for (const t of shard) weightMap[t.name] = names[i];
+    const head = safetensorsHeader(shard.map((t) => ({ name: t.name, shape: t.shape, dtype: 'BF16' as const })), { format: 'pt' });
     const fd = openSync(join(dir, names[i]), 'w');
     try {
       writeSync(fd, head);

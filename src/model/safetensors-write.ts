@@ -11,25 +11,35 @@ export interface NamedTensor {
 
 const BYTES = { F32: 4, U32: 4, F16: 2, BF16: 2 } as const;
 
-/** The file as parts (the header, then each tensor's bytes, not copied): for a Blob of a file too large for one array. */
-export function safetensorsParts(tensors: NamedTensor[], metadata?: Record<string, string>): Uint8Array[] {
+/** The header of a file holding these tensors' data in order (their bytes written after it by the caller): the
+ *  8-byte length, then the JSON padded with spaces so the data starts 8-byte aligned. */
+export function safetensorsHeader(tensors: { name: string; shape: number[]; dtype: keyof typeof BYTES }[], metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
+  for (const t of tensors) {
+    const bytes = BYTES[t.dtype] * t.shape.reduce((a, d) => a * d, 1);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerBytes = new Uint8Array(8 + json.length + ((8 - ((8 + json.length) % 8)) % 8)).fill(0x20, 8);
+  new DataView(headerBytes.buffer).setBigUint64(0, BigInt(headerBytes.length - 8), true);
+  headerBytes.set(json, 8);
+  return headerBytes;
+}
+
+/** The file as parts (the header, then each tensor's bytes, not copied): for a Blob of a file too large for one array. */
+export function safetensorsParts(tensors: NamedTensor[], metadata?: Record<string, string>): Uint8Array[] {
   for (const t of tensors) {
     const dtype = t.dtype ?? 'F32';
     const count = t.shape.reduce((a, d) => a * d, 1);
     if (t.data.BYTES_PER_ELEMENT !== BYTES[dtype] || t.data.length !== count) {
       throw new RangeError(`safetensors: '${t.name}' holds ${t.data.length} ${t.data.BYTES_PER_ELEMENT}-byte values for ${dtype} [${t.shape}]`);
     }
-    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
   }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const headerBytes = new Uint8Array(8 + json.length + ((8 - ((8 + json.length) % 8)) % 8)).fill(0x20, 8);
-  new DataView(headerBytes.buffer).setBigUint64(0, BigInt(headerBytes.length - 8), true);
-  headerBytes.set(json, 8);
-  return [headerBytes, ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+  const header = safetensorsHeader(tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype ?? 'F32' })), metadata);
+  return [header, ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
 }
 
 export function writeSafetensors(tensors: NamedTensor[], metadata?: Record<string, string>): Uint8Array {
